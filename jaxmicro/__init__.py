@@ -1,0 +1,48 @@
+"""jaxmicro: design Li-ion battery electrodes from their manufacturing parameters, in JAX.
+
+Stages, one subpackage each: ``jaxmicro.data`` (labelled microstructures and the manufacturing
+simulator), ``jaxmicro.characterise`` (tortuosity and metrics), ``jaxmicro.generator``
+(conditional SliceGAN), ``jaxmicro.cell`` (PyBaMM cells), ``jaxmicro.bo`` (Bayesian
+optimisation) and ``jaxmicro.design`` (the loop). The names below are re-exported flat and
+imported lazily, so ``import jaxmicro`` does not pull in pybamm or torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # data
+    "PORE": "jaxmicro.data",
+    "AM": "jaxmicro.data",
+    "CBD": "jaxmicro.data",
+    "THROUGH_PLANE_AXIS": "jaxmicro.data",
+    "Labels": "jaxmicro.data",
+    "LABEL_FIELDS": "jaxmicro.data",
+    "LABEL_RANGES": "jaxmicro.data",
+    "validate_labels": "jaxmicro.data",
+    "normalise_labels": "jaxmicro.data",
+    "denormalise_labels": "jaxmicro.data",
+    "read_volume": "jaxmicro.data",
+    "write_volume": "jaxmicro.data",
+    "LabelledDataset": "jaxmicro.data",
+    "load_dataset": "jaxmicro.data",
+    "SimulatorConfig": "jaxmicro.data",
+    "simulate_electrode": "jaxmicro.data",
+    "simulate_dataset": "jaxmicro.data",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'jaxmicro' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,1 @@
+"""jaxmicro.bo (in progress)."""

@@ -1,0 +1,1 @@
+"""jaxmicro.cell (in progress)."""

@@ -1,0 +1,1 @@
+"""jaxmicro.characterise (in progress)."""

@@ -1,0 +1,57 @@
+"""The ``jaxmicro`` command line.
+
+Each subcommand lives beside its stage in a light ``_cli.py`` module (argparse only at import
+time; jax, pybamm and torch are imported inside the command), so ``jaxmicro --help`` is fast.
+A stage module defines ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# name -> (module, one-line help). Order is the order shown by `jaxmicro --help`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "simulate": ("jaxmicro.data._cli", "write a labelled dataset with the manufacturing simulator"),
+}
+
+
+class CommandError(Exception):
+    """An error a command reports to the user as one line, without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jaxmicro",
+        description="Design Li-ion electrodes from manufacturing parameters, in JAX.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args._module.run(args) or 0)
+    except (CommandError, ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"jaxmicro {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"jaxmicro {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

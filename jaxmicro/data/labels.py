@@ -1,0 +1,144 @@
+"""Manufacturing labels: the three parameters an electrode maker chooses.
+
+* ``am_wt`` [-]: active-material weight fraction of the dry coating solids, 0.90 to 0.96.
+  The rest is carbon-binder domain (CBD).
+* ``porosity`` [-]: pore volume fraction after calendering, 0.25 to 0.45.
+* ``adhesion`` [-]: binder adhesion metric, 0 to 1. 0: CBD forms separate agglomerates in the
+  pores; 1: CBD wets the AM and forms films on particle surfaces and necks between particles.
+
+A single label is a :class:`Labels`; a batch is a float array of shape ``(n, 3)`` with columns
+in ``LABEL_FIELDS`` order. Normalisation maps each field's physical range onto [0, 1].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+import numpy as np
+
+LABEL_FIELDS: Final[tuple[str, str, str]] = ("am_wt", "porosity", "adhesion")
+LABEL_RANGES: Final[dict[str, tuple[float, float]]] = {
+    "am_wt": (0.90, 0.96),
+    "porosity": (0.25, 0.45),
+    "adhesion": (0.0, 1.0),
+}
+LABEL_UNITS: Final[dict[str, str]] = {
+    "am_wt": "AM weight fraction of dry solids [-]",
+    "porosity": "pore volume fraction after calendering [-]",
+    "adhesion": "binder adhesion metric, 0 agglomerated to 1 filming [-]",
+}
+_RANGE_TOL: Final[float] = 1e-9
+
+
+@dataclasses.dataclass(frozen=True)
+class Labels:
+    """One set of manufacturing labels, validated on construction.
+
+    Attributes:
+        am_wt: active-material weight fraction of the dry solids [-], in [0.90, 0.96].
+        porosity: porosity after calendering [-], in [0.25, 0.45].
+        adhesion: binder adhesion metric [-], in [0, 1].
+    """
+
+    am_wt: float
+    porosity: float
+    adhesion: float
+
+    def __post_init__(self) -> None:
+        for name in LABEL_FIELDS:
+            object.__setattr__(self, name, float(getattr(self, name)))
+        validate_labels(self.to_array())
+
+    def to_array(self) -> np.ndarray:
+        """Returns the labels as a float array of shape ``(3,)`` in ``LABEL_FIELDS`` order."""
+        return np.array([self.am_wt, self.porosity, self.adhesion], dtype=np.float64)
+
+    def to_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in LABEL_FIELDS}
+
+    def normalised(self) -> np.ndarray:
+        """Returns the labels mapped onto [0, 1], shape ``(3,)``."""
+        return normalise_labels(self.to_array())
+
+    @classmethod
+    def from_array(cls, values: Iterable[float]) -> Labels:
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (3,):
+            raise ValueError(
+                f"labels need 3 values {LABEL_FIELDS}, got an array of shape {values.shape}"
+            )
+        return cls(*values.tolist())
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, float]) -> Labels:
+        missing = [name for name in LABEL_FIELDS if name not in mapping]
+        unknown = [name for name in mapping if name not in LABEL_FIELDS]
+        if missing or unknown:
+            raise ValueError(
+                f"labels need exactly the fields {LABEL_FIELDS}; missing {missing}, unknown {unknown}"
+            )
+        return cls(**{name: mapping[name] for name in LABEL_FIELDS})
+
+
+def _as_label_matrix(labels: np.ndarray) -> np.ndarray:
+    labels = np.asarray(labels, dtype=np.float64)
+    if labels.ndim not in (1, 2) or labels.shape[-1] != len(LABEL_FIELDS):
+        raise ValueError(
+            f"labels must have shape (3,) or (n, 3) with columns {LABEL_FIELDS}, "
+            f"got shape {labels.shape}"
+        )
+    return labels.reshape(-1, len(LABEL_FIELDS))
+
+
+def validate_labels(
+    labels: np.ndarray,
+    ranges: Mapping[str, tuple[float, float]] = LABEL_RANGES,
+) -> np.ndarray:
+    """Checks labels against their physical (or trained) ranges.
+
+    Args:
+        labels: shape ``(3,)`` or ``(n, 3)``, columns in ``LABEL_FIELDS`` order.
+        ranges: allowed ``(low, high)`` per field; defaults to the physical ``LABEL_RANGES``.
+
+    Returns:
+        The labels as a float64 array of the input's shape.
+
+    Raises:
+        ValueError: naming the first field that is NaN or out of range, with its range.
+    """
+    matrix = _as_label_matrix(labels)
+    for column, name in enumerate(LABEL_FIELDS):
+        low, high = ranges[name]
+        values = matrix[:, column]
+        bad = ~np.isfinite(values) | (values < low - _RANGE_TOL) | (values > high + _RANGE_TOL)
+        if bad.any():
+            value = values[np.argmax(bad)]
+            raise ValueError(
+                f"label {name}={value!r} is outside its range [{low}, {high}] "
+                f"({LABEL_UNITS[name]}); pass a finite value within the range"
+            )
+    return np.asarray(labels, dtype=np.float64)
+
+
+def _bounds(ranges: Mapping[str, tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    low = np.array([ranges[name][0] for name in LABEL_FIELDS])
+    high = np.array([ranges[name][1] for name in LABEL_FIELDS])
+    return low, high
+
+
+def normalise_labels(
+    labels: np.ndarray, ranges: Mapping[str, tuple[float, float]] = LABEL_RANGES
+) -> np.ndarray:
+    """Maps physical labels of shape ``(..., 3)`` onto the unit cube, field by field."""
+    low, high = _bounds(ranges)
+    return (np.asarray(labels, dtype=np.float64) - low) / (high - low)
+
+
+def denormalise_labels(
+    unit_labels: np.ndarray, ranges: Mapping[str, tuple[float, float]] = LABEL_RANGES
+) -> np.ndarray:
+    """Inverse of :func:`normalise_labels`: unit-cube values ``(..., 3)`` to physical labels."""
+    low, high = _bounds(ranges)
+    return low + np.asarray(unit_labels, dtype=np.float64) * (high - low)

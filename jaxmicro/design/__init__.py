@@ -1,0 +1,1 @@
+"""jaxmicro.design (in progress)."""

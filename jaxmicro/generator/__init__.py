@@ -1,0 +1,1 @@
+"""jaxmicro.generator (in progress)."""
