@@ -114,7 +114,7 @@ def validate_labels(
         values = matrix[:, column]
         bad = ~np.isfinite(values) | (values < low - _RANGE_TOL) | (values > high + _RANGE_TOL)
         if bad.any():
-            value = values[np.argmax(bad)]
+            value = float(values[np.argmax(bad)])
             raise ValueError(
                 f"label {name}={value!r} is outside its range [{low}, {high}] "
                 f"({LABEL_UNITS[name]}); pass a finite value within the range"

@@ -1,0 +1,153 @@
+import itertools
+
+import jax
+import numpy as np
+import pytest
+
+from jaxmicro.cli import main as cli_main
+from jaxmicro.data import (
+    HELDOUT_LABELS,
+    SimulatorConfig,
+    default_label_grid,
+    load_dataset,
+    simulate,
+    simulate_dataset,
+    simulate_electrodes,
+    target_volume_fractions,
+)
+from jaxmicro.data.simulator import am_weight_fraction
+
+SMALL = SimulatorConfig(shape=(32, 32, 32), voxel_size_m=1.0e-6)
+MEDIUM = SimulatorConfig(shape=(48, 48, 48), voxel_size_m=1.0e-6)
+
+
+def _fractions(volume: np.ndarray) -> np.ndarray:
+    return np.bincount(volume.ravel(), minlength=3) / volume.size
+
+
+def _am_cbd_contact_faces(volume: np.ndarray) -> int:
+    am, cbd = volume == 1, volume == 2
+    return sum(
+        int(np.sum(am & np.roll(cbd, 1, axis) | cbd & np.roll(am, 1, axis))) for axis in range(3)
+    )
+
+
+def _mean_chord(mask: np.ndarray, axis: int) -> float:
+    """Mean length [voxels] of runs of True along ``axis``."""
+    runs = np.moveaxis(mask, axis, -1).reshape(-1, mask.shape[axis]).astype(np.int8)
+    starts = np.sum((runs[:, 1:] == 1) & (runs[:, :-1] == 0)) + np.sum(runs[:, 0] == 1)
+    return runs.sum() / starts
+
+
+CORNERS = np.array(list(itertools.product((0.90, 0.96), (0.25, 0.45), (0.0, 1.0))))
+RANDOM = 0.5 * (np.array([0.90, 0.25, 0.0]) + np.array([0.96, 0.45, 1.0]))
+RANDOM = RANDOM + (np.random.default_rng(0).random((4, 3)) - 0.5) * np.array([0.06, 0.2, 1.0])
+
+
+@pytest.mark.parametrize("label", [*CORNERS, *RANDOM], ids=lambda l: "-".join(f"{v:.3f}" for v in l))
+def test_phase_fractions_hit_the_label(label):
+    volume = simulate(label, SMALL, seed=3)
+    assert volume.shape == SMALL.shape and volume.dtype == np.uint8
+    fractions = _fractions(volume)
+    assert abs(fractions[0] - label[1]) < 0.01
+    measured_am_wt = float(am_weight_fraction(fractions, SMALL))
+    assert abs(measured_am_wt - label[0]) < 0.01
+    np.testing.assert_allclose(fractions, target_volume_fractions(label), atol=2 / volume.size)
+
+
+def test_deterministic_by_seed_and_batch_equals_single():
+    label = np.array([0.93, 0.36, 0.5])
+    first, again, other = (simulate(label, SMALL, seed=s) for s in (7, 7, 8))
+    np.testing.assert_array_equal(first, again)
+    assert np.mean(first != other) > 0.2
+    labels = np.array([[0.93, 0.36, 0.5], [0.90, 0.28, 1.0]])
+    batch = simulate(labels, SMALL, seed=7)
+    np.testing.assert_array_equal(batch[0], first)
+    keys = np.stack([jax.random.fold_in(jax.random.PRNGKey(7), i) for i in range(2)])
+    np.testing.assert_array_equal(np.asarray(simulate_electrodes(keys, labels, SMALL)), batch)
+
+
+@pytest.mark.parametrize("label", [(0.90, 0.28), (0.93, 0.36), (0.96, 0.44)])
+def test_adhesion_raises_cbd_am_contact_area(label):
+    low = simulate(np.array([*label, 0.0]), SMALL, seed=1)
+    high = simulate(np.array([*label, 1.0]), SMALL, seed=1)
+    np.testing.assert_array_equal(low == 1, high == 1)  # same AM, only CBD placement moves
+    assert _am_cbd_contact_faces(high) > 1.5 * _am_cbd_contact_faces(low)
+
+
+def test_calendering_flattens_through_plane():
+    dense = simulate(np.array([0.93, 0.28, 0.5]), MEDIUM, seed=2)
+    loose = simulate(np.array([0.93, 0.44, 0.5]), MEDIUM, seed=2)
+
+    def anisotropy(volume):
+        return _mean_chord(volume == 1, 0) / _mean_chord(volume == 1, 2)
+
+    assert anisotropy(dense) < 0.9
+    assert anisotropy(dense) < anisotropy(loose) - 0.05
+
+
+def test_calendering_makes_through_plane_transport_worse():
+    taufactor = pytest.importorskip("taufactor", reason="taufactor (test extra) is not installed")
+    import torch
+
+    torch.set_num_threads(1)
+    volume = simulate(np.array([0.93, 0.28, 0.5]), MEDIUM, seed=2)
+    taus = []
+    for axis in (0, 2):
+        pore = np.ascontiguousarray(np.moveaxis(volume == 0, axis, 0)).astype(np.float32)
+        solver = taufactor.Solver(pore, device="cpu")
+        solver.solve(verbose=False, conv_crit=1e-3)
+        taus.append(float(np.asarray(solver.tau).ravel()[0]))
+    assert taus[0] > 1.15 * taus[1], f"through-plane tau {taus[0]:.2f} vs in-plane {taus[1]:.2f}"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"shape": (4, 32, 32)}, "at least 8"),
+        ({"voxel_size_m": -1.0}, "voxel_size_m must be positive"),
+        ({"voxel_size_m": 5e-6}, "under 1.5 voxels"),
+        ({"shape": (16, 16, 16), "voxel_size_m": 0.5e-6}, "exceeds the box"),
+        ({"precalender_am_fraction": 0.6}, "precalender_am_fraction"),
+    ],
+)
+def test_bad_config_is_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SimulatorConfig(**kwargs)
+
+
+def test_bad_label_is_refused_before_simulating():
+    with pytest.raises(ValueError, match=r"porosity=0.6.*\[0.25, 0.45\]"):
+        simulate(np.array([0.93, 0.6, 0.5]), SMALL)
+
+
+def test_default_dataset_grid_split_and_atomic_write(tmp_path):
+    grid = default_label_grid()
+    assert grid.shape == (27, 3) and len(np.unique(grid, axis=0)) == 27
+    config = SimulatorConfig(shape=(16, 16, 16), voxel_size_m=2e-6, mean_radius_m=5e-6)
+    root = simulate_dataset(tmp_path / "ds", config, seed=0, progress=False)
+    dataset = load_dataset(root)
+    assert len(dataset.train) == 21 and len(dataset.heldout) == 6
+    np.testing.assert_allclose(
+        np.sort(dataset.label_array("heldout"), axis=0), np.sort(np.array(HELDOUT_LABELS), axis=0)
+    )
+    assert [0.93, 0.36, 0.5] in dataset.label_array("heldout").tolist()
+    assert dataset.source["seed"] == 0 and dataset.source["simulator_config"]["shape"] == [16, 16, 16]
+    for sample in dataset.samples:
+        assert abs(_fractions(sample.volume)[0] - sample.labels.porosity) < 0.01
+    with pytest.raises(FileExistsError, match="--force"):
+        simulate_dataset(root, config)
+
+
+def test_cli_simulate_writes_a_loadable_dataset_and_refuses_overwrite(tmp_path, capsys):
+    out = tmp_path / "cli"
+    args = ["simulate", "--out", str(out), "--size", "16", "--voxel-size-m", "2e-6", "--format", "tif"]
+    assert cli_main(args) == 0
+    first = load_dataset(out)
+    assert len(first.samples) == 27 and first.samples[0].file.endswith(".tif")
+    assert cli_main(args) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert cli_main([*args, "--force"]) == 0
+    again = load_dataset(out)
+    for a, b in zip(first.samples, again.samples, strict=True):
+        np.testing.assert_array_equal(a.volume, b.volume)
