@@ -31,7 +31,14 @@ _EXPORTS: dict[str, str] = {
     "LabelledDataset": "jaxmicro.data",
     "load_dataset": "jaxmicro.data",
     "SimulatorConfig": "jaxmicro.data",
+    "simulate": "jaxmicro.data",
     "simulate_electrode": "jaxmicro.data",
+    "simulate_electrodes": "jaxmicro.data",
+    "target_volume_fractions": "jaxmicro.data",
+    "Sample": "jaxmicro.data",
+    "write_dataset": "jaxmicro.data",
+    "default_label_grid": "jaxmicro.data",
+    "HELDOUT_LABELS": "jaxmicro.data",
     "simulate_dataset": "jaxmicro.data",
 }
 
