@@ -1,0 +1,80 @@
+"""``jaxmicro cell``: simulate one cell design and print the result table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    micro = parser.add_argument_group("measured cathode microstructure")
+    micro.add_argument("--porosity", type=float, default=0.30, help="pore volume fraction [-]")
+    micro.add_argument("--am-fraction", type=float, default=0.63, help="AM volume fraction [-]")
+    micro.add_argument(
+        "--cbd-fraction",
+        type=float,
+        default=None,
+        help="CBD volume fraction [-] (default: 1 - porosity - AM fraction)",
+    )
+    micro.add_argument(
+        "--tau", type=float, default=2.0, help="through-plane pore tortuosity factor [-]"
+    )
+    micro.add_argument(
+        "--area",
+        type=float,
+        default=None,
+        help="AM-electrolyte area per volume [1/m] (default: spheres, 3 * AM fraction / radius)",
+    )
+    micro.add_argument("--coverage", type=float, default=0.0, help="CBD coverage of AM [-]")
+    design = parser.add_argument_group("design")
+    design.add_argument("--thickness-um", type=float, default=75.0, help="cathode thickness [um]")
+    design.add_argument("--radius-um", type=float, default=5.22, help="AM particle radius [um]")
+    design.add_argument("--np-ratio", type=float, default=1.1, help="N/P capacity ratio [-]")
+    design.add_argument(
+        "--half-cell", action="store_true", help="lithium-metal counter electrode"
+    )
+    design.add_argument("--format", choices=("4680", "pouch"), default="4680", dest="cell_format")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--c-rate", type=float, default=None, help="constant-current C-rate [1/h]")
+    mode.add_argument(
+        "--power-w-per-kg", type=float, default=None, help="constant power per kg of cell [W/kg]"
+    )
+    parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from jaxmicro.cell import CathodeProperties, CellDesign, OperatingPoint, simulate_cell
+
+    radius = args.radius_um * 1e-6
+    cbd = args.cbd_fraction
+    if cbd is None:
+        cbd = max(0.0, 1.0 - args.porosity - args.am_fraction)
+    area = args.area if args.area is not None else 3.0 * args.am_fraction / radius
+    properties = CathodeProperties(
+        porosity=args.porosity,
+        am_volume_fraction=args.am_fraction,
+        cbd_volume_fraction=cbd,
+        tortuosity_through_plane=args.tau,
+        am_electrolyte_area_per_volume_m=area,
+        cbd_coverage=args.coverage,
+    )
+    design = CellDesign(
+        cathode_thickness_m=args.thickness_um * 1e-6,
+        particle_radius_m=radius,
+        np_ratio=args.np_ratio,
+        half_cell=args.half_cell,
+        cell_format=args.cell_format,
+    )
+    if args.power_w_per_kg is not None:
+        operating_point = OperatingPoint(power_w_per_kg=args.power_w_per_kg)
+    else:
+        operating_point = OperatingPoint(c_rate=args.c_rate if args.c_rate is not None else 1.0)
+    result = simulate_cell(properties, design, operating_point)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        kind = "half cell" if design.half_cell else "full cell"
+        print(f"{design.cell_format.name} {kind}, {operating_point}")
+        print(result.summary())
+    return 1 if result.failed else 0

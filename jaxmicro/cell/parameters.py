@@ -1,0 +1,348 @@
+"""Maps measured cathode properties and a cell design onto PyBaMM DFN parameters.
+
+:func:`setup_cell` is the whole parameterisation. It splits the PyBaMM parameters into
+
+* ``fixed``: values PyBaMM cannot take as inputs (thicknesses, particle radius, electrode
+  area, voltage window); a model is built once per distinct ``fixed`` and cached, and
+* ``inputs``: values passed to each solve (porosity, AM fraction, tortuosity factors, the
+  interfacial-area factor, anode AM fraction and lithiation, current or power),
+
+and packs the stack into the cell format to get the electrode area and the mass budget (which
+do not depend on the simulation, so the power of a constant-power discharge is known before
+the solve). The modelling choices are documented in ``docs/cell.md``:
+
+* Electrolyte transport uses PyBaMM's ``"tortuosity factor"`` option with the measured
+  through-plane tortuosity factor (efficiency ``eps / tau``), not Bruggeman. Other domains
+  get the tortuosity factor equivalent to the base set's Bruggeman exponent,
+  ``tau = eps**(1 - b)``.
+* The measured AM-electrolyte area ``a`` (reduced by ``cbd_blocking * cbd_coverage``)
+  replaces PyBaMM's sphere area ``3 eps_AM / R`` by scaling the exchange-current density by
+  ``a_eff / (3 eps_AM / R)``. eps_AM, R and hence the lithium inventory
+  ``eps_AM c_max L A`` are untouched; Butler-Volmer's volumetric current ``a j0`` equals the
+  measured-area value exactly; solid diffusion keeps the designed radius.
+* The cathode's maximum lithium concentration is made consistent with its density and molar
+  mass (``c_max = rho_AM / M``, 275 mAh/g for NMC811), so that a kg of AM in the mass budget
+  stores what the simulation discharges. The base set's exchange-current density is evaluated
+  at the same stoichiometry as in the base set.
+* The full-cell anode is sized by the N/P ratio of the negative's theoretical capacity to the
+  positive's reversible capacity between the charged and discharged stoichiometries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+from typing import Any
+
+from jaxmicro.cell.formats import CellBudget, CellStack, cell_budget
+from jaxmicro.cell.inputs import CathodeProperties, CellDesign, OperatingPoint
+
+FARADAY_C_MOL = 96485.33212
+
+# PyBaMM parameter names used as solve-time inputs.
+POROSITY = "Positive electrode porosity"
+AM_FRACTION = "Positive electrode active material volume fraction"
+TAU_ELECTROLYTE = "Positive electrode tortuosity factor (electrolyte)"
+TAU_ELECTRODE = "Positive electrode tortuosity factor (electrode)"
+AREA_FACTOR = "Positive electrode interfacial area factor"  # added by jaxmicro
+NEG_AM_FRACTION = "Negative electrode active material volume fraction"
+NEG_INITIAL_CONCENTRATION = "Initial concentration in negative electrode [mol.m-3]"
+CURRENT = "Current function [A]"
+POWER = "Power function [W]"
+NOMINAL_CAPACITY = "Nominal cell capacity [A.h]"
+C_MAX = "Maximum concentration in positive electrode [mol.m-3]"
+J0 = "Positive electrode exchange-current density [A.m-2]"
+
+# Lithium-metal counter electrode of half cells (values from PyBaMM's Xu2019 set).
+LITHIUM_METAL_SET = "Xu2019"
+LITHIUM_METAL_J0 = "Exchange-current density for lithium metal electrode [A.m-2]"
+LITHIUM_METAL_FIXED = {
+    "Lithium metal partial molar volume [m3.mol-1]": 1.3e-5,
+    "Negative electrode OCP [V]": 0.0,
+    "Negative electrode conductivity [S.m-1]": 1.0776e7,
+}
+
+
+def import_pybamm() -> Any:
+    """Imports PyBaMM quietly (telemetry off, errors-only logging) and returns the module."""
+    os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
+    import pybamm
+
+    pybamm.set_logging_level("ERROR")
+    return pybamm
+
+
+@dataclasses.dataclass(frozen=True)
+class CellModelConfig:
+    """Modelling choices shared by a campaign (hashable; part of the model-cache key).
+
+    Attributes:
+        parameter_set: PyBaMM parameter set name for everything not measured or designed.
+        parameter_overrides: ``(name, value)`` pairs applied on top of the set, e.g.
+            ``(("Negative electrode porosity", 0.3),)``.
+        am_molar_mass_kg_mol: cathode AM molar mass [kg/mol] (NMC811: 0.09728); the maximum
+            lithium concentration becomes ``am_density / am_molar_mass``. ``None`` keeps the
+            set's value (then AM mass and capacity are not consistent for Chen2020).
+        charged_stoichiometry: cathode stoichiometry at 100% SOC; ``None`` takes the set's
+            initial positive concentration over its maximum (Chen2020: 0.27).
+        discharged_stoichiometry: cathode stoichiometry at 0% SOC of the full cell (Chen2020:
+            0.9084); defines the reversible capacity used for 1C and for N/P.
+        cbd_blocking: fraction of CBD-covered AM surface that is electrochemically blocked;
+            active area is ``a * (1 - cbd_blocking * cbd_coverage)``.
+        full_cell_voltage_window_v: (lower, upper) cut-off voltages of full cells [V];
+            ``None`` takes the set's.
+        half_cell_voltage_window_v: (lower, upper) cut-offs versus lithium metal [V].
+        anode_thickness_step_m: full-cell anode thickness is rounded up to this grid [m] so
+            that designs differing only in AM fraction share a built model; the anode AM
+            fraction is scaled down by the rounding so the N/P ratio stays exact. 0: no grid.
+        mesh_points: finite-volume points per electrode, separator and particle.
+        rtol, atol: IDAKLU tolerances.
+    """
+
+    parameter_set: str = "Chen2020"
+    parameter_overrides: tuple[tuple[str, float], ...] = ()
+    am_molar_mass_kg_mol: float | None = 0.09728
+    charged_stoichiometry: float | None = None
+    discharged_stoichiometry: float = 0.9084
+    cbd_blocking: float = 1.0
+    full_cell_voltage_window_v: tuple[float, float] | None = None
+    half_cell_voltage_window_v: tuple[float, float] = (3.0, 4.3)
+    anode_thickness_step_m: float = 1e-6
+    mesh_points: int = 20
+    rtol: float = 1e-6
+    atol: float = 1e-6
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "parameter_overrides", tuple((str(k), v) for k, v in self.parameter_overrides)
+        )
+        if not 0.0 <= self.cbd_blocking <= 1.0:
+            raise ValueError(f"cbd_blocking must be in [0, 1], got {self.cbd_blocking}")
+        x100 = self.charged_stoichiometry
+        if x100 is not None and not 0.0 < x100 < self.discharged_stoichiometry:
+            raise ValueError("charged_stoichiometry must be in (0, discharged_stoichiometry)")
+        if not 0.0 < self.discharged_stoichiometry <= 1.0:
+            raise ValueError("discharged_stoichiometry must be in (0, 1]")
+        for window in (self.full_cell_voltage_window_v, self.half_cell_voltage_window_v):
+            if window is not None and not 0.0 < window[0] < window[1]:
+                raise ValueError(f"a voltage window must be (lower, upper), got {window}")
+        if self.anode_thickness_step_m < 0.0:
+            raise ValueError("anode_thickness_step_m must be >= 0")
+        if self.mesh_points < 3:
+            raise ValueError("mesh_points must be >= 3")
+
+
+@functools.lru_cache(maxsize=4)
+def _base_values(parameter_set: str, overrides: tuple[tuple[str, float], ...]) -> Any:
+    pybamm = import_pybamm()
+    try:
+        values = pybamm.ParameterValues(parameter_set)
+    except Exception as error:
+        raise ValueError(f"unknown PyBaMM parameter set {parameter_set!r}: {error}") from None
+    values.update(dict(overrides), check_already_exists=False)
+    return values
+
+
+def base_parameter_values(config: CellModelConfig) -> Any:
+    """Returns a fresh copy of the config's PyBaMM ``ParameterValues`` (with overrides)."""
+    return _base_values(config.parameter_set, config.parameter_overrides).copy()
+
+
+@dataclasses.dataclass(frozen=True)
+class CellSetup:
+    """A fully resolved simulation: what to build, what to pass, and the cell budget.
+
+    Attributes:
+        options: DFN model options as ``(name, value)`` pairs.
+        fixed: non-input PyBaMM parameters as ``(name, value)`` pairs.
+        inputs: PyBaMM input parameters for the solve.
+        stack: the resolved repeat unit.
+        budget: electrode area, masses and volumes of the cell.
+        nominal_capacity_ah: cathode reversible capacity, the 1C basis [A.h].
+        applied_power_w: the constant power of a power discharge [W] (nan otherwise).
+        t_max_s: end of the solve window [s]; reaching it without cut-off is a failure.
+    """
+
+    options: tuple[tuple[str, str], ...]
+    fixed: tuple[tuple[str, float], ...]
+    inputs: dict[str, float] = dataclasses.field(compare=False)
+    stack: CellStack
+    budget: CellBudget = dataclasses.field(compare=False)
+    nominal_capacity_ah: float
+    applied_power_w: float
+    t_max_s: float
+
+
+def _float(values: Any, name: str) -> float:
+    value = values[name]
+    if callable(value):
+        raise ValueError(f"parameter {name!r} must be a number in the base parameter set")
+    return float(value)
+
+
+def setup_cell(
+    properties: CathodeProperties,
+    design: CellDesign,
+    operating_point: OperatingPoint,
+    config: CellModelConfig | None = None,
+) -> CellSetup:
+    """Resolves the PyBaMM parameters, the stack and the cell budget of one simulation.
+
+    Args:
+        properties: measured cathode properties; every field must be finite.
+        design: thickness, particle radius, N/P, half/full cell and format.
+        operating_point: C-rate or cell-level power [W/kg].
+        config: modelling choices (``None``: defaults).
+
+    Returns:
+        The :class:`CellSetup`.
+
+    Raises:
+        ValueError: a property is not finite (check ``properties.non_finite_fields()`` first),
+            or the base parameter set lacks a needed number.
+    """
+    config = config or CellModelConfig()
+    if properties.non_finite_fields():
+        raise ValueError(f"non-finite properties: {properties.non_finite_fields()}")
+    base = base_parameter_values(config)
+    mat = design.materials
+    eps, eps_am = properties.porosity, properties.am_volume_fraction
+    L_p, R_p = design.cathode_thickness_m, design.particle_radius_m
+
+    c_max_base = _float(base, C_MAX)
+    c_max = c_max_base
+    if config.am_molar_mass_kg_mol is not None:
+        c_max = mat.am_density_kg_m3 / config.am_molar_mass_kg_mol
+    x100 = config.charged_stoichiometry
+    if x100 is None:
+        x100 = _float(base, "Initial concentration in positive electrode [mol.m-3]") / c_max_base
+    x0 = config.discharged_stoichiometry
+    if not x100 < x0:
+        raise ValueError(f"charged stoichiometry {x100:.4f} must be below discharged {x0:.4f}")
+    # Reversible cathode lithium per electrode area [mol/m^2].
+    q_rev = eps_am * c_max * (x0 - x100) * L_p
+
+    eps_sep = mat.separator_porosity
+    fixed: dict[str, float] = {
+        "Positive electrode thickness [m]": L_p,
+        "Positive particle radius [m]": R_p,
+        C_MAX: c_max,
+        "Initial concentration in positive electrode [mol.m-3]": x100 * c_max,
+        "Separator thickness [m]": mat.separator_thickness_m,
+        "Separator porosity": eps_sep,
+        "Separator tortuosity factor (electrolyte)": eps_sep
+        ** (1.0 - _float(base, "Separator Bruggeman coefficient (electrolyte)")),
+        "Number of electrodes connected in parallel to make a cell": 1.0,
+    }
+    inputs: dict[str, float] = {
+        POROSITY: eps,
+        AM_FRACTION: eps_am,
+        TAU_ELECTROLYTE: properties.tortuosity_through_plane,
+        TAU_ELECTRODE: (1.0 - eps)
+        ** (1.0 - _float(base, "Positive electrode Bruggeman coefficient (electrode)")),
+        AREA_FACTOR: properties.am_electrolyte_area_per_volume_m
+        * (1.0 - config.cbd_blocking * properties.cbd_coverage)
+        / (3.0 * eps_am / R_p),
+    }
+
+    if design.half_cell:
+        window = config.half_cell_voltage_window_v
+        fixed.update(LITHIUM_METAL_FIXED)
+        anode = (mat.lithium_foil_thickness_m, 0.0, mat.lithium_density_kg_m3)
+    else:
+        window = config.full_cell_voltage_window_v or (
+            _float(base, "Lower voltage cut-off [V]"),
+            _float(base, "Upper voltage cut-off [V]"),
+        )
+        eps_n = _float(base, "Negative electrode porosity")
+        eps_n_am = _float(base, NEG_AM_FRACTION)
+        c_n_max = _float(base, "Maximum concentration in negative electrode [mol.m-3]")
+        L_n_exact = design.np_ratio * q_rev / (eps_n_am * c_n_max)
+        step = config.anode_thickness_step_m
+        L_n = math.ceil(L_n_exact / step - 1e-9) * step if step > 0 else L_n_exact
+        fixed.update(
+            {
+                "Negative electrode thickness [m]": L_n,
+                "Negative electrode tortuosity factor (electrolyte)": eps_n
+                ** (1.0 - _float(base, "Negative electrode Bruggeman coefficient (electrolyte)")),
+                "Negative electrode tortuosity factor (electrode)": (1.0 - eps_n)
+                ** (1.0 - _float(base, "Negative electrode Bruggeman coefficient (electrode)")),
+            }
+        )
+        inputs[NEG_AM_FRACTION] = eps_n_am * L_n_exact / L_n
+        inputs[NEG_INITIAL_CONCENTRATION] = c_n_max / design.np_ratio
+        anode = (L_n, eps_n, mat.anode_solid_density_kg_m3)
+    fixed["Lower voltage cut-off [V]"], fixed["Upper voltage cut-off [V]"] = window
+
+    stack = CellStack(
+        cathode_thickness_m=L_p,
+        cathode_porosity=eps,
+        cathode_am_fraction=eps_am,
+        cathode_cbd_fraction=properties.cbd_volume_fraction,
+        anode_thickness_m=anode[0],
+        anode_porosity=anode[1],
+        anode_solid_density_kg_m3=anode[2],
+        materials=mat,
+    )
+    budget = cell_budget(stack, design.cell_format)
+    A = budget.electrode_area_m2
+    # The 1D model's current collector area is the wound/stacked cathode area.
+    fixed["Electrode height [m]"] = 1.0
+    fixed["Electrode width [m]"] = A
+
+    nominal_ah = q_rev * A * FARADAY_C_MOL / 3600.0
+    max_ah = eps_am * c_max * (1.0 - x100) * L_p * A * FARADAY_C_MOL / 3600.0
+    inputs[NOMINAL_CAPACITY] = nominal_ah
+    if operating_point.mode == "current":
+        current = operating_point.c_rate * nominal_ah
+        inputs[CURRENT] = current
+        power_w = math.nan
+        t_max = 1.25 * 3600.0 * max_ah / current
+    else:
+        power_w = operating_point.power_w_per_kg * budget.cell_mass_kg
+        inputs[POWER] = power_w
+        t_max = 1.25 * 3600.0 * max_ah * window[1] / power_w
+
+    options = (
+        ("transport efficiency", "tortuosity factor"),
+        ("calculate discharge energy", "true"),
+        ("operating mode", operating_point.mode),
+        ("working electrode", "positive" if design.half_cell else "both"),
+    )
+    return CellSetup(
+        options=options,
+        fixed=tuple(sorted(fixed.items())),
+        inputs=inputs,
+        stack=stack,
+        budget=budget,
+        nominal_capacity_ah=nominal_ah,
+        applied_power_w=power_w,
+        t_max_s=t_max,
+    )
+
+
+def build_parameter_values(config: CellModelConfig, setup: CellSetup) -> Any:
+    """Returns the PyBaMM ``ParameterValues`` of a setup, inputs marked ``"[input]"``."""
+    pybamm = import_pybamm()
+    values = base_parameter_values(config)
+    fixed = dict(setup.fixed)
+    values.update(fixed, check_already_exists=False)
+    if dict(setup.options)["working electrode"] == "positive":
+        lithium = pybamm.ParameterValues(LITHIUM_METAL_SET)[LITHIUM_METAL_J0]
+        values.update({LITHIUM_METAL_J0: lithium}, check_already_exists=False)
+
+    base_j0 = values[J0]
+    # Evaluate the set's j0 at the same stoichiometry as in the set, scaled by the area factor.
+    scale = _float(base_parameter_values(config), C_MAX) / fixed[C_MAX]
+
+    def j0(c_e: Any, c_s_surf: Any, c_s_max: Any, T: Any) -> Any:
+        factor = pybamm.Parameter(AREA_FACTOR)
+        if callable(base_j0):
+            return base_j0(c_e, c_s_surf * scale, c_s_max * scale, T) * factor
+        return base_j0 * factor
+
+    values.update({J0: j0}, check_already_exists=False)
+    values.update({name: "[input]" for name in setup.inputs}, check_already_exists=False)
+    return values
