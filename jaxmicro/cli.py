@@ -15,6 +15,7 @@ import sys
 # name -> (module, one-line help). Order is the order shown by `jaxmicro --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("jaxmicro.data._cli", "write a labelled dataset with the manufacturing simulator"),
+    "cell": ("jaxmicro.cell._cli", "simulate one cell design (PyBaMM DFN, 4680 or pouch)"),
 }
 
 
