@@ -1,0 +1,93 @@
+"""An append-only JSON-lines record file that survives a killed process.
+
+Each record is one line of JSON, written with a single ``write`` and flushed to disk
+(``fsync``) before :func:`append_record` returns, so a record is either wholly on disk or not
+at all. A process killed mid-write can leave a truncated last line; :func:`read_records` drops
+it (and only it) and :func:`repair_records` cuts it off before new records are appended.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy and jax arrays and scalars
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to a JSON record")
+
+
+def _finite_or_none(value: Any) -> Any:
+    """JSON has no NaN/inf: write them as null so every line is standard JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def append_record(path: str | os.PathLike, record: dict[str, Any]) -> None:
+    """Appends one record as a JSON line and fsyncs it.
+
+    Args:
+        path: the ``.jsonl`` file (created with its folder if missing).
+        record: JSON-serialisable mapping; numpy/jax arrays become lists, NaN/inf become null.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plain = json.loads(json.dumps(record, default=_json_default))
+    line = json.dumps(_finite_or_none(plain), allow_nan=False, separators=(",", ":")) + "\n"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Reads every complete record; a truncated final line (a killed writer) is ignored.
+
+    Raises:
+        ValueError: if a line other than the last is not valid JSON (the file was edited or
+            is not a record file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").split("\n")
+    complete, tail = lines[:-1], lines[-1]  # a complete file ends with "\n", so tail == ""
+    records = []
+    for number, line in enumerate(complete, start=1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number}: not a JSON record ({error}); the log is corrupt") from None
+    del tail  # an unterminated last line was cut short by a crash
+    return records
+
+
+def repair_records(path: str | os.PathLike) -> int:
+    """Cuts a truncated final line off the file so appends start on a fresh line.
+
+    Returns:
+        The number of bytes removed (0 when the file was intact or absent).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    data = path.read_bytes()
+    keep = data.rfind(b"\n") + 1
+    if keep == len(data):
+        return 0
+    with path.open("r+b") as handle:
+        handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return len(data) - keep
