@@ -31,6 +31,7 @@ CAPACITY = "Discharge capacity [A.h]"
 ENERGY = "Discharge energy [W.h]"
 _OUTPUT_VARIABLES = [CAPACITY, ENERGY, "Voltage [V]"]
 _CUTOFF_EVENT = "Minimum voltage [V]"
+_INFEASIBLE = "the voltage starts below the cut-off; the operating point is infeasible"
 
 _cache: collections.OrderedDict[Any, tuple[Any, threading.Lock]] = collections.OrderedDict()
 _cache_lock = threading.Lock()
@@ -151,17 +152,15 @@ def simulate_cell(
             duration = float(solution.t[-1])
             termination = str(solution.termination)
     except Exception as error:
+        if "non-positive at initial conditions" in str(error):
+            return failed(f"cut-off at t = 0: {_INFEASIBLE}", **geometry)
         return failed(f"solver error: {_first_line(error)}", **geometry)
     geometry["solve_time_s"] = time.perf_counter() - start
 
     if not all(math.isfinite(v) for v in (capacity, energy, duration)):
         return failed("non-finite solution", termination=termination, **geometry)
     if duration <= 0.0 or capacity <= 1e-9 * setup.nominal_capacity_ah:
-        return failed(
-            "cut-off at t = 0: the operating point is infeasible for this cell",
-            termination=termination,
-            **geometry,
-        )
+        return failed(f"cut-off at t = 0: {_INFEASIBLE}", termination=termination, **geometry)
     if _CUTOFF_EVENT not in termination:
         return failed(
             f"discharge did not reach the lower cut-off voltage ({termination})",
