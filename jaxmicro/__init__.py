@@ -40,6 +40,19 @@ _EXPORTS: dict[str, str] = {
     "default_label_grid": "jaxmicro.data",
     "HELDOUT_LABELS": "jaxmicro.data",
     "simulate_dataset": "jaxmicro.data",
+    # cell
+    "CathodeProperties": "jaxmicro.cell",
+    "CellDesign": "jaxmicro.cell",
+    "OperatingPoint": "jaxmicro.cell",
+    "CellModelConfig": "jaxmicro.cell",
+    "CellResult": "jaxmicro.cell",
+    "CellCase": "jaxmicro.cell",
+    "CylindricalFormat": "jaxmicro.cell",
+    "PouchFormat": "jaxmicro.cell",
+    "StackMaterials": "jaxmicro.cell",
+    "cell_budget": "jaxmicro.cell",
+    "simulate_cell": "jaxmicro.cell",
+    "simulate_batch": "jaxmicro.cell",
 }
 
 __all__ = ["__version__", *_EXPORTS]
