@@ -33,13 +33,22 @@ class CellCase(NamedTuple):
     operating_point: OperatingPoint
 
 
+def _failed(case: CellCase, reason: str) -> CellResult:
+    inputs = {
+        "properties": case.properties.to_dict(),
+        "design": case.design.to_dict(),
+        "operating_point": case.operating_point.to_dict(),
+    }
+    return CellResult(failed=True, reason=reason, inputs=inputs)
+
+
 def _run_chunk(cases: Sequence[CellCase], config: CellModelConfig) -> list[CellResult]:
     results = []
     for case in cases:
         try:
             results.append(simulate_cell(*case, config=config))
         except Exception as error:
-            results.append(CellResult(failed=True, reason=f"{type(error).__name__}: {error}"))
+            results.append(_failed(case, f"{type(error).__name__}: {error}"))
     return results
 
 
@@ -121,7 +130,7 @@ def simulate_batch(
                     chunk_results = future.result()
                 except Exception as error:
                     reason = f"executor error: {type(error).__name__}: {error}"
-                    chunk_results = [CellResult(failed=True, reason=reason) for _ in chunk]
+                    chunk_results = [_failed(cases[i], reason) for i in chunk]
                 store(chunk, chunk_results)
         finally:
             if executor is None:

@@ -114,7 +114,7 @@ class CellDesign:
     particle_radius_m: float = 5.22e-6
     np_ratio: float = 1.1
     half_cell: bool = False
-    cell_format: Any = "4680"
+    cell_format: CellFormat | str = "4680"
     materials: StackMaterials = dataclasses.field(default_factory=StackMaterials)
 
     def __post_init__(self) -> None:

@@ -98,7 +98,8 @@ class CellModelConfig:
             that designs differing only in AM fraction share a built model; the anode AM
             fraction is scaled down by the rounding so the N/P ratio stays exact. 0: no grid.
         mesh_points: finite-volume points per electrode, separator and particle.
-        rtol, atol: IDAKLU tolerances.
+        rtol, atol: IDAKLU tolerances (PyBaMM defaults; energies agree with rtol=1e-6 to
+            about 1e-5 relative at 3 to 5 times less solve time at high rate).
     """
 
     parameter_set: str = "Chen2020"
@@ -111,7 +112,7 @@ class CellModelConfig:
     half_cell_voltage_window_v: tuple[float, float] = (3.0, 4.3)
     anode_thickness_step_m: float = 1e-6
     mesh_points: int = 20
-    rtol: float = 1e-6
+    rtol: float = 1e-4
     atol: float = 1e-6
 
     def __post_init__(self) -> None:
@@ -206,7 +207,7 @@ def setup_cell(
     config = config or CellModelConfig()
     if properties.non_finite_fields():
         raise ValueError(f"non-finite properties: {properties.non_finite_fields()}")
-    base = base_parameter_values(config)
+    base = _base_values(config.parameter_set, config.parameter_overrides)  # read only
     mat = design.materials
     eps, eps_am = properties.porosity, properties.am_volume_fraction
     L_p, R_p = design.cathode_thickness_m, design.particle_radius_m
@@ -335,7 +336,8 @@ def build_parameter_values(config: CellModelConfig, setup: CellSetup) -> Any:
 
     base_j0 = values[J0]
     # Evaluate the set's j0 at the same stoichiometry as in the set, scaled by the area factor.
-    scale = _float(base_parameter_values(config), C_MAX) / fixed[C_MAX]
+    scale = _float(_base_values(config.parameter_set, config.parameter_overrides), C_MAX)
+    scale /= fixed[C_MAX]
 
     def j0(c_e: Any, c_s_surf: Any, c_s_max: Any, T: Any) -> Any:
         factor = pybamm.Parameter(AREA_FACTOR)
