@@ -123,6 +123,8 @@ def bench_batch(n: int, workers: int) -> dict[str, dict[str, float]]:
             "pool_cold_s": cold_s,
             "pool_warm_s": warm_s,
             "failed": sum(r.failed for r in results),
+            "serial_builds": sum(r.build_time_s > 0 for r in results),
+            "serial_median_solve_s": statistics.median(r.solve_time_s for r in results),
         }
     return out
 
@@ -149,11 +151,15 @@ def main() -> None:
             f"{single[f'{mode}_solve_raw_s'] * 1e3:>8.1f}ms"
             f"{single[f'{mode}_simulate_cell_s'] * 1e3:>13.1f}ms"
         )
-    print(f"\nbatch of {args.batch} [sims/s]{'serial':>10}{'pool cold':>11}{'pool warm':>11}{'failed':>8}")
+    print(
+        f"\nbatch of {args.batch} [sims/s]{'serial':>10}{'pool cold':>11}{'pool warm':>11}"
+        f"{'builds':>8}{'median solve':>14}{'failed':>8}"
+    )
     for name, row in batch.items():
         print(
             f"{name:<22}{row['serial_sims_per_s']:>10.1f}{row['pool_cold_sims_per_s']:>11.1f}"
-            f"{row['pool_warm_sims_per_s']:>11.1f}{row['failed']:>8d}"
+            f"{row['pool_warm_sims_per_s']:>11.1f}{row['serial_builds']:>8d}"
+            f"{row['serial_median_solve_s'] * 1e3:>12.0f}ms{row['failed']:>8d}"
         )
 
     record = {

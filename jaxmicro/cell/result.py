@@ -48,7 +48,8 @@ class CellResult:
         cell_volume_l: whole-cell volume [L].
         masses_kg: mass budget by component [kg].
         build_time_s: time spent building the model for this result (0 on a cache hit) [s].
-        solve_time_s: time of the solve [s].
+        solve_time_s: time of the solve [s]; the first solve of a new model includes the
+            IDAKLU set-up (about 0.15 s).
         inputs: the properties, design and operating point that produced this result.
     """
 
