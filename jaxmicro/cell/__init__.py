@@ -5,6 +5,7 @@ Importing this package does not import PyBaMM; it is imported on the first simul
 """
 
 from jaxmicro.cell.batch import CellCase, default_executor, simulate_batch
+from jaxmicro.cell.cluster import dask_executor
 from jaxmicro.cell.formats import (
     CellBudget,
     CellStack,
@@ -36,6 +37,7 @@ __all__ = [
     "build_simulation",
     "cell_budget",
     "clear_model_cache",
+    "dask_executor",
     "default_executor",
     "setup_cell",
     "simulate_batch",
