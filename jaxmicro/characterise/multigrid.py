@@ -1,0 +1,133 @@
+"""Geometric multigrid V-cycle, the preconditioner of the tortuosity solve.
+
+Coarse operators are rediscretised from coarsened face conductances
+(:func:`jaxmicro.characterise.operator.coarsen`), transfers are piecewise constant (restriction
+sums each 2x2x2 aggregate, prolongation copies back), smoothing is Jacobi-preconditioned
+Chebyshev (the same polynomial before and after the coarse correction, so the V-cycle is a
+symmetric positive definite preconditioner for conjugate gradients), and the coarsest grid
+(at most ``max_coarse`` voxels) is solved exactly with a dense inverse computed once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import jax.scipy.linalg
+from jax import Array
+
+from jaxmicro.characterise import operator as fv
+
+# Chebyshev smoother: eigenvalues of D^-1 A lie in (0, 2] (diagonal dominance); smooth the upper
+# part of that range.
+_LAMBDA_MAX = 2.0
+_LAMBDA_FRACTION = 0.15
+
+
+class Multigrid(NamedTuple):
+    """A multigrid hierarchy (a JAX PyTree).
+
+    Attributes:
+        levels: operators from the finest (the problem itself) to the coarsest.
+        coarse_inverse: ``(m, m)`` inverse of the coarsest operator, ``m`` its voxel count.
+    """
+
+    levels: tuple[fv.DiffusionOperator, ...]
+    coarse_inverse: Array
+
+
+def build_multigrid(op: fv.DiffusionOperator, max_coarse: int = 64) -> Multigrid:
+    """Coarsens ``op`` until the grid holds at most ``max_coarse`` voxels.
+
+    Args:
+        op: the fine operator (one volume).
+        max_coarse: largest coarsest grid (voxels) solved with a dense inverse.
+
+    Returns:
+        The :class:`Multigrid` hierarchy.
+    """
+    levels = [op]
+    while math.prod(levels[-1].shape) > max_coarse:
+        shape = levels[-1].shape
+        if fv.coarse_shape(shape) == shape:
+            break
+        levels.append(fv.coarsen(levels[-1]))
+    coarsest = levels[-1]
+    shape = coarsest.shape
+    m = math.prod(shape)
+    basis = jnp.eye(m, dtype=coarsest.diag.dtype).reshape((m, *shape))
+
+    def column(e: Array) -> Array:
+        return fv.interior(fv.apply(coarsest, fv.pad(e, op.periodic))).reshape(-1)
+
+    dense = jax.vmap(column)(basis)
+    # Cholesky then two triangular solves: about 50x faster than jnp.linalg.inv on CPU.
+    factor = jnp.linalg.cholesky(dense)
+    inverse = jax.scipy.linalg.cho_solve((factor, True), jnp.eye(m, dtype=dense.dtype))
+    return Multigrid(tuple(levels), inverse)
+
+
+def chebyshev(op: fv.DiffusionOperator, b: Array, x: Array | None, degree: int) -> Array:
+    """``degree`` Chebyshev steps on ``A x = b``, preconditioned by the diagonal.
+
+    Args:
+        op: the operator.
+        b: right-hand side, same shape as ``op.diag``.
+        x: initial guess, or ``None`` for zero (saves one operator application).
+        degree: number of steps (operator applications).
+
+    Returns:
+        The smoothed ``x``.
+    """
+    upper = _LAMBDA_MAX
+    lower = _LAMBDA_FRACTION * _LAMBDA_MAX
+    theta = 0.5 * (upper + lower)
+    delta = 0.5 * (upper - lower)
+    sigma = theta / delta
+    # Divide by the diagonal (rather than multiply by its inverse): XLA:CPU does not duplicate
+    # an array division into several consumers, so the division materialises the scaled
+    # residual. Otherwise the next operator application would fuse this one into each of its
+    # seven reads, and chained applications would cost 7x, 49x, ... (measured 15x slower).
+    if x is None:
+        x = jnp.zeros_like(b)
+        r = b / op.diag
+    else:
+        r = (b - fv.apply(op, x)) / op.diag
+
+    def step(_, state):
+        x, r, d, rho = state
+        r = r - fv.apply(op, d) / op.diag
+        rho_new = 1.0 / (2.0 * sigma - rho)
+        d = rho_new * rho * d + (2.0 * rho_new / delta) * r
+        return x + d, r, d, rho_new
+
+    d = r * (1.0 / theta)
+    x = x + d
+    rho = jnp.asarray(1.0 / sigma, b.dtype)
+    x, *_ = jax.lax.fori_loop(0, degree - 1, step, (x, r, d, rho))
+    return x
+
+
+def v_cycle(mg: Multigrid, r: Array, degree: int = 2, level: int = 0) -> Array:
+    """One V-cycle applied to residual ``r``: an approximation of ``A^-1 r`` (linear, SPD).
+
+    Args:
+        mg: the hierarchy.
+        r: padded residual on grid ``level``.
+        degree: Chebyshev smoothing steps before and after the coarse correction.
+        level: the grid ``r`` lives on (0 = finest).
+
+    Returns:
+        The correction, zero on pinned voxels.
+    """
+    op = mg.levels[level]
+    if level == len(mg.levels) - 1:
+        solution = mg.coarse_inverse @ fv.interior(r).reshape(-1)
+        return fv.pad(solution.reshape(op.shape), op.periodic)
+    x = chebyshev(op, r, None, degree)
+    coarse_r = fv.restrict(r - fv.apply(op, x), op.periodic)
+    correction = v_cycle(mg, coarse_r, degree, level + 1)
+    x = x + jnp.where(op.active, fv.prolong(correction, op.shape, op.periodic), 0.0)
+    return chebyshev(op, r, x, degree)
