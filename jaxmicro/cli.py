@@ -15,6 +15,9 @@ import sys
 # name -> (module, one-line help). Order is the order shown by `jaxmicro --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("jaxmicro.data._cli", "write a labelled dataset with the manufacturing simulator"),
+    "train": ("jaxmicro.generator._cli_train", "train the conditional SliceGAN generator on a dataset"),
+    "generate": ("jaxmicro.generator._cli_generate", "generate microstructures at labels with a generator"),
+    "validate": ("jaxmicro.generator._cli_validate", "compare generated and held-out simulated microstructures"),
     "cell": ("jaxmicro.cell._cli", "simulate one cell design (PyBaMM DFN, 4680 or pouch)"),
 }
 

@@ -1,1 +1,81 @@
-"""jaxmicro.generator (in progress)."""
+"""The conditional SliceGAN: manufacturing labels -> 3-phase electrode microstructures.
+
+Train with :func:`train` (or ``jaxmicro train``), load with :func:`load_generator` (or
+:func:`load_default_generator` for the shipped ``checkpoints/default``), make volumes with
+:func:`generate` (or the jittable :func:`generate_probabilities`), and compare with held-out
+simulations with :func:`validate_generator`. See ``docs/generator.md``.
+"""
+
+from jaxmicro.generator.checkpoint import (
+    Generator,
+    default_checkpoint_path,
+    load_default_generator,
+    load_generator,
+    save_generator,
+)
+from jaxmicro.generator.config import PRESETS, GeneratorConfig, TrainConfig, preset
+from jaxmicro.generator.generate import (
+    GenerationResult,
+    check_labels,
+    generate,
+    generate_probabilities,
+    latent_shape_for,
+)
+from jaxmicro.generator.model import (
+    critic_apply,
+    generator_apply,
+    generator_logits,
+    init_critics,
+    init_generator,
+)
+from jaxmicro.generator.slices import SliceBank, build_slice_bank
+from jaxmicro.generator.train import (
+    StepMetrics,
+    TrainResult,
+    TrainState,
+    init_train_state,
+    make_train_step,
+    train,
+)
+from jaxmicro.generator.validate import (
+    METRIC_NAMES,
+    Metrics,
+    ValidationReport,
+    compute_metrics,
+    validate_generator,
+)
+
+__all__ = [
+    "METRIC_NAMES",
+    "PRESETS",
+    "GenerationResult",
+    "Generator",
+    "GeneratorConfig",
+    "Metrics",
+    "SliceBank",
+    "StepMetrics",
+    "TrainConfig",
+    "TrainResult",
+    "TrainState",
+    "ValidationReport",
+    "build_slice_bank",
+    "check_labels",
+    "compute_metrics",
+    "critic_apply",
+    "default_checkpoint_path",
+    "generate",
+    "generate_probabilities",
+    "generator_apply",
+    "generator_logits",
+    "init_critics",
+    "init_generator",
+    "init_train_state",
+    "latent_shape_for",
+    "load_default_generator",
+    "load_generator",
+    "make_train_step",
+    "preset",
+    "save_generator",
+    "train",
+    "validate_generator",
+]

@@ -1,0 +1,54 @@
+"""``jaxmicro train``: train the conditional SliceGAN on a labelled dataset."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="labelled dataset folder (jaxmicro simulate --out)")
+    parser.add_argument("--out", required=True, help="run folder: checkpoints, losses.csv, generator/")
+    parser.add_argument(
+        "--config", default="small", help="preset: small (CPU), default (GPU) or tiny [%(default)s]"
+    )
+    parser.add_argument("--steps", type=int, default=None, help="total generator steps [preset's]")
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=None, help="steps between checkpoints [preset's]"
+    )
+    parser.add_argument(
+        "--png-every", type=int, default=None, help="steps between slice PNGs, 0: none [preset's]"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="training seed [preset's]")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its newest checkpoint"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from jaxmicro.data import load_dataset
+    from jaxmicro.generator.checkpoint import read_run_json
+    from jaxmicro.generator.config import preset
+    from jaxmicro.generator.train import train
+
+    out = Path(args.out)
+    if args.resume and (out / "run.json").is_file():
+        config, _ = read_run_json(out)
+    else:
+        config = preset(args.config)
+    overrides = {
+        "steps": args.steps,
+        "checkpoint_every": args.checkpoint_every,
+        "png_every": args.png_every,
+        "seed": args.seed,
+    }
+    if args.resume:
+        overrides = {"steps": args.steps}
+    config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
+    result = train(load_dataset(args.data), out, config, resume=args.resume)
+    print(
+        f"trained to step {result.generator.info['steps']} in {result.seconds:.0f} s; "
+        f"generator exported to {out / 'generator'}"
+    )
+    return 0

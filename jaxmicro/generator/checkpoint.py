@@ -1,0 +1,265 @@
+"""Orbax checkpoints: resumable training state, and the exported generator.
+
+A training run folder::
+
+    run/
+      run.json                  # TrainConfig + training-data description (written once)
+      losses.csv                # one row of losses per step
+      checkpoints/<step>/       # orbax: "state" (TrainState) and "meta" (JSON), last few kept
+      generator/                # exported generator (rewritten at every checkpoint)
+
+An exported generator folder (what :func:`load_generator` reads, e.g. ``checkpoints/default``)::
+
+    generator/
+      generator.json            # GeneratorConfig, trained label ranges, voxel size, provenance
+      params/                   # orbax StandardCheckpointer of the generator parameters
+
+No pickle anywhere: parameters are orbax array checkpoints, metadata is JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxmicro.data.labels import LABEL_FIELDS
+from jaxmicro.generator.config import GeneratorConfig, TrainConfig
+from jaxmicro.generator.model import Params, init_generator
+
+GENERATOR_FORMAT: Final[str] = "jaxmicro-generator"
+GENERATOR_VERSION: Final[int] = 1
+GENERATOR_JSON: Final[str] = "generator.json"
+RUN_JSON: Final[str] = "run.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Generator:
+    """A trained generator: network config, weights and the range it was trained on.
+
+    Attributes:
+        config: the network.
+        params: the Flax parameters (a PyTree of arrays).
+        label_ranges: the trained range, ``{field: (low, high)}`` of the training labels.
+        voxel_size_m: voxel edge of the training data, so of generated volumes [m].
+        info: provenance (training steps, data, command), free-form JSON.
+    """
+
+    config: GeneratorConfig
+    params: Params = dataclasses.field(repr=False)
+    label_ranges: Mapping[str, tuple[float, float]]
+    voxel_size_m: float
+    info: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "format": GENERATOR_FORMAT,
+            "version": GENERATOR_VERSION,
+            "generator_config": dataclasses.asdict(self.config),
+            "label_fields": list(LABEL_FIELDS),
+            "label_ranges": {k: list(v) for k, v in self.label_ranges.items()},
+            "voxel_size_m": self.voxel_size_m,
+            "info": dict(self.info),
+        }
+
+
+def _abstract(tree: Any) -> Any:
+    return jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, tree)
+
+
+def _atomic_dir(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+
+
+def _replace_dir(staging: Path, path: Path) -> None:
+    if path.exists():
+        retired = path.with_name(f".{path.name}.old")
+        shutil.rmtree(retired, ignore_errors=True)
+        os.replace(path, retired)
+        os.replace(staging, path)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, path)
+
+
+def save_generator(generator: Generator, path: str | os.PathLike) -> Path:
+    """Writes ``generator`` to the folder ``path`` atomically (replacing an existing one)."""
+    path = Path(path).absolute()
+    staging = _atomic_dir(path)
+    try:
+        with ocp.StandardCheckpointer() as checkpointer:
+            checkpointer.save(staging / "params", jax.device_get(generator.params))
+            checkpointer.wait_until_finished()
+        (staging / GENERATOR_JSON).write_text(json.dumps(generator.metadata(), indent=1) + "\n")
+        _replace_dir(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: {what}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error}); the checkpoint is damaged") from None
+
+
+def _generator_from_metadata(meta: dict[str, Any], params: Params) -> Generator:
+    ranges = {k: (float(v[0]), float(v[1])) for k, v in meta["label_ranges"].items()}
+    return Generator(
+        GeneratorConfig(**meta["generator_config"]),
+        params,
+        ranges,
+        float(meta["voxel_size_m"]),
+        meta.get("info", {}),
+    )
+
+
+def load_generator(path: str | os.PathLike) -> Generator:
+    """Loads a generator exported by :func:`save_generator`, or the newest one of a run folder.
+
+    Args:
+        path: an exported generator folder (with ``generator.json``) or a training run folder
+            (its ``generator/`` export is used).
+
+    Returns:
+        The :class:`Generator`.
+
+    Raises:
+        FileNotFoundError: no generator at ``path``.
+        ValueError: a partial, damaged or incompatible checkpoint (wrong format or version,
+            or weights that do not fit the saved config).
+    """
+    path = Path(path)
+    if not (path / GENERATOR_JSON).is_file() and (path / "generator" / GENERATOR_JSON).is_file():
+        path = path / "generator"
+    if not path.is_dir():
+        raise FileNotFoundError(f"generator checkpoint folder not found: {path}")
+    meta = _read_json(path / GENERATOR_JSON, "not a generator checkpoint (export one with jaxmicro train)")
+    if meta.get("format") != GENERATOR_FORMAT or meta.get("version") != GENERATOR_VERSION:
+        raise ValueError(
+            f"{path}: incompatible checkpoint (format {meta.get('format')!r} version "
+            f"{meta.get('version')!r}; this jaxmicro reads {GENERATOR_FORMAT!r} version {GENERATOR_VERSION})"
+        )
+    if meta.get("label_fields") != list(LABEL_FIELDS):
+        raise ValueError(f"{path}: checkpoint labels {meta.get('label_fields')} differ from {LABEL_FIELDS}")
+    try:
+        config = GeneratorConfig(**meta["generator_config"])
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"{path}: incompatible generator config ({error})") from None
+    if not (path / "params").is_dir():
+        raise ValueError(f"{path}: partial checkpoint, the params/ folder is missing")
+    target = _abstract(jax.eval_shape(lambda key: init_generator(config, key), jax.random.PRNGKey(0)))
+    try:
+        with ocp.StandardCheckpointer() as checkpointer:
+            params = checkpointer.restore(path / "params", target)
+        _check_like(params, target)
+    except Exception as error:  # orbax raises many types for damaged or mismatched files
+        raise ValueError(
+            f"{path}: cannot restore the generator weights ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:200]}); the checkpoint is partial or does not match "
+            "its generator.json"
+        ) from None
+    return _generator_from_metadata(meta, params)
+
+
+def _check_like(tree: Any, target: Any) -> None:
+    """Raises ValueError unless ``tree`` has the structure, shapes and dtypes of ``target``
+    (orbax restores saved shapes silently when they differ from the target's)."""
+    if jax.tree_util.tree_structure(tree) != jax.tree_util.tree_structure(target):
+        raise ValueError("the saved parameter tree differs from the config's")
+    for a, b in zip(jax.tree_util.tree_leaves(tree), jax.tree_util.tree_leaves(target), strict=True):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            raise ValueError(f"saved array {a.shape} {a.dtype} where the config needs {b.shape} {b.dtype}")
+
+
+def default_checkpoint_path() -> Path:
+    """The shipped default generator, ``<repo>/checkpoints/default``."""
+    import jaxmicro
+
+    return Path(jaxmicro.__file__).resolve().parents[1] / "checkpoints" / "default"
+
+
+def load_default_generator() -> Generator:
+    """Loads :func:`default_checkpoint_path`, with a clear error when it is absent."""
+    path = default_checkpoint_path()
+    if not (path / GENERATOR_JSON).is_file():
+        raise FileNotFoundError(
+            f"the default generator checkpoint is missing at {path}; it ships in the jaxmicro "
+            "git repository (checkpoints/default) or pass --checkpoint PATH"
+        )
+    return load_generator(path)
+
+
+def trained_label_ranges(labels: np.ndarray) -> dict[str, tuple[float, float]]:
+    """The trained range: per-field min and max of the training labels ``(n, 3)``."""
+    labels = np.asarray(labels, dtype=np.float64).reshape(-1, 3)
+    return {
+        name: (float(labels[:, i].min()), float(labels[:, i].max())) for i, name in enumerate(LABEL_FIELDS)
+    }
+
+
+# --- training checkpoints -------------------------------------------------------------------
+
+
+def checkpoint_manager(run_dir: str | os.PathLike, keep: int) -> ocp.CheckpointManager:
+    """An orbax manager of ``run_dir/checkpoints`` keeping the last ``keep`` steps (synchronous)."""
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False)
+    return ocp.CheckpointManager(Path(run_dir).absolute() / "checkpoints", options=options)
+
+
+def save_train_state(manager: ocp.CheckpointManager, step: int, state: Any, meta: dict[str, Any]) -> None:
+    """Saves the training state (a PyTree of arrays) and JSON ``meta`` as ``step``."""
+    args = ocp.args.Composite(
+        state=ocp.args.StandardSave(jax.device_get(state)), meta=ocp.args.JsonSave(meta)
+    )
+    manager.save(step, args=args, force=True)
+    manager.wait_until_finished()
+
+
+def restore_train_state(manager: ocp.CheckpointManager, like: Any) -> tuple[int, Any, dict[str, Any]]:
+    """Restores the newest training checkpoint into the structure of ``like``.
+
+    Returns:
+        ``(step, state, meta)``.
+
+    Raises:
+        FileNotFoundError: the run has no checkpoint.
+        ValueError: the newest checkpoint is partial, damaged or of a different configuration.
+    """
+    step = manager.latest_step()
+    if step is None:
+        raise FileNotFoundError(f"no checkpoint to resume in {manager.directory}")
+    args = ocp.args.Composite(state=ocp.args.StandardRestore(_abstract(like)), meta=ocp.args.JsonRestore())
+    try:
+        restored = manager.restore(step, args=args)
+        _check_like(restored.state, _abstract(like))
+    except Exception as error:  # orbax raises many types for damaged or mismatched files
+        raise ValueError(
+            f"{manager.directory}/{step}: cannot restore the training state ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:200]}); the checkpoint is partial or from another config"
+        ) from None
+    return step, restored.state, dict(restored.meta)
+
+
+def write_run_json(run_dir: Path, config: TrainConfig, data: dict[str, Any]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    body = {"format": "jaxmicro-train-run", "version": 1, "train_config": config.to_json(), "data": data}
+    (run_dir / RUN_JSON).write_text(json.dumps(body, indent=1) + "\n")
+
+
+def read_run_json(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
+    body = _read_json(run_dir / RUN_JSON, "not a jaxmicro training run folder")
+    return TrainConfig.from_json(body["train_config"]), body.get("data", {})

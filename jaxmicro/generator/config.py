@@ -1,0 +1,169 @@
+"""Hyperparameters of the conditional SliceGAN, as frozen dataclasses saved as JSON.
+
+:class:`GeneratorConfig` is what is needed to rebuild the generator network (it travels with
+the weights); :class:`TrainConfig` holds it plus every training hyperparameter (it is saved
+beside each training checkpoint). Both are hashable, so they can be static jit arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Final
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorConfig:
+    """The 3-D generator network.
+
+    The generator maps a latent noise volume ``(lz, ly, lx, latent_channels)`` to phase
+    probabilities ``(lz * f, ly * f, lx * f, 3)`` with ``f = upsample_factor``: each stage is
+    a sub-pixel convolution (3x3x3, circular padding) that doubles the resolution, so the
+    network is a function on a torus and any latent size gives an output of that size.
+
+    Attributes:
+        latent_channels: channels of the latent noise volume.
+        channels: widths of the hidden stages; there are ``len(channels) + 1`` upsampling
+            stages, the last one producing the 3 phase logits.
+        label_encoding: ``"pair"``: each unit label ``l`` enters every layer as two constant
+            channels ``l`` and ``1 - l``.
+    """
+
+    latent_channels: int = 16
+    channels: tuple[int, ...] = (64, 32, 16)
+    label_encoding: str = "pair"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if self.latent_channels < 1 or not self.channels or min(self.channels) < 1:
+            raise ValueError(f"GeneratorConfig needs positive widths, got {self}")
+        if self.label_encoding != "pair":
+            raise ValueError(f"label_encoding must be 'pair', got {self.label_encoding!r}")
+
+    @property
+    def upsample_factor(self) -> int:
+        """Output voxels per latent voxel along each axis."""
+        return 2 ** (len(self.channels) + 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Every hyperparameter of a WGAN-GP SliceGAN training run.
+
+    Attributes:
+        generator: the generator network.
+        critic_channels: widths of the 2-D critics' stride-2 4x4 convolutions.
+        train_latent_size: latent edge during training; the fake volumes have edge
+            ``train_latent_size * generator.upsample_factor`` [voxels].
+        slice_size: edge of the square 2-D slices the critics judge [voxels].
+        batch_volumes: fake volumes per step, each at the labels of a random training sample.
+        slices_per_volume: slices per axis per volume that each critic sees per update.
+        n_critic: critic updates per generator update.
+        gp_weight: weight of the WGAN-GP gradient penalty.
+        vf_weight: weight of an auxiliary loss pulling each fake volume's mean phase
+            probabilities towards the phase fractions of the training sample whose labels it
+            was given (0 disables it).
+        lr_generator, lr_critic: Adam learning rates.
+        adam_b1, adam_b2: Adam moment decays.
+        steps: generator updates in the whole run.
+        checkpoint_every: save a checkpoint every this many steps.
+        keep_checkpoints: keep the most recent this many checkpoints.
+        png_every: write a PNG of slices every this many steps (0: never).
+        seed: seed of the parameters' initialisation and of every random draw in training.
+    """
+
+    generator: GeneratorConfig = GeneratorConfig()
+    critic_channels: tuple[int, ...] = (16, 32, 64, 64)
+    train_latent_size: int = 4
+    slice_size: int = 64
+    batch_volumes: int = 2
+    slices_per_volume: int = 8
+    n_critic: int = 3
+    gp_weight: float = 10.0
+    vf_weight: float = 10.0
+    lr_generator: float = 2e-4
+    lr_critic: float = 2e-4
+    adam_b1: float = 0.5
+    adam_b2: float = 0.9
+    steps: int = 2000
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+    png_every: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "critic_channels", tuple(int(c) for c in self.critic_channels))
+        if self.train_edge < self.slice_size:
+            raise ValueError(
+                f"training volumes of edge {self.train_edge} are smaller than slice_size "
+                f"{self.slice_size}; raise train_latent_size or lower slice_size"
+            )
+        if self.slice_size % 2 ** len(self.critic_channels):
+            raise ValueError(f"slice_size {self.slice_size} must be divisible by 2**len(critic_channels)")
+        for name in (
+            "batch_volumes",
+            "slices_per_volume",
+            "n_critic",
+            "steps",
+            "checkpoint_every",
+            "keep_checkpoints",
+            "train_latent_size",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name} must be at least 1, got {getattr(self, name)}")
+
+    @property
+    def train_edge(self) -> int:
+        """Edge of the fake training volumes [voxels]."""
+        return self.train_latent_size * self.generator.upsample_factor
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        try:
+            generator = GeneratorConfig(**data.pop("generator"))
+            return cls(generator=generator, **data)
+        except (KeyError, TypeError) as error:
+            raise ValueError(
+                f"not a jaxmicro TrainConfig ({error}); was it written by another version?"
+            ) from None
+
+
+# Named presets for `jaxmicro train --config NAME`.
+PRESETS: Final[dict[str, TrainConfig]] = {
+    # A few seconds per step on one CPU core: the shipped default checkpoint.
+    "small": TrainConfig(),
+    # For a GPU: wider networks, bigger batches, longer.
+    "default": TrainConfig(
+        generator=GeneratorConfig(latent_channels=32, channels=(256, 128, 64)),
+        critic_channels=(64, 128, 256, 512),
+        batch_volumes=8,
+        slices_per_volume=16,
+        steps=20000,
+        checkpoint_every=500,
+    ),
+    # Unit tests: 16^3 volumes from a 2^3 latent.
+    "tiny": TrainConfig(
+        generator=GeneratorConfig(latent_channels=4, channels=(8, 4)),
+        critic_channels=(8, 8),
+        train_latent_size=2,
+        slice_size=16,
+        batch_volumes=2,
+        slices_per_volume=2,
+        n_critic=2,
+        steps=4,
+        checkpoint_every=2,
+    ),
+}
+
+
+def preset(name: str) -> TrainConfig:
+    """Returns the named :data:`PRESETS` entry; raises ValueError naming the choices."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown config {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]

@@ -1,0 +1,56 @@
+"""PNG figures of generated slices (matplotlib, Agg backend; an edge of the package)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jaxmicro.data.labels import denormalise_labels
+from jaxmicro.generator.config import TrainConfig
+from jaxmicro.generator.model import Params, generator_apply
+from jaxmicro.generator.slices import SliceBank
+
+_COLOURS = np.array([[0.05, 0.05, 0.05], [0.75, 0.75, 0.75], [0.85, 0.35, 0.1]])
+
+
+def save_slices_png(
+    path: str | Path, volumes: np.ndarray, titles: list[str], real: np.ndarray | None = None
+) -> Path:
+    """Writes a grid of the middle slices normal to z, y and x of ``volumes`` ``(n, z, y, x)``
+    (phase ids), one row per volume, plus rows of ``real`` volumes if given."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(v, t) for v, t in zip(volumes, titles, strict=True)]
+    if real is not None:
+        rows += [(v, "real " + t) for v, t in zip(real, titles, strict=True)]
+    fig, axes = plt.subplots(len(rows), 3, figsize=(6, 2 * len(rows)), squeeze=False)
+    for (volume, title), row in zip(rows, axes, strict=True):
+        mids = [s // 2 for s in volume.shape]
+        for axis, ax in enumerate(row):
+            ax.imshow(_COLOURS[np.take(volume, mids[axis], axis=axis)], interpolation="nearest")
+            ax.set_axis_off()
+            ax.set_title(f"{title} |{'zyx'[axis]}", fontsize=6)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def save_training_png(path: str | Path, g_params: Params, config: TrainConfig, bank: SliceBank) -> Path:
+    """Generated slices at three training labels (fixed noise) above the real ones."""
+    index = np.linspace(0, bank.labels_unit.shape[0] - 1, 3).round().astype(int)
+    labels = bank.labels_unit[index]
+    z = jax.random.normal(
+        jax.random.PRNGKey(0), (3, *(config.train_latent_size,) * 3, config.generator.latent_channels)
+    )
+    volumes = np.asarray(generator_apply(g_params, config.generator, z, labels).argmax(-1))
+    real = np.asarray(bank.images[0][index])  # (3, z, y, x) for 3-D training data
+    titles = [",".join(f"{v:.2f}" for v in row) for row in denormalise_labels(np.asarray(labels))]
+    return save_slices_png(path, volumes, titles, real if real.shape[1:] == volumes.shape[1:] else None)

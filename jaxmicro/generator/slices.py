@@ -1,0 +1,157 @@
+"""2-D slices for the SliceGAN critics: the bank of real slices and random crops of volumes.
+
+Axis convention (as in :mod:`jaxmicro.data.dataset`): the critic for axis ``a`` judges slices
+normal to volume axis ``a``. A slice normal to axis 0 is an in-plane ``(y, x)`` image; slices
+normal to axes 1 and 2 are through-plane images ``(z, x)`` and ``(z, y)`` whose first image
+axis is ``z``. Real slices come from all three axes of every 3-D training volume, or from 2-D
+cross-sections (``Sample.slice_normal_axis``) for 2-D -> 3-D training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmicro.data.dataset import Sample
+from jaxmicro.data.labels import LABEL_FIELDS, normalise_labels
+from jaxmicro.data.phases import N_PHASES
+
+# Transpose that puts the slice-normal axis first and keeps z first in through-plane images.
+AXIS_ORDER = ((0, 1, 2), (1, 0, 2), (2, 0, 1))
+
+
+class SliceBank(NamedTuple):
+    """The real training slices, grouped by label (a JAX PyTree).
+
+    Attributes:
+        images: per axis ``a``, uint8 phase ids ``(n_labels, n_slices_a, h_a, w_a)``: the
+            slices normal to axis ``a`` of every training sample with that label.
+        labels_unit: ``(n_labels, 3)`` float32 unit labels.
+        phase_fractions: ``(n_labels, 3)`` float32 pore/AM/CBD volume fractions of the slices.
+    """
+
+    images: tuple[jax.Array, jax.Array, jax.Array]
+    labels_unit: jax.Array
+    phase_fractions: jax.Array
+
+
+def _slices_of(sample: Sample, axis: int) -> np.ndarray | None:
+    if sample.volume.ndim == 3:
+        return np.transpose(sample.volume, AXIS_ORDER[axis])
+    if sample.slice_normal_axis == axis:
+        return sample.volume[None]
+    return None
+
+
+def build_slice_bank(samples: Sequence[Sample], slice_size: int) -> SliceBank:
+    """Groups the training samples' slices by label and axis.
+
+    Args:
+        samples: training samples: 3-D volumes, and/or 2-D sections with ``slice_normal_axis``
+            (then every label needs a section normal to each of the three axes).
+        slice_size: the critics' slice edge [voxels]; every slice must be at least this big.
+
+    Returns:
+        The :class:`SliceBank`.
+
+    Raises:
+        ValueError: no samples, a label missing an axis, slices smaller than ``slice_size``,
+            or labels whose slices differ in number or size along an axis.
+    """
+    if not samples:
+        raise ValueError("no training samples; the dataset has no 'train' split")
+    keys = sorted({tuple(s.labels.to_array()) for s in samples})
+    per_axis: list[list[np.ndarray]] = [[], [], []]
+    for key in keys:
+        group = [s for s in samples if tuple(s.labels.to_array()) == key]
+        for axis in range(3):
+            stacks = [x for x in (_slices_of(s, axis) for s in group) if x is not None]
+            if not stacks:
+                raise ValueError(
+                    f"labels {dict(zip(LABEL_FIELDS, key, strict=True))} have no 3-D volume and no "
+                    f"2-D section normal to axis {axis}; 2-D training needs one section per axis"
+                )
+            try:
+                per_axis[axis].append(np.concatenate(stacks))
+            except ValueError:
+                raise ValueError(f"sections normal to axis {axis} of one label differ in size") from None
+    images = []
+    for axis, stacks in enumerate(per_axis):
+        shapes = {stack.shape for stack in stacks}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"labels have different numbers or sizes of axis-{axis} slices: {sorted(shapes)}"
+            )
+        shape = shapes.pop()
+        if min(shape[1:]) < slice_size:
+            raise ValueError(
+                f"axis-{axis} slices of {shape[1:]} voxels are smaller than slice_size {slice_size}"
+            )
+        images.append(jnp.asarray(np.stack(stacks)))
+    fractions = np.array(
+        [
+            [np.mean([(stacks[i] == p).mean() for stacks in per_axis]) for p in range(N_PHASES)]
+            for i in range(len(keys))
+        ]
+    )
+    return SliceBank(
+        tuple(images),
+        jnp.asarray(normalise_labels(np.array(keys)), jnp.float32),
+        jnp.asarray(fractions, jnp.float32),
+    )
+
+
+def random_crops(stack: jax.Array, key: jax.Array, items: jax.Array, size: int) -> jax.Array:
+    """Random square crops of random slices.
+
+    Args:
+        stack: ``(n, s, h, w, ...)``: ``n`` items of ``s`` slices of ``(h, w, ...)``.
+        key: PRNG key.
+        items: ``(m,)`` int, which item each crop comes from.
+        size: crop edge [voxels], at most ``h`` and ``w``.
+
+    Returns:
+        ``(m, size, size, ...)`` crops, each from a uniformly random slice and offset.
+    """
+    _, n_slices, h, w = stack.shape[:4]
+    k_slice, k_y, k_x = jax.random.split(key, 3)
+    m = items.shape[0]
+    slice_index = jax.random.randint(k_slice, (m,), 0, n_slices)
+    oy = jax.random.randint(k_y, (m,), 0, h - size + 1)
+    ox = jax.random.randint(k_x, (m,), 0, w - size + 1)
+    trailing = stack.shape[4:]
+
+    def crop(item, j, y, x):
+        start = (item, j, y, x, *(0,) * len(trailing))
+        return jax.lax.dynamic_slice(stack, start, (1, 1, size, size, *trailing))[0, 0]
+
+    return jax.vmap(crop)(items, slice_index, oy, ox)
+
+
+def volume_slices(volumes: jax.Array, axis: int, key: jax.Array, per_volume: int, size: int) -> jax.Array:
+    """``per_volume`` random crops normal to ``axis`` from each volume.
+
+    Args:
+        volumes: ``(b, z, y, x, c)`` soft phases.
+        axis: the slice-normal volume axis (0, 1 or 2).
+
+    Returns:
+        ``(b * per_volume, size, size, c)``, volume-major.
+    """
+    moved = jnp.transpose(volumes, (0, *(1 + a for a in AXIS_ORDER[axis]), 4))
+    items = jnp.repeat(jnp.arange(volumes.shape[0]), per_volume)
+    return random_crops(moved, key, items, size)
+
+
+def real_slices(
+    bank: SliceBank, axis: int, key: jax.Array, label_index: jax.Array, per_volume: int, size: int
+) -> jax.Array:
+    """One-hot real slices ``(b * per_volume, size, size, 3)`` normal to ``axis`` for the labels
+    ``bank.labels_unit[label_index]`` (``label_index`` of shape ``(b,)``), label-major."""
+    items = jnp.repeat(label_index, per_volume)
+    crops = random_crops(bank.images[axis], key, items, size)
+    return jax.nn.one_hot(crops, N_PHASES, dtype=jnp.float32)

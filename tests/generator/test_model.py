@@ -1,0 +1,58 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmicro.generator import GeneratorConfig, generator_apply, init_critics, init_generator
+from jaxmicro.generator.model import critic_apply, depth_to_space
+
+CONFIG = GeneratorConfig(latent_channels=3, channels=(4, 4))
+
+
+@pytest.fixture(scope="module")
+def params():
+    return init_generator(CONFIG, jax.random.PRNGKey(0))
+
+
+def test_output_edge_is_latent_edge_times_factor_and_probabilities_sum_to_one(params):
+    labels = jnp.array([[0.2, 0.5, 0.9], [1.0, 0.0, 0.3]])
+    for latent in [(1, 1, 1), (2, 3, 1)]:
+        z = jax.random.normal(jax.random.PRNGKey(1), (2, *latent, 3))
+        probs = generator_apply(params, CONFIG, z, labels)
+        assert probs.shape == (2, *(8 * n for n in latent), 3)
+        np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+        assert float(probs.min()) >= 0.0
+
+
+def test_generator_is_periodic_rolling_the_latent_rolls_the_output(params):
+    z = jax.random.normal(jax.random.PRNGKey(2), (1, 2, 2, 2, 3))
+    labels = jnp.full((1, 3), 0.5)
+    out = generator_apply(params, CONFIG, z, labels)
+    rolled = generator_apply(params, CONFIG, jnp.roll(z, 1, axis=2), labels)
+    np.testing.assert_allclose(rolled, jnp.roll(out, CONFIG.upsample_factor, axis=2), atol=1e-5)
+
+
+def test_labels_change_the_output(params):
+    z = jax.random.normal(jax.random.PRNGKey(3), (2, 1, 1, 1, 3))
+    out = generator_apply(params, CONFIG, z, jnp.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]))
+    same_noise = generator_apply(params, CONFIG, z[:1].repeat(2, 0), jnp.array([[0.0] * 3, [1.0] * 3]))
+    assert not np.allclose(same_noise[0], same_noise[1])
+    assert out.shape == (2, 8, 8, 8, 3)
+
+
+def test_depth_to_space_places_channel_blocks_in_sub_voxels():
+    x = jnp.arange(16.0).reshape(1, 1, 1, 1, 16)  # 8 blocks of 2 channels
+    y = depth_to_space(x)
+    assert y.shape == (1, 2, 2, 2, 2)
+    np.testing.assert_array_equal(y[0, 1, 0, 1], [10.0, 11.0])  # block (1, 0, 1) = 5
+
+
+def test_critics_score_each_slice():
+    critics = init_critics((4, 4), 16, jax.random.PRNGKey(0))
+    assert len(critics) == 3
+    images = jax.random.uniform(jax.random.PRNGKey(1), (5, 16, 16, 3))
+    scores = critic_apply(critics[1], (4, 4), images, jnp.zeros((5, 3)))
+    assert scores.shape == (5,)
+    assert np.all(np.isfinite(scores))
+    single = critic_apply(critics[1], (4, 4), images[2:3], jnp.zeros((1, 3)))
+    np.testing.assert_allclose(single[0], scores[2], rtol=1e-5)

@@ -1,0 +1,54 @@
+import jax
+import numpy as np
+import pytest
+
+from jaxmicro.data import Labels, Sample
+from jaxmicro.generator.slices import build_slice_bank, random_crops, real_slices, volume_slices
+
+
+def _volume(seed, shape=(8, 10, 12)):
+    rng = np.random.default_rng(seed)
+    volume = rng.integers(0, 3, shape).astype(np.uint8)
+    volume.flat[:3] = [0, 1, 2]
+    return volume
+
+
+def test_bank_holds_slices_of_every_axis_with_z_first_in_through_plane_images():
+    volume = _volume(0)
+    sample = Sample("a.npy", Labels(0.93, 0.36, 0.5), 1e-6, "train", volume)
+    bank = build_slice_bank([sample], 8)
+    assert [b.shape for b in bank.images] == [(1, 8, 10, 12), (1, 10, 8, 12), (1, 12, 8, 10)]
+    np.testing.assert_array_equal(bank.images[1][0, 4], volume[:, 4, :])
+    np.testing.assert_array_equal(bank.images[2][0, 3], volume[:, :, 3])
+    np.testing.assert_allclose(bank.labels_unit[0], [0.5, 0.55, 0.5], atol=1e-6)
+    np.testing.assert_allclose(bank.phase_fractions[0], [np.mean(volume == p) for p in range(3)], atol=1e-6)
+
+
+def test_bank_from_2d_sections_and_clear_errors():
+    labels = Labels(0.9, 0.3, 0.0)
+    sections = [Sample(f"s{a}.npy", labels, 1e-6, "train", _volume(a, (1, 9, 9))[0], a) for a in range(3)]
+    bank = build_slice_bank(sections, 8)
+    assert [b.shape for b in bank.images] == [(1, 1, 9, 9)] * 3
+    with pytest.raises(ValueError, match="no 3-D volume and no 2-D section normal to axis 2"):
+        build_slice_bank(sections[:2], 8)
+    with pytest.raises(ValueError, match="smaller than slice_size"):
+        build_slice_bank(sections, 16)
+    with pytest.raises(ValueError, match="no training samples"):
+        build_slice_bank([], 8)
+
+
+def test_crops_come_from_the_requested_items():
+    stack = np.arange(2)[:, None, None, None] * np.ones((2, 3, 6, 6))
+    crops = random_crops(stack, jax.random.PRNGKey(0), np.array([1, 0, 1]), 4)
+    assert crops.shape == (3, 4, 4)
+    np.testing.assert_array_equal(np.asarray(crops)[:, 0, 0], [1, 0, 1])
+
+
+def test_volume_and_real_slices_shapes():
+    volumes = jax.random.uniform(jax.random.PRNGKey(0), (2, 8, 8, 8, 3))
+    assert volume_slices(volumes, 1, jax.random.PRNGKey(1), 3, 8).shape == (6, 8, 8, 3)
+    sample = Sample("a.npy", Labels(0.93, 0.36, 0.5), 1e-6, "train", _volume(1, (8, 8, 8)))
+    bank = build_slice_bank([sample], 8)
+    real = real_slices(bank, 0, jax.random.PRNGKey(2), np.array([0, 0]), 2, 8)
+    assert real.shape == (4, 8, 8, 3)
+    np.testing.assert_allclose(real.sum(-1), 1.0)

@@ -1,0 +1,104 @@
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from jaxmicro.data import Sample, load_dataset
+from jaxmicro.generator import TrainConfig, preset, train
+from jaxmicro.generator.checkpoint import checkpoint_manager, restore_train_state
+from jaxmicro.generator.train import init_train_state
+
+TINY = preset("tiny")
+
+
+def _leaves_equal(a, b):
+    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    return len(la) == len(lb) and all(
+        np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb, strict=True)
+    )
+
+
+def test_tiny_training_has_finite_losses_and_writes_a_run(tiny_run):
+    lines = (tiny_run / "losses.csv").read_text().splitlines()
+    assert lines[0].startswith("step,critic_loss")
+    rows = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    assert rows[:, 0].tolist() == [1, 2]
+    assert np.all(np.isfinite(rows))
+    saved = json.loads((tiny_run / "run.json").read_text())
+    assert TrainConfig.from_json(saved["train_config"]) == TINY.replace(steps=2)
+    assert saved["data"]["voxel_size_m"] == 2e-6
+    assert (tiny_run / "generator" / "generator.json").is_file()
+
+
+def test_checkpoint_restore_is_bit_exact_and_resume_matches_an_uninterrupted_run(
+    tiny_dataset, tiny_run, tmp_path
+):
+    # The fixture's run stopped at step 2; its checkpoint restores bit for bit...
+    manager = checkpoint_manager(tiny_run, TINY.keep_checkpoints)
+    step, state, meta = restore_train_state(manager, init_train_state(TINY))
+    assert step == 2 and int(state.step) == 2 and meta["step"] == 2
+    # ...and resuming to step 4 equals training 4 steps in one go.
+    resumed_dir = tmp_path / "resumed"
+    import shutil
+
+    shutil.copytree(tiny_run, resumed_dir)
+    resumed = train(tiny_dataset, resumed_dir, TINY.replace(steps=4), resume=True, progress=False)
+    straight = train(tiny_dataset, tmp_path / "straight", TINY.replace(steps=4), progress=False)
+    assert int(resumed.state.step) == 4
+    assert _leaves_equal(resumed.state, straight.state)
+    losses = (resumed_dir / "losses.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in losses[1:]] == ["1", "2", "3", "4"]
+    # The newest checkpoint restores exactly the final state.
+    _, restored, _ = restore_train_state(checkpoint_manager(resumed_dir, 3), init_train_state(TINY))
+    assert _leaves_equal(restored, resumed.state)
+
+
+def test_run_folder_errors(tiny_dataset, tiny_run, tmp_path):
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(tiny_dataset, tiny_run, TINY.replace(steps=2), progress=False)
+    with pytest.raises(ValueError, match="another config"):
+        train(tiny_dataset, tiny_run, TINY.replace(steps=3, lr_critic=1e-3), resume=True, progress=False)
+    with pytest.raises(FileNotFoundError):
+        train(tiny_dataset, tmp_path / "empty", TINY, resume=True, progress=False)
+
+
+def test_partial_checkpoint_gives_a_clear_error(tiny_run, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_run, broken)
+    shutil.rmtree(broken / "checkpoints" / "2" / "state")
+    with pytest.raises((ValueError, FileNotFoundError), match="checkpoint"):
+        restore_train_state(checkpoint_manager(broken, 3), init_train_state(TINY))
+
+
+def test_training_from_2d_sections_only(tiny_dataset, tmp_path):
+    """Dimensionality expansion: one 2-D section per axis per label is enough to train."""
+    sections = []
+    for sample in tiny_dataset.train[:3]:
+        for axis in range(3):
+            image = np.take(sample.volume, 5, axis=axis)
+            sections.append(
+                Sample(
+                    f"{sample.file[:-4]}_{axis}.npy", sample.labels, sample.voxel_size_m, "train", image, axis
+                )
+            )
+    from jaxmicro.data import write_dataset
+
+    load = load_dataset(write_dataset(tmp_path / "sections", sections))
+    assert all(s.volume.ndim == 2 for s in load.train)
+    result = train(load, tmp_path / "run2d", TINY.replace(steps=1, checkpoint_every=1), progress=False)
+    assert result.history.shape == (1, 5)
+    assert np.all(np.isfinite(result.history))
+    assert result.generator.label_ranges["am_wt"] == (0.9, 0.9)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="smaller than slice_size"):
+        TINY.replace(slice_size=32)
+    with pytest.raises(ValueError, match="n_critic"):
+        TINY.replace(n_critic=0)
+    with pytest.raises(ValueError, match="unknown config"):
+        preset("huge")
+    assert TrainConfig.from_json(TINY.to_json()) == TINY
