@@ -199,7 +199,7 @@ def microstructure_metrics(
             size, or (outside jit) phase ids other than 0, 1, 2.
     """
     spacing = _voxel_size(voxel_size_m)
-    dtype = getattr(volume, "dtype", np.asarray(volume).dtype)
+    dtype = volume.dtype if hasattr(volume, "dtype") else np.asarray(volume).dtype
     if not jnp.issubdtype(dtype, jnp.integer):
         raise ValueError(f"volume must hold integer phase ids 0/1/2, got dtype {dtype}")
     ndim = np.ndim(volume)

@@ -154,8 +154,8 @@ def _solve_one(
     x0 = jnp.where(op.active, profile[:, None, None], 0.0)
     frozen = jax.lax.stop_gradient(op)
 
-    def flux_error(x: Array, _r: Array) -> Array:
-        return _flux_spread(fv.layer_fluxes(frozen, x))
+    def flux_error(x: Array, _r: Array) -> Array:  # nothing to solve if it does not percolate
+        return jnp.where(percolates, _flux_spread(fv.layer_fluxes(frozen, x)), 0.0)
 
     def solve(_matvec, rhs):  # the physical problem: stop on TauFactor-style flux agreement
         return _pcg(frozen, rhs, x0, flux_error, conv_crit, max_iter)
@@ -409,6 +409,8 @@ def tortuosity_from_field(
             raise ValueError("conductivity contains NaN; replace them (e.g. jnp.nan_to_num) first")
         if (values < 0).any() or np.isinf(values).any():
             raise ValueError("conductivity must be finite and >= 0 everywhere")
+        if not (values > 0).any():
+            raise ValueError("conductivity has no conducting voxel (all values are 0)")
     return _solve(
         conductivity,
         axis=axis,
@@ -467,7 +469,7 @@ def tortuosity(
     """
     axis = _check_axis(axis)
     dtype = _check_dtype(dtype)
-    kind = getattr(volume, "dtype", np.asarray(volume).dtype)
+    kind = volume.dtype if hasattr(volume, "dtype") else np.asarray(volume).dtype
     if not (jnp.issubdtype(kind, jnp.integer) or kind == bool):
         raise ValueError(
             f"volume must hold integer phase ids, got dtype {kind}; for a continuous field use "

@@ -1,0 +1,231 @@
+"""Tortuosity solver: analytic cases, TauFactor cross-checks, batching, jit, gradients, bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmicro.characterise import (
+    conductivity_field,
+    tortuosity,
+    tortuosity_from_field,
+)
+from jaxmicro.characterise import solver as solver_module
+from jaxmicro.characterise.synthetic import gaussian_random_medium
+from jaxmicro.data.phases import AM, CBD, PORE
+
+ELECTRODE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "electrode.tiff"
+# TauFactor 1.2.1 at conv_crit 1e-4 (shared/data/README.md).
+ELECTRODE_TAU = {0: 2.07724, 1: 2.07641, 2: 2.20976}
+
+taufactor = pytest.importorskip("taufactor", reason="TauFactor cross-checks need taufactor")
+torch = pytest.importorskip("torch", reason="TauFactor needs torch")
+torch.set_num_threads(1)
+
+
+def taufactor_tau(solver) -> float:
+    with contextlib.redirect_stdout(io.StringIO()):  # TauFactor prints
+        solver.solve(verbose=False, conv_crit=1e-4)
+    return float(np.squeeze(solver.tau))
+
+
+def read_electrode() -> np.ndarray:
+    if not ELECTRODE.is_file():
+        pytest.skip(f"shared test volume {ELECTRODE} is absent")
+    from jaxmicro.data import read_volume
+
+    return read_volume(ELECTRODE, grey_values=(0, 85, 170))
+
+
+# ---------------------------------------------------------------- analytic cases
+
+
+def test_straight_channels_have_tau_one_and_do_not_percolate_sideways():
+    volume = np.full((16, 16, 16), AM, np.uint8)
+    volume[:, 2:5, 3:7] = PORE
+    volume[:, 9:10, 8:14] = PORE
+    through = tortuosity(volume, PORE, axis=0)
+    assert float(through.tau) == pytest.approx(1.0, rel=1e-4)
+    assert float(through.eps) == pytest.approx((3 * 4 + 6) / 256)
+    assert float(through.D_rel) == pytest.approx(float(through.eps), rel=1e-4)
+    assert bool(through.converged) and bool(through.percolates)
+    sideways = tortuosity(volume, PORE, axis=1)  # channels are closed in y
+    assert not bool(sideways.percolates)
+    assert np.isinf(float(sideways.tau)) and float(sideways.D_rel) == 0.0
+
+
+def test_layered_series_structure_gives_the_harmonic_mean():
+    # layers normal to the transport axis with D = 1 and 0.25: D_eff = harmonic mean (exact for
+    # face-centred fixed concentrations), tau = arithmetic mean / harmonic mean.
+    d = np.where(np.arange(16) % 4 < 2, 1.0, 0.25)
+    field = np.broadcast_to(d[:, None, None], (16, 16, 16)).astype(np.float32)
+    result = tortuosity_from_field(jnp.asarray(field), axis=0)
+    expected = d.mean() / (1 / np.mean(1 / d))
+    assert float(result.tau) == pytest.approx(expected, rel=1e-4)
+    parallel = tortuosity_from_field(jnp.asarray(field), axis=1)  # layers along the flux
+    assert float(parallel.tau) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_same_layers_from_labels_with_a_finite_cbd_diffusivity():
+    layer = np.where(np.arange(16) % 4 < 2, PORE, CBD)
+    volume = np.broadcast_to(layer[:, None, None], (16, 16, 16)).astype(np.uint8)
+    result = tortuosity(volume, diffusivities={PORE: 1.0, CBD: 0.25})
+    d = np.where(layer == PORE, 1.0, 0.25)
+    assert float(result.tau) == pytest.approx(d.mean() * np.mean(1 / d), rel=1e-4)
+    assert float(result.eps) == pytest.approx(1.0)
+
+
+def test_fully_blocked_phase_is_inf_without_nan_or_hang():
+    volume = np.full((16, 16, 16), PORE, np.uint8)
+    volume[7] = AM  # a solid wall across the transport axis
+    result = tortuosity(volume, PORE, axis=0)
+    assert not bool(result.percolates) and bool(result.converged)
+    assert np.isinf(float(result.tau))
+    assert int(result.iterations) == 0
+    assert not any(np.isnan(np.asarray(x)).any() for x in result)
+
+
+def test_isolated_clusters_and_dead_ends_do_not_change_the_flux():
+    base = np.full((16, 16, 16), AM, np.uint8)
+    base[:, 4:8, 4:8] = PORE
+    decorated = base.copy()
+    decorated[5:9, 11:14, 11:14] = PORE  # isolated pocket
+    decorated[0:6, 12:15, 1:3] = PORE  # dead end from the inlet
+    decorated[10:16, 1:3, 12:15] = PORE  # dead end from the outlet
+    decorated[8, 8:11, 5] = PORE  # side branch of the channel
+    plain, busy = tortuosity(base), tortuosity(decorated)
+    assert float(busy.D_rel) == pytest.approx(float(plain.D_rel), rel=1e-4)
+    assert float(busy.eps) > float(plain.eps)  # they count in eps, as in TauFactor
+    assert float(busy.tau) == pytest.approx(float(busy.eps) / float(busy.D_rel), rel=1e-6)
+    assert int(busy.iterations) <= 10
+
+
+# ---------------------------------------------------------------- TauFactor cross-checks
+
+
+def test_random_medium_64_matches_taufactor():
+    volume = gaussian_random_medium((64, 64, 64), 0.4, seed=3)
+    ours = tortuosity(volume, PORE, axis=0)
+    ref = taufactor_tau(taufactor.Solver((volume == PORE).astype(np.uint8), device="cpu"))
+    assert bool(ours.converged)
+    assert float(ours.tau) == pytest.approx(ref, rel=5e-3)
+    assert float(ours.tau) == pytest.approx(ref, rel=2e-4)  # what we actually get
+
+
+def test_periodic_sides_match_taufactor_periodic_solver():
+    volume = gaussian_random_medium((32, 32, 32), 0.45, seed=5)
+    ours = tortuosity(volume, PORE, axis=0, periodic=True)
+    ref = taufactor_tau(taufactor.PeriodicSolver((volume == PORE).astype(np.uint8), device="cpu"))
+    assert float(ours.tau) == pytest.approx(ref, rel=5e-3)
+    closed = tortuosity(volume, PORE, axis=0)
+    assert float(closed.tau) != pytest.approx(float(ours.tau), rel=1e-3)
+
+
+def test_anisotropic_voxels_match_taufactor_anisotropic_solver():
+    volume = gaussian_random_medium((32, 32, 32), 0.45, seed=6)
+    spacing = (1.0, 1.5, 0.75)  # (z, y, x); TauFactor's (dx, dy, dz) with x = transport axis
+    ours = tortuosity(volume, PORE, axis=0, voxel_size=spacing)
+    solver = taufactor.AnisotropicSolver(
+        (volume == PORE).astype(np.uint8), spacing=spacing, device="cpu"
+    )
+    assert float(ours.tau) == pytest.approx(taufactor_tau(solver), rel=5e-3)
+
+
+def test_electrode_crop_pore_and_multiphase_match_taufactor():
+    volume = read_electrode()[:48, :48, :48]
+    pore = tortuosity(volume, PORE, axis=0)
+    ref = taufactor_tau(taufactor.Solver((volume == PORE).astype(np.uint8), device="cpu"))
+    assert float(pore.tau) == pytest.approx(ref, rel=5e-3)
+    # pore D = 1, CBD D = 0.2, AM blocks. TauFactor's MultiPhaseSolver needs label 0 for the
+    # blocking phase and puts the fixed concentrations on a ghost voxel (dirichlet_offset=1).
+    labels = np.select([volume == PORE, volume == CBD], [1, 2], 0).astype(np.int64)
+    solver = taufactor.MultiPhaseSolver(labels, cond={1: 1.0, 2: 0.2}, device="cpu")
+    multi = tortuosity(volume, diffusivities={PORE: 1.0, CBD: 0.2}, dirichlet_offset=1.0)
+    assert float(multi.tau) == pytest.approx(taufactor_tau(solver), rel=5e-3)
+    assert float(multi.eps) == pytest.approx(np.mean(volume != AM))
+    assert float(multi.tau) < float(pore.tau)  # the CBD opens extra paths
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_electrode_256_matches_taufactor_reference(axis):
+    result = tortuosity(read_electrode(), PORE, axis=axis)
+    assert bool(result.converged)
+    assert float(result.eps) == pytest.approx(0.44992, abs=1e-5)
+    assert float(result.tau) == pytest.approx(ELECTRODE_TAU[axis], rel=5e-3)
+
+
+# ---------------------------------------------------------------- batching, jit, gradients
+
+
+def test_batch_equals_single_solves_and_works_inside_jit():
+    volumes = np.stack(
+        [gaussian_random_medium((16, 16, 16), p, seed=s) for p, s in ((0.5, 1), (0.35, 2))]
+    )
+    batch = tortuosity(volumes, PORE, axis=0)
+    assert batch.tau.shape == (2,)
+    singles = [float(tortuosity(v, PORE, axis=0).tau) for v in volumes]
+    np.testing.assert_allclose(np.asarray(batch.tau), singles, rtol=1e-5)
+    # the traced path uses the JAX flood fill instead of scipy's labelling: same answer
+    jitted = jax.jit(lambda v: tortuosity(v, PORE, axis=0).tau)(jnp.asarray(volumes))
+    np.testing.assert_allclose(np.asarray(jitted), singles, rtol=1e-5)
+
+
+def test_gradient_of_soft_field_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(True):
+        field = jnp.asarray(rng.uniform(0.05, 1.0, (12, 12, 12)))
+        field = field.at[:, 4:8, 4:8].set(0.0)  # non-conducting voxels too
+
+        def tau(k):
+            return tortuosity_from_field(k, conv_crit=1e-10, max_iter=200).tau
+
+        grad = jax.grad(tau)(field)
+        direction = jnp.asarray(rng.standard_normal(field.shape)) * (field > 0)
+        h = 1e-4
+        finite = (tau(field + h * direction) - tau(field - h * direction)) / (2 * h)
+        assert float(jnp.vdot(grad, direction)) == pytest.approx(float(finite), rel=1e-5)
+
+
+def test_conductivity_field_maps_phases():
+    volume = jnp.array([[[PORE, AM, CBD]]])
+    field = conductivity_field(volume, {PORE: 1.0, CBD: 0.1})
+    np.testing.assert_allclose(np.asarray(field), [[[1.0, 0.0, 0.1]]], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda v: tortuosity(v.astype(np.float32)), "integer phase ids"),
+        (lambda v: tortuosity(v[0]), "3-D"),
+        (lambda v: tortuosity(v, phase=CBD), "do not occur"),
+        (lambda v: tortuosity(v, axis=3), "axis must be 0, 1 or 2"),
+        (lambda v: tortuosity(v, voxel_size=(1.0, -1.0, 1.0)), "voxel_size"),
+        (lambda v: tortuosity(v, dtype=jnp.int32), "float32 or float64"),
+        (lambda v: tortuosity(v, diffusivities={PORE: 0.0}), "diffusivities"),
+        (lambda v: tortuosity_from_field(jnp.zeros((8, 8, 8))), "no conducting voxel"),
+        (lambda v: tortuosity_from_field(jnp.full((8, 8, 8), jnp.nan)), "NaN"),
+        (lambda v: tortuosity_from_field(jnp.asarray(v)), "float array"),
+    ],
+)
+def test_bad_input_raises_clear_value_errors(call, message):
+    volume = np.zeros((8, 8, 8), np.uint8)
+    volume[:, :4] = AM
+    with pytest.raises(ValueError, match=message):
+        call(volume)
+
+
+def test_too_large_volume_states_the_estimate_before_allocating(monkeypatch):
+    monkeypatch.setattr(solver_module, "available_memory_bytes", lambda device=None: 10**6)
+    volume = np.zeros((64, 64, 64), np.uint8)
+    with pytest.raises(ValueError, match=r"needs about 0\.03 GB"):
+        tortuosity(volume)
