@@ -53,6 +53,13 @@ _EXPORTS: dict[str, str] = {
     "cell_budget": "jaxmicro.cell",
     "simulate_cell": "jaxmicro.cell",
     "simulate_batch": "jaxmicro.cell",
+    # characterise
+    "TortuosityResult": "jaxmicro.characterise",
+    "tortuosity": "jaxmicro.characterise",
+    "tortuosity_from_field": "jaxmicro.characterise",
+    "conductivity_field": "jaxmicro.characterise",
+    "Metrics": "jaxmicro.characterise",
+    "microstructure_metrics": "jaxmicro.characterise",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("jaxmicro.generator._cli_generate", "generate microstructures at labels with a generator"),
     "validate": ("jaxmicro.generator._cli_validate", "compare generated and held-out simulated microstructures"),
     "cell": ("jaxmicro.cell._cli", "simulate one cell design (PyBaMM DFN, 4680 or pouch)"),
+    "characterise": ("jaxmicro.characterise._cli", "tortuosity and microstructure metrics of a volume"),
 }
 
 

@@ -72,9 +72,7 @@ class Metrics(NamedTuple):
 
 def _voxel_size(voxel_size_m) -> tuple[float, float, float]:
     size = np.asarray(voxel_size_m, dtype=float)
-    if size.ndim > 1 or size.size not in (1, 3) or not np.all(np.isfinite(size)) or (
-        np.any(size <= 0)
-    ):
+    if size.ndim > 1 or size.size not in (1, 3) or not np.all(np.isfinite(size)) or (np.any(size <= 0)):
         raise ValueError(
             f"voxel_size_m must be a positive number or three (z, y, x) [m], got {voxel_size_m!r}"
         )
@@ -127,8 +125,7 @@ def _tpb_counts(volume: Array) -> Array:
         for phase in range(N_PHASES):
             m = volume == phase
             quad = [
-                jax.lax.slice_in_dim(jax.lax.slice_in_dim(m, i, n1 - 1 + i, axis=k1), j,
-                                     n2 - 1 + j, axis=k2)
+                jax.lax.slice_in_dim(jax.lax.slice_in_dim(m, i, n1 - 1 + i, axis=k1), j, n2 - 1 + j, axis=k2)
                 for i in (0, 1)
                 for j in (0, 1)
             ]
@@ -148,12 +145,8 @@ def _metrics_one(volume: Array, spacing: tuple[float, float, float]) -> Metrics:
     phase_area = jnp.stack(
         [sum(pair_area[i] for i, pair in enumerate(PHASE_PAIRS) if p in pair) for p in range(3)]
     )
-    smooth = jnp.stack(
-        [_smoothed_surface((volume == p).astype(jnp.float32), spacing) for p in range(3)]
-    )
-    pair_smooth = jnp.stack(
-        [0.5 * (smooth[p] + smooth[q] - smooth[3 - p - q]) for p, q in PHASE_PAIRS]
-    )
+    smooth = jnp.stack([_smoothed_surface((volume == p).astype(jnp.float32), spacing) for p in range(3)])
+    pair_smooth = jnp.stack([0.5 * (smooth[p] + smooth[q] - smooth[3 - p - q]) for p, q in PHASE_PAIRS])
     am_cbd = PHASE_PAIRS.index((AM, CBD))
 
     def ratio(a: Array, b: Array) -> Array:
@@ -178,9 +171,7 @@ def _metrics_one(volume: Array, spacing: tuple[float, float, float]) -> Metrics:
     )
 
 
-def microstructure_metrics(
-    volume: Array | np.ndarray, voxel_size_m: float | Sequence[float]
-) -> Metrics:
+def microstructure_metrics(volume: Array | np.ndarray, voxel_size_m: float | Sequence[float]) -> Metrics:
     """Volume fractions, surface and interfacial areas, CBD coverage and TPB density.
 
     Jittable (``voxel_size_m`` must then be a Python number or tuple) and batched: a 4-D input
@@ -205,8 +196,7 @@ def microstructure_metrics(
     ndim = np.ndim(volume)
     if ndim not in (3, 4):
         raise ValueError(
-            f"volume must be 3-D (z, y, x) or a 4-D batch (n, z, y, x), got shape "
-            f"{np.shape(volume)}"
+            f"volume must be 3-D (z, y, x) or a 4-D batch (n, z, y, x), got shape {np.shape(volume)}"
         )
     if min(np.shape(volume)[-3:]) < 2:
         raise ValueError(f"volume needs at least 2 voxels along each axis, got {np.shape(volume)}")

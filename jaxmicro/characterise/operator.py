@@ -99,9 +99,7 @@ def _harmonic_mean(a: Array, b: Array) -> Array:
     return jnp.where(both, 2.0 * a * b / s, 0.0)
 
 
-def _assemble(
-    g: Sequence[Array], g_dirichlet: Array, active: Array, periodic: bool
-) -> DiffusionOperator:
+def _assemble(g: Sequence[Array], g_dirichlet: Array, active: Array, periodic: bool) -> DiffusionOperator:
     """Operator from layer-padded conductances (zero on padding and on wrap faces)."""
     total = interior(g_dirichlet)
     for k in range(3):

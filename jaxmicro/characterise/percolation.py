@@ -118,9 +118,7 @@ def inlet_cluster_numpy(mask: np.ndarray, *, periodic: bool = False) -> tuple[np
         a = np.concatenate([labels[:, 0, :].ravel(), labels[:, :, 0].ravel()])
         b = np.concatenate([labels[:, -1, :].ravel(), labels[:, :, -1].ravel()])
         both = (a > 0) & (b > 0)
-        graph = sparse.coo_matrix(
-            (np.ones(both.sum()), (a[both], b[both])), shape=(count + 1, count + 1)
-        )
+        graph = sparse.coo_matrix((np.ones(both.sum()), (a[both], b[both])), shape=(count + 1, count + 1))
         _, merged = csgraph.connected_components(graph, directed=False)
         labels = np.where(labels > 0, merged[labels] + 1, 0)
     at_inlet = np.zeros(labels.max() + 1, dtype=bool)

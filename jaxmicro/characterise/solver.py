@@ -221,20 +221,19 @@ def _as_batch(x, name: str) -> tuple[Array | np.ndarray, bool]:
         return x[None], False
     if ndim == 4:
         return x, True
-    raise ValueError(
-        f"{name} must be 3-D (z, y, x) or a 4-D batch (n, z, y, x), got shape {np.shape(x)}"
-    )
+    raise ValueError(f"{name} must be 3-D (z, y, x) or a 4-D batch (n, z, y, x), got shape {np.shape(x)}")
 
 
 def _spacing_weights(voxel_size, axis: int) -> tuple[float, float, float]:
     """Per-axis weights ``(h_axis / h_k)**2`` in the order of the moved volume (axis first)."""
-    size = np.broadcast_to(np.asarray(voxel_size, dtype=float), (3,)) if np.ndim(
-        voxel_size
-    ) <= 1 and np.size(voxel_size) in (1, 3) else None
+    size = (
+        np.broadcast_to(np.asarray(voxel_size, dtype=float), (3,))
+        if np.ndim(voxel_size) <= 1 and np.size(voxel_size) in (1, 3)
+        else None
+    )
     if size is None or not np.all(np.isfinite(size)) or np.any(size <= 0):
         raise ValueError(
-            f"voxel_size must be a positive number or three positive numbers (z, y, x), "
-            f"got {voxel_size!r}"
+            f"voxel_size must be a positive number or three positive numbers (z, y, x), got {voxel_size!r}"
         )
     order = [axis] + [k for k in range(3) if k != axis]
     return tuple(float((size[axis] / size[k]) ** 2) for k in order)
@@ -470,7 +469,7 @@ def tortuosity(
     axis = _check_axis(axis)
     dtype = _check_dtype(dtype)
     kind = volume.dtype if hasattr(volume, "dtype") else np.asarray(volume).dtype
-    if not (jnp.issubdtype(kind, jnp.integer) or kind == bool):
+    if not (jnp.issubdtype(kind, jnp.integer) or jnp.issubdtype(kind, jnp.bool_)):
         raise ValueError(
             f"volume must hold integer phase ids, got dtype {kind}; for a continuous field use "
             f"tortuosity_from_field"
@@ -479,18 +478,14 @@ def tortuosity(
         phases = [phase] if np.ndim(phase) == 0 else list(phase)
         diffusivities = {int(p): 1.0 for p in phases}
     if not diffusivities or any(not (v > 0 and math.isfinite(v)) for v in diffusivities.values()):
-        raise ValueError(
-            f"diffusivities must map phase ids to finite values > 0, got {dict(diffusivities)}"
-        )
+        raise ValueError(f"diffusivities must map phase ids to finite values > 0, got {dict(diffusivities)}")
     _as_batch(volume, "volume")
     if not _is_traced(volume):
         values = np.asarray(volume)
         present = set(np.unique(values).tolist())
         missing = sorted(set(diffusivities) - present)
         if missing:
-            raise ValueError(
-                f"phase id(s) {missing} do not occur in the volume (it holds {sorted(present)})"
-            )
+            raise ValueError(f"phase id(s) {missing} do not occur in the volume (it holds {sorted(present)})")
         _check_memory(values.shape, dtype)
     field = conductivity_field(volume, diffusivities, dtype)
     return _solve(

@@ -131,9 +131,7 @@ def test_anisotropic_voxels_match_taufactor_anisotropic_solver():
     volume = gaussian_random_medium((32, 32, 32), 0.45, seed=6)
     spacing = (1.0, 1.5, 0.75)  # (z, y, x); TauFactor's (dx, dy, dz) with x = transport axis
     ours = tortuosity(volume, PORE, axis=0, voxel_size=spacing)
-    solver = taufactor.AnisotropicSolver(
-        (volume == PORE).astype(np.uint8), spacing=spacing, device="cpu"
-    )
+    solver = taufactor.AnisotropicSolver((volume == PORE).astype(np.uint8), spacing=spacing, device="cpu")
     assert float(ours.tau) == pytest.approx(taufactor_tau(solver), rel=5e-3)
 
 
@@ -165,9 +163,7 @@ def test_electrode_256_matches_taufactor_reference(axis):
 
 
 def test_batch_equals_single_solves_and_works_inside_jit():
-    volumes = np.stack(
-        [gaussian_random_medium((16, 16, 16), p, seed=s) for p, s in ((0.5, 1), (0.35, 2))]
-    )
+    volumes = np.stack([gaussian_random_medium((16, 16, 16), p, seed=s) for p, s in ((0.5, 1), (0.35, 2))])
     batch = tortuosity(volumes, PORE, axis=0)
     assert batch.tau.shape == (2,)
     singles = [float(tortuosity(v, PORE, axis=0).tau) for v in volumes]

@@ -1,0 +1,34 @@
+"""``jaxmicro characterise`` on a small .npy volume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from jaxmicro.cli import main
+from jaxmicro.data.phases import AM, PORE
+
+
+def test_characterise_command_writes_tau_for_all_axes_and_metrics(tmp_path, capsys):
+    volume = np.full((12, 12, 12), AM, np.uint8)
+    volume[:, 3:6, :] = PORE  # a pore slab: open along axes 0 and 2, closed along axis 1
+    path = tmp_path / "slab.npy"
+    np.save(path, volume)
+    out = tmp_path / "out.json"
+    assert main(["characterise", str(path), "--voxel-size-m", "1e-6", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    tau = result["tortuosity"]
+    assert tau["0"]["tau"] == pytest.approx(1.0, rel=1e-4)
+    assert tau["2"]["tau"] == pytest.approx(1.0, rel=1e-4)
+    assert not tau["1"]["percolates"]
+    assert result["metrics"]["volume_fraction"][PORE] == pytest.approx(0.25)
+    assert "axis 1: tau inf" in capsys.readouterr().out
+
+
+def test_characterise_command_reports_bad_input_in_one_line(tmp_path, capsys):
+    path = tmp_path / "solid.npy"
+    np.save(path, np.full((4, 4, 4), AM, np.uint8))
+    assert main(["characterise", str(path)]) == 2
+    assert "do not occur" in capsys.readouterr().err
