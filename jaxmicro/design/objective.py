@@ -1,0 +1,264 @@
+"""The design objective: manufacturing labels -> generated microstructures -> measured
+properties -> simulated cell -> one number to maximise.
+
+:class:`DesignObjective` evaluates a batch of labels: the generator draws
+``seeds_per_label`` volumes per label (the same seeds for every label, so the objective
+varies smoothly with the labels), :func:`generate_and_characterise` measures them in one jitted
+computation, the seeds are averaged, and each label's cathode is discharged in a PyBaMM DFN
+cell at a fixed cell-level power over an executor. Every intermediate quantity is kept in the
+returned :class:`Evaluation`, and a failed cell simulation comes back as a failed evaluation
+with its reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from typing import Any, Final
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmicro.cell import (
+    CathodeProperties,
+    CellCase,
+    CellDesign,
+    CellModelConfig,
+    CellResult,
+    OperatingPoint,
+    simulate_batch,
+)
+from jaxmicro.data.labels import LABEL_FIELDS, LABEL_RANGES, normalise_labels
+from jaxmicro.data.phases import AM, CBD, PORE
+from jaxmicro.design.properties import (
+    MicrostructureProperties,
+    average_over_seeds,
+    generate_and_characterise,
+)
+from jaxmicro.generator import Generator, check_labels, latent_shape_for
+
+# objective name -> (CellResult field, description with units)
+OBJECTIVES: Final[dict[str, tuple[str, str]]] = {
+    "specific_energy": ("specific_energy_wh_kg", "cell-level specific energy [Wh/kg]"),
+    "energy_density": ("energy_density_wh_l", "cell-level energy density [Wh/L]"),
+    "electrode_specific_energy": (
+        "electrode_specific_energy_wh_kg",
+        "electrode-level specific energy [Wh per kg of cathode coating]",
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class DesignSettings:
+    """What a design evaluation simulates (everything but the labels).
+
+    Attributes:
+        objective: a key of :data:`OBJECTIVES`.
+        power_w_per_kg: constant discharge power per kg of the whole cell [W/kg].
+        half_cell: lithium-metal half cell instead of a graphite full cell.
+        cell_format: ``"4680"`` or ``"pouch"``.
+        cathode_thickness_m: cathode coating thickness per side [m].
+        particle_radius_m: AM particle radius of the cell model [m] (the generator's
+            training data has a 5 um mean radius).
+        volume_size: edge of the generated cubic volumes [voxels].
+        seeds_per_label: generated volumes per label, averaged.
+        in_plane: also measure the in-plane pore tortuosity (reported, not simulated).
+        conv_crit: tortuosity solver flux criterion.
+    """
+
+    objective: str = "specific_energy"
+    power_w_per_kg: float = 200.0
+    half_cell: bool = False
+    cell_format: str = "4680"
+    cathode_thickness_m: float = 80e-6
+    particle_radius_m: float = 5e-6
+    volume_size: int = 64
+    seeds_per_label: int = 2
+    in_plane: bool = False
+    conv_crit: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {self.objective!r}")
+        if not (math.isfinite(self.power_w_per_kg) and self.power_w_per_kg > 0):
+            raise ValueError(f"power_w_per_kg must be a positive number, got {self.power_w_per_kg}")
+        if self.seeds_per_label < 1:
+            raise ValueError(f"seeds_per_label must be at least 1, got {self.seeds_per_label}")
+        if self.cell_format not in ("4680", "pouch"):
+            raise ValueError(f"cell_format must be '4680' or 'pouch', got {self.cell_format!r}")
+        # CellDesign validates thickness and radius with clear messages.
+        self.cell_design()
+
+    @property
+    def objective_description(self) -> str:
+        return OBJECTIVES[self.objective][1]
+
+    def cell_design(self) -> CellDesign:
+        return CellDesign(
+            cathode_thickness_m=self.cathode_thickness_m,
+            particle_radius_m=self.particle_radius_m,
+            half_cell=self.half_cell,
+            cell_format=self.cell_format,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """One evaluated label, with everything measured on the way.
+
+    Attributes:
+        labels: the manufacturing labels ``{am_wt, porosity, adhesion}``.
+        seeds: generator seeds averaged.
+        objective: the objective value (see ``DesignSettings.objective``), NaN when failed.
+        failed: True when no trustworthy objective was obtained.
+        reason: why it failed ("" when it did not).
+        properties: seed-averaged microstructure properties (SI units, see
+            :class:`MicrostructureProperties`).
+        cell: the cell simulation result (``CellResult.to_dict()``).
+        timings_s: wall time of the label's share of generation + characterisation and of its
+            cell simulation [s].
+    """
+
+    labels: dict[str, float]
+    seeds: tuple[int, ...]
+    objective: float
+    failed: bool
+    reason: str
+    properties: dict[str, Any]
+    cell: dict[str, Any]
+    timings_s: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def label_array(self) -> np.ndarray:
+        return np.array([self.labels[name] for name in LABEL_FIELDS])
+
+
+def _properties_dict(properties: MicrostructureProperties, index: int) -> dict[str, Any]:
+    row = jax.tree.map(lambda x: np.asarray(x)[index], properties)
+    fractions = row.volume_fraction
+    return {
+        "porosity": float(fractions[PORE]),
+        "am_volume_fraction": float(fractions[AM]),
+        "cbd_volume_fraction": float(fractions[CBD]),
+        "tau_through_plane": float(row.tau_through_plane),
+        "tau_in_plane": float(row.tau_in_plane),
+        "d_rel_through_plane": float(row.d_rel_through_plane),
+        "percolates": bool(row.percolates),
+        "am_pore_area_per_volume_m": float(row.am_pore_area_per_volume_m),
+        "cbd_coverage": float(row.cbd_coverage),
+    }
+
+
+def _cathode(properties: dict[str, Any]) -> CathodeProperties:
+    # The generated fractions sum to 1 up to float32 rounding; the cell stage checks 1e-3.
+    return CathodeProperties(
+        porosity=properties["porosity"],
+        am_volume_fraction=properties["am_volume_fraction"],
+        cbd_volume_fraction=properties["cbd_volume_fraction"],
+        tortuosity_through_plane=properties["tau_through_plane"],
+        am_electrolyte_area_per_volume_m=properties["am_pore_area_per_volume_m"],
+        cbd_coverage=properties["cbd_coverage"],
+    )
+
+
+class DesignObjective:
+    """Evaluates batches of manufacturing labels with a generator and a cell model.
+
+    Args:
+        generator: a trained generator (its trained range bounds the labels).
+        settings: what to simulate.
+        cell_config: PyBaMM modelling choices (``None``: defaults).
+        executor: where cell simulations run (any ``concurrent.futures.Executor``, e.g.
+            :func:`jaxmicro.cell.dask_executor`); ``None`` runs them in this process, which
+            keeps the built PyBaMM model cached between batches.
+    """
+
+    def __init__(
+        self,
+        generator: Generator,
+        settings: DesignSettings = DesignSettings(),
+        cell_config: CellModelConfig | None = None,
+        executor: concurrent.futures.Executor | None = None,
+    ) -> None:
+        self.generator = generator
+        self.settings = settings
+        self.cell_config = cell_config or CellModelConfig()
+        self.executor = executor
+        shape = (settings.volume_size,) * 3
+        self._latent_shape = latent_shape_for(generator.config, shape, periodic=False)
+        self._keys = jnp.stack([jax.random.PRNGKey(s) for s in self.seeds])
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(range(self.settings.seeds_per_label))
+
+    def measure(self, labels: np.ndarray) -> tuple[np.ndarray, MicrostructureProperties]:
+        """Generates and characterises ``(n, 3)`` labels (checked against the trained range).
+
+        Returns:
+            Volumes ``(seeds, n, z, y, x)`` uint8 and seed-averaged properties with leading ``n``.
+        """
+        labels = check_labels(self.generator, labels)
+        unit = jnp.asarray(normalise_labels(labels, LABEL_RANGES), dtype=jnp.float32)
+        volumes, properties = generate_and_characterise(
+            self.generator.params,
+            self.generator.config,
+            self._keys,
+            unit,
+            self._latent_shape,
+            float(self.generator.voxel_size_m),
+            self.settings.in_plane,
+            self.settings.conv_crit,
+        )
+        return np.asarray(volumes), average_over_seeds(properties)
+
+    def __call__(self, labels: np.ndarray | Sequence[Sequence[float]]) -> list[Evaluation]:
+        """Evaluates labels ``(n, 3)`` (or ``(3,)``); one :class:`Evaluation` per label."""
+        labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
+        start = time.perf_counter()
+        _, properties = self.measure(labels)
+        jax.block_until_ready(properties)
+        measure_s = (time.perf_counter() - start) / len(labels)
+        rows = [_properties_dict(properties, i) for i in range(len(labels))]
+        design = self.settings.cell_design()
+        operating_point = OperatingPoint(power_w_per_kg=self.settings.power_w_per_kg)
+        cases = [CellCase(_cathode(row), design, operating_point) for row in rows]
+        results = simulate_batch(
+            cases,
+            self.cell_config,
+            executor=self.executor,
+            max_workers=None if self.executor else 1,
+        )
+        return [
+            self._evaluation(label, row, result, measure_s)
+            for label, row, result in zip(labels, rows, results, strict=True)
+        ]
+
+    def _evaluation(
+        self, label: np.ndarray, properties: dict[str, Any], result: CellResult, measure_s: float
+    ) -> Evaluation:
+        value = float(getattr(result, OBJECTIVES[self.settings.objective][0]))
+        failed = result.failed or not math.isfinite(value)
+        reason = result.reason or ("objective is not finite" if failed else "")
+        return Evaluation(
+            labels=dict(zip(LABEL_FIELDS, map(float, label), strict=True)),
+            seeds=self.seeds,
+            objective=math.nan if failed else value,
+            failed=failed,
+            reason=reason,
+            properties=properties,
+            cell=result.to_dict(),
+            timings_s={
+                "generate_and_characterise": measure_s,
+                "cell": result.build_time_s + result.solve_time_s,
+            },
+        )
