@@ -142,7 +142,7 @@ def load_generator(path: str | os.PathLike) -> Generator:
         ValueError: a partial, damaged or incompatible checkpoint (wrong format or version,
             or weights that do not fit the saved config).
     """
-    path = Path(path)
+    path = Path(path).absolute()  # orbax needs absolute paths
     if not (path / GENERATOR_JSON).is_file() and (path / "generator" / GENERATOR_JSON).is_file():
         path = path / "generator"
     if not path.is_dir():

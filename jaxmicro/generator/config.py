@@ -26,16 +26,21 @@ class GeneratorConfig:
             stages, the last one producing the 3 phase logits.
         label_encoding: ``"pair"``: each unit label ``l`` enters every layer as two constant
             channels ``l`` and ``1 - l``.
+        norm: ``"film"``: hidden stages are instance-normalised over the volume and then
+            scaled and shifted by a learnt affine function of the labels; ``"none"``.
     """
 
     latent_channels: int = 16
     channels: tuple[int, ...] = (64, 32, 16)
     label_encoding: str = "pair"
+    norm: str = "film"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         if self.latent_channels < 1 or not self.channels or min(self.channels) < 1:
             raise ValueError(f"GeneratorConfig needs positive widths, got {self}")
+        if self.norm not in ("film", "none"):
+            raise ValueError(f"norm must be 'film' or 'none', got {self.norm!r}")
         if self.label_encoding != "pair":
             raise ValueError(f"label_encoding must be 'pair', got {self.label_encoding!r}")
 
@@ -80,8 +85,8 @@ class TrainConfig:
     n_critic: int = 3
     gp_weight: float = 10.0
     vf_weight: float = 10.0
-    lr_generator: float = 2e-4
-    lr_critic: float = 2e-4
+    lr_generator: float = 1e-4
+    lr_critic: float = 1e-4
     adam_b1: float = 0.5
     adam_b2: float = 0.9
     steps: int = 2000

@@ -5,7 +5,9 @@
   depth-to-space x2`` (a sub-pixel convolution: a stride-2 transposed convolution computed at
   the coarse resolution, about 6x faster than upsample-then-convolve or ``ConvTranspose`` on
   CPU; ICNR initialisation starts it as nearest-neighbour upsampling, which avoids checkerboard
-  artefacts). The generator is translation-equivariant on a torus: the output edge is the
+  artefacts). Hidden stages are normalised per volume and channel (instance norm) and then
+  scaled and shifted by a learnt affine function of the labels (FiLM). The generator is
+  translation-equivariant on a torus: the output edge is the
   latent edge times ``upsample_factor``, and the output is periodic on all faces.
 * :class:`SliceCritic`: a 2-D slice (one-hot or soft phases) + labels -> a WGAN score. There is
   one critic per volume axis (calendered electrodes are anisotropic).
@@ -71,8 +73,22 @@ class Generator3D(nn.Module):
             x = nn.Conv(8 * width, (3, 3, 3), padding="CIRCULAR", kernel_init=_icnr(), name=f"conv{index}")(x)
             x = depth_to_space(x)
             if index < len(widths) - 1:
+                if self.config.norm == "film":
+                    x = _film(x, labels_unit, width, f"film{index}")
                 x = nn.leaky_relu(x, 0.2)
         return x
+
+
+def _film(x: jax.Array, labels_unit: jax.Array, width: int, name: str) -> jax.Array:
+    """Label-conditioned instance norm: normalise each channel over the volume, then scale and
+    shift it by an affine function of the labels (FiLM / conditional instance norm)."""
+    mean = jnp.mean(x, axis=(1, 2, 3), keepdims=True)
+    var = jnp.var(x, axis=(1, 2, 3), keepdims=True)
+    x = (x - mean) * jax.lax.rsqrt(var + 1e-5)
+    pair = jnp.concatenate([labels_unit, 1.0 - labels_unit], axis=-1)
+    affine = nn.Dense(2 * width, kernel_init=nn.initializers.zeros, name=name)(pair)
+    scale, shift = jnp.split(affine[:, None, None, None, :], 2, axis=-1)
+    return x * (1.0 + scale) + shift
 
 
 class SliceCritic(nn.Module):

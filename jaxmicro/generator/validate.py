@@ -9,8 +9,9 @@ their metrics, averaged over seeds, are compared with the simulated volume's:
 * ``am_ssa``: AM specific surface area, AM/non-AM voxel faces per volume [1/m].
 * ``cbd_coverage``: fraction of the AM surface (faces) touching CBD [-].
 
-Tortuosity uses :func:`jaxmicro.characterise.tortuosity.tortuosity` (no-flux side faces);
-surfaces are counted on the faces inside the volume (not across its boundary).
+Tortuosity uses :func:`jaxmicro.characterise.tortuosity` (no-flux side faces), areas and
+coverage :func:`jaxmicro.characterise.microstructure_metrics` (face counting on the faces inside
+the volume, not across its boundary).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Final, NamedTuple
 
+import jax
 import numpy as np
 from tqdm.auto import tqdm
 
+from jaxmicro.characterise import microstructure_metrics, tortuosity
 from jaxmicro.data.dataset import LabelledDataset
 from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.data.phases import AM, CBD, PORE
@@ -51,24 +54,9 @@ class Metrics(NamedTuple):
     cbd_coverage: np.ndarray
 
 
-def _face_counts(volumes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """AM/non-AM faces and AM/CBD faces per volume, over the interior faces of ``(n, z, y, x)``."""
-    surface = np.zeros(volumes.shape[0])
-    with_cbd = np.zeros(volumes.shape[0])
-    for axis in (1, 2, 3):
-        a = np.take(volumes, np.arange(volumes.shape[axis] - 1), axis=axis)
-        b = np.take(volumes, np.arange(1, volumes.shape[axis]), axis=axis)
-        am_face = (a == AM) != (b == AM)
-        surface += am_face.sum(axis=(1, 2, 3))
-        with_cbd += (am_face & ((a == CBD) | (b == CBD))).sum(axis=(1, 2, 3))
-    return surface, with_cbd
-
-
 def pore_tortuosity(volumes: np.ndarray, axis: int) -> np.ndarray:
     """Pore tortuosity factors ``(n,)`` of ``(n, z, y, x)`` volumes along ``axis`` (inf if the
     pores do not percolate), with the jaxmicro JAX solver."""
-    from jaxmicro.characterise.tortuosity import tortuosity
-
     volumes = np.asarray(volumes, np.int32)
     tau = np.full(volumes.shape[0], np.inf)
     has_pores = np.any(volumes == PORE, axis=(1, 2, 3))  # the solver rejects an empty phase
@@ -84,11 +72,18 @@ def compute_metrics(volumes: np.ndarray, voxel_size_m: float) -> Metrics:
     volumes = volumes[None] if volumes.ndim == 3 else volumes
     if volumes.ndim != 4:
         raise ValueError(f"volumes must be (z, y, x) or (n, z, y, x), got shape {volumes.shape}")
-    fractions = [np.mean(volumes == p, axis=(1, 2, 3)) for p in (PORE, AM, CBD)]
-    surface, with_cbd = _face_counts(volumes)
-    ssa = surface / (volumes[0].size * voxel_size_m)  # faces * h^2 / (N h^3)
+    m = jax.device_get(microstructure_metrics(volumes.astype(np.int32), voxel_size_m))
+    fractions = np.asarray(m.volume_fraction, dtype=np.float64)
     tau_in = 0.5 * (pore_tortuosity(volumes, 1) + pore_tortuosity(volumes, 2))
-    return Metrics(*fractions, pore_tortuosity(volumes, 0), tau_in, ssa, with_cbd / np.maximum(surface, 1))
+    return Metrics(
+        fractions[:, PORE],
+        fractions[:, AM],
+        fractions[:, CBD],
+        pore_tortuosity(volumes, 0),
+        tau_in,
+        np.asarray(m.specific_surface_area[:, AM], dtype=np.float64),
+        np.asarray(m.cbd_coverage, dtype=np.float64),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
