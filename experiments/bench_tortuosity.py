@@ -1,0 +1,185 @@
+"""Benchmark: jaxmicro's tortuosity solver against TauFactor 2 on the same machine and volumes.
+
+Volumes: Gaussian random media (pore fraction 0.3 and 0.5, correlation length 2 voxels) at
+64^3, 128^3, 200^3, and the 256^3 electrode volume (pore phase, axis 0). Each solver runs once
+per volume (ours after a warm-up call on the same shape, so that jit compilation is reported
+separately). TauFactor runs at its default ``conv_crit`` 1e-2 unless told otherwise; ours at its
+default flux criterion 1e-4, which is the more accurate of the two (see docs/characterise.md).
+
+    python experiments/bench_tortuosity.py                 # CPU, everything (~10 min quiet)
+    python experiments/bench_tortuosity.py --device gpu    # JAX and TauFactor on the GPU
+    python experiments/bench_tortuosity.py --sizes 64 128 --no-electrode
+
+Prints a table and writes JSON (``--json``, default experiments/bench_tortuosity_<device>.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+ELECTRODE = ROOT / ".." / "shared" / "data" / "electrode.tiff"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 200])
+    p.add_argument("--porosities", type=float, nargs="+", default=[0.3, 0.5])
+    p.add_argument("--no-electrode", action="store_true", help="skip the 256^3 electrode volume")
+    p.add_argument("--taufactor-crit", type=float, default=1e-2, help="TauFactor conv_crit")
+    p.add_argument("--conv-crit", type=float, default=1e-4, help="our flux criterion")
+    p.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's own, i.e. all cores; use 1 on a busy machine)",
+    )
+    p.add_argument("--json", type=Path, default=None)
+    return p.parse_args(argv)
+
+
+def volumes(args: argparse.Namespace):
+    from jaxmicro.characterise.synthetic import gaussian_random_medium
+
+    for n in args.sizes:
+        for porosity in args.porosities:
+            yield f"random {n}^3 eps={porosity}", gaussian_random_medium((n, n, n), porosity)
+    if not args.no_electrode:
+        if ELECTRODE.is_file():
+            from jaxmicro.data import read_volume
+
+            yield "electrode 256^3", read_volume(ELECTRODE, grey_values=(0, 85, 170))
+        else:
+            print(f"skipping the electrode: {ELECTRODE} is absent", file=sys.stderr)
+
+
+def run_ours(volume: np.ndarray, conv_crit: float, device) -> dict:
+    import jax
+
+    from jaxmicro.characterise import tortuosity
+
+    with jax.default_device(device):
+        start = time.perf_counter()
+        jax.block_until_ready(tortuosity(volume, 0, 0, conv_crit=conv_crit))
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        result = jax.block_until_ready(tortuosity(volume, 0, 0, conv_crit=conv_crit))
+        seconds = time.perf_counter() - start
+    return {
+        "tau": float(result.tau),
+        "seconds": seconds,
+        "compile_seconds": max(first - seconds, 0.0),
+        "iterations": int(result.iterations),
+        "converged": bool(result.converged),
+    }
+
+
+def run_taufactor(volume: np.ndarray, conv_crit: float, device: str) -> dict:
+    import taufactor
+    import torch
+
+    solver = taufactor.Solver((volume == 0).astype(np.uint8), device=device)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        solver.solve(verbose=False, conv_crit=conv_crit)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return {
+        "tau": float(np.squeeze(solver.tau)),
+        "seconds": time.perf_counter() - start,
+        "iterations": int(solver.iter),
+    }
+
+
+def machine(args: argparse.Namespace, device) -> dict:
+    import jax
+    import taufactor
+    import torch
+
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "jax": jax.__version__,
+        "jax_device": str(device),
+        "taufactor": getattr(taufactor, "__version__", "1.2.1"),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": os.getloadavg(),
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        info["cpu_model"] = names[0] if names else None
+    except OSError:
+        pass
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import jax
+    import torch
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    device = jax.devices("gpu")[0] if args.device == "gpu" else jax.devices("cpu")[0]
+    tf_device = "cuda" if args.device == "gpu" else "cpu"
+    rows = []
+    header = (
+        f"{'volume':<24}{'tau ours':>10}{'tau TF':>10}{'rel diff':>10}{'t ours [s]':>12}"
+        f"{'t TF [s]':>10}{'speed-up':>10}{'compile [s]':>13}{'iters':>7}"
+    )
+    print(header)
+    for name, volume in volumes(args):
+        ours = run_ours(volume, args.conv_crit, device)
+        ref = run_taufactor(volume, args.taufactor_crit, tf_device)
+        row = {
+            "volume": name,
+            "shape": list(volume.shape),
+            "tau_ours": ours["tau"],
+            "tau_taufactor": ref["tau"],
+            "relative_difference": ours["tau"] / ref["tau"] - 1,
+            "seconds_ours": ours["seconds"],
+            "seconds_taufactor": ref["seconds"],
+            "speed_up": ref["seconds"] / ours["seconds"],
+            "compile_seconds_ours": ours["compile_seconds"],
+            "iterations_ours": ours["iterations"],
+            "iterations_taufactor": ref["iterations"],
+            "converged_ours": ours["converged"],
+        }
+        rows.append(row)
+        print(
+            f"{name:<24}{row['tau_ours']:>10.5f}{row['tau_taufactor']:>10.5f}"
+            f"{row['relative_difference']:>+10.1e}{row['seconds_ours']:>12.3f}"
+            f"{row['seconds_taufactor']:>10.2f}{row['speed_up']:>9.1f}x"
+            f"{row['compile_seconds_ours']:>13.1f}{row['iterations_ours']:>7d}",
+            flush=True,
+        )
+    out = args.json or ROOT / "experiments" / f"bench_tortuosity_{args.device}.json"
+    report = {
+        "machine": machine(args, device),
+        "conv_crit_ours": args.conv_crit,
+        "conv_crit_taufactor": args.taufactor_crit,
+        "rows": rows,
+    }
+    out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
