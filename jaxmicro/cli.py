@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("jaxmicro.data._cli", "write a labelled dataset with the manufacturing simulator"),
     "train": ("jaxmicro.generator._cli_train", "train the conditional SliceGAN generator on a dataset"),
     "generate": ("jaxmicro.generator._cli_generate", "generate microstructures at labels with a generator"),
-    "validate": ("jaxmicro.generator._cli_validate", "compare generated and held-out simulated microstructures"),
+    "validate": ("jaxmicro.generator._cli_validate", "compare generated with held-out simulated volumes"),
     "cell": ("jaxmicro.cell._cli", "simulate one cell design (PyBaMM DFN, 4680 or pouch)"),
     "characterise": ("jaxmicro.characterise._cli", "tortuosity and microstructure metrics of a volume"),
 }
