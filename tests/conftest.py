@@ -19,3 +19,13 @@ def shared_electrode_path() -> Path:
     if not SHARED_ELECTRODE.is_file():
         pytest.skip(f"shared electrode volume not found at {SHARED_ELECTRODE} (../shared is absent)")
     return SHARED_ELECTRODE
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skips tests marked ``slow`` unless a ``-m`` expression was given (e.g. ``pytest -m slow``)."""
+    if config.getoption("markexpr"):
+        return
+    skip_slow = pytest.mark.skip(reason="marked slow (> ~30 s on 2 CPU cores); run with `pytest -m slow`")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip_slow)
