@@ -1,0 +1,460 @@
+"""Ask/tell Bayesian optimiser with a JSON state file: the I/O edge around the pure GP code.
+
+The objective is **maximised** by default (``maximize=False`` minimises). A batch of ``q`` points
+is proposed by Kriging believer: after each point is chosen, the GP is conditioned on its own
+posterior mean there (hyperparameters fixed) and the next point is chosen, so a batch spreads
+out. Points asked but not yet told (pending) are treated the same way.
+
+Failed evaluations (``y`` NaN or infinite) are kept: the GP sees them at the worst successful
+value (pessimistic imputation), which lowers the posterior mean around them so that the
+acquisition steers away, while they still count as evaluated (never re-proposed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from jaxmicro.bo.acqopt import maximize_acquisition
+from jaxmicro.bo.acquisition import check_acquisition
+from jaxmicro.bo.gp import GPPosterior, bucket_size, condition, fit_gp, gp_posterior, make_data, predict
+from jaxmicro.bo.kernels import check_kernel
+from jaxmicro.bo.sobol import sobol_points
+
+STATE_FORMAT = "jaxmicro-bo-optimizer"
+STATE_VERSION = 1
+# Two unit-box points closer than this (max-norm) count as the same point.
+_DUPLICATE_TOL = 1e-6
+
+
+@dataclasses.dataclass(frozen=True)
+class Best:
+    """The best successful observation so far.
+
+    Attributes:
+        x: the point in original units, shape ``(d,)``.
+        y: its objective value.
+        index: its position in the order of :meth:`Optimizer.tell` calls (0-based, over all
+            observations including failures).
+    """
+
+    x: np.ndarray
+    y: float
+    index: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything that fixes an :class:`Optimizer`'s behaviour (saved with its state).
+
+    Attributes:
+        bounds: ``(lower, upper)`` per dimension, original units, ``lower < upper``.
+        fixed: ``{dimension: value}`` held fixed in every proposal (original units).
+        seed: seed of the initial design, the GP fit starts and the raw candidates.
+        n_initial: number of Sobol points before the GP takes over.
+        acquisition: ``"logei"`` (default), ``"ucb"`` or ``"mean"``.
+        kernel: ``"matern52"`` (default) or ``"rbf"``.
+        maximize: maximise (True, default) or minimise the objective.
+        beta: UCB exploration weight.
+        noise_min: lower bound of the GP noise variance (standardised units).
+        n_raw: raw candidates scored per proposed point.
+        n_refine: raw candidates refined by gradients per proposed point.
+        fit_starts: GP fit starts.
+        maxiter: quasi-Newton iterations per start (fit and acquisition).
+    """
+
+    bounds: tuple[tuple[float, float], ...]
+    fixed: tuple[tuple[int, float], ...] = ()
+    seed: int = 0
+    n_initial: int = 6
+    acquisition: str = "logei"
+    kernel: str = "matern52"
+    maximize: bool = True
+    beta: float = 2.0
+    noise_min: float = 1e-6
+    n_raw: int = 512
+    n_refine: int = 8
+    fit_starts: int = 4
+    maxiter: int = 60
+
+
+def _check_bounds(bounds: Any) -> tuple[tuple[float, float], ...]:
+    arr = np.asarray(bounds, dtype=np.float64) if len(bounds) else np.zeros((0, 2))
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 1:
+        raise ValueError(f"bounds must be a list of (lower, upper) pairs, one per dimension, got {bounds!r}")
+    if not np.isfinite(arr).all() or not (arr[:, 0] < arr[:, 1]).all():
+        raise ValueError(f"each bound needs finite lower < upper, got {arr.tolist()}; fix the bounds")
+    return tuple((float(lo), float(hi)) for lo, hi in arr)
+
+
+def _check_settings(s: Settings) -> Settings:
+    bounds = _check_bounds(s.bounds)
+    d = len(bounds)
+    fixed = []
+    for k, v in dict(s.fixed).items():
+        k = int(k)
+        if not 0 <= k < d:
+            raise ValueError(f"fixed dimension {k} is not in 0..{d - 1}; use a dimension index of bounds")
+        lo, hi = bounds[k]
+        if not lo <= float(v) <= hi:
+            raise ValueError(f"fixed value {v} of dimension {k} is outside its bounds [{lo}, {hi}]")
+        fixed.append((k, float(v)))
+    if len(fixed) == d:
+        raise ValueError("every dimension is fixed: nothing to optimise; leave at least one free")
+    check_acquisition(s.acquisition)
+    check_kernel(s.kernel)
+    for name in ("n_initial", "n_raw", "n_refine", "fit_starts", "maxiter"):
+        if int(getattr(s, name)) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(s, name)}")
+    if s.n_raw < s.n_refine:
+        raise ValueError(f"n_raw ({s.n_raw}) must be >= n_refine ({s.n_refine})")
+    if not s.noise_min > 0:
+        raise ValueError(f"noise_min must be > 0, got {s.noise_min}")
+    return dataclasses.replace(s, bounds=bounds, fixed=tuple(sorted(fixed)), seed=int(s.seed),
+                               n_initial=int(s.n_initial), maximize=bool(s.maximize))
+
+
+@contextlib.contextmanager
+def _compute_context() -> Iterator[None]:
+    """float64 for GP conditioning, and single-threaded BLAS while we compute.
+
+    Why single-threaded: JAX's CPU LAPACK calls go through SciPy's OpenBLAS; on a busy machine
+    its threads turn each small triangular solve into ~10 ms of waiting (measured: 400x slower
+    GP fits). ``threadpoolctl`` is used when installed; otherwise set ``OPENBLAS_NUM_THREADS=1``.
+    """
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(jax.enable_x64(True))
+        try:
+            from threadpoolctl import threadpool_limits
+
+            stack.enter_context(threadpool_limits(1, user_api="blas"))
+        except ImportError:  # pragma: no cover - optional speed-up only
+            pass
+        yield
+
+
+@jax.jit
+def _fantasize(post: GPPosterior, x: Array) -> GPPosterior:
+    """Kriging believer: condition on the posterior mean at ``x`` (shape ``(d,)``)."""
+    mean, _ = predict(post, x[None, :])
+    return condition(post, x, mean[0])
+
+
+@jax.jit
+def _best_mean(post: GPPosterior, ok: Array) -> Array:
+    """Largest posterior mean over the successful observed rows (``ok`` mask, ``(n_pad,)``)."""
+    mean, _ = predict(post, post.data.x)
+    return jnp.max(jnp.where(ok > 0, mean, -jnp.inf))
+
+
+class Optimizer:
+    """Ask/tell Bayesian optimisation over a box, with failures, fixed dimensions and a state file.
+
+    Example::
+
+        opt = Optimizer(bounds=[(0.90, 0.96), (0.28, 0.44)], seed=0, n_initial=6)
+        for _ in range(10):
+            x = opt.ask(q=2)                  # (2, d), original units
+            y = [objective(xi) for xi in x]   # NaN for a failed evaluation
+            opt.tell(x, y)
+            opt.save("bo.json")               # atomic; Optimizer.load("bo.json") resumes
+        opt.best.x, opt.best.y
+
+    Args:
+        bounds: ``(lower, upper)`` per dimension in original units, shape ``(d, 2)``.
+        seed: RNG seed; proposals are a deterministic function of the seed and the tells.
+        n_initial: points from a scrambled Sobol design before the GP is used.
+        acquisition: ``"logei"``, ``"ucb"`` or ``"mean"``.
+        kernel: ``"matern52"`` or ``"rbf"``.
+        fixed: ``{dimension index: value}`` held fixed in proposals (original units).
+        maximize: True (default) maximises the objective; False minimises it.
+        **options: further :class:`Settings` fields (``beta``, ``noise_min``, ``n_raw``,
+            ``n_refine``, ``fit_starts``, ``maxiter``).
+
+    Raises:
+        ValueError: for bad bounds, fixed values outside them, unknown names or counts < 1.
+    """
+
+    def __init__(
+        self,
+        bounds: Sequence[tuple[float, float]],
+        seed: int = 0,
+        n_initial: int = 6,
+        acquisition: str = "logei",
+        kernel: str = "matern52",
+        fixed: Mapping[int, float] | None = None,
+        maximize: bool = True,
+        **options: Any,
+    ) -> None:
+        unknown = set(options) - {f.name for f in dataclasses.fields(Settings)}
+        if unknown:
+            raise ValueError(f"unknown option(s) {sorted(unknown)}; see jaxmicro.bo.Settings")
+        self.settings = _check_settings(Settings(
+            bounds=tuple(bounds), fixed=tuple((fixed or {}).items()), seed=seed, n_initial=n_initial,
+            acquisition=acquisition, kernel=kernel, maximize=maximize, **options))
+        d = self.dim
+        self._x = np.zeros((0, d))
+        self._y = np.zeros(0)
+        self._pending = np.zeros((0, d))
+        self._n_asks = 0
+        self._n_design = 0
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def dim(self) -> int:
+        """Input dimension ``d``."""
+        return len(self.settings.bounds)
+
+    @property
+    def x(self) -> np.ndarray:
+        """Observed points in original units, shape ``(n, d)`` (a copy)."""
+        return self._x.copy()
+
+    @property
+    def y(self) -> np.ndarray:
+        """Observed values, shape ``(n,)``; NaN marks a failed evaluation (a copy)."""
+        return self._y.copy()
+
+    @property
+    def pending(self) -> np.ndarray:
+        """Points asked but not yet told, shape ``(p, d)`` (a copy)."""
+        return self._pending.copy()
+
+    @property
+    def best(self) -> Best | None:
+        """The best successful observation (highest ``y``, lowest if minimising); None if none."""
+        ok = np.flatnonzero(np.isfinite(self._y))
+        if ok.size == 0:
+            return None
+        vals = self._y[ok] if self.settings.maximize else -self._y[ok]
+        i = int(ok[np.argmax(vals)])
+        return Best(self._x[i].copy(), float(self._y[i]), i)
+
+    # ----------------------------------------------------------------- scaling
+    def _lower_upper(self) -> tuple[np.ndarray, np.ndarray]:
+        b = np.asarray(self.settings.bounds)
+        return b[:, 0], b[:, 1]
+
+    def _to_unit(self, x: np.ndarray) -> np.ndarray:
+        lo, hi = self._lower_upper()
+        return (x - lo) / (hi - lo)
+
+    def _from_unit(self, u: np.ndarray) -> np.ndarray:
+        lo, hi = self._lower_upper()
+        x = np.clip(lo + np.clip(u, 0.0, 1.0) * (hi - lo), lo, hi)
+        for k, v in self.settings.fixed:
+            x[..., k] = v  # exact, not re-derived from the unit box
+        return x
+
+    def _unit_box(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unit-box search bounds with fixed dimensions collapsed to their value."""
+        lower, upper = np.zeros(self.dim), np.ones(self.dim)
+        lo, hi = self._lower_upper()
+        for k, v in self.settings.fixed:
+            lower[k] = upper[k] = (v - lo[k]) / (hi[k] - lo[k])
+        return lower, upper
+
+    # ----------------------------------------------------------------- ask / tell
+    def ask(self, q: int = 1) -> np.ndarray:
+        """Proposes ``q`` points to evaluate next (and records them as pending).
+
+        Args:
+            q: batch size, >= 1.
+
+        Returns:
+            Points in original units, shape ``(q, d)``, inside the bounds, with fixed dimensions
+            at their values, distinct from every observed and pending point.
+        """
+        if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 1:
+            raise ValueError(f"q must be an integer >= 1, got {q!r}")
+        q = int(q)
+        s = self.settings
+        n_seen = len(self._y) + len(self._pending)
+        have_data = bool(np.isfinite(self._y).any())
+        n_design = q if not have_data else min(q, max(0, s.n_initial - n_seen))
+        lower, upper = self._unit_box()
+        design = np.clip(sobol_points(n_design, self.dim, s.seed, skip=self._n_design), lower, upper)
+        chosen = list(design)
+        if q > n_design:
+            chosen += self._propose(q - n_design, design)
+        x = self._from_unit(np.asarray(chosen).reshape(q, self.dim))
+        self._n_design += n_design
+        self._n_asks += 1
+        self._pending = np.concatenate([self._pending, x])
+        return x.copy()
+
+    def _propose(self, q: int, extra_pending: np.ndarray) -> list[np.ndarray]:
+        """``q`` unit-box points by the GP, Kriging believer over pending and earlier choices."""
+        s = self.settings
+        x_obs = self._to_unit(self._x)
+        pending = np.concatenate([self._to_unit(self._pending), extra_pending]) if len(extra_pending) \
+            else self._to_unit(self._pending)
+        y, ok = _standardise(self._y if s.maximize else -self._y)
+        lower, upper = self._unit_box()
+        with _compute_context():
+            n_pad = bucket_size(len(y) + len(pending) + q)
+            data = make_data(x_obs, y, n_pad=n_pad)
+            key = jax.random.fold_in(jax.random.PRNGKey(s.seed), self._n_asks)
+            params = fit_gp(data, key, s.noise_min, kernel=s.kernel, n_starts=s.fit_starts,
+                            maxiter=s.maxiter)
+            post = gp_posterior(params, data, s.kernel)
+            ok_pad = jnp.asarray(np.pad(ok.astype(np.float64), (0, n_pad - len(ok))))
+            best_f = _best_mean(post, ok_pad)
+            for p in pending:
+                post = _fantasize(post, jnp.asarray(p))
+            taken = np.concatenate([x_obs, pending])
+            chosen: list[np.ndarray] = []
+            for j in range(q):
+                raw = sobol_points(s.n_raw, self.dim, (s.seed, self._n_asks, j))
+                cands = maximize_acquisition(
+                    post, best_f, jnp.asarray(raw), jnp.asarray(lower), jnp.asarray(upper), s.beta,
+                    kind=s.acquisition, n_refine=s.n_refine, maxiter=s.maxiter)
+                pick = _first_new(np.asarray(cands.x), taken)
+                if pick is None:  # every refined point is a duplicate: take a fresh raw point
+                    pick = _first_new(np.clip(raw, lower, upper), taken)
+                if pick is None:  # pragma: no cover - 512 Sobol points all duplicates
+                    raise RuntimeError("could not find a new point to propose")
+                chosen.append(pick)
+                taken = np.concatenate([taken, pick[None]])
+                if j + 1 < q:
+                    post = _fantasize(post, jnp.asarray(pick))
+        return chosen
+
+    def tell(self, x: Any, y: Any) -> None:
+        """Records evaluations (NaN or inf in ``y`` = failed; kept and avoided).
+
+        Args:
+            x: points in original units, shape ``(m, d)`` (or ``(d,)`` for one point); they
+                need not have been asked, but must lie inside the bounds.
+            y: objective values, shape ``(m,)`` (or a scalar).
+
+        Raises:
+            ValueError: for wrong shapes, non-finite or out-of-bounds ``x``.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        y = np.atleast_1d(np.asarray(y, dtype=np.float64))
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x must have shape (m, {self.dim}) (one column per bound), got {x.shape}")
+        if y.shape != (x.shape[0],):
+            raise ValueError(f"y must have shape ({x.shape[0]},) to match x {x.shape}, got {y.shape}")
+        if x.shape[0] == 0:
+            raise ValueError("tell got no observations; pass at least one (x, y) pair")
+        if not np.isfinite(x).all():
+            raise ValueError("x must be finite; mark a failed evaluation with y = NaN instead")
+        lo, hi = self._lower_upper()
+        tol = 1e-9 * (hi - lo)
+        if ((x < lo - tol) | (x > hi + tol)).any():
+            raise ValueError(f"x has points outside the bounds {list(self.settings.bounds)}; "
+                             "tell only points inside them")
+        y = np.where(np.isfinite(y), y, np.nan)
+        for row in self._to_unit(x):
+            if len(self._pending):
+                dist = np.max(np.abs(self._to_unit(self._pending) - row), axis=1)
+                i = int(np.argmin(dist))
+                if dist[i] < _DUPLICATE_TOL:
+                    self._pending = np.delete(self._pending, i, axis=0)
+        self._x = np.concatenate([self._x, np.clip(x, lo, hi)])
+        self._y = np.concatenate([self._y, y])
+
+    # ----------------------------------------------------------------- state
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as JSON-ready data (NaN stored as null; floats round-trip exactly)."""
+        s = dataclasses.asdict(self.settings)
+        s["bounds"] = [list(b) for b in self.settings.bounds]
+        s["fixed"] = {str(k): v for k, v in self.settings.fixed}
+        return {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "settings": s,
+            "x": self._x.tolist(),
+            "y": [None if math.isnan(v) else float(v) for v in self._y],
+            "pending": self._pending.tolist(),
+            "n_asks": self._n_asks,
+            "n_design": self._n_design,
+        }
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> Optimizer:
+        """Rebuilds an optimiser from :meth:`to_dict` output."""
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"not a {STATE_FORMAT} state (format={state.get('format')!r})")
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported state version {state.get('version')!r}; expected {STATE_VERSION}")
+        s = dict(state["settings"])
+        fixed = {int(k): float(v) for k, v in s.pop("fixed").items()}
+        bounds = [tuple(b) for b in s.pop("bounds")]
+        opt = cls(bounds=bounds, fixed=fixed, **s)
+        d = opt.dim
+        opt._x = np.asarray(state["x"], dtype=np.float64).reshape(-1, d)
+        opt._y = np.asarray([np.nan if v is None else v for v in state["y"]], dtype=np.float64)
+        opt._pending = np.asarray(state["pending"], dtype=np.float64).reshape(-1, d)
+        opt._n_asks = int(state["n_asks"])
+        opt._n_design = int(state["n_design"])
+        if opt._y.shape != (opt._x.shape[0],):
+            raise ValueError("corrupt state: x and y have different lengths")
+        return opt
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the state to a JSON file atomically (temporary file + ``os.replace``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Optimizer:
+        """Reads a state written by :meth:`save`; the next proposals equal the saved one's."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def __repr__(self) -> str:
+        return (f"Optimizer(dim={self.dim}, observations={len(self._y)}, "
+                f"failed={int(np.isnan(self._y).sum())}, pending={len(self._pending)})")
+
+
+def _standardise(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised values with failures imputed at the worst success; and the success mask."""
+    ok = np.isfinite(y)
+    good = y[ok]
+    mu = good.mean()
+    sd = good.std() if good.size > 1 else 1.0
+    sd = sd if sd > 0 else 1.0
+    z = np.where(ok, (y - mu) / sd, 0.0)
+    # Pessimistic imputation: a failure looks as bad as the worst success, so the GP mean dips
+    # there and the acquisition moves away, without inventing an arbitrary penalty scale.
+    z[~ok] = ((good - mu) / sd).min()
+    return z, ok
+
+
+def _first_new(candidates: np.ndarray, taken: np.ndarray) -> np.ndarray | None:
+    """First row of ``candidates`` farther than the duplicate tolerance from every ``taken`` row."""
+    for c in candidates:
+        if not np.isfinite(c).all():
+            continue
+        if len(taken) == 0 or np.min(np.max(np.abs(taken - c), axis=1)) > _DUPLICATE_TOL:
+            return c
+    return None
+
