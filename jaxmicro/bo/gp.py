@@ -178,6 +178,7 @@ def train_covariance(params: GPParams, data: GPData, kernel: str) -> Array:
     return k * m[:, None] * m[None, :] + jnp.diag(params.noise * m + (1.0 - m))
 
 
+@functools.partial(jax.jit, static_argnames=("kernel",))
 def log_marginal_likelihood(params: GPParams, data: GPData, kernel: str = "matern52") -> Array:
     """Exact log marginal likelihood ``log p(y | X, params)`` of the observed rows (scalar)."""
     chol = robust_cholesky(train_covariance(params, data, kernel))
@@ -290,6 +291,7 @@ def gp_posterior(params: GPParams, data: GPData, kernel: str = "matern52") -> GP
     return GPPosterior(params, data, chol, alpha, kernel)
 
 
+@jax.jit
 def predict(post: GPPosterior, x: Array) -> tuple[Array, Array]:
     """Posterior mean and variance of the latent function (no observation noise).
 

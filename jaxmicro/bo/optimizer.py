@@ -208,7 +208,6 @@ class Optimizer:
         self._x = np.zeros((0, d))
         self._y = np.zeros(0)
         self._pending = np.zeros((0, d))
-        self._n_asks = 0
         self._n_design = 0
 
     # ----------------------------------------------------------------- properties
@@ -291,7 +290,6 @@ class Optimizer:
             chosen += self._propose(q - n_design, design)
         x = self._from_unit(np.asarray(chosen).reshape(q, self.dim))
         self._n_design += n_design
-        self._n_asks += 1
         self._pending = np.concatenate([self._pending, x])
         return x.copy()
 
@@ -304,9 +302,13 @@ class Optimizer:
         y, ok = _standardise(self._y if s.maximize else -self._y)
         lower, upper = self._unit_box()
         with _compute_context():
-            n_pad = bucket_size(len(y) + len(pending) + q)
+            # Buckets of at least 32 rows: a typical campaign compiles once or twice in all.
+            n_pad = bucket_size(len(y) + len(pending) + q, min_size=32)
             data = make_data(x_obs, y, n_pad=n_pad)
-            key = jax.random.fold_in(jax.random.PRNGKey(s.seed), self._n_asks)
+            # Randomness keyed by (seed, points seen): proposals depend on the data, not on how
+            # the asks were batched, and a reloaded state continues identically.
+            counter = len(y) + len(pending)
+            key = jax.random.fold_in(jax.random.PRNGKey(s.seed), counter)
             params = fit_gp(data, key, s.noise_min, kernel=s.kernel, n_starts=s.fit_starts,
                             maxiter=s.maxiter)
             post = gp_posterior(params, data, s.kernel)
@@ -317,7 +319,7 @@ class Optimizer:
             taken = np.concatenate([x_obs, pending])
             chosen: list[np.ndarray] = []
             for j in range(q):
-                raw = sobol_points(s.n_raw, self.dim, (s.seed, self._n_asks, j))
+                raw = sobol_points(s.n_raw, self.dim, (s.seed, counter, j))
                 cands = maximize_acquisition(
                     post, best_f, jnp.asarray(raw), jnp.asarray(lower), jnp.asarray(upper), s.beta,
                     kind=s.acquisition, n_refine=s.n_refine, maxiter=s.maxiter)
@@ -383,7 +385,6 @@ class Optimizer:
             "x": self._x.tolist(),
             "y": [None if math.isnan(v) else float(v) for v in self._y],
             "pending": self._pending.tolist(),
-            "n_asks": self._n_asks,
             "n_design": self._n_design,
         }
 
@@ -402,7 +403,6 @@ class Optimizer:
         opt._x = np.asarray(state["x"], dtype=np.float64).reshape(-1, d)
         opt._y = np.asarray([np.nan if v is None else v for v in state["y"]], dtype=np.float64)
         opt._pending = np.asarray(state["pending"], dtype=np.float64).reshape(-1, d)
-        opt._n_asks = int(state["n_asks"])
         opt._n_design = int(state["n_design"])
         if opt._y.shape != (opt._x.shape[0],):
             raise ValueError("corrupt state: x and y have different lengths")
