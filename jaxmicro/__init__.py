@@ -60,6 +60,8 @@ _EXPORTS: dict[str, str] = {
     "conductivity_field": "jaxmicro.characterise",
     "Metrics": "jaxmicro.characterise",
     "microstructure_metrics": "jaxmicro.characterise",
+    # bo
+    "Optimizer": "jaxmicro.bo",
 }
 
 __all__ = ["__version__", *_EXPORTS]
