@@ -10,11 +10,14 @@ Conventions:
   jitted function compiles once per padded size (see :func:`bucket_size`), not once per
   observation count. Padding rows are decoupled: they get unit variance and zero covariance,
   so they change neither the likelihood nor the posterior.
-* Priors (Gaussian on the log of each positive parameter, the effective MAP prior of BoTorch's
-  ``SingleTaskGP`` defaults, Hvarfner et al. 2024): ``log lengthscale ~ N(sqrt2 + log(d)/2 - 3,
-  sqrt3)``, ``log noise ~ N(-5, 1)``, plus ``log outputscale ~ N(0, 1)`` and
-  ``mean ~ N(0, 1)``. Box constraints keep the fit sane: lengthscale in [0.025, 100],
-  outputscale in [0.05, 20], noise in [``noise_min``, 2], mean in [-4, 4].
+* Priors: Gaussian on the log of each positive parameter (we optimise the logs). They match
+  BoTorch's ``SingleTaskGP`` defaults (Hvarfner et al. 2024): a LogNormal(mu, s^2) prior on a
+  parameter, maximised in the parameter itself as gpytorch does, equals a Gaussian N(mu - s^2, s^2)
+  on its log. So ``log lengthscale ~ N(sqrt2 + log(d)/2 - 3, 3)`` (LogNormal(sqrt2 + log(d)/2,
+  3)) and ``log noise ~ N(-5, 1)`` (LogNormal(-4, 1)); plus ``log outputscale ~ N(0, 1)`` and
+  ``mean ~ N(0, 1)`` (BoTorch has no outputscale by default; outputs are standardised).
+  Box constraints keep the fit sane: lengthscale in [0.025, 100], outputscale in [0.05, 20],
+  noise in [``noise_min``, 2], mean in [-4, 4].
 
 Everything here is pure and jittable; floating point follows the inputs (use float64 via
 ``jax.enable_x64(True)`` for the best conditioning, as :class:`~jaxmicro.bo.Optimizer` does).
