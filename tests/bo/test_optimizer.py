@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from jaxmicro.bo import BRANIN, Optimizer
+from jaxmicro.bo import BRANIN, Optimizer, fit_gp, maximize_acquisition
 
 
 def _quadratic(x):
@@ -198,3 +198,19 @@ def test_bad_ask_and_tell_raise(tmp_path):
     bad.write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(ValueError, match="not a jaxmicro-bo-optimizer state"):
         Optimizer.load(bad)
+
+
+def test_growing_data_does_not_recompile():
+    opt = Optimizer(bounds=BOX, seed=10, n_initial=3)
+    _run(opt, _quadratic, 5)  # compiles the 32-row bucket (if no earlier test did)
+    before = (fit_gp._cache_size(), maximize_acquisition._cache_size())
+    _run(opt, _quadratic, 8)  # 5 -> 13 observations: same bucket, no new compilation
+    assert (fit_gp._cache_size(), maximize_acquisition._cache_size()) == before
+    assert len(opt.y) == 13
+
+
+def test_tell_accepts_a_single_point():
+    opt = Optimizer(bounds=BOX, seed=11)
+    x = opt.ask(1)[0]
+    opt.tell(x, 0.5)
+    assert opt.best.y == 0.5 and opt.best.index == 0 and len(opt.pending) == 0
