@@ -2,14 +2,15 @@
 
 Problems (all maximised): Branin 2D, Hartmann 6D and Hartmann 6D with Gaussian observation
 noise (sd 0.1). Budget: ``--initial`` Sobol points (the same points for every method) plus
-``--iterations`` sequential BO iterations (q = 1), ``--seeds`` seeds each. Reported per problem
-and method: median and quartiles of the final simple regret ``f_max - max_i f(x_i)`` (noiseless
-``f`` at the evaluated points) and the median wall time per iteration (fit + acquisition, after
-compilation: one untimed warm-up run per problem compiles every padded size first).
+``--iterations`` BO iterations of ``--q`` points each (default 1), ``--seeds`` seeds each.
+Reported per problem and method: median and quartiles of the final simple regret
+``f_max - max_i f(x_i)`` (noiseless ``f`` at the evaluated points) and the median wall time per
+iteration (fit + acquisition, after compilation: one untimed warm-up run per problem compiles
+every padded size first).
 
 BoTorch baseline (its standard loop): ``SingleTaskGP`` (default priors, inputs normalised,
 outputs standardised), ``fit_gpytorch_mll``, ``qLogExpectedImprovement(best_f=max y)``,
-``optimize_acqf(q=1, num_restarts=10, raw_samples=512)``, float64.
+``optimize_acqf(q, num_restarts=10, raw_samples=512)``, float64.
 
 Both run single-threaded (``torch.set_num_threads(1)``, OpenBLAS 1 thread) since the machine is
 shared; the JSON records ``uptime`` before and after.
@@ -50,7 +51,7 @@ def _observe(prob: TestFunction, noise: float, x: np.ndarray, rng: np.random.Gen
     return y + noise * rng.standard_normal(y.shape) if noise > 0 else y
 
 
-def run_jaxmicro(prob: TestFunction, noise: float, seed: int, n_init: int, iters: int) -> dict:
+def run_jaxmicro(prob: TestFunction, noise: float, seed: int, n_init: int, iters: int, q: int = 1) -> dict:
     rng = np.random.default_rng([seed, 7])
     opt = Optimizer(bounds=prob.bounds, seed=seed, n_initial=n_init)
     x0 = opt.ask(n_init)
@@ -58,13 +59,13 @@ def run_jaxmicro(prob: TestFunction, noise: float, seed: int, n_init: int, iters
     times = []
     for _ in range(iters):
         t = time.perf_counter()
-        x = opt.ask(1)
+        x = opt.ask(q)
         times.append(time.perf_counter() - t)
         opt.tell(x, _observe(prob, noise, x, rng))
     return {"x": opt.x, "times": times}
 
 
-def run_botorch(prob: TestFunction, noise: float, seed: int, n_init: int, iters: int) -> dict:
+def run_botorch(prob: TestFunction, noise: float, seed: int, n_init: int, iters: int, q: int = 1) -> dict:
     import torch
     from botorch.acquisition.logei import qLogExpectedImprovement
     from botorch.fit import fit_gpytorch_mll
@@ -90,7 +91,7 @@ def run_botorch(prob: TestFunction, noise: float, seed: int, n_init: int, iters:
                              outcome_transform=Standardize(m=1))
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         acq = qLogExpectedImprovement(model, best_f=ty.max())
-        cand, _ = optimize_acqf(acq, bounds=bounds, q=1, num_restarts=10, raw_samples=512)
+        cand, _ = optimize_acqf(acq, bounds=bounds, q=q, num_restarts=10, raw_samples=512)
         times.append(time.perf_counter() - t)
         xn = cand.detach().numpy()
         x = np.concatenate([x, xn])
@@ -98,9 +99,9 @@ def run_botorch(prob: TestFunction, noise: float, seed: int, n_init: int, iters:
     return {"x": x, "times": times}
 
 
-def run_sobol(prob: TestFunction, noise: float, seed: int, n_init: int, iters: int) -> dict:
+def run_sobol(prob: TestFunction, noise: float, seed: int, n_init: int, iters: int, q: int = 1) -> dict:
     lo, hi = np.asarray(prob.bounds).T
-    return {"x": lo + sobol_points(n_init + iters, len(lo), seed) * (hi - lo), "times": []}
+    return {"x": lo + sobol_points(n_init + q * iters, len(lo), seed) * (hi - lo), "times": []}
 
 
 RUNNERS = {"jaxmicro": run_jaxmicro, "botorch": run_botorch, "sobol": run_sobol}
@@ -145,12 +146,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--initial", type=int, default=10)
     ap.add_argument("--iterations", type=int, default=40)
+    ap.add_argument("--q", type=int, default=1,
+                    help="batch size per iteration (ours: Kriging believer; BoTorch: joint qLogEI)")
     ap.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--out", type=Path, default=Path("experiments/bench_bo.json"))
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"seeds": args.seeds, "initial": args.initial, "iterations": args.iterations,
+    meta = {"seeds": args.seeds, "initial": args.initial, "iterations": args.iterations, "q": args.q,
             "noise_sd": NOISE_SD, "uptime_start": _uptime(), "nproc": os.cpu_count(),
             "threads": "torch 1, OpenBLAS 1"}
     runs: list[dict] = []
@@ -165,12 +168,12 @@ def main() -> None:
         prob, noise = PROBLEMS[name]
         if "jaxmicro" in args.methods:  # untimed warm-up: compiles every padded size used below
             t = time.perf_counter()
-            run_jaxmicro(prob, noise, 10_000, args.initial, args.iterations)
+            run_jaxmicro(prob, noise, 10_000, args.initial, args.iterations, args.q)
             meta[f"warmup_s_{name}"] = time.perf_counter() - t
         for seed in range(args.seeds):
             for method in args.methods:
                 t = time.perf_counter()
-                res = RUNNERS[method](prob, noise, seed, args.initial, args.iterations)
+                res = RUNNERS[method](prob, noise, seed, args.initial, args.iterations, args.q)
                 best = float(np.max(prob.fn(res["x"])))
                 runs.append({"problem": name, "method": method, "seed": seed,
                              "regret": prob.f_max - best, "n_evals": len(res["x"]),
