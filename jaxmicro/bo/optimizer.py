@@ -335,7 +335,7 @@ class Optimizer:
         return chosen
 
     def tell(self, x: Any, y: Any) -> None:
-        """Records evaluations (NaN or inf in ``y`` = failed; kept and avoided).
+        """Records evaluations (NaN, inf or None in ``y`` = failed; kept and avoided).
 
         Args:
             x: points in original units, shape ``(m, d)`` (or ``(d,)`` for one point); they
@@ -346,7 +346,8 @@ class Optimizer:
             ValueError: for wrong shapes, non-finite or out-of-bounds ``x``.
         """
         x = np.asarray(x, dtype=np.float64)
-        y = np.atleast_1d(np.asarray(y, dtype=np.float64))
+        y = np.atleast_1d(np.asarray(y, dtype=object))
+        y = np.array([np.nan if v is None else v for v in y.ravel()], dtype=np.float64).reshape(y.shape)
         if x.ndim == 1:
             x = x[None, :]
         if x.ndim != 2 or x.shape[1] != self.dim:

@@ -148,7 +148,7 @@ def test_all_failed_or_no_data_still_proposes():
     opt = Optimizer(bounds=BOX, seed=9, n_initial=2)
     assert opt.best is None
     x = opt.ask(3)
-    opt.tell(x, [np.nan, np.inf, np.nan])
+    opt.tell(x, [np.nan, np.inf, None])
     assert opt.best is None and np.isnan(opt.y).all()
     x2 = opt.ask(2)  # no successful data: continues the Sobol design
     assert x2.shape == (2, 2) and np.min(np.max(np.abs(x2[:, None] - x[None]), -1)) > 1e-6
