@@ -14,6 +14,7 @@ import sys
 
 # name -> (module, one-line help). Order is the order shown by `jaxmicro --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "design": ("jaxmicro.design._cli", "optimise manufacturing labels for cell performance (the main job)"),
     "simulate": ("jaxmicro.data._cli", "write a labelled dataset with the manufacturing simulator"),
     "train": ("jaxmicro.generator._cli_train", "train the conditional SliceGAN generator on a dataset"),
     "generate": ("jaxmicro.generator._cli_generate", "generate microstructures at labels with a generator"),

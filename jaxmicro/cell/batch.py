@@ -14,7 +14,7 @@ import concurrent.futures
 import math
 import multiprocessing
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from tqdm.auto import tqdm
@@ -84,6 +84,7 @@ def simulate_batch(
     executor: concurrent.futures.Executor | None = None,
     max_workers: int | None = None,
     progress: bool = False,
+    on_result: Callable[[int, CellResult], None] | None = None,
 ) -> list[CellResult]:
     """Simulates many cases, in input order.
 
@@ -96,6 +97,8 @@ def simulate_batch(
         max_workers: number of workers (``None``: CPU count); sizes the default pool and
             the split of cases into tasks (at most ``ceil(n / max_workers)`` cases a task).
         progress: show a tqdm progress bar.
+        on_result: called as ``on_result(index, result)`` in this process as each case
+            completes (in completion order), e.g. to log results before the batch ends.
 
     Returns:
         One :class:`CellResult` per case, in the order of ``cases``.
@@ -112,11 +115,14 @@ def simulate_batch(
     def store(chunk: list[int], chunk_results: list[CellResult]) -> None:
         for i, result in zip(chunk, chunk_results, strict=True):
             results[i] = result
+            if on_result is not None:
+                on_result(i, result)
         bar.update(len(chunk))
 
     if executor is None and (n_workers == 1 or len(chunks) == 1):
-        for chunk in chunks:
-            store(chunk, _run_chunk([cases[i] for i in chunk], config))
+        # One case at a time, so that on_result sees each as it completes.
+        for i in (i for chunk in chunks for i in chunk):
+            store([i], _run_chunk([cases[i]], config))
     else:
         pool = executor or default_executor(min(n_workers, len(chunks)))
         try:

@@ -66,10 +66,20 @@ LITHIUM_METAL_FIXED = {
 
 
 def import_pybamm() -> Any:
-    """Imports PyBaMM quietly (telemetry off, errors-only logging) and returns the module."""
+    """Imports PyBaMM quietly (telemetry off, errors-only logging) and returns the module.
+
+    PyBaMM's import switches JAX to float64 globally (``jax_enable_x64``), which would change
+    every later JAX computation in the process (generated noise, solver dtypes) depending on
+    whether a cell was simulated first; the flag is put back as it was (our cells use
+    PyBaMM's IDAKLU solver, not its JAX solver).
+    """
     os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
+    import jax
+
+    x64 = jax.config.jax_enable_x64
     import pybamm
 
+    jax.config.update("jax_enable_x64", x64)
     pybamm.set_logging_level("ERROR")
     return pybamm
 

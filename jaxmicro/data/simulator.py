@@ -209,12 +209,12 @@ def pack_particles(key: jax.Array, labels: jax.Array, config: SimulatorConfig) -
     key_radius, key_centre = jax.random.split(key)
     sigma = config.radius_log_std
     log_median = math.log(config.mean_radius_voxels) - 0.5 * sigma**2
-    radii = jnp.exp(log_median + sigma * jax.random.normal(key_radius, (n,)))
+    radii = jnp.exp(log_median + sigma * jax.random.normal(key_radius, (n,), dtype=jnp.float32))
     particle_volume = 4.0 / 3.0 * jnp.pi * radii**3
     target_volume = config.precalender_am_fraction * jnp.prod(box)
     active = jnp.cumsum(particle_volume) - particle_volume < target_volume
 
-    centres = jax.random.uniform(key_centre, (n, 3)) * box
+    centres = jax.random.uniform(key_centre, (n, 3), dtype=jnp.float32) * box
     centres = _relax_overlaps(centres, radii, active, box, config.relaxation_sweeps)
     centres = centres.at[:, 0].multiply(factor)
     k = config.particle_flattening
@@ -255,7 +255,7 @@ def _nearest_two(packing: Packing, shape: tuple[int, int, int]) -> tuple[jax.Arr
 def gaussian_random_field(key: jax.Array, shape: tuple[int, ...], length_voxels: float) -> jax.Array:
     """A periodic, zero-mean, unit-variance Gaussian random field with a Gaussian covariance
     of correlation length ``length_voxels`` [voxels]."""
-    noise = jax.random.normal(key, shape)
+    noise = jax.random.normal(key, shape, dtype=jnp.float32)
     frequencies = jnp.meshgrid(
         *[jnp.fft.fftfreq(n) for n in shape[:-1]], jnp.fft.rfftfreq(shape[-1]), indexing="ij"
     )

@@ -16,7 +16,7 @@ import concurrent.futures
 import dataclasses
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import jax
@@ -138,11 +138,20 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> Evaluation:
+        """From :meth:`to_dict` output or a log record (extra keys ignored, null objective -> NaN)."""
+        values = {f.name: record[f.name] for f in dataclasses.fields(cls)}
+        values["seeds"] = tuple(values["seeds"])
+        values["objective"] = math.nan if values["objective"] is None else float(values["objective"])
+        return cls(**values)
+
     def label_array(self) -> np.ndarray:
         return np.array([self.labels[name] for name in LABEL_FIELDS])
 
 
-def _properties_dict(properties: MicrostructureProperties, index: int) -> dict[str, Any]:
+def properties_dict(properties: MicrostructureProperties, index: int) -> dict[str, Any]:
+    """Row ``index`` of batched properties as plain floats (SI units, JSON-ready)."""
     row = jax.tree.map(lambda x: np.asarray(x)[index], properties)
     fractions = row.volume_fraction
     return {
@@ -159,7 +168,6 @@ def _properties_dict(properties: MicrostructureProperties, index: int) -> dict[s
 
 
 def _cathode(properties: dict[str, Any]) -> CathodeProperties:
-    # The generated fractions sum to 1 up to float32 rounding; the cell stage checks 1e-3.
     return CathodeProperties(
         porosity=properties["porosity"],
         am_volume_fraction=properties["am_volume_fraction"],
@@ -193,8 +201,8 @@ class DesignObjective:
         self.settings = settings
         self.cell_config = cell_config or CellModelConfig()
         self.executor = executor
-        shape = (settings.volume_size,) * 3
-        self._latent_shape = latent_shape_for(generator.config, shape, periodic=False)
+        self._shape = (settings.volume_size,) * 3
+        latent_shape_for(generator.config, self._shape, periodic=False)  # validates the size
         self._keys = jnp.stack([jax.random.PRNGKey(s) for s in self.seeds])
 
     @property
@@ -214,41 +222,91 @@ class DesignObjective:
             self.generator.config,
             self._keys,
             unit,
-            self._latent_shape,
+            self._shape,
             float(self.generator.voxel_size_m),
             self.settings.in_plane,
             self.settings.conv_crit,
         )
         return np.asarray(volumes), average_over_seeds(properties)
 
-    def __call__(self, labels: np.ndarray | Sequence[Sequence[float]]) -> list[Evaluation]:
-        """Evaluates labels ``(n, 3)`` (or ``(3,)``); one :class:`Evaluation` per label."""
+    def __call__(
+        self,
+        labels: np.ndarray | Sequence[Sequence[float]],
+        on_evaluation: Callable[[int, Evaluation], None] | None = None,
+    ) -> list[Evaluation]:
+        """Evaluates labels ``(n, 3)`` (or ``(3,)``); one :class:`Evaluation` per label.
+
+        Args:
+            labels: manufacturing labels inside the generator's trained range.
+            on_evaluation: called as ``on_evaluation(index, evaluation)`` as each label's cell
+                simulation completes (a campaign logs it there).
+        """
         labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
         start = time.perf_counter()
         _, properties = self.measure(labels)
         jax.block_until_ready(properties)
         measure_s = (time.perf_counter() - start) / len(labels)
-        rows = [_properties_dict(properties, i) for i in range(len(labels))]
+        rows = [properties_dict(properties, i) for i in range(len(labels))]
+        return self.evaluate_measured(labels, rows, measure_s, on_evaluation)
+
+    def evaluate_measured(
+        self,
+        labels: np.ndarray,
+        rows: Sequence[dict[str, Any]],
+        measure_s: float = math.nan,
+        on_evaluation: Callable[[int, Evaluation], None] | None = None,
+    ) -> list[Evaluation]:
+        """The cell half of :meth:`__call__`: simulates cells from measured properties.
+
+        Args:
+            labels: ``(n, 3)`` labels the properties belong to.
+            rows: one :func:`properties_dict` per label.
+            measure_s: generation + characterisation time per label [s], for the record.
+            on_evaluation: as in :meth:`__call__`.
+        """
         design = self.settings.cell_design()
         operating_point = OperatingPoint(power_w_per_kg=self.settings.power_w_per_kg)
-        cases = [CellCase(_cathode(row), design, operating_point) for row in rows]
-        results = simulate_batch(
+        evaluations: list[Evaluation | None] = [None] * len(rows)
+        cases, case_rows = [], []
+        for i, row in enumerate(rows):
+            try:
+                cases.append(CellCase(_cathode(row), design, operating_point))
+                case_rows.append(i)
+            except ValueError as error:  # e.g. a generated volume without one of the phases
+                evaluations[i] = self._evaluation(labels[i], row, None, measure_s, str(error))
+                if on_evaluation is not None:
+                    on_evaluation(i, evaluations[i])
+
+        def finish(case_index: int, result: CellResult) -> None:
+            i = case_rows[case_index]
+            evaluations[i] = self._evaluation(labels[i], rows[i], result, measure_s)
+            if on_evaluation is not None:
+                on_evaluation(i, evaluations[i])
+
+        simulate_batch(
             cases,
             self.cell_config,
             executor=self.executor,
             max_workers=None if self.executor else 1,
+            on_result=finish,
         )
-        return [
-            self._evaluation(label, row, result, measure_s)
-            for label, row, result in zip(labels, rows, results, strict=True)
-        ]
+        return evaluations  # type: ignore[return-value]
 
     def _evaluation(
-        self, label: np.ndarray, properties: dict[str, Any], result: CellResult, measure_s: float
+        self,
+        label: np.ndarray,
+        properties: dict[str, Any],
+        result: CellResult | None,
+        measure_s: float,
+        error: str = "",
     ) -> Evaluation:
-        value = float(getattr(result, OBJECTIVES[self.settings.objective][0]))
-        failed = result.failed or not math.isfinite(value)
-        reason = result.reason or ("objective is not finite" if failed else "")
+        if result is None:
+            value, failed, reason, cell, cell_s = math.nan, True, f"invalid cathode: {error}", {}, 0.0
+        else:
+            value = float(getattr(result, OBJECTIVES[self.settings.objective][0]))
+            failed = result.failed or not math.isfinite(value)
+            reason = result.reason or ("objective is not finite" if failed else "")
+            cell, cell_s = result.to_dict(), result.build_time_s + result.solve_time_s
         return Evaluation(
             labels=dict(zip(LABEL_FIELDS, map(float, label), strict=True)),
             seeds=self.seeds,
@@ -256,9 +314,6 @@ class DesignObjective:
             failed=failed,
             reason=reason,
             properties=properties,
-            cell=result.to_dict(),
-            timings_s={
-                "generate_and_characterise": measure_s,
-                "cell": result.build_time_s + result.solve_time_s,
-            },
+            cell=cell,
+            timings_s={"generate_and_characterise": measure_s, "cell": cell_s},
         )

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from jaxmicro.characterise import microstructure_metrics, tortuosity
 from jaxmicro.data.phases import IN_PLANE_AXES, PORE, THROUGH_PLANE_AXIS
-from jaxmicro.generator import GeneratorConfig, generate_probabilities
+from jaxmicro.generator import GeneratorConfig, generate_probabilities, latent_shape_for
 
 _PORE_AM_PAIR = 0  # index of (pore, AM) in jaxmicro.characterise.PHASE_PAIRS
 
@@ -66,14 +66,14 @@ def characterise_volumes(
 
 @partial(
     jax.jit,
-    static_argnames=("config", "latent_shape", "voxel_size_m", "in_plane", "conv_crit"),
+    static_argnames=("config", "shape", "voxel_size_m", "in_plane", "conv_crit"),
 )
 def generate_and_characterise(
     params,
     config: GeneratorConfig,
     keys: jax.Array,
     labels_unit: jax.Array,
-    latent_shape: tuple[int, int, int],
+    shape: tuple[int, int, int],
     voxel_size_m: float,
     in_plane: bool = False,
     conv_crit: float = 1e-3,
@@ -85,7 +85,8 @@ def generate_and_characterise(
         config: generator network (static).
         keys: ``(s, 2)`` PRNG keys, one per seed; every label shares the seed's noise.
         labels_unit: ``(n, 3)`` labels normalised to the unit cube.
-        latent_shape: generator latent size (static).
+        shape: ``(z, y, x)`` of each volume [voxels] (static), multiples of the generator's
+            upsampling factor; cropped from a larger periodic volume, as :func:`generate`.
         voxel_size_m: voxel edge [m] (static).
         in_plane: also solve the in-plane tortuosity (twice the solver cost).
         conv_crit: tortuosity flux-spread criterion.
@@ -93,10 +94,12 @@ def generate_and_characterise(
     Returns:
         ``volumes`` uint8 ``(s, n, z, y, x)`` and their properties with leading ``(s, n)``.
     """
+    latent_shape = latent_shape_for(config, shape, periodic=False)
     probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None))(
         params, config, keys, labels_unit, latent_shape
     )
-    volumes = jnp.argmax(probabilities, axis=-1).astype(jnp.uint8)
+    z, y, x = shape
+    volumes = jnp.argmax(probabilities[:, :, :z, :y, :x], axis=-1).astype(jnp.uint8)
     flat = volumes.reshape(-1, *volumes.shape[2:])
     properties = characterise_volumes(flat, voxel_size_m, in_plane, conv_crit)
     lead = volumes.shape[:2]

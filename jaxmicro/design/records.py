@@ -91,3 +91,19 @@ def repair_records(path: str | os.PathLike) -> int:
         handle.flush()
         os.fsync(handle.fileno())
     return len(data) - keep
+
+
+def write_json_atomic(path: str | os.PathLike, data: dict[str, Any]) -> None:
+    """Writes a JSON file so that a crash leaves either the old or the new file, never half.
+
+    NaN/inf become null, as in :func:`append_record`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plain = _finite_or_none(json.loads(json.dumps(data, default=_json_default)))
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        json.dump(plain, handle, indent=1, allow_nan=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

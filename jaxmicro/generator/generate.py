@@ -48,7 +48,8 @@ def generate_probabilities(
     Returns:
         ``(n, lz*f, ly*f, lx*f, 3)`` float32 probabilities of (pore, AM, CBD), summing to 1.
     """
-    z = jax.random.normal(key, (1, *latent_shape, config.latent_channels))
+    # float32 whatever jax_enable_x64 says, so the noise of a seed never depends on it.
+    z = jax.random.normal(key, (1, *latent_shape, config.latent_channels), dtype=jnp.float32)
     z = jnp.broadcast_to(z, (labels_unit.shape[0], *z.shape[1:]))
     return generator_apply(params, config, z, labels_unit.astype(jnp.float32))
 

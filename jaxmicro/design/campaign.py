@@ -1,0 +1,278 @@
+"""A Bayesian-optimisation campaign over manufacturing labels that survives being killed.
+
+A :class:`Campaign` repeats: ask the optimiser for a batch of labels, evaluate them with a
+:class:`~jaxmicro.design.objective.DesignObjective`, tell the optimiser the objectives. Its
+folder holds
+
+* ``log.jsonl``: a header, then one ``proposal`` record per batch and one ``evaluation`` record
+  per label, appended (and fsynced) as each completes;
+* ``state.json``: the optimiser's whole state and the pending batch, replaced atomically after
+  every ask and every tell.
+
+Resuming (``resume=True``) reloads the state, evaluates only the labels of the pending batch
+that the log does not hold, and goes on; so nothing logged is lost or computed twice, and a
+resumed campaign makes the proposals the uninterrupted one would have made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from jaxmicro.bo import Optimizer
+from jaxmicro.design.objective import DesignObjective, Evaluation
+from jaxmicro.design.records import append_record, read_records, repair_records, write_json_atomic
+from jaxmicro.design.space import DesignSpace
+
+LOG_NAME = "log.jsonl"
+STATE_NAME = "state.json"
+_STATE_FORMAT = "jaxmicro-campaign-state"
+
+
+@dataclasses.dataclass(frozen=True)
+class CampaignSettings:
+    """How a campaign spends its evaluations.
+
+    Attributes:
+        budget: total labels evaluated (initial design included).
+        batch_size: labels proposed and evaluated together (generation and characterisation
+            of a batch is one jitted computation; its cells run in parallel on an executor).
+        n_initial: labels from a scrambled Sobol design before the GP takes over.
+        seed: seeds the optimiser (the generator seeds are the objective's).
+        acquisition: the optimiser's acquisition function (``"logei"`` or ``"ucb"``).
+    """
+
+    budget: int = 12
+    batch_size: int = 2
+    n_initial: int = 4
+    seed: int = 0
+    acquisition: str = "logei"
+
+    def __post_init__(self) -> None:
+        for name in ("budget", "batch_size", "n_initial"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.n_initial > self.budget:
+            raise ValueError(f"n_initial ({self.n_initial}) cannot exceed the budget ({self.budget})")
+
+
+@dataclasses.dataclass(frozen=True)
+class CampaignResult:
+    """What a finished campaign found.
+
+    Attributes:
+        out_dir: the campaign folder.
+        evaluations: every evaluation, in the order it was logged.
+        best: the evaluation with the highest objective (``None`` if all failed).
+    """
+
+    out_dir: Path
+    evaluations: tuple[Evaluation, ...]
+    best: Evaluation | None
+
+    @property
+    def log_path(self) -> Path:
+        return self.out_dir / LOG_NAME
+
+    @property
+    def n_failed(self) -> int:
+        return sum(e.failed for e in self.evaluations)
+
+
+def best_evaluation(evaluations: tuple[Evaluation, ...] | list[Evaluation]) -> Evaluation | None:
+    """The successful evaluation with the highest objective (first one on ties)."""
+    ok = [e for e in evaluations if not e.failed]
+    return max(ok, key=lambda e: e.objective) if ok else None
+
+
+class Campaign:
+    """BO over a design space with a design objective, logged to ``out_dir``.
+
+    Args:
+        objective: evaluates labels (generator, settings, cell model, executor).
+        space: the free labels and their bounds (inside the generator's trained range).
+        out_dir: the campaign folder.
+        settings: budget, batch size, initial design, seed.
+        resume: continue the campaign in ``out_dir``; without it an existing campaign there
+            is an error (never overwritten).
+        header: extra JSON written into the log's header record (e.g. the command line).
+        progress: show a progress bar.
+
+    Raises:
+        FileExistsError: ``out_dir`` holds a campaign and ``resume`` is False.
+        FileNotFoundError: ``resume`` with no campaign in ``out_dir``.
+        ValueError: resuming with a different space or settings than the logged campaign.
+    """
+
+    def __init__(
+        self,
+        objective: DesignObjective,
+        space: DesignSpace,
+        out_dir: str | Path,
+        settings: CampaignSettings = CampaignSettings(),
+        *,
+        resume: bool = False,
+        header: dict[str, Any] | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.objective = objective
+        self.space = space
+        self.settings = settings
+        self.out_dir = Path(out_dir)
+        self.progress = progress
+        self._header = {
+            "type": "campaign",
+            "space": space.to_dict(),
+            "campaign": dataclasses.asdict(settings),
+            "design": objective.settings.to_dict(),
+            "generator": {
+                "label_ranges": {k: list(v) for k, v in objective.generator.label_ranges.items()},
+                "voxel_size_m": objective.generator.voxel_size_m,
+                "info": dict(objective.generator.info),
+            },
+            **(header or {}),
+        }
+        exists = (self.out_dir / STATE_NAME).is_file() or (self.out_dir / LOG_NAME).is_file()
+        if exists and not resume:
+            raise FileExistsError(
+                f"{self.out_dir} already holds a campaign; pass resume=True (--resume) to continue it "
+                "or choose another output folder"
+            )
+        if resume and not exists:
+            raise FileNotFoundError(f"no campaign to resume in {self.out_dir} (no {STATE_NAME})")
+        if resume:
+            self._check_same_campaign()
+
+    @property
+    def log_path(self) -> Path:
+        return self.out_dir / LOG_NAME
+
+    @property
+    def state_path(self) -> Path:
+        return self.out_dir / STATE_NAME
+
+    def _check_same_campaign(self) -> None:
+        records = read_records(self.log_path)
+        if not records or records[0].get("type") != "campaign":
+            raise ValueError(f"{self.log_path} does not start with a campaign header; it cannot be resumed")
+        logged = records[0]
+        for key in ("space", "campaign", "design"):
+            mine = json.loads(json.dumps(self._header[key]))
+            if logged.get(key) != mine:
+                raise ValueError(
+                    f"cannot resume {self.out_dir}: its {key} settings {logged.get(key)} differ from "
+                    f"these {mine}; use the original options or a new output folder"
+                )
+
+    def _new_optimizer(self) -> Optimizer:
+        return Optimizer(
+            bounds=list(self.space.bounds),
+            seed=self.settings.seed,
+            n_initial=self.settings.n_initial,
+            acquisition=self.settings.acquisition,
+        )
+
+    def _load_state(self) -> tuple[Optimizer, dict[str, Any] | None, int]:
+        if not self.state_path.is_file():
+            return self._new_optimizer(), None, 0
+        state = json.loads(self.state_path.read_text())
+        if state.get("format") != _STATE_FORMAT:
+            raise ValueError(f"{self.state_path} is not a jaxmicro campaign state")
+        return Optimizer.from_dict(state["optimizer"]), state["pending"], state["next_batch"]
+
+    def _save_state(self, optimizer: Optimizer, pending: dict[str, Any] | None, next_batch: int) -> None:
+        write_json_atomic(
+            self.state_path,
+            {
+                "format": _STATE_FORMAT,
+                "version": 1,
+                "optimizer": optimizer.to_dict(),
+                "pending": pending,
+                "next_batch": next_batch,
+            },
+        )
+
+    def run(self) -> CampaignResult:
+        """Runs (or resumes) the campaign to its budget and returns what it found."""
+        repair_records(self.log_path)
+        if not self.log_path.is_file():
+            append_record(self.log_path, self._header | {"time": time.time()})
+        optimizer, pending, next_batch = self._load_state()
+        records = read_records(self.log_path)
+        evaluated = {(r["batch"], r["index"]): r for r in records if r.get("type") == "evaluation"}
+        bar = tqdm(
+            total=self.settings.budget,
+            initial=len(evaluated),
+            desc=f"design {self.objective.settings.power_w_per_kg:g} W/kg",
+            unit="eval",
+            disable=not self.progress,
+        )
+        while True:
+            if pending is not None:
+                self._finish_batch(pending, evaluated, records, bar)
+                x = np.asarray(pending["x"], dtype=np.float64)
+                y = np.array([_objective_or_nan(evaluated[(pending["batch"], i)]) for i in range(len(x))])
+                optimizer.tell(x, y)
+                pending = None
+                self._save_state(optimizer, pending, next_batch)
+            remaining = self.settings.budget - len(evaluated)
+            if remaining <= 0:
+                break
+            start = time.perf_counter()
+            x = np.asarray(optimizer.ask(min(self.settings.batch_size, remaining)), dtype=np.float64)
+            pending = {"batch": next_batch, "x": x.tolist(), "ask_time_s": time.perf_counter() - start}
+            next_batch += 1
+            self._save_state(optimizer, pending, next_batch)
+        bar.close()
+        evaluations = tuple(
+            Evaluation.from_dict(r) for r in read_records(self.log_path) if r.get("type") == "evaluation"
+        )
+        return CampaignResult(self.out_dir, evaluations, best_evaluation(evaluations))
+
+    def _finish_batch(
+        self,
+        pending: dict[str, Any],
+        evaluated: dict[tuple[int, int], dict[str, Any]],
+        records: list[dict[str, Any]],
+        bar: tqdm,
+    ) -> None:
+        batch = pending["batch"]
+        if not any(r.get("type") == "proposal" and r["batch"] == batch for r in records):
+            proposal = {
+                "type": "proposal",
+                "batch": batch,
+                "x": pending["x"],
+                "labels": self.space.full_labels(pending["x"]).tolist(),
+                "ask_time_s": pending.get("ask_time_s"),
+                "time": time.time(),
+            }
+            append_record(self.log_path, proposal)
+            records.append(proposal)
+        todo = [i for i in range(len(pending["x"])) if (batch, i) not in evaluated]
+        if not todo:
+            return
+        labels = self.space.full_labels(np.asarray(pending["x"])[todo])
+
+        def log(position: int, evaluation: Evaluation) -> None:
+            record = {"type": "evaluation", "batch": batch, "index": todo[position], **evaluation.to_dict()}
+            record["time"] = time.time()
+            append_record(self.log_path, record)
+            evaluated[(batch, todo[position])] = json.loads(json.dumps(record, default=float))
+            bar.update(1)
+            best = best_evaluation([Evaluation.from_dict(r) for r in evaluated.values()])
+            if best is not None:
+                bar.set_postfix(best=f"{best.objective:.4g}")
+
+        self.objective(labels, on_evaluation=log)
+
+
+def _objective_or_nan(record: dict[str, Any]) -> float:
+    value = record.get("objective")
+    return math.nan if record.get("failed") or value is None else float(value)

@@ -1,0 +1,116 @@
+"""Campaign figures (matplotlib, Agg backend; an edge of the package).
+
+* :func:`plot_campaign`: the evaluated labels coloured by the objective, failures marked, the
+  optimum circled (one panel per campaign).
+* :func:`plot_optimum_path`: where the optimum sits in label space at each power (the paper's
+  Figure 1 final panel), and the optimum objective against power.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from jaxmicro.design.objective import Evaluation
+from jaxmicro.design.space import DesignSpace
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    _pyplot().close(fig)
+    return path
+
+
+def _free(evaluations: Sequence[Evaluation], space: DesignSpace) -> np.ndarray:
+    return np.array([[e.labels[name] for name in space.free] for e in evaluations]).reshape(-1, space.dim)
+
+
+def plot_campaign(
+    evaluations: Sequence[Evaluation],
+    space: DesignSpace,
+    path: str | Path,
+    objective_label: str,
+    title: str = "",
+) -> Path:
+    """Scatter of the evaluated free labels (first two), coloured by the objective.
+
+    With one free label the objective is plotted against it instead. Failed evaluations are
+    grey crosses; the best evaluation is circled in red.
+    """
+    plt = _pyplot()
+    x = _free(evaluations, space)
+    y = np.array([e.objective for e in evaluations], dtype=float)
+    ok = np.isfinite(y)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    if space.dim == 1:
+        ax.plot(x[ok, 0], y[ok], "o", color="tab:blue")
+        ax.plot(x[~ok, 0], np.full((~ok).sum(), np.nanmin(y) if ok.any() else 0.0), "x", color="0.6")
+        ax.set_ylabel(objective_label)
+        best_xy = (x[ok, 0][np.argmax(y[ok])], y[ok].max()) if ok.any() else None
+    else:
+        points = ax.scatter(x[ok, 0], x[ok, 1], c=y[ok], cmap="viridis", s=40, edgecolors="k", linewidths=0.3)
+        if ok.any():
+            fig.colorbar(points, ax=ax, label=objective_label)
+        ax.plot(x[~ok, 0], x[~ok, 1], "x", color="0.6", label="failed")
+        ax.set_ylabel(space.free[1])
+        best_xy = tuple(x[ok][np.argmax(y[ok])][:2]) if ok.any() else None
+        ax.set_xlim(*space.bounds[0])
+        ax.set_ylim(*space.bounds[1])
+    if best_xy is not None:
+        ax.plot(*best_xy, "o", ms=16, mfc="none", mec="red", mew=2, label="optimum")
+    ax.set_xlabel(space.free[0])
+    ax.set_title(title, fontsize=9)
+    if not ok.all() or best_xy is not None:
+        ax.legend(fontsize=7, loc="best")
+    return _save(fig, path)
+
+
+def plot_optimum_path(
+    powers_w_per_kg: Sequence[float],
+    bests: Sequence[Evaluation | None],
+    space: DesignSpace,
+    path: str | Path,
+    objective_label: str,
+) -> Path:
+    """The optimum's path through label space across powers, and its objective vs power."""
+    plt = _pyplot()
+    found = [(p, b) for p, b in zip(powers_w_per_kg, bests, strict=True) if b is not None]
+    fig, (ax_path, ax_value) = plt.subplots(1, 2, figsize=(9, 4))
+    if found:
+        powers = np.array([p for p, _ in found])
+        x = _free([b for _, b in found], space)
+        values = np.array([b.objective for _, b in found])
+        if space.dim == 1:
+            ax_path.plot(powers, x[:, 0], "o-")
+            ax_path.set_xlabel("cell-level power [W/kg]")
+            ax_path.set_ylabel(space.free[0])
+        else:
+            ax_path.plot(x[:, 0], x[:, 1], "-", color="0.5", zorder=1)
+            points = ax_path.scatter(x[:, 0], x[:, 1], c=powers, cmap="plasma", s=60, zorder=2)
+            fig.colorbar(points, ax=ax_path, label="cell-level power [W/kg]")
+            for power, (u, v) in zip(powers, x[:, :2], strict=True):
+                ax_path.annotate(f"{power:g}", (u, v), textcoords="offset points", xytext=(5, 5), fontsize=7)
+            ax_path.set_xlim(*space.bounds[0])
+            ax_path.set_ylim(*space.bounds[1])
+            ax_path.set_xlabel(space.free[0])
+            ax_path.set_ylabel(space.free[1])
+        ax_value.plot(powers, values, "o-")
+    ax_path.set_title("optimum across powers", fontsize=9)
+    ax_value.set_xlabel("cell-level power [W/kg]")
+    ax_value.set_ylabel(objective_label)
+    ax_value.set_title("optimum objective", fontsize=9)
+    return _save(fig, path)

@@ -1,0 +1,199 @@
+"""A design study: one campaign per cell-level power, their figures and a summary.
+
+This is what ``jaxmicro design`` runs. Each power gets its own resumable campaign folder
+``power_<P>W_per_kg/`` (log, state, campaign figure, slices and TIFF of the optimum); the study
+folder gets ``summary.json`` and ``optimum_path.png`` (the paper's Figure 1 final panel).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jaxmicro.cell import CellModelConfig
+from jaxmicro.data.volume_io import write_volume
+from jaxmicro.design.campaign import LOG_NAME, STATE_NAME, Campaign, CampaignResult, CampaignSettings
+from jaxmicro.design.objective import DesignObjective, DesignSettings, Evaluation
+from jaxmicro.design.plots import plot_campaign, plot_optimum_path
+from jaxmicro.design.records import write_json_atomic
+from jaxmicro.design.space import DesignSpace
+from jaxmicro.generator import Generator
+from jaxmicro.generator.plotting import save_slices_png
+
+SUMMARY_NAME = "summary.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyResult:
+    """A finished study.
+
+    Attributes:
+        out_dir: the study folder.
+        powers_w_per_kg: the cell-level powers, one campaign each [W/kg].
+        campaigns: the campaign results, in the order of the powers.
+        summary_path: ``summary.json``.
+        figures: every figure written.
+    """
+
+    out_dir: Path
+    powers_w_per_kg: tuple[float, ...]
+    campaigns: tuple[CampaignResult, ...]
+    summary_path: Path
+    figures: tuple[Path, ...]
+
+
+def campaign_dir(out_dir: str | Path, power_w_per_kg: float) -> Path:
+    """The folder of the campaign at one power."""
+    return Path(out_dir) / f"power_{power_w_per_kg:g}W_per_kg"
+
+
+def _check_powers(powers: Sequence[float]) -> tuple[float, ...]:
+    powers = tuple(float(p) for p in powers)
+    if not powers:
+        raise ValueError("give at least one cell-level power [W/kg]")
+    if len(set(powers)) != len(powers):
+        raise ValueError(f"powers {powers} repeat a value; give each power once")
+    for power in powers:
+        if not power > 0:
+            raise ValueError(f"powers must be positive [W/kg], got {power}")
+    return powers
+
+
+def _optimum_figures(objective: DesignObjective, best: Evaluation, folder: Path) -> list[Path]:
+    labels = best.label_array()[None]
+    volumes, _ = objective.measure(labels)
+    seeds = objective.seeds
+    titles = [f"seed {s}: " + ", ".join(f"{k} {v:.3f}" for k, v in best.labels.items()) for s in seeds]
+    tiff = write_volume(folder / "optimum.tif", volumes[0, 0])  # seed 0, 0/128/255 grey
+    png = save_slices_png(folder / "optimum_slices.png", volumes[:, 0], titles)
+    return [tiff, png]
+
+
+def _best_summary(best: Evaluation | None) -> dict[str, Any] | None:
+    if best is None:
+        return None
+    keys = (
+        "specific_energy_wh_kg",
+        "energy_density_wh_l",
+        "electrode_specific_energy_wh_kg",
+        "power_w_per_kg",
+        "c_rate",
+        "capacity_ah",
+        "energy_wh",
+        "duration_s",
+        "cell_mass_kg",
+    )
+    return {
+        "labels": best.labels,
+        "objective": best.objective,
+        "properties": best.properties,
+        "cell": {k: best.cell.get(k) for k in keys if k in best.cell},
+    }
+
+
+def run_study(
+    generator: Generator,
+    powers_w_per_kg: Sequence[float],
+    space: DesignSpace,
+    out_dir: str | Path,
+    design: DesignSettings = DesignSettings(),
+    campaign: CampaignSettings = CampaignSettings(),
+    *,
+    resume: bool = False,
+    cell_config: CellModelConfig | None = None,
+    executor: concurrent.futures.Executor | None = None,
+    header: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> StudyResult:
+    """Runs (or resumes) one campaign per power and writes figures and the summary.
+
+    Args:
+        generator: the trained generator.
+        powers_w_per_kg: cell-level discharge powers [W/kg]; one campaign each.
+        space: the free labels and bounds.
+        out_dir: the study folder.
+        design: objective and cell settings (its power is replaced by each of the powers).
+        campaign: budget, batch size, initial design, seed (shared by the campaigns).
+        resume: continue campaigns found in ``out_dir`` (missing ones start).
+        cell_config: PyBaMM modelling choices.
+        executor: where cell simulations run (``None``: in this process).
+        header: extra JSON for each log header (e.g. the command line).
+        progress: show progress bars.
+
+    Raises:
+        FileExistsError: a campaign folder exists and ``resume`` is False (checked before any
+            work starts).
+    """
+    powers = _check_powers(powers_w_per_kg)
+    out_dir = Path(out_dir)
+    folders = [campaign_dir(out_dir, p) for p in powers]
+    if not resume:
+        taken = [f for f in folders if (f / LOG_NAME).exists() or (f / STATE_NAME).exists()]
+        if taken:
+            raise FileExistsError(
+                f"{taken[0]} already holds a campaign; pass --resume to continue or choose another --out"
+            )
+    start = time.perf_counter()
+    results, figures, rows = [], [], []
+    for power, folder in zip(powers, folders, strict=True):
+        settings = dataclasses.replace(design, power_w_per_kg=power)
+        objective = DesignObjective(generator, settings, cell_config, executor)
+        has_campaign = (folder / STATE_NAME).exists() or (folder / LOG_NAME).exists()
+        result = Campaign(
+            objective,
+            space,
+            folder,
+            campaign,
+            resume=resume and has_campaign,
+            header=header,
+            progress=progress,
+        ).run()
+        results.append(result)
+        figures.append(
+            plot_campaign(
+                result.evaluations,
+                space,
+                folder / "campaign.png",
+                settings.objective_description,
+                f"{settings.objective_description} at {power:g} W/kg",
+            )
+        )
+        if result.best is not None:
+            figures += _optimum_figures(objective, result.best, folder)
+        rows.append(
+            {
+                "power_w_per_kg": power,
+                "folder": str(folder),
+                "n_evaluations": len(result.evaluations),
+                "n_failed": result.n_failed,
+                "best": _best_summary(result.best),
+            }
+        )
+    figures.append(
+        plot_optimum_path(
+            powers,
+            [r.best for r in results],
+            space,
+            out_dir / "optimum_path.png",
+            design.objective_description,
+        )
+    )
+    summary_path = out_dir / SUMMARY_NAME
+    write_json_atomic(
+        summary_path,
+        {
+            "objective": design.objective,
+            "objective_description": design.objective_description,
+            "space": space.to_dict(),
+            "campaign": dataclasses.asdict(campaign),
+            "design": design.to_dict() | {"power_w_per_kg": list(powers)},
+            "campaigns": rows,
+            "figures": [str(f) for f in figures],
+            "wall_time_s_this_run": time.perf_counter() - start,
+        },
+    )
+    return StudyResult(out_dir, powers, tuple(results), summary_path, tuple(figures))

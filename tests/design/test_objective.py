@@ -1,0 +1,100 @@
+"""The design objective: generated volumes -> properties -> PyBaMM cell -> objective."""
+
+import dataclasses
+import math
+
+import jax
+import numpy as np
+import pytest
+
+from jaxmicro.data import SimulatorConfig, simulate
+from jaxmicro.design import DesignObjective, DesignSettings, characterise_volumes, properties_dict
+
+LABELS = np.array([[0.93, 0.36, 0.5], [0.95, 0.30, 0.5]])
+SIZE = 16
+
+
+@pytest.fixture(scope="module")
+def simulated_rows():
+    """Properties of two simulated 40 um electrodes (real microstructures, not the toy's)."""
+    config = SimulatorConfig(shape=(40, 40, 40), voxel_size_m=1e-6)
+    volumes = np.stack([simulate(label, config, seed=0) for label in LABELS])
+    properties = characterise_volumes(jax.numpy.asarray(volumes), config.voxel_size_m)
+    return [properties_dict(properties, i) for i in range(len(LABELS))]
+
+
+def test_measured_properties_simulate_to_a_plausible_cell(toy, simulated_rows):
+    objective = DesignObjective(toy, DesignSettings(volume_size=SIZE, power_w_per_kg=100.0))
+    seen = []
+    evaluations = objective.evaluate_measured(
+        LABELS, simulated_rows, on_evaluation=lambda i, _: seen.append(i)
+    )
+    assert sorted(seen) == [0, 1]
+    for label, row, evaluation in zip(LABELS, simulated_rows, evaluations, strict=True):
+        assert not evaluation.failed, evaluation.reason
+        assert evaluation.objective == evaluation.cell["specific_energy_wh_kg"]
+        assert 100.0 < evaluation.objective < 400.0  # a 4680 NMC/graphite cell [Wh/kg]
+        assert evaluation.cell["power_w_per_kg"] == pytest.approx(100.0, rel=0.02)
+        assert evaluation.labels == dict(zip(("am_wt", "porosity", "adhesion"), label, strict=True))
+        assert evaluation.properties == row
+    # More AM and less pore stores more energy at this modest power.
+    assert evaluations[1].objective > evaluations[0].objective
+
+
+def test_other_objectives_read_their_cell_quantity(toy, simulated_rows):
+    for name, key in [("energy_density", "energy_density_wh_l"),
+                      ("electrode_specific_energy", "electrode_specific_energy_wh_kg")]:
+        objective = DesignObjective(toy, DesignSettings(objective=name, volume_size=SIZE))
+        (evaluation,) = objective.evaluate_measured(LABELS[:1], simulated_rows[:1])
+        assert evaluation.objective == evaluation.cell[key]
+
+
+def test_non_percolating_and_invalid_volumes_are_failed_evaluations(toy, simulated_rows):
+    objective = DesignObjective(toy, DesignSettings(volume_size=SIZE))
+    blocked = simulated_rows[0] | {"tau_through_plane": math.inf, "d_rel_through_plane": 0.0}
+    no_pore = simulated_rows[0] | {"porosity": 0.0, "am_volume_fraction": 0.9, "cbd_volume_fraction": 0.1}
+    evaluations = objective.evaluate_measured(LABELS, [blocked, no_pore])
+    assert all(e.failed and math.isnan(e.objective) for e in evaluations)
+    assert "percolat" in evaluations[0].reason
+    assert "invalid cathode" in evaluations[1].reason and "porosity" in evaluations[1].reason
+
+
+def test_generated_batch_is_characterised_deterministically(toy):
+    objective = DesignObjective(toy, DesignSettings(volume_size=SIZE, seeds_per_label=2))
+    volumes, properties = objective.measure(LABELS)
+    assert volumes.shape == (2, 2, SIZE, SIZE, SIZE)
+    np.testing.assert_allclose(np.asarray(properties.volume_fraction).sum(-1), 1.0, atol=1e-5)
+    again_volumes, again = objective.measure(LABELS)
+    np.testing.assert_array_equal(volumes, again_volumes)
+    np.testing.assert_array_equal(properties.tau_through_plane, again.tau_through_plane)
+
+
+def test_end_to_end_call_returns_one_evaluation_per_label(toy):
+    objective = DesignObjective(toy, DesignSettings(volume_size=SIZE))
+    evaluations = objective(LABELS)
+    assert len(evaluations) == 2
+    for evaluation in evaluations:
+        assert evaluation.failed == math.isnan(evaluation.objective)
+        assert evaluation.timings_s["generate_and_characterise"] > 0
+
+
+def test_labels_outside_the_trained_range_are_refused(toy):
+    narrow = dataclasses.replace(toy, label_ranges={"am_wt": (0.92, 0.94), "porosity": (0.3, 0.4),
+                                                    "adhesion": (0.0, 1.0)})
+    objective = DesignObjective(narrow, DesignSettings(volume_size=SIZE))
+    with pytest.raises(ValueError, match="trained range"):
+        objective(np.array([[0.95, 0.35, 0.5]]))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"objective": "power"}, "objective must be one of"),
+        ({"power_w_per_kg": -5.0}, "power_w_per_kg must be a positive"),
+        ({"seeds_per_label": 0}, "seeds_per_label"),
+        ({"cell_format": "18650"}, "cell_format"),
+    ],
+)
+def test_bad_settings_raise_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DesignSettings(**kwargs)
