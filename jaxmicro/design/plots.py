@@ -58,14 +58,17 @@ def plot_campaign(
     fig, ax = plt.subplots(figsize=(5, 4))
     if space.dim == 1:
         ax.plot(x[ok, 0], y[ok], "o", color="tab:blue")
-        ax.plot(x[~ok, 0], np.full((~ok).sum(), np.nanmin(y) if ok.any() else 0.0), "x", color="0.6")
+        if not ok.all():
+            floor = np.full((~ok).sum(), np.nanmin(y) if ok.any() else 0.0)
+            ax.plot(x[~ok, 0], floor, "x", color="0.6", label="failed (at the lowest value)")
         ax.set_ylabel(objective_label)
         best_xy = (x[ok, 0][np.argmax(y[ok])], y[ok].max()) if ok.any() else None
     else:
         points = ax.scatter(x[ok, 0], x[ok, 1], c=y[ok], cmap="viridis", s=40, edgecolors="k", linewidths=0.3)
         if ok.any():
             fig.colorbar(points, ax=ax, label=objective_label)
-        ax.plot(x[~ok, 0], x[~ok, 1], "x", color="0.6", label="failed")
+        if not ok.all():
+            ax.plot(x[~ok, 0], x[~ok, 1], "x", color="0.6", label="failed")
         ax.set_ylabel(space.free[1])
         best_xy = tuple(x[ok][np.argmax(y[ok])][:2]) if ok.any() else None
         ax.set_xlim(*space.bounds[0])
@@ -74,8 +77,7 @@ def plot_campaign(
         ax.plot(*best_xy, "o", ms=16, mfc="none", mec="red", mew=2, label="optimum")
     ax.set_xlabel(space.free[0])
     ax.set_title(title, fontsize=9)
-    if not ok.all() or best_xy is not None:
-        ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="best")
     return _save(fig, path)
 
 
