@@ -144,6 +144,8 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seeds are first-seed .. first-seed + seeds - 1")
     ap.add_argument("--initial", type=int, default=10)
     ap.add_argument("--iterations", type=int, default=40)
     ap.add_argument("--q", type=int, default=1,
@@ -153,7 +155,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("experiments/bench_bo.json"))
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"seeds": args.seeds, "initial": args.initial, "iterations": args.iterations, "q": args.q,
+    meta = {"seeds": args.seeds, "first_seed": args.first_seed, "initial": args.initial,
+            "iterations": args.iterations, "q": args.q,
             "noise_sd": NOISE_SD, "uptime_start": _uptime(), "nproc": os.cpu_count(),
             "threads": "torch 1, OpenBLAS 1"}
     runs: list[dict] = []
@@ -170,7 +173,7 @@ def main() -> None:
             t = time.perf_counter()
             run_jaxmicro(prob, noise, 10_000, args.initial, args.iterations, args.q)
             meta[f"warmup_s_{name}"] = time.perf_counter() - t
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for method in args.methods:
                 t = time.perf_counter()
                 res = RUNNERS[method](prob, noise, seed, args.initial, args.iterations, args.q)

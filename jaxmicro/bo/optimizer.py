@@ -146,17 +146,11 @@ def _compute_context() -> Iterator[None]:
 
 
 @jax.jit
-def _fantasize(post: GPPosterior, x: Array) -> GPPosterior:
-    """Kriging believer: condition on the posterior mean at ``x`` (shape ``(d,)``)."""
+def _fantasize(post: GPPosterior, x: Array) -> tuple[GPPosterior, Array]:
+    """Kriging believer: condition on the posterior mean at ``x`` (shape ``(d,)``); returns the
+    new posterior and that mean (scalar)."""
     mean, _ = predict(post, x[None, :])
-    return condition(post, x, mean[0])
-
-
-@jax.jit
-def _best_mean(post: GPPosterior, ok: Array) -> Array:
-    """Largest posterior mean over the successful observed rows (``ok`` mask, ``(n_pad,)``)."""
-    mean, _ = predict(post, post.data.x)
-    return jnp.max(jnp.where(ok > 0, mean, -jnp.inf))
+    return condition(post, x, mean[0]), mean[0]
 
 
 class Optimizer:
@@ -312,10 +306,14 @@ class Optimizer:
             params = fit_gp(data, key, s.noise_min, kernel=s.kernel, n_starts=s.fit_starts,
                             maxiter=s.maxiter)
             post = gp_posterior(params, data, s.kernel)
-            ok_pad = jnp.asarray(np.pad(ok.astype(np.float64), (0, n_pad - len(ok))))
-            best_f = _best_mean(post, ok_pad)
-            for p in pending:
-                post = _fantasize(post, jnp.asarray(p))
+            # Incumbent = best successful observation (standardised), as BoTorch's standard loop.
+            # The largest posterior mean at the observations was tried and did no better (median
+            # regret on Hartmann-6, tuning seeds 100-109: 0.0057 vs 0.0027 noiseless, 0.090 vs
+            # 0.066 with noise sd 0.1).
+            best_f = jnp.asarray(y[ok].max())
+            for p in pending:  # a fantasy counts as an observation, incumbent included
+                post, fantasy = _fantasize(post, jnp.asarray(p))
+                best_f = jnp.maximum(best_f, fantasy)
             taken = np.concatenate([x_obs, pending])
             chosen: list[np.ndarray] = []
             for j in range(q):
@@ -331,7 +329,8 @@ class Optimizer:
                 chosen.append(pick)
                 taken = np.concatenate([taken, pick[None]])
                 if j + 1 < q:
-                    post = _fantasize(post, jnp.asarray(pick))
+                    post, fantasy = _fantasize(post, jnp.asarray(pick))
+                    best_f = jnp.maximum(best_f, fantasy)
         return chosen
 
     def tell(self, x: Any, y: Any) -> None:
