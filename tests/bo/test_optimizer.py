@@ -214,3 +214,13 @@ def test_tell_accepts_a_single_point():
     x = opt.ask(1)[0]
     opt.tell(x, 0.5)
     assert opt.best.y == 0.5 and opt.best.index == 0 and len(opt.pending) == 0
+
+
+def test_state_round_trip_keeps_every_setting():
+    opt = Optimizer(bounds=BOX, seed=3, n_initial=2, acquisition="ucb", kernel="rbf", fixed={1: 0.5},
+                    maximize=False, beta=3.0, n_raw=64, n_refine=4, fit_starts=2, maxiter=20)
+    opt.tell([[0.1, 0.5], [0.2, 0.5]], [1.0, np.nan])
+    loaded = Optimizer.from_dict(json.loads(json.dumps(opt.to_dict())))
+    assert loaded.settings == opt.settings
+    assert loaded.settings.fixed == ((1, 0.5),) and loaded.settings.kernel == "rbf"
+    np.testing.assert_array_equal(loaded.y, opt.y)
