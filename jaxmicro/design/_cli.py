@@ -54,7 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--batch-size", type=int, default=2, help="labels per BO batch (default 2)")
     budget.add_argument("--n-initial", type=int, default=4, help="Sobol initial labels (default 4)")
     budget.add_argument("--seeds-per-label", type=int, default=2, help="generated volumes per label")
-    budget.add_argument("--volume-size", type=int, default=64, help="generated volume edge [voxels]")
+    budget.add_argument(
+        "--volume-size", type=int, default=None,
+        help="generated volume edge [voxels] (default 64 on CPU, 128 on an accelerator)",
+    )
     budget.add_argument("--seed", type=int, default=0, help="optimiser seed")
     run = parser.add_argument_group("run")
     run.add_argument("--checkpoint", default=None, help="generator checkpoint (default: the shipped one)")
@@ -77,9 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.device is not None:
-        import jax
+    import jax
 
+    if args.device is not None:
         jax.config.update("jax_platforms", {"cpu": "cpu", "gpu": "cuda"}[args.device])
 
     from jaxmicro.cell import dask_executor, default_executor
@@ -98,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         half_cell=args.half_cell,
         cell_format=args.cell_format,
         cathode_thickness_m=args.thickness_um / 1e6,
-        volume_size=args.volume_size,
+        volume_size=args.volume_size or (64 if jax.default_backend() == "cpu" else 128),
         seeds_per_label=args.seeds_per_label,
     )
     campaign = CampaignSettings(
