@@ -76,6 +76,19 @@ def interior(x: Array) -> Array:
     return x[1:-1, 1:-1, 1:-1]
 
 
+def dot(a: Array, b: Array, periodic: bool = False) -> Array:
+    """Inner product of two padded arrays over the interior.
+
+    Without periodic faces the padding of every vector is zero, so the sum runs over the whole
+    padded arrays: XLA:CPU's reductions read contiguous operands, and an interior slice would
+    first be copied out (an extra pass over both arrays). Periodic padding holds copies of the
+    opposite boundary, so then only the interior counts.
+    """
+    if periodic:
+        return jnp.sum(interior(a) * interior(b))
+    return jnp.sum(a * b)
+
+
 def neighbour(x: Array, axis: int, step: int) -> Array:
     """Values at the neighbour ``i + step`` (``step`` = +1 or -1) along ``axis`` of every voxel.
 
@@ -137,7 +150,11 @@ def build_operator(
     n0 = d.shape[0]
     ends = (jnp.arange(n0) == 0) | (jnp.arange(n0) == n0 - 1)
     g_dirichlet = pad(jnp.where(ends[:, None, None], d / dirichlet_offset, 0.0), periodic)
-    return _assemble(g, g_dirichlet, pad(keep & (d > 0), periodic), periodic)
+    active = pad(keep & (d > 0), periodic)
+    # Materialise the conductances before the diagonal sums them: left to itself, XLA:CPU fuses
+    # their (padded, harmonic-mean) computation into several consumers, 4x slower in all.
+    g, g_dirichlet, active = jax.lax.optimization_barrier((g, g_dirichlet, active))
+    return _assemble(g, g_dirichlet, active, periodic)
 
 
 def inlet_rhs(op: DiffusionOperator) -> Array:
@@ -147,10 +164,12 @@ def inlet_rhs(op: DiffusionOperator) -> Array:
 
 def apply(op: DiffusionOperator, u: Array) -> Array:
     """``A @ u`` for a padded ``u`` (result padded)."""
-    out = interior(op.diag) * interior(u)
-    for k in range(3):
-        out = out - interior(op.g[k]) * neighbour(u, k, 1) - neighbour(op.g[k] * u, k, -1)
-    return pad(out, op.periodic)
+    centre = interior(u)
+    out = interior(op.g_dirichlet) * centre
+    for k in range(3):  # flux form: conductance x concentration difference, face by face
+        out = out + interior(op.g[k]) * (centre - neighbour(u, k, 1))
+        out = out + neighbour(op.g[k], k, -1) * (centre - neighbour(u, k, -1))
+    return pad(jnp.where(interior(op.active), out, centre), op.periodic)
 
 
 def layer_fluxes(op: DiffusionOperator, u: Array) -> Array:
@@ -174,29 +193,35 @@ def layer_fluxes(op: DiffusionOperator, u: Array) -> Array:
     return jnp.concatenate([inlet[None], inner, outlet[None]])
 
 
-def _coarsen_axis(x: Array, axis: int, how: str) -> Array:
-    """Pairs neighbours along ``axis`` of an unpadded array (odd sizes get one zero cell).
+def _pad_pairs(x: Array, axis: int, how: str) -> Array:
+    """Pads an odd-sized ``axis`` of an unpadded array to even length (one zero cell).
 
-    ``how="sum"`` adds the pair (cell fields); ``how="face"`` keeps the face between pairs
-    (face fields; for odd sizes the wrap face moves to the padded cell so it stays the wrap).
+    ``how="sum"`` (cell fields) appends the zero cell; ``how="face"`` (face fields) inserts it
+    before the last entry, the wrap face, so that it stays the wrap face of the coarse grid.
     """
     n = x.shape[axis]
-    if n == 1:
+    if n == 1 or n % 2 == 0:
         return x
-    if n % 2:
-        pad_shape = list(x.shape)
-        pad_shape[axis] = 1
-        zero = jnp.zeros(pad_shape, x.dtype)
-        if how == "face":
-            head = jax.lax.slice_in_dim(x, 0, n - 1, axis=axis)
-            wrap = jax.lax.slice_in_dim(x, n - 1, n, axis=axis)
-            x = jnp.concatenate([head, zero, wrap], axis=axis)
-        else:
-            x = jnp.concatenate([x, zero], axis=axis)
-    odd = jax.lax.slice_in_dim(x, 1, None, stride=2, axis=axis)
+    pad_shape = list(x.shape)
+    pad_shape[axis] = 1
+    zero = jnp.zeros(pad_shape, x.dtype)
     if how == "face":
-        return odd
-    return jax.lax.slice_in_dim(x, 0, None, stride=2, axis=axis) + odd
+        head = jax.lax.slice_in_dim(x, 0, n - 1, axis=axis)
+        wrap = jax.lax.slice_in_dim(x, n - 1, n, axis=axis)
+        return jnp.concatenate([head, zero, wrap], axis=axis)
+    return jnp.concatenate([x, zero], axis=axis)
+
+
+def _aggregate(x: Array, face_axis: int | None = None) -> Array:
+    """Sums an unpadded array over 2x2x2 aggregates (axes of size 1 stay); along ``face_axis``
+    keeps the face between pairs (the second entry of each pair) instead of summing."""
+    for a in range(3):
+        x = _pad_pairs(x, a, "face" if a == face_axis else "sum")
+        if x.shape[a] == 1:
+            continue
+        odd = jax.lax.slice_in_dim(x, 1, None, 2, axis=a)
+        x = odd if a == face_axis else jax.lax.slice_in_dim(x, 0, None, 2, axis=a) + odd
+    return x
 
 
 def coarse_shape(shape: Sequence[int]) -> tuple[int, ...]:
@@ -212,27 +237,17 @@ def coarsen(op: DiffusionOperator) -> DiffusionOperator:
     conductances likewise. A coarse voxel is active if any child is. Connectivity is preserved,
     so the coarse operator stays positive definite.
     """
-    g = []
-    for k in range(3):
-        gk = interior(op.g[k])
-        for a in range(3):
-            gk = _coarsen_axis(gk, a, "face" if a == k else "sum")
-        g.append(pad(COARSE_SCALE * gk, op.periodic))
-    gd = interior(op.g_dirichlet)
-    active = interior(op.active).astype(gd.dtype)
-    for a in range(3):
-        gd = _coarsen_axis(gd, a, "sum")
-        active = _coarsen_axis(active, a, "sum")
     periodic = op.periodic
-    return _assemble(g, pad(COARSE_SCALE * gd, periodic), pad(active > 0, periodic), periodic)
+    g = [pad(COARSE_SCALE * _aggregate(interior(op.g[k]), face_axis=k), periodic) for k in range(3)]
+    gd = pad(COARSE_SCALE * _aggregate(interior(op.g_dirichlet)), periodic)
+    active = pad(_aggregate(interior(op.active).astype(gd.dtype)) > 0, periodic)
+    g, gd, active = jax.lax.optimization_barrier((g, gd, active))  # as in build_operator
+    return _assemble(g, gd, active, periodic)
 
 
 def restrict(r: Array, periodic: bool = False) -> Array:
     """Sum of a padded residual over each 2x2x2 aggregate (transpose of :func:`prolong`)."""
-    r = interior(r)
-    for a in range(3):
-        r = _coarsen_axis(r, a, "sum")
-    return pad(r, periodic)
+    return pad(_aggregate(interior(r)), periodic)
 
 
 def prolong(e: Array, shape: Sequence[int], periodic: bool = False) -> Array:

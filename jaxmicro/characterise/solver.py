@@ -104,9 +104,6 @@ def _pcg(
     """
     mg = mgm.build_multigrid(op)
 
-    def dot(a: Array, b: Array) -> Array:  # interior only: periodic padding holds copies
-        return jnp.vdot(fv.interior(a), fv.interior(b))
-
     def precondition(r: Array) -> Array:
         return mgm.v_cycle(mg, r, _SMOOTHING_DEGREE)
 
@@ -118,19 +115,19 @@ def _pcg(
         *_, it, err = state
         return (err > tol) & (it < max_iter)
 
-    def step(state):
+    def step(state):  # flexible CG (Polak-Ribiere beta): the K-cycle is slightly nonlinear
         x, r, p, rz, it, _ = state
         ap = fv.apply(op, p)
-        pap = dot(p, ap)
+        pap = fv.dot(p, ap, op.periodic)
         alpha = jnp.where(pap > 0, rz / jnp.where(pap > 0, pap, 1.0), 0.0)
         x = x + alpha * p
-        r = r - alpha * ap
-        z = precondition(r)
-        rz_new = dot(r, z)
-        beta = jnp.where(rz > 0, rz_new / jnp.where(rz > 0, rz, 1.0), 0.0)
-        return x, r, z + beta * p, rz_new, it + 1, error(x, r)
+        r_new = r - alpha * ap
+        z = precondition(r_new)
+        rz_new = fv.dot(r_new, z, op.periodic)
+        beta = jnp.where(rz > 0, (rz_new - fv.dot(r, z, op.periodic)) / jnp.where(rz > 0, rz, 1.0), 0.0)
+        return x, r_new, z + beta * p, rz_new, it + 1, error(x, r_new)
 
-    state = (x, r, z, dot(r, z), jnp.array(0, jnp.int32), error(x, r))
+    state = (x, r, z, fv.dot(r, z, op.periodic), jnp.array(0, jnp.int32), error(x, r))
     x, *_, it, err = jax.lax.while_loop(not_done, step, state)
     return x, (it, err)
 
@@ -394,8 +391,8 @@ def tortuosity_from_field(
         :class:`TortuosityResult` (``tau = mean(conductivity) / D_eff``).
 
     Raises:
-        ValueError: bad dimensionality, dtype, axis, options, or (outside jit) NaN or negative
-            values.
+        ValueError: bad dimensionality, dtype, axis, options, or (outside jit) NaN, negative or
+            infinite values, or a memory estimate above the available memory.
     """
     axis = _check_axis(axis)
     dtype = getattr(conductivity, "dtype", None)
@@ -413,6 +410,7 @@ def tortuosity_from_field(
             raise ValueError("conductivity must be finite and >= 0 everywhere")
         if not (values > 0).any():
             raise ValueError("conductivity has no conducting voxel (all values are 0)")
+        _check_memory(values.shape, dtype)
     return _solve(
         conductivity,
         axis=axis,
