@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.torch_threads)
     device = jax.devices("gpu")[0] if args.device == "gpu" else jax.devices("cpu")[0]
     tf_device = "cuda" if args.device == "gpu" else "cpu"
+    load_at_start = os.getloadavg()
+    print(f"load average at start: {load_at_start}; torch threads {torch.get_num_threads()}")
     rows = []
     header = (
         f"{'volume':<24}{'tau ours':>10}{'tau TF':>10}{'rel diff':>10}{'t ours [s]':>12}"
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             "iterations_ours": ours["iterations"],
             "iterations_taufactor": ref["iterations"],
             "converged_ours": ours["converged"],
+            "load_average_after": os.getloadavg(),
         }
         rows.append(row)
         print(
@@ -170,13 +173,17 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     out = args.json or ROOT / "experiments" / f"bench_tortuosity_{args.device}.json"
+    info = machine(args, device)
+    info["load_average_at_start"] = load_at_start
+    info["load_average_at_end"] = os.getloadavg()
     report = {
-        "machine": machine(args, device),
+        "machine": info,
         "conv_crit_ours": args.conv_crit,
         "conv_crit_taufactor": args.taufactor_crit,
         "rows": rows,
     }
     out.write_text(json.dumps(report, indent=2))
+    print(f"load average at end: {info['load_average_at_end']}")
     print(f"wrote {out}")
     return 0
 

@@ -14,11 +14,11 @@ for one phase of diffusivity ``D_0``; ``sum_p eps_p D_p`` for several phases, Ta
 
 Method: the 7-point finite-volume operator (:mod:`~jaxmicro.characterise.operator`) on the
 cluster connected to the inlet face (:mod:`~jaxmicro.characterise.percolation`; everything else
-is pinned), conjugate gradients preconditioned by one geometric multigrid V-cycle
+is pinned), flexible conjugate gradients preconditioned by one geometric multigrid K-cycle
 (:mod:`~jaxmicro.characterise.multigrid`), from TauFactor's linear initial field, stopped when
 the plane fluxes agree: ``(max F - min F) / mean F < conv_crit`` over all ``n_t + 1`` planes
 (TauFactor uses the same measure over the interior planes, relative to the max). Iterations stay
-at about 10 to 30 whatever the size. The solve is wrapped in ``jax.lax.custom_linear_solve``, so
+at about 5 to 15 whatever the size. The solve is wrapped in ``jax.lax.custom_linear_solve``, so
 ``jax.grad`` of ``tau`` with respect to a continuous conductivity field uses implicit
 differentiation (one more solve with the same operator, which is symmetric).
 
