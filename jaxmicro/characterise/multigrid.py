@@ -29,7 +29,8 @@ from jaxmicro.characterise import operator as fv
 _LAMBDA_MAX = 2.0
 _LAMBDA_FRACTION = 0.15
 INNER_ITERATIONS = 2
-"""Flexible-CG steps on each intermediate coarse grid per visit (K-cycle); 1 = V-cycle."""
+"""Flexible-CG steps on each intermediate coarse grid per visit (K-cycle); 1 = a V-cycle whose
+coarse corrections are scaled by one CG step size."""
 
 
 class Multigrid(NamedTuple):
@@ -163,9 +164,8 @@ def v_cycle(mg: Multigrid, r: Array, degree: int = 2, level: int = 0) -> Array:
     """One multigrid cycle applied to residual ``r``: an approximation of ``A^-1 r``.
 
     Chebyshev pre-smoothing, coarse correction (:func:`coarse_solve`: a K-cycle below the
-    finest grid), the same Chebyshev post-smoothing. With ``INNER_ITERATIONS = 1`` it is the
-    plain V-cycle (a linear SPD operator); with more inner steps it is slightly nonlinear, so the
-    outer solver uses flexible conjugate gradients.
+    finest grid), the same Chebyshev post-smoothing. The inner CG steps make it slightly
+    nonlinear, so the outer solver uses flexible conjugate gradients.
 
     Args:
         mg: the hierarchy.

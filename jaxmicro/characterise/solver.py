@@ -22,7 +22,7 @@ at about 5 to 15 whatever the size. The solve is wrapped in ``jax.lax.custom_lin
 ``jax.grad`` of ``tau`` with respect to a continuous conductivity field uses implicit
 differentiation (one more solve with the same operator, which is symmetric).
 
-Memory: about 75 bytes per voxel in float32 (twice in float64), measured with XLA's memory
+Memory: about 65 bytes per voxel in float32 (twice in float64), measured with XLA's memory
 analysis, budgeted as :data:`BYTES_PER_VOXEL` = 120; :func:`tortuosity` refuses volumes whose
 estimate exceeds the memory available on the device before allocating anything.
 """
@@ -47,7 +47,7 @@ from jaxmicro.data.phases import PORE, THROUGH_PLANE_AXIS
 
 BYTES_PER_VOXEL: int = 120
 """Memory per voxel of one float32 solve, as used for the pre-allocation check [bytes]. XLA's
-memory analysis of the compiled solve gives 72 to 74 B/voxel at 64^3 and 96^3 (operator fields,
+memory analysis of the compiled solve gives 63 to 65 B/voxel at 64^3 and 96^3 (operator fields,
 the multigrid hierarchy, the CG vectors); the margin covers the label volume, the conductivity
 field and the host-side labelling. ``jax.grad`` needs about twice as much."""
 
@@ -66,7 +66,7 @@ class TortuosityResult(NamedTuple):
         eps: volume fraction of the conducting voxels (all of them, as TauFactor's ``VF``) [-].
         percolates: whether a conducting path joins the two transport faces.
         converged: whether the flux criterion was met within ``max_iter`` iterations.
-        iterations: conjugate-gradient iterations (one V-cycle each).
+        iterations: conjugate-gradient iterations (one multigrid K-cycle each).
         residual: final relative flux spread ``(max F - min F) / mean F`` over the planes.
     """
 
