@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("jaxmicro.generator._cli_validate", "compare generated with held-out simulated volumes"),
     "cell": ("jaxmicro.cell._cli", "simulate one cell design (PyBaMM DFN, 4680 or pouch)"),
     "characterise": ("jaxmicro.characterise._cli", "tortuosity and microstructure metrics of a volume"),
+    "sweep": ("jaxmicro.design._cli_sweep", "evaluate a grid or list of labels, sharded over all devices"),
 }
 
 

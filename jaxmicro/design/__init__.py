@@ -2,7 +2,8 @@
 simulated cell -> Bayesian optimisation of the next labels.
 
 :class:`DesignObjective` evaluates labels; :class:`Campaign` optimises them with a crash-safe
-log; :func:`run_study` runs one campaign per cell-level power (``jaxmicro design``). See
+log; :func:`run_study` runs one campaign per cell-level power (``jaxmicro design``); :func:`sweep`
+evaluates a grid, sharded over devices with :func:`batch_mesh` (``jaxmicro sweep``). See
 ``docs/design.md``.
 """
 
@@ -26,6 +27,12 @@ from jaxmicro.design.properties import (
     generate_and_characterise,
 )
 from jaxmicro.design.records import append_record, read_records, repair_records, write_json_atomic
+from jaxmicro.design.sharding import (
+    batch_mesh,
+    evaluate_sharded,
+    generate_and_characterise_sharded,
+    measure_sharded,
+)
 from jaxmicro.design.space import DesignSpace, design_space
 from jaxmicro.design.study import StudyResult, campaign_dir, run_study
 from jaxmicro.design.sweep import evaluations_to_reach, label_grid, sweep
@@ -43,13 +50,17 @@ __all__ = [
     "StudyResult",
     "append_record",
     "average_over_seeds",
+    "batch_mesh",
     "best_evaluation",
     "campaign_dir",
     "characterise_volumes",
     "design_space",
+    "evaluate_sharded",
     "evaluations_to_reach",
     "generate_and_characterise",
+    "generate_and_characterise_sharded",
     "label_grid",
+    "measure_sharded",
     "properties_dict",
     "read_records",
     "repair_records",

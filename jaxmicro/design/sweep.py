@@ -4,21 +4,31 @@ A sweep is the ground truth a campaign's surrogate is judged against. Labels are
 ``chunk_size`` at a time (generation and characterisation of a chunk is one jitted computation,
 so a chunk size that divides the grid avoids recompiling), each evaluation is appended to a
 JSON-lines file as it completes, and a rerun skips the labels already in the file.
+
+With a ``mesh`` (:func:`jaxmicro.design.sharding.batch_mesh`), generation and characterisation
+of each chunk are sharded over the mesh's devices along the label axis, every chunk padded to
+the same size (a multiple of the device count) so that a sweep compiles once.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import jax
 import numpy as np
 from tqdm.auto import tqdm
 
 from jaxmicro.design.objective import DesignObjective, Evaluation
 from jaxmicro.design.records import append_record, read_records, repair_records
 from jaxmicro.design.space import DesignSpace
+
+if TYPE_CHECKING:
+    from jax.sharding import Mesh
 
 
 def label_grid(space: DesignSpace, points_per_label: int | Sequence[int]) -> np.ndarray:
@@ -41,6 +51,9 @@ def sweep(
     path: str | Path,
     chunk_size: int = 8,
     progress: bool = True,
+    *,
+    mesh: Mesh | None = None,
+    properties_only: bool = False,
 ) -> list[Evaluation]:
     """Evaluates every label, appending ``{"type": "sweep", "index": i, ...}`` records to ``path``.
 
@@ -49,37 +62,62 @@ def sweep(
         labels: ``(n, 3)`` labels.
         path: the ``.jsonl`` results file; labels whose index it already holds are skipped
             (after checking that they are the same labels).
-        chunk_size: labels generated and characterised together.
+        chunk_size: labels generated and characterised together (with a ``mesh``, rounded up
+            to a multiple of its device count).
         progress: show a progress bar.
+        mesh: shard generation and characterisation over this 1-D ``"batch"`` mesh
+            (:func:`~jaxmicro.design.sharding.batch_mesh`); ``None``: the objective's device.
+            With several processes (``jax.distributed``), every process calls with the same
+            arguments and only process 0 writes ``path``.
+        properties_only: skip the cell simulations (see
+            :func:`~jaxmicro.design.sharding.evaluate_sharded`).
 
     Returns:
         One :class:`Evaluation` per label, in input order.
 
     Raises:
-        ValueError: ``path`` holds results for different labels.
+        ValueError: ``path`` holds results for different labels, or properties-only results
+            when cells are wanted.
     """
+    from jaxmicro.design.sharding import NOT_SIMULATED, evaluate_sharded, padded_size
+
     labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    if mesh is not None:
+        chunk_size = padded_size(chunk_size, mesh.size)
     path = Path(path)
-    repair_records(path)
+    writer = jax.process_index() == 0
+    if writer:
+        repair_records(path)
     done = {r["index"]: r for r in read_records(path) if r.get("type") == "sweep"}
     for index, record in done.items():
         logged = np.array(list(record["labels"].values()))
         if index >= len(labels) or not np.allclose(logged, labels[index]):
             raise ValueError(f"{path} holds results for other labels (index {index}); use a new file")
+        if not properties_only and record.get("reason") == NOT_SIMULATED:
+            raise ValueError(f"{path} holds properties-only results; use a new file to simulate cells")
+    if mesh is None and not properties_only:
+        evaluate = objective
+    else:
+        evaluate = functools.partial(evaluate_sharded, objective, mesh=mesh, properties_only=properties_only,
+                                     pad_to=chunk_size)
     todo = [i for i in range(len(labels)) if i not in done]
     bar = tqdm(total=len(labels), initial=len(done), desc="sweep", unit="label", disable=not progress)
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start : start + chunk_size]
 
         def log(position: int, evaluation: Evaluation, chunk: list[int] = chunk) -> None:
-            record = {"type": "sweep", "index": chunk[position], **evaluation.to_dict()}
-            append_record(path, record)
+            if writer:
+                append_record(path, {"type": "sweep", "index": chunk[position], **evaluation.to_dict()})
             bar.update(1)
 
-        objective(labels[chunk], on_evaluation=log)
+        evaluate(labels[chunk], on_evaluation=log)
     bar.close()
+    if jax.process_count() > 1:  # pragma: no cover - multi-process only: wait for process 0's writes
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("jaxmicro sweep written")
     records = {r["index"]: r for r in read_records(path) if r.get("type") == "sweep"}
     return [Evaluation.from_dict(records[i]) for i in range(len(labels))]
 

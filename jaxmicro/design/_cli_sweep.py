@@ -1,0 +1,259 @@
+"""``jaxmicro sweep``: evaluate a grid or a list of labels, sharded over all local devices."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _names(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def _counts(text: str) -> int | list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer or comma-separated integers, got {text!r}"
+        ) from None
+    return values[0] if len(values) == 1 else values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    labels = parser.add_argument_group("labels")
+    source = labels.add_mutually_exclusive_group()
+    source.add_argument(
+        "--grid",
+        type=_counts,
+        default=None,
+        help="grid points per free label, K or K1,K2 (default 5; bounds included)",
+    )
+    source.add_argument(
+        "--labels",
+        dest="labels_csv",
+        default=None,
+        help="CSV file with a header of label names (am_wt,porosity,adhesion); "
+        "missing columns take the fixed values",
+    )
+    labels.add_argument(
+        "--vary",
+        "--optimise",
+        dest="vary",
+        type=_names,
+        default=["am_wt", "porosity"],
+        help="free labels of the grid, comma-separated (default am_wt,porosity)",
+    )
+    for name in ("am_wt", "porosity", "adhesion"):
+        labels.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=float,
+            default=None,
+            dest=f"fixed_{name}",
+            help=f"fixed {name} (default: middle of the generator's range)",
+        )
+    what = parser.add_argument_group("what to evaluate")
+    what.add_argument(
+        "--power", type=float, default=200.0, help="cell-level discharge power [W/kg] (default 200)"
+    )
+    what.add_argument(
+        "--objective",
+        default="specific_energy",
+        choices=("specific_energy", "energy_density", "electrode_specific_energy"),
+    )
+    what.add_argument(
+        "--properties-only", action="store_true", help="generate and characterise only; no cell simulation"
+    )
+    what.add_argument("--cell-format", choices=("4680", "pouch"), default="4680")
+    what.add_argument("--half-cell", action="store_true", help="lithium-metal half cell (default: full cell)")
+    what.add_argument("--thickness-um", type=float, default=80.0, help="cathode coating thickness [um]")
+    what.add_argument(
+        "--seeds-per-label", type=int, default=2, help="generated volumes per label (default 2)"
+    )
+    what.add_argument(
+        "--volume-size", type=int, default=64, help="generated volume edge [voxels] (default 64)"
+    )
+    run = parser.add_argument_group("run")
+    run.add_argument("--checkpoint", default=None, help="generator checkpoint (default: the shipped one)")
+    run.add_argument(
+        "--out",
+        default="runs/sweep/sweep.jsonl",
+        help="results, one JSON line per label (default runs/sweep/sweep.jsonl); a rerun resumes",
+    )
+    run.add_argument(
+        "--chunk-size",
+        type=int,
+        default=8,
+        help="labels per sharded computation, rounded up to a multiple of the devices (default 8)",
+    )
+    run.add_argument("--devices", type=int, default=None, help="use the first N devices (default: all)")
+    run.add_argument(
+        "--device", choices=("cpu", "gpu"), default=None, help="JAX platform (default: JAX's choice)"
+    )
+    run.add_argument(
+        "--cell-workers",
+        type=int,
+        default=1,
+        help="processes for the cell simulations (default 1: in this process)",
+    )
+    run.add_argument("--scheduler", default=None, help="Dask scheduler address for the cell simulations")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def read_labels_csv(path: str, fixed: dict[str, float]):
+    """Labels ``(n, 3)`` from a CSV with a header row of label names.
+
+    Args:
+        path: the CSV file (comma-separated, one label per row).
+        fixed: values for label columns the file lacks.
+
+    Raises:
+        ValueError: unknown or missing columns, non-numeric values, no rows.
+    """
+    import csv
+
+    import numpy as np
+
+    from jaxmicro.data.labels import LABEL_FIELDS
+
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if len(rows) < 2:
+        raise ValueError(f"{path}: need a header row of label names and at least one row of labels")
+    header = [c.strip() for c in rows[0]]
+    if unknown := sorted(set(header) - set(LABEL_FIELDS)):
+        raise ValueError(f"{path}: unknown columns {unknown}; label columns are {', '.join(LABEL_FIELDS)}")
+    try:
+        values = np.array([[float(c) for c in r] for r in rows[1:]], dtype=np.float64)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    if values.shape[1] != len(header):
+        raise ValueError(f"{path}: every row needs {len(header)} values")
+    columns = {name: values[:, i] for i, name in enumerate(header)}
+    return np.stack([columns.get(n, np.full(len(values), fixed[n])) for n in LABEL_FIELDS], axis=1)
+
+
+def _settings_path(out):
+    return out.with_name(out.stem + ".settings.json")
+
+
+def _check_settings(out, settings: dict) -> None:
+    """Writes the sweep's settings beside its results, or checks a rerun against them."""
+    import json
+
+    from jaxmicro.design import write_json_atomic
+
+    path = _settings_path(out)
+    if path.is_file():
+        logged = json.loads(path.read_text())
+        for key in ("design", "checkpoint"):
+            if logged.get(key) != json.loads(json.dumps(settings[key])):
+                raise ValueError(f"{out} was written with other {key} settings ({path}); use a new --out")
+    elif not out.exists():
+        write_json_atomic(path, settings)
+
+
+def run(args: argparse.Namespace) -> int:
+    import math
+    import time
+    from pathlib import Path
+
+    if args.device is not None:
+        import jax
+
+        jax.config.update("jax_platforms", {"cpu": "cpu", "gpu": "cuda"}[args.device])
+    import jax
+    import numpy as np
+
+    from jaxmicro.cell import dask_executor, default_executor
+    from jaxmicro.design import DesignObjective, DesignSettings, design_space, label_grid, sweep
+    from jaxmicro.design.sharding import batch_mesh, padded_size
+    from jaxmicro.generator import check_labels, load_default_generator, load_generator
+
+    generator = load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
+    fixed = {
+        n: getattr(args, f"fixed_{n}")
+        for n in ("am_wt", "porosity", "adhesion")
+        if getattr(args, f"fixed_{n}") is not None
+    }
+    if args.labels_csv:
+        defaults = {n: 0.5 * (lo + hi) for n, (lo, hi) in generator.label_ranges.items()}
+        labels = read_labels_csv(args.labels_csv, {**defaults, **fixed})
+        described = f"{len(labels)} labels from {args.labels_csv}"
+    else:
+        space = design_space(generator.label_ranges, free=args.vary, fixed=fixed)
+        labels = label_grid(space, args.grid if args.grid is not None else 5)
+        described = f"grid of {len(labels)} labels over {', '.join(space.free)} (fixed {dict(space.fixed)})"
+    check_labels(generator, labels)  # refuse labels outside the trained range before any work
+    design = DesignSettings(
+        objective=args.objective,
+        power_w_per_kg=args.power,
+        half_cell=args.half_cell,
+        cell_format=args.cell_format,
+        cathode_thickness_m=args.thickness_um / 1e6,
+        volume_size=args.volume_size,
+        seeds_per_label=args.seeds_per_label,
+    )
+    mesh = batch_mesh(args.devices)
+    if args.chunk_size < 1:
+        raise ValueError(f"--chunk-size must be at least 1, got {args.chunk_size}")
+    chunk = padded_size(args.chunk_size, mesh.size)
+    out = Path(args.out)
+    _check_settings(
+        out,
+        {
+            "format": "jaxmicro-sweep",
+            "design": design.to_dict(),
+            "checkpoint": args.checkpoint or "checkpoints/default",
+            "properties_only": args.properties_only,
+            "command": sys.argv,
+        },
+    )
+    executor = None
+    if not args.properties_only and args.scheduler:
+        executor = dask_executor(args.scheduler)
+    elif not args.properties_only and args.cell_workers > 1:
+        executor = default_executor(args.cell_workers)
+    devices = mesh.devices.flat[0]
+    print(
+        f"{described}; {mesh.size} {devices.platform} device(s), {chunk} labels per chunk"
+        f"{', properties only' if args.properties_only else f', {design.objective_description}'}",
+        file=sys.stderr,
+    )
+    start = time.perf_counter()
+    try:
+        evaluations = sweep(
+            DesignObjective(generator, design, executor=executor),
+            labels,
+            out,
+            chunk_size=chunk,
+            progress=not args.no_progress,
+            mesh=mesh,
+            properties_only=args.properties_only,
+        )
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    seconds = time.perf_counter() - start
+    if jax.process_index() != 0:
+        return 0
+    print(f"{len(evaluations)} labels in {out} ({seconds:.1f} s this run)")
+    porosity = np.array([e.properties["porosity"] for e in evaluations])
+    tau = np.array([e.properties["tau_through_plane"] or math.inf for e in evaluations])
+    print(
+        f"porosity {porosity.min():.3f} to {porosity.max():.3f}; "
+        f"tau {tau.min():.2f} to {tau.max():.2f}; {int(np.isinf(tau).sum())} not percolating"
+    )
+    if args.properties_only:
+        return 0
+    ok = [e for e in evaluations if not e.failed]
+    print(f"{len(evaluations) - len(ok)} failed")
+    if not ok:
+        return 1
+    best = max(ok, key=lambda e: e.objective)
+    print(
+        f"best {best.objective:.4g} ({design.objective_description}) at "
+        + ", ".join(f"{k} {v:.4f}" for k, v in best.labels.items())
+    )
+    return 0

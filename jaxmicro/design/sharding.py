@@ -1,0 +1,291 @@
+"""Generation and characterisation of label batches sharded over devices along the batch axis.
+
+A 1-D :class:`jax.sharding.Mesh` over the devices (:func:`batch_mesh`) splits the labels of a
+chunk into equal blocks, one per device (``NamedSharding(mesh, P("batch"))``); each device runs
+:func:`~jaxmicro.design.properties.generate_and_characterise` on its own block inside
+``jax.shard_map``, so there is no communication during the computation and every device's
+tortuosity solver stops when its own volumes converge. Generator weights and noise keys are
+replicated. (Several CPU devices in one process characterise their volumes one at a time,
+see :func:`one_volume_at_a_time`.) A chunk is padded (by repeating its last label) to a
+multiple of the device count, and the padding is dropped from the results. A label's result
+does not depend on which device or block it lands in (tested on 4 host CPU devices against one
+device: volumes identical, properties equal to float32 rounding).
+
+Multi-host: after ``jax.distributed.initialize()`` the default mesh spans every process's
+devices; every process must call with the same labels, and the results are gathered to every
+process (see ``docs/bench.md``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from jaxmicro.data.labels import LABEL_FIELDS, LABEL_RANGES, normalise_labels
+from jaxmicro.design.objective import DesignObjective, Evaluation, properties_dict
+from jaxmicro.design.properties import (
+    MicrostructureProperties,
+    average_over_seeds,
+    characterise_volumes,
+    generate_and_characterise,
+)
+from jaxmicro.generator import GeneratorConfig, check_labels, generate_probabilities, latent_shape_for
+
+BATCH_AXIS: Final[str] = "batch"
+NOT_SIMULATED: Final[str] = "not simulated: properties only"
+"""The ``reason`` of a properties-only evaluation (``failed``: no objective was computed)."""
+
+
+def batch_mesh(devices: Sequence[jax.Device] | int | None = None) -> Mesh:
+    """A 1-D mesh with axis ``"batch"`` over devices.
+
+    Args:
+        devices: the devices, or how many of ``jax.devices()`` to use (the first ones), or
+            ``None`` for all of them (every process's, after ``jax.distributed.initialize``).
+
+    Raises:
+        ValueError: no devices, or more requested than there are.
+    """
+    available = jax.devices()
+    if devices is None:
+        chosen = list(available)
+    elif isinstance(devices, int):
+        if not 1 <= devices <= len(available):
+            raise ValueError(
+                f"asked for {devices} devices; there are {len(available)} ({available[0].platform})"
+            )
+        chosen = list(available[:devices])
+    else:
+        chosen = list(devices)
+    if not chosen:
+        raise ValueError("a mesh needs at least one device")
+    return Mesh(np.array(chosen), (BATCH_AXIS,))
+
+
+def padded_size(n: int, multiple: int) -> int:
+    """The smallest multiple of ``multiple`` that is at least ``n`` (and at least ``multiple``)."""
+    return max(1, math.ceil(n / multiple)) * multiple
+
+
+def pad_rows(x: np.ndarray, size: int) -> np.ndarray:
+    """Pads ``x`` ``(n, ...)`` to ``(size, ...)`` by repeating its last row (``size >= n >= 1``)."""
+    if not 1 <= len(x) <= size:
+        raise ValueError(f"cannot pad {len(x)} rows to {size}")
+    return np.concatenate([x, np.repeat(x[-1:], size - len(x), axis=0)])
+
+
+def _generate_then_characterise_each(
+    params: Any,
+    config: GeneratorConfig,
+    keys: jax.Array,
+    labels_unit: jax.Array,
+    shape: tuple[int, int, int],
+    voxel_size_m: float,
+    in_plane: bool,
+    conv_crit: float,
+) -> tuple[jax.Array, MicrostructureProperties]:
+    """As :func:`generate_and_characterise`, but characterising one volume at a time (``lax.map``)."""
+    latent_shape = latent_shape_for(config, shape, periodic=False)
+    probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None))(
+        params, config, keys, labels_unit, latent_shape
+    )
+    z, y, x = shape
+    volumes = jnp.argmax(probabilities[:, :, :z, :y, :x], axis=-1).astype(jnp.uint8)
+
+    def one(volume: jax.Array) -> MicrostructureProperties:
+        properties = characterise_volumes(volume[None], voxel_size_m, in_plane, conv_crit)
+        return jax.tree.map(lambda leaf: leaf[0], properties)
+
+    flat = jax.lax.map(one, volumes.reshape(-1, *shape))
+    lead = volumes.shape[:2]
+    return volumes, jax.tree.map(lambda leaf: leaf.reshape(*lead, *leaf.shape[1:]), flat)
+
+
+def one_volume_at_a_time(mesh: Mesh) -> bool:
+    """Whether devices of ``mesh`` must characterise their volumes one at a time.
+
+    True for several CPU devices in one process (``--xla_force_host_platform_device_count``):
+    they share one intra-op thread pool, and jaxlib's batched LAPACK kernels (the multigrid
+    coarse solve of a batch of volumes) wait on that pool from inside it, which deadlocks once
+    every pool thread runs such a kernel (seen with 4 host devices on 2 cores, jaxlib 0.10.2).
+    """
+    local = [d for d in mesh.devices.flat if d.process_index == jax.process_index()]
+    return len(local) > 1 and all(d.platform == "cpu" for d in local)
+
+
+@functools.lru_cache(maxsize=16)
+def _sharded_function(
+    mesh: Mesh,
+    config: GeneratorConfig,
+    shape: tuple[int, int, int],
+    voxel_size_m: float,
+    in_plane: bool,
+    conv_crit: float,
+    with_volumes: bool,
+) -> Callable[..., Any]:
+    """The jitted ``shard_map`` of :func:`generate_and_characterise` (cached per mesh and options)."""
+    compute = _generate_then_characterise_each if one_volume_at_a_time(mesh) else generate_and_characterise
+
+    def local(params: Any, keys: jax.Array, labels_unit: jax.Array) -> Any:
+        volumes, properties = compute(
+            params, config, keys, labels_unit, shape, voxel_size_m, in_plane, conv_crit
+        )
+        return (volumes, properties) if with_volumes else properties
+
+    spec = P(None, BATCH_AXIS)  # outputs lead with (seeds, labels): labels are sharded
+    sharded = jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(P(), P(), P(BATCH_AXIS)),
+        out_specs=(spec, spec) if with_volumes else spec,
+        check_vma=False,  # the solver's while loops carry device-local values only
+    )
+    return jax.jit(sharded)
+
+
+def _to_host(tree: Any) -> Any:
+    """Device arrays -> numpy, gathering across processes when some shards live elsewhere."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.tree.map(np.asarray, tree)
+
+
+def generate_and_characterise_sharded(
+    params: Any,
+    config: GeneratorConfig,
+    keys: jax.Array,
+    labels_unit: np.ndarray,
+    shape: tuple[int, int, int],
+    voxel_size_m: float,
+    in_plane: bool = False,
+    conv_crit: float = 1e-3,
+    mesh: Mesh | None = None,
+    pad_to: int | None = None,
+    with_volumes: bool = True,
+) -> tuple[np.ndarray | None, MicrostructureProperties]:
+    """:func:`~jaxmicro.design.generate_and_characterise` with the labels sharded over ``mesh``.
+
+    Args:
+        params, config, keys, shape, voxel_size_m, in_plane, conv_crit: as
+            :func:`~jaxmicro.design.generate_and_characterise` (``keys`` ``(s, 2)``).
+        labels_unit: ``(n, 3)`` labels normalised to the unit cube (host array).
+        mesh: a 1-D ``"batch"`` mesh (``None``: :func:`batch_mesh` over all devices).
+        pad_to: pad the batch to this many labels first (rounded up to a multiple of the
+            device count), so that chunks of different sizes share one compilation.
+        with_volumes: also return the volumes (else only properties leave the devices).
+
+    Returns:
+        ``volumes`` uint8 ``(s, n, z, y, x)`` (``None`` without ``with_volumes``) and the
+        properties with leading ``(s, n)``, as numpy arrays, padding removed.
+    """
+    mesh = mesh or batch_mesh()
+    labels_unit = np.asarray(labels_unit, np.float32).reshape(-1, 3)
+    n = len(labels_unit)
+    size = padded_size(max(n, pad_to or 0), mesh.size)
+    padded = pad_rows(labels_unit, size)
+    sharding = NamedSharding(mesh, P(BATCH_AXIS))
+    labels_global = jax.make_array_from_callback(padded.shape, sharding, lambda index: padded[index])
+    replicated = NamedSharding(mesh, P())
+    params = jax.device_put(params, replicated)
+    keys = jax.device_put(keys, replicated)
+    run = _sharded_function(
+        mesh, config, tuple(shape), float(voxel_size_m), bool(in_plane), float(conv_crit), bool(with_volumes)
+    )
+    out = _to_host(run(params, keys, labels_global))
+    volumes, properties = out if with_volumes else (None, out)
+    properties = jax.tree.map(lambda x: x[:, :n], properties)
+    return (None if volumes is None else volumes[:, :n]), properties
+
+
+def measure_sharded(
+    objective: DesignObjective,
+    labels: np.ndarray,
+    mesh: Mesh | None = None,
+    pad_to: int | None = None,
+) -> MicrostructureProperties:
+    """:meth:`DesignObjective.measure` sharded over ``mesh``: seed-averaged properties, leading ``n``.
+
+    Args:
+        objective: gives the generator, the seeds and the measurement settings.
+        labels: ``(n, 3)`` physical labels inside the generator's trained range.
+        mesh: a 1-D ``"batch"`` mesh (``None``: all devices).
+        pad_to: see :func:`generate_and_characterise_sharded`.
+    """
+    labels = check_labels(objective.generator, labels)
+    settings = objective.settings
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in objective.seeds])
+    _, properties = generate_and_characterise_sharded(
+        objective.generator.params,
+        objective.generator.config,
+        keys,
+        normalise_labels(labels, LABEL_RANGES),
+        (settings.volume_size,) * 3,
+        float(objective.generator.voxel_size_m),
+        settings.in_plane,
+        settings.conv_crit,
+        mesh=mesh,
+        pad_to=pad_to,
+        with_volumes=False,
+    )
+    return jax.tree.map(np.asarray, average_over_seeds(jax.tree.map(jnp.asarray, properties)))
+
+
+def evaluate_sharded(
+    objective: DesignObjective,
+    labels: np.ndarray,
+    mesh: Mesh | None = None,
+    properties_only: bool = False,
+    on_evaluation: Callable[[int, Evaluation], None] | None = None,
+    pad_to: int | None = None,
+) -> list[Evaluation]:
+    """:meth:`DesignObjective.__call__` with generation and characterisation sharded over ``mesh``.
+
+    Args:
+        objective: the design objective (its executor runs the cell simulations).
+        labels: ``(n, 3)`` physical labels.
+        mesh: a 1-D ``"batch"`` mesh (``None``: unsharded, :meth:`DesignObjective.measure`).
+        properties_only: skip the cell simulations; each evaluation then holds the measured
+            properties, ``failed=True`` and ``reason`` :data:`NOT_SIMULATED`.
+        on_evaluation: called as ``on_evaluation(index, evaluation)`` as each label completes.
+        pad_to: see :func:`generate_and_characterise_sharded`.
+
+    Returns:
+        One :class:`~jaxmicro.design.Evaluation` per label, in input order.
+    """
+    labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
+    start = time.perf_counter()
+    if mesh is None:
+        properties = jax.block_until_ready(objective.measure(labels)[1])
+    else:
+        properties = measure_sharded(objective, labels, mesh, pad_to)
+    measure_s = (time.perf_counter() - start) / len(labels)
+    rows = [properties_dict(properties, i) for i in range(len(labels))]
+    if not properties_only:
+        return objective.evaluate_measured(labels, rows, measure_s, on_evaluation)
+    evaluations = []
+    for i, row in enumerate(rows):
+        evaluation = Evaluation(
+            labels=dict(zip(LABEL_FIELDS, map(float, labels[i]), strict=True)),
+            seeds=objective.seeds,
+            objective=math.nan,
+            failed=True,
+            reason=NOT_SIMULATED,
+            properties=row,
+            cell={},
+            timings_s={"generate_and_characterise": measure_s, "cell": 0.0},
+        )
+        evaluations.append(evaluation)
+        if on_evaluation is not None:
+            on_evaluation(i, evaluation)
+    return evaluations

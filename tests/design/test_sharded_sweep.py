@@ -1,0 +1,177 @@
+"""Sharded generation + characterisation and sweeps: padding, meshes, resumption, the CLI, and
+4 host CPU devices (in a subprocess) against one device."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmicro.cli import main
+from jaxmicro.data.labels import LABEL_RANGES, normalise_labels
+from jaxmicro.design import (
+    DesignObjective,
+    DesignSettings,
+    average_over_seeds,
+    design_space,
+    generate_and_characterise,
+    label_grid,
+    read_records,
+    sweep,
+)
+from jaxmicro.design._cli_sweep import read_labels_csv
+from jaxmicro.design.sharding import NOT_SIMULATED, batch_mesh, evaluate_sharded, pad_rows, padded_size
+
+REPO = Path(__file__).resolve().parents[2]
+SHAPE = (16, 16, 16)
+SETTINGS = DesignSettings(volume_size=16, seeds_per_label=2)
+
+
+def _labels(toy) -> np.ndarray:
+    return label_grid(design_space(toy.label_ranges), (3, 2))[:5]
+
+
+def test_padding_rounds_up_to_the_device_count_and_repeats_the_last_row():
+    assert [padded_size(n, 4) for n in (0, 1, 4, 5, 8)] == [4, 4, 4, 8, 8]
+    x = np.arange(6.0).reshape(3, 2)
+    padded = pad_rows(x, 5)
+    assert padded.shape == (5, 2)
+    np.testing.assert_array_equal(padded[3:], [[4.0, 5.0], [4.0, 5.0]])
+    with pytest.raises(ValueError, match="cannot pad"):
+        pad_rows(x, 2)
+
+
+def test_batch_mesh_spans_the_devices_or_the_first_n():
+    assert batch_mesh().size == jax.device_count()
+    assert batch_mesh(1).axis_names == ("batch",)
+    with pytest.raises(ValueError, match="devices"):
+        batch_mesh(jax.device_count() + 1)
+    with pytest.raises(ValueError, match="devices"):
+        batch_mesh(0)
+
+
+def _reference(toy):
+    """Unsharded, as DesignObjective.measure calls it (so the compilation is shared)."""
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in range(SETTINGS.seeds_per_label)])
+    unit = jnp.asarray(normalise_labels(_labels(toy), LABEL_RANGES), jnp.float32)
+    return generate_and_characterise(toy.params, toy.config, keys, unit, SHAPE, float(toy.voxel_size_m),
+                                     SETTINGS.in_plane, SETTINGS.conv_crit)
+
+
+def test_sharded_sweep_logs_properties_resumes_and_refuses_cells_on_that_file(toy, tmp_path):
+    labels = _labels(toy)
+    objective = DesignObjective(toy, SETTINGS)
+    path = tmp_path / "sweep.jsonl"
+    mesh = batch_mesh()
+    first = sweep(objective, labels, path, chunk_size=8, progress=False, mesh=mesh, properties_only=True)
+    assert len(first) == 5 and all(e.reason == NOT_SIMULATED and e.cell == {} for e in first)
+    mean = average_over_seeds(_reference(toy)[1])
+    porosity = [e.properties["porosity"] for e in first]
+    np.testing.assert_allclose(porosity, np.asarray(mean.volume_fraction[:, 0]), rtol=1e-6)
+    d_rel = [e.properties["d_rel_through_plane"] for e in first]
+    np.testing.assert_allclose(d_rel, np.asarray(mean.d_rel_through_plane), rtol=1e-5)
+    before = path.read_bytes()
+    again = sweep(objective, labels, path, chunk_size=8, progress=False, mesh=mesh, properties_only=True)
+    assert path.read_bytes() == before and [e.labels for e in again] == [e.labels for e in first]
+    with pytest.raises(ValueError, match="properties-only"):
+        sweep(objective, labels, path, progress=False, mesh=mesh)
+
+
+def test_evaluate_sharded_simulates_cells_like_the_objective(toy):
+    labels = _labels(toy)
+    objective = DesignObjective(toy, SETTINGS)
+    seen = []
+    sharded = evaluate_sharded(objective, labels, batch_mesh(), on_evaluation=lambda i, e: seen.append(i),
+                               pad_to=8)
+    plain = objective(labels)
+    assert sorted(seen) == [0, 1, 2, 3, 4]
+    assert any(e.failed for e in plain) and not all(e.failed for e in plain)
+    for a, b in zip(sharded, plain, strict=True):
+        assert a.failed == b.failed and a.reason == b.reason
+        for name in ("porosity", "am_pore_area_per_volume_m", "d_rel_through_plane"):
+            assert a.properties[name] == pytest.approx(b.properties[name], rel=1e-5)
+        # The DFN amplifies float32 rounding of tau (1e-7) to about 1e-4 in the energy.
+        assert a.objective == pytest.approx(b.objective, rel=1e-3, nan_ok=True)
+
+
+def test_sweep_command_writes_resumable_results(toy_checkpoint, tmp_path, capsys):
+    out = tmp_path / "sweep.jsonl"
+    argv = ["sweep", "--checkpoint", str(toy_checkpoint), "--grid", "3,2", "--volume-size", "16",
+            "--properties-only", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    assert "6 labels" in capsys.readouterr().out
+    assert len(read_records(out)) == 6
+    assert json.loads((tmp_path / "sweep.settings.json").read_text())["properties_only"] is True
+    assert main(argv) == 0  # resumes: nothing new
+    assert len(read_records(out)) == 6
+    assert main([*argv, "--seeds-per-label", "1"]) == 2
+    assert "other design settings" in capsys.readouterr().err
+
+
+def test_labels_csv_fills_missing_columns_and_rejects_unknown_ones(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("porosity,am_wt\n0.30,0.92\n0.40,0.95\n")
+    labels = read_labels_csv(str(path), {"am_wt": 0.93, "porosity": 0.36, "adhesion": 0.25})
+    np.testing.assert_allclose(labels, [[0.92, 0.30, 0.25], [0.95, 0.40, 0.25]])
+    path.write_text("porosity,thickness\n0.3,1\n")
+    with pytest.raises(ValueError, match="unknown columns"):
+        read_labels_csv(str(path), {})
+    path.write_text("porosity\n")
+    with pytest.raises(ValueError, match="at least one row"):
+        read_labels_csv(str(path), {})
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    import jax, jax.numpy as jnp, numpy as np
+    sys.path.insert(0, sys.argv[1])
+    from conftest import toy_generator
+    from jaxmicro.data.labels import LABEL_RANGES, normalise_labels
+    from jaxmicro.design import design_space, label_grid
+    from jaxmicro.design.sharding import batch_mesh, generate_and_characterise_sharded
+
+    out = Path(sys.argv[2])
+    toy = toy_generator()
+    labels = label_grid(design_space(toy.label_ranges), (3, 2))[:5]
+    mesh = batch_mesh()
+    assert mesh.size == 4, jax.devices()
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in range(2)])
+    volumes, props = generate_and_characterise_sharded(
+        toy.params, toy.config, keys, normalise_labels(labels, LABEL_RANGES), (16, 16, 16),
+        toy.voxel_size_m, mesh=mesh)
+    np.savez(out / "sharded.npz", volumes=volumes, **props._asdict())
+    """
+)
+
+
+def test_four_host_devices_give_the_single_device_results(toy, tmp_path):
+    """5 labels x 2 seeds padded to 8 labels over 4 devices (2 each) vs one device, unpadded."""
+    env = {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "PYBAMM_DISABLE_TELEMETRY": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(REPO / "tests" / "design"), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    volumes, reference = _reference(toy)
+    sharded = np.load(tmp_path / "sharded.npz")
+    np.testing.assert_array_equal(sharded["volumes"], np.asarray(volumes))  # (seeds, labels, z, y, x)
+    for name, value in reference._asdict().items():
+        np.testing.assert_allclose(sharded[name], np.asarray(value), rtol=1e-5, equal_nan=True, err_msg=name)
+    assert not sharded["percolates"].all() and sharded["percolates"].any()  # both kinds of volume
