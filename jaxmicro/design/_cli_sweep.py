@@ -98,6 +98,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--scheduler", default=None, help="Dask scheduler address for the cell simulations")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    multi = parser.add_argument_group("several hosts (jax.distributed; run the same command on every host)")
+    multi.add_argument(
+        "--distributed",
+        action="store_true",
+        help="call jax.distributed.initialize() (auto-detects Slurm, Open MPI, TPU pods)",
+    )
+    multi.add_argument(
+        "--coordinator", default=None, help="address:port of process 0 (implies --distributed)"
+    )
+    multi.add_argument("--num-processes", type=int, default=None, help="number of processes")
+    multi.add_argument("--process-id", type=int, default=None, help="this process's id, 0 .. N-1")
 
 
 def read_labels_csv(path: str, fixed: dict[str, float]):
@@ -142,6 +153,8 @@ def _check_settings(out, settings: dict) -> None:
     """Writes the sweep's settings beside its results, or checks a rerun against them."""
     import json
 
+    import jax
+
     from jaxmicro.design import write_json_atomic
 
     path = _settings_path(out)
@@ -150,7 +163,7 @@ def _check_settings(out, settings: dict) -> None:
         for key in ("design", "checkpoint"):
             if logged.get(key) != json.loads(json.dumps(settings[key])):
                 raise ValueError(f"{out} was written with other {key} settings ({path}); use a new --out")
-    elif not out.exists():
+    elif not out.exists() and jax.process_index() == 0:
         write_json_atomic(path, settings)
 
 
@@ -164,6 +177,11 @@ def run(args: argparse.Namespace) -> int:
 
         jax.config.update("jax_platforms", {"cpu": "cpu", "gpu": "cuda"}[args.device])
     import jax
+
+    if args.distributed or args.coordinator:  # before any computation
+        jax.distributed.initialize(
+            coordinator_address=args.coordinator, num_processes=args.num_processes, process_id=args.process_id
+        )
     import numpy as np
 
     from jaxmicro.cell import dask_executor, default_executor

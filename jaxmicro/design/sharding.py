@@ -197,6 +197,8 @@ def generate_and_characterise_sharded(
     sharding = NamedSharding(mesh, P(BATCH_AXIS))
     labels_global = jax.make_array_from_callback(padded.shape, sharding, lambda index: padded[index])
     replicated = NamedSharding(mesh, P())
+    if jax.process_count() > 1:  # pragma: no cover - a global array is built from the same host data
+        params, keys = jax.tree.map(np.asarray, (params, keys))
     params = jax.device_put(params, replicated)
     keys = jax.device_put(keys, replicated)
     run = _sharded_function(
