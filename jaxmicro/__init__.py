@@ -60,6 +60,19 @@ _EXPORTS: dict[str, str] = {
     "conductivity_field": "jaxmicro.characterise",
     "Metrics": "jaxmicro.characterise",
     "microstructure_metrics": "jaxmicro.characterise",
+    # generator
+    "Generator": "jaxmicro.generator",
+    "load_generator": "jaxmicro.generator",
+    "load_default_generator": "jaxmicro.generator",
+    "generate": "jaxmicro.generator",
+    "train": "jaxmicro.generator",
+    # design
+    "DesignObjective": "jaxmicro.design",
+    "DesignSettings": "jaxmicro.design",
+    "Campaign": "jaxmicro.design",
+    "CampaignSettings": "jaxmicro.design",
+    "design_space": "jaxmicro.design",
+    "run_study": "jaxmicro.design",
     # bo
     "Optimizer": "jaxmicro.bo",
 }
@@ -67,9 +80,14 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 
+_SUBPACKAGES = ("data", "characterise", "generator", "cell", "bo", "design")
+
+
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"jaxmicro.{name}")
     raise AttributeError(f"module 'jaxmicro' has no attribute {name!r}")
 
 

@@ -35,6 +35,14 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
+def _set_limits(ax, bounds: tuple[tuple[float, float], ...]) -> None:
+    """Axis limits of the design box, with a margin so points on its edges stay visible."""
+    (x0, x1), (y0, y1) = bounds[:2]
+    ax.set_xlim(x0 - 0.04 * (x1 - x0), x1 + 0.04 * (x1 - x0))
+    ax.set_ylim(y0 - 0.04 * (y1 - y0), y1 + 0.04 * (y1 - y0))
+    ax.add_patch(_pyplot().Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ls="--", lw=0.6, color="0.5"))
+
+
 def _free(evaluations: Sequence[Evaluation], space: DesignSpace) -> np.ndarray:
     return np.array([[e.labels[name] for name in space.free] for e in evaluations]).reshape(-1, space.dim)
 
@@ -71,8 +79,7 @@ def plot_campaign(
             ax.plot(x[~ok, 0], x[~ok, 1], "x", color="0.6", label="failed")
         ax.set_ylabel(space.free[1])
         best_xy = tuple(x[ok][np.argmax(y[ok])][:2]) if ok.any() else None
-        ax.set_xlim(*space.bounds[0])
-        ax.set_ylim(*space.bounds[1])
+        _set_limits(ax, space.bounds)
     if best_xy is not None:
         ax.plot(*best_xy, "o", ms=16, mfc="none", mec="red", mew=2, label="optimum")
     ax.set_xlabel(space.free[0])
@@ -106,8 +113,7 @@ def plot_optimum_path(
             fig.colorbar(points, ax=ax_path, label="cell-level power [W/kg]")
             for power, (u, v) in zip(powers, x[:, :2], strict=True):
                 ax_path.annotate(f"{power:g}", (u, v), textcoords="offset points", xytext=(5, 5), fontsize=7)
-            ax_path.set_xlim(*space.bounds[0])
-            ax_path.set_ylim(*space.bounds[1])
+            _set_limits(ax_path, space.bounds)
             ax_path.set_xlabel(space.free[0])
             ax_path.set_ylabel(space.free[1])
         ax_value.plot(powers, values, "o-")
