@@ -53,7 +53,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 def _best_row(label: str, best, n_evaluations: int, n_failed: int) -> list[str]:
     count = f"{n_evaluations} ({n_failed} failed)"
     if best is None:
-        return [label, "-", "-", "-", "-", "-", count]
+        return [label, "-", "-", "-", "-", "-", "-", count]
     props = best.properties
     return [
         label,
@@ -62,6 +62,7 @@ def _best_row(label: str, best, n_evaluations: int, n_failed: int) -> list[str]:
         _fmt(props["tau_through_plane"], 3),
         _fmt(best.cell.get("specific_energy_wh_kg")),
         _fmt(best.cell.get("energy_density_wh_l")),
+        _fmt(best.objective),
         count,
     ]
 
@@ -70,7 +71,7 @@ def _campaign_row(label: str, campaign) -> list[str]:
     return _best_row(label, campaign.best, len(campaign.evaluations), campaign.n_failed)
 
 
-BEST_HEADER = ["case", "am_wt", "porosity", "tau (measured)", "Wh/kg", "Wh/L", "evaluations"]
+BEST_HEADER = ["case", "am_wt", "porosity", "tau (measured)", "Wh/kg", "Wh/L", "objective", "evaluations"]
 
 
 def _publish(study: str, figures: list[Path], text: str) -> Path:
