@@ -179,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
     import jax
 
     if args.distributed or args.coordinator:  # before any computation
+        if jax.config.jax_cpu_collectives_implementation is None:  # CPU processes gather over gloo
+            jax.config.update("jax_cpu_collectives_implementation", "gloo")
         jax.distributed.initialize(
             coordinator_address=args.coordinator, num_processes=args.num_processes, process_id=args.process_id
         )

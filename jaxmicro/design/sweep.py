@@ -68,7 +68,8 @@ def sweep(
         mesh: shard generation and characterisation over this 1-D ``"batch"`` mesh
             (:func:`~jaxmicro.design.sharding.batch_mesh`); ``None``: the objective's device.
             With several processes (``jax.distributed``), every process calls with the same
-            arguments and only process 0 writes ``path``.
+            arguments; only process 0 simulates cells and writes ``path``, which every process
+            then reads back (so it must be on a shared filesystem).
         properties_only: skip the cell simulations (see
             :func:`~jaxmicro.design.sharding.evaluate_sharded`).
 
@@ -97,11 +98,11 @@ def sweep(
             raise ValueError(f"{path} holds results for other labels (index {index}); use a new file")
         if not properties_only and record.get("reason") == NOT_SIMULATED:
             raise ValueError(f"{path} holds properties-only results; use a new file to simulate cells")
-    if mesh is None and not properties_only:
+    if mesh is None and not properties_only and writer:
         evaluate = objective
-    else:
-        evaluate = functools.partial(evaluate_sharded, objective, mesh=mesh, properties_only=properties_only,
-                                     pad_to=chunk_size)
+    else:  # other processes only help with the sharded part; process 0 simulates the cells
+        evaluate = functools.partial(evaluate_sharded, objective, mesh=mesh,
+                                     properties_only=properties_only or not writer, pad_to=chunk_size)
     todo = [i for i in range(len(labels)) if i not in done]
     bar = tqdm(total=len(labels), initial=len(done), desc="sweep", unit="label", disable=not progress)
     for start in range(0, len(todo), chunk_size):

@@ -60,8 +60,16 @@ def _reference(toy):
     """Unsharded, as DesignObjective.measure calls it (so the compilation is shared)."""
     keys = jnp.stack([jax.random.PRNGKey(s) for s in range(SETTINGS.seeds_per_label)])
     unit = jnp.asarray(normalise_labels(_labels(toy), LABEL_RANGES), jnp.float32)
-    return generate_and_characterise(toy.params, toy.config, keys, unit, SHAPE, float(toy.voxel_size_m),
-                                     SETTINGS.in_plane, SETTINGS.conv_crit)
+    return generate_and_characterise(
+        toy.params,
+        toy.config,
+        keys,
+        unit,
+        SHAPE,
+        float(toy.voxel_size_m),
+        SETTINGS.in_plane,
+        SETTINGS.conv_crit,
+    )
 
 
 def test_sharded_sweep_logs_properties_resumes_and_refuses_cells_on_that_file(toy, tmp_path):
@@ -87,8 +95,9 @@ def test_evaluate_sharded_simulates_cells_like_the_objective(toy):
     labels = _labels(toy)
     objective = DesignObjective(toy, SETTINGS)
     seen = []
-    sharded = evaluate_sharded(objective, labels, batch_mesh(), on_evaluation=lambda i, e: seen.append(i),
-                               pad_to=8)
+    sharded = evaluate_sharded(
+        objective, labels, batch_mesh(), on_evaluation=lambda i, e: seen.append(i), pad_to=8
+    )
     plain = objective(labels)
     assert sorted(seen) == [0, 1, 2, 3, 4]
     assert any(e.failed for e in plain) and not all(e.failed for e in plain)
@@ -102,8 +111,19 @@ def test_evaluate_sharded_simulates_cells_like_the_objective(toy):
 
 def test_sweep_command_writes_resumable_results(toy_checkpoint, tmp_path, capsys):
     out = tmp_path / "sweep.jsonl"
-    argv = ["sweep", "--checkpoint", str(toy_checkpoint), "--grid", "3,2", "--volume-size", "16",
-            "--properties-only", "--out", str(out), "--no-progress"]
+    argv = [
+        "sweep",
+        "--checkpoint",
+        str(toy_checkpoint),
+        "--grid",
+        "3,2",
+        "--volume-size",
+        "16",
+        "--properties-only",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     assert "6 labels" in capsys.readouterr().out
     assert len(read_records(out)) == 6
@@ -175,3 +195,52 @@ def test_four_host_devices_give_the_single_device_results(toy, tmp_path):
     for name, value in reference._asdict().items():
         np.testing.assert_allclose(sharded[name], np.asarray(value), rtol=1e-5, equal_nan=True, err_msg=name)
     assert not sharded["percolates"].all() and sharded["percolates"].any()  # both kinds of volume
+
+
+@pytest.mark.slow
+def test_two_processes_share_a_sweep_over_jax_distributed(toy, toy_checkpoint, tmp_path):
+    """Two CPU processes on loopback (gloo): a global 2-device mesh, process 0 writes."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "sweep.jsonl"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYBAMM_DISABLE_TELEMETRY": "true"}
+    env.pop("XLA_FLAGS", None)
+    command = [
+        sys.executable,
+        "-m",
+        "jaxmicro.cli",
+        "sweep",
+        "--checkpoint",
+        str(toy_checkpoint),
+        "--grid",
+        "3,2",
+        "--volume-size",
+        "16",
+        "--properties-only",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--coordinator",
+        f"127.0.0.1:{port}",
+        "--num-processes",
+        "2",
+        "--process-id",
+    ]
+    procs = [
+        subprocess.Popen(
+            [*command, str(i)], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for i in (0, 1)
+    ]
+    results = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results[0][1][-2000:] + results[1][1][-2000:]
+    assert "2 cpu device(s)" in results[0][1]
+    records = sorted(read_records(out), key=lambda r: r["index"])
+    assert [r["index"] for r in records] == list(range(6))  # written once, by process 0
+    _, measured = DesignObjective(toy, SETTINGS).measure(label_grid(design_space(toy.label_ranges), (3, 2)))
+    np.testing.assert_allclose(
+        [r["properties"]["porosity"] for r in records], np.asarray(measured.volume_fraction[:, 0]), rtol=1e-6
+    )
