@@ -17,7 +17,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from jaxmicro._files import write_json_atomic
 from jaxmicro.bo.acqopt import maximize_acquisition
 from jaxmicro.bo.acquisition import check_acquisition
 from jaxmicro.bo.gp import GPPosterior, bucket_size, condition, fit_gp, gp_posterior, make_data, predict
@@ -411,20 +411,7 @@ class Optimizer:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the state to a JSON file atomically (temporary file + ``os.replace``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_json_atomic(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Optimizer:

@@ -6,15 +6,7 @@ import dataclasses
 import math
 from typing import Any
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
+from jaxmicro._files import finite_or_none
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +72,7 @@ class CellResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-serialisable dict (``nan`` becomes ``None``)."""
-        return _jsonable(dataclasses.asdict(self))
+        return finite_or_none(dataclasses.asdict(self))
 
     def summary(self) -> str:
         """Returns a short human-readable table of the main numbers."""

@@ -32,13 +32,13 @@ import dataclasses
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 
+from jaxmicro._files import replace_dir, staging_dir
 from jaxmicro.data.labels import LABEL_FIELDS, Labels
 from jaxmicro.data.phases import THROUGH_PLANE_AXIS
 from jaxmicro.data.volume_io import default_grey_values, read_volume, write_volume
@@ -242,8 +242,7 @@ def write_dataset(
     root = Path(root)
     if root.exists() and not force:
         raise FileExistsError(f"{root} already exists; pass force=True (--force) to replace it")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    staging = staging_dir(root)
     try:
         entries, grey_values = [], None
         for sample in samples:
@@ -259,14 +258,7 @@ def write_dataset(
             "samples": entries,
         }
         (staging / MANIFEST_JSON).write_text(json.dumps(manifest, indent=1) + "\n")
-        if root.exists():
-            retired = root.with_name(f".{root.name}.old")
-            shutil.rmtree(retired, ignore_errors=True)
-            os.replace(root, retired)
-            os.replace(staging, root)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, root)
+        replace_dir(staging, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return root

@@ -9,29 +9,13 @@ it (and only it) and :func:`repair_records` cuts it off before new records are a
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
+from jaxmicro._files import plain_json, write_json_atomic
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):  # numpy and jax arrays and scalars
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to a JSON record")
-
-
-def _finite_or_none(value: Any) -> Any:
-    """JSON has no NaN/inf: write them as null so every line is standard JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_or_none(v) for v in value]
-    return value
+__all__ = ["append_record", "read_records", "repair_records", "write_json_atomic"]
 
 
 def append_record(path: str | os.PathLike, record: dict[str, Any]) -> None:
@@ -43,8 +27,7 @@ def append_record(path: str | os.PathLike, record: dict[str, Any]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    plain = json.loads(json.dumps(record, default=_json_default))
-    line = json.dumps(_finite_or_none(plain), allow_nan=False, separators=(",", ":")) + "\n"
+    line = json.dumps(plain_json(record), allow_nan=False, separators=(",", ":")) + "\n"
     with path.open("a", encoding="utf-8") as handle:
         handle.write(line)
         handle.flush()
@@ -92,18 +75,3 @@ def repair_records(path: str | os.PathLike) -> int:
         os.fsync(handle.fileno())
     return len(data) - keep
 
-
-def write_json_atomic(path: str | os.PathLike, data: dict[str, Any]) -> None:
-    """Writes a JSON file so that a crash leaves either the old or the new file, never half.
-
-    NaN/inf become null, as in :func:`append_record`.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    plain = _finite_or_none(json.loads(json.dumps(data, default=_json_default)))
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(plain, handle, indent=1, allow_nan=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

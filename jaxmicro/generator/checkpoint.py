@@ -23,7 +23,6 @@ import dataclasses
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -32,6 +31,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxmicro._files import replace_dir, staging_dir
 from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.generator.config import GeneratorConfig, TrainConfig
 from jaxmicro.generator.model import Params, init_generator
@@ -76,32 +76,16 @@ def _abstract(tree: Any) -> Any:
     return jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, tree)
 
 
-def _atomic_dir(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-
-
-def _replace_dir(staging: Path, path: Path) -> None:
-    if path.exists():
-        retired = path.with_name(f".{path.name}.old")
-        shutil.rmtree(retired, ignore_errors=True)
-        os.replace(path, retired)
-        os.replace(staging, path)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, path)
-
-
 def save_generator(generator: Generator, path: str | os.PathLike) -> Path:
     """Writes ``generator`` to the folder ``path`` atomically (replacing an existing one)."""
     path = Path(path).absolute()
-    staging = _atomic_dir(path)
+    staging = staging_dir(path)
     try:
         with ocp.StandardCheckpointer() as checkpointer:
             checkpointer.save(staging / "params", jax.device_get(generator.params))
             checkpointer.wait_until_finished()
         (staging / GENERATOR_JSON).write_text(json.dumps(generator.metadata(), indent=1) + "\n")
-        _replace_dir(staging, path)
+        replace_dir(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
