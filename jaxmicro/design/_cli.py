@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from jaxmicro.design import _cli_common as common
+
 
 def _floats(text: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-
-def _names(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,29 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="cell-level discharge powers [W/kg], comma-separated; one campaign each (default 200)",
     )
     what.add_argument(
-        "--objective",
-        default="specific_energy",
-        choices=("specific_energy", "energy_density", "electrode_specific_energy"),
-        help="cell-level specific energy [Wh/kg] (default), energy density [Wh/L], or electrode-level",
-    )
-    what.add_argument(
         "--optimise",
-        type=_names,
+        type=common.names,
         default=["am_wt", "porosity"],
         help="labels to optimise, comma-separated (default am_wt,porosity; adhesion is then fixed)",
     )
-    for name in ("am_wt", "porosity", "adhesion"):
-        what.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=float,
-            default=None,
-            dest=f"fixed_{name}",
-            help=f"fixed {name} when it is not optimised (default: middle of the generator's range)",
-        )
-    cell = parser.add_argument_group("cell")
-    cell.add_argument("--cell-format", choices=("4680", "pouch"), default="4680")
-    cell.add_argument("--half-cell", action="store_true", help="lithium-metal half cell (default: full cell)")
-    cell.add_argument("--thickness-um", type=float, default=80.0, help="cathode coating thickness [um]")
+    common.add_fixed_label_arguments(what)
+    common.add_cell_arguments(parser.add_argument_group("cell"))
     budget = parser.add_argument_group("campaign")
     budget.add_argument("--budget", type=int, default=10, help="labels evaluated per power (default 10)")
     budget.add_argument("--batch-size", type=int, default=2, help="labels per BO batch (default 2)")
@@ -60,61 +42,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     budget.add_argument("--seed", type=int, default=0, help="optimiser seed")
     run = parser.add_argument_group("run")
-    run.add_argument("--checkpoint", default=None, help="generator checkpoint (default: the shipped one)")
     run.add_argument("--out", default="runs/design", help="output folder (default runs/design)")
     run.add_argument("--resume", action="store_true", help="continue the campaigns in --out")
-    run.add_argument(
-        "--device",
-        choices=("cpu", "gpu"),
-        default=None,
-        help="JAX device for generation and characterisation (default: JAX's choice)",
-    )
-    run.add_argument(
-        "--cell-workers",
-        type=int,
-        default=1,
-        help="processes for the cell simulations (default 1: in this process, model cached)",
-    )
-    run.add_argument("--scheduler", default=None, help="Dask scheduler address for the cell simulations")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    common.add_run_arguments(run)
 
 
 def run(args: argparse.Namespace) -> int:
+    common.select_device(args)
     import jax
 
-    if args.device is not None:
-        jax.config.update("jax_platforms", {"cpu": "cpu", "gpu": "cuda"}[args.device])
+    from jaxmicro.design import CampaignSettings, design_space, run_study
 
-    from jaxmicro.cell import dask_executor, default_executor
-    from jaxmicro.design import CampaignSettings, DesignSettings, design_space, run_study
-    from jaxmicro.generator import load_default_generator, load_generator
-
-    generator = load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
-    fixed = {
-        name: getattr(args, f"fixed_{name}")
-        for name in ("am_wt", "porosity", "adhesion")
-        if getattr(args, f"fixed_{name}") is not None
-    }
-    space = design_space(generator.label_ranges, free=args.optimise, fixed=fixed)
-    design = DesignSettings(
-        objective=args.objective,
-        half_cell=args.half_cell,
-        cell_format=args.cell_format,
-        cathode_thickness_m=args.thickness_um / 1e6,
-        volume_size=args.volume_size or (64 if jax.default_backend() == "cpu" else 128),
-        seeds_per_label=args.seeds_per_label,
-    )
+    generator = common.load_generator_of(args)
+    space = design_space(generator.label_ranges, free=args.optimise, fixed=common.fixed_labels(args))
+    volume_size = args.volume_size or (64 if jax.default_backend() == "cpu" else 128)
+    # The power is replaced by each of --powers, one campaign each (run_study).
+    design = common.design_settings(args, power_w_per_kg=200.0, volume_size=volume_size)
     campaign = CampaignSettings(
         budget=args.budget,
         batch_size=args.batch_size,
         n_initial=min(args.n_initial, args.budget),
         seed=args.seed,
     )
-    executor = None
-    if args.scheduler:
-        executor = dask_executor(args.scheduler)
-    elif args.cell_workers > 1:
-        executor = default_executor(args.cell_workers)
+    executor = common.cell_executor(args)
     try:
         result = run_study(
             generator,

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-def _names(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+from jaxmicro.design import _cli_common as common
 
 
 def _counts(text: str) -> int | list[int]:
@@ -40,33 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--vary",
         "--optimise",
         dest="vary",
-        type=_names,
+        type=common.names,
         default=["am_wt", "porosity"],
         help="free labels of the grid, comma-separated (default am_wt,porosity)",
     )
-    for name in ("am_wt", "porosity", "adhesion"):
-        labels.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=float,
-            default=None,
-            dest=f"fixed_{name}",
-            help=f"fixed {name} (default: middle of the generator's range)",
-        )
+    common.add_fixed_label_arguments(labels)
     what = parser.add_argument_group("what to evaluate")
     what.add_argument(
         "--power", type=float, default=200.0, help="cell-level discharge power [W/kg] (default 200)"
     )
     what.add_argument(
-        "--objective",
-        default="specific_energy",
-        choices=("specific_energy", "energy_density", "electrode_specific_energy"),
-    )
-    what.add_argument(
         "--properties-only", action="store_true", help="generate and characterise only; no cell simulation"
     )
-    what.add_argument("--cell-format", choices=("4680", "pouch"), default="4680")
-    what.add_argument("--half-cell", action="store_true", help="lithium-metal half cell (default: full cell)")
-    what.add_argument("--thickness-um", type=float, default=80.0, help="cathode coating thickness [um]")
+    common.add_cell_arguments(what)
     what.add_argument(
         "--seeds-per-label", type=int, default=2, help="generated volumes per label (default 2)"
     )
@@ -74,7 +58,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--volume-size", type=int, default=64, help="generated volume edge [voxels] (default 64)"
     )
     run = parser.add_argument_group("run")
-    run.add_argument("--checkpoint", default=None, help="generator checkpoint (default: the shipped one)")
     run.add_argument(
         "--out",
         default="runs/sweep/sweep.jsonl",
@@ -87,17 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="labels per sharded computation, rounded up to a multiple of the devices (default 8)",
     )
     run.add_argument("--devices", type=int, default=None, help="use the first N devices (default: all)")
-    run.add_argument(
-        "--device", choices=("cpu", "gpu"), default=None, help="JAX platform (default: JAX's choice)"
-    )
-    run.add_argument(
-        "--cell-workers",
-        type=int,
-        default=1,
-        help="processes for the cell simulations (default 1: in this process)",
-    )
-    run.add_argument("--scheduler", default=None, help="Dask scheduler address for the cell simulations")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    common.add_run_arguments(run)
     multi = parser.add_argument_group("several hosts (jax.distributed; run the same command on every host)")
     multi.add_argument(
         "--distributed",
@@ -172,10 +145,7 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    if args.device is not None:
-        import jax
-
-        jax.config.update("jax_platforms", {"cpu": "cpu", "gpu": "cuda"}[args.device])
+    common.select_device(args)
     import jax
 
     if args.distributed or args.coordinator:  # before any computation
@@ -186,17 +156,12 @@ def run(args: argparse.Namespace) -> int:
         )
     import numpy as np
 
-    from jaxmicro.cell import dask_executor, default_executor
-    from jaxmicro.design import DesignObjective, DesignSettings, design_space, label_grid, sweep
+    from jaxmicro.design import DesignObjective, design_space, label_grid, sweep
     from jaxmicro.design.sharding import batch_mesh, padded_size
-    from jaxmicro.generator import check_labels, load_default_generator, load_generator
+    from jaxmicro.generator import check_labels
 
-    generator = load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
-    fixed = {
-        n: getattr(args, f"fixed_{n}")
-        for n in ("am_wt", "porosity", "adhesion")
-        if getattr(args, f"fixed_{n}") is not None
-    }
+    generator = common.load_generator_of(args)
+    fixed = common.fixed_labels(args)
     if args.labels_csv:
         defaults = {n: 0.5 * (lo + hi) for n, (lo, hi) in generator.label_ranges.items()}
         labels = read_labels_csv(args.labels_csv, {**defaults, **fixed})
@@ -206,15 +171,7 @@ def run(args: argparse.Namespace) -> int:
         labels = label_grid(space, args.grid if args.grid is not None else 5)
         described = f"grid of {len(labels)} labels over {', '.join(space.free)} (fixed {dict(space.fixed)})"
     check_labels(generator, labels)  # refuse labels outside the trained range before any work
-    design = DesignSettings(
-        objective=args.objective,
-        power_w_per_kg=args.power,
-        half_cell=args.half_cell,
-        cell_format=args.cell_format,
-        cathode_thickness_m=args.thickness_um / 1e6,
-        volume_size=args.volume_size,
-        seeds_per_label=args.seeds_per_label,
-    )
+    design = common.design_settings(args, power_w_per_kg=args.power, volume_size=args.volume_size)
     mesh = batch_mesh(args.devices)
     if args.chunk_size < 1:
         raise ValueError(f"--chunk-size must be at least 1, got {args.chunk_size}")
@@ -230,11 +187,7 @@ def run(args: argparse.Namespace) -> int:
             "command": sys.argv,
         },
     )
-    executor = None
-    if not args.properties_only and args.scheduler:
-        executor = dask_executor(args.scheduler)
-    elif not args.properties_only and args.cell_workers > 1:
-        executor = default_executor(args.cell_workers)
+    executor = None if args.properties_only else common.cell_executor(args)
     devices = mesh.devices.flat[0]
     print(
         f"{described}; {mesh.size} {devices.platform} device(s), {chunk} labels per chunk"
