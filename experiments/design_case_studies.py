@@ -74,14 +74,15 @@ def _campaign_row(label: str, campaign) -> list[str]:
 BEST_HEADER = ["case", "am_wt", "porosity", "tau (measured)", "Wh/kg", "Wh/L", "objective", "evaluations"]
 
 
-def _publish(study: str, figures: list[Path], text: str) -> Path:
+def _publish(study: str, figures: list[tuple[str, Path]], text: str) -> Path:
+    """Copies ``(case, figure)`` PNGs to docs/figures/<study>_<case>_<name> and writes the page."""
     figure_dir = DOCS / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
     links = []
-    for figure in figures:
+    for case, figure in figures:
         if figure.suffix != ".png":
             continue
-        target = figure_dir / f"{study}_{figure.parent.name}_{figure.name}"
+        target = figure_dir / f"{study}_{case}_{figure.name}"
         shutil.copyfile(figure, target)
         links.append(f"![{figure.stem}](../figures/{target.name})")
     out = DOCS / "experiments" / f"{study}.md"
@@ -103,48 +104,43 @@ def study_powers(args, generator, space, design, campaign) -> Path:
         f"{design.seeds_per_label} generated {design.volume_size}^3 volumes per label.\n\n"
         + _table(BEST_HEADER, rows)
     )
-    return _publish("powers", list(result.figures), text)
+    return _publish("powers", [(f.parent.name, f) for f in result.figures], text)
+
+
+def _compare_settings(args, generator, space, campaign, study: str, cases: dict, title: str) -> Path:
+    """One campaign at ``args.power`` per ``{case: (row label, DesignSettings)}``, tabled together."""
+    rows, figures = [], []
+    for case, (label, settings) in cases.items():
+        result = run_study(
+            generator, [args.power], space, args.out / study / case, settings, campaign, resume=True
+        )
+        rows.append(_campaign_row(label, result.campaigns[0]))
+        figures += [(case, f) for f in result.figures if f.name == "campaign.png"]
+    return _publish(study, figures, title + _table(BEST_HEADER, rows))
 
 
 def study_normalisation(args, generator, space, design, campaign) -> Path:
-    rows, figures = [], []
-    for objective in OBJECTIVES:
-        settings = dataclasses.replace(design, objective=objective)
-        result = run_study(
-            generator,
-            [args.power],
-            space,
-            args.out / "normalisation" / objective,
-            settings,
-            campaign,
-            resume=True,
-        )
-        rows.append(_campaign_row(OBJECTIVES[objective][1], result.campaigns[0]))
-        figures += [f for f in result.figures if f.name == "campaign.png"]
-    text = (
+    cases = {
+        objective: (OBJECTIVES[objective][1], dataclasses.replace(design, objective=objective))
+        for objective in OBJECTIVES
+    }
+    title = (
         f"# Normalisation study at {args.power:g} W/kg\n\n"
         "The same campaign maximising three objectives; how the optimum label moves.\n\n"
-        + _table(BEST_HEADER, rows)
     )
-    return _publish("normalisation", figures, text)
+    return _compare_settings(args, generator, space, campaign, "normalisation", cases, title)
 
 
 def study_halfcell(args, generator, space, design, campaign) -> Path:
-    rows, figures = [], []
-    for half in (False, True):
-        name = "half" if half else "full"
-        settings = dataclasses.replace(design, half_cell=half)
-        result = run_study(
-            generator, [args.power], space, args.out / "halfcell" / name, settings, campaign, resume=True
-        )
-        rows.append(_campaign_row(f"{name} cell", result.campaigns[0]))
-        figures += [f for f in result.figures if f.name == "campaign.png"]
-    text = (
+    cases = {
+        name: (f"{name} cell", dataclasses.replace(design, half_cell=name == "half"))
+        for name in ("full", "half")
+    }
+    title = (
         f"# Half cell vs full cell at {args.power:g} W/kg\n\n"
         "Lithium-metal half cell against graphite full cell, both normalised to a 4680 cell.\n\n"
-        + _table(BEST_HEADER, rows)
     )
-    return _publish("halfcell", figures, text)
+    return _compare_settings(args, generator, space, campaign, "halfcell", cases, title)
 
 
 def study_sweep(args, generator, space, design, campaign) -> Path:
@@ -179,7 +175,7 @@ def study_sweep(args, generator, space, design, campaign) -> Path:
         + f"\n\nBO came within 1 % of the grid optimum after **{needed}**"
         f" of {len(bo_values)} evaluations (the grid used {len(evaluations)})."
     )
-    return _publish("sweep", [figure, bo.out_dir / "campaign.png"], text)
+    return _publish("sweep", [("sweep", figure), (bo.out_dir.name, bo.out_dir / "campaign.png")], text)
 
 
 STUDIES = {
