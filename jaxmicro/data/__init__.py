@@ -26,6 +26,7 @@ from jaxmicro.data.phases import (
 from jaxmicro.data.simulated_dataset import (
     GRID_LEVELS,
     HELDOUT_LABELS,
+    dataset_simulator,
     default_label_grid,
     simulate_dataset,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "Labels",
     "Sample",
     "SimulatorConfig",
+    "dataset_simulator",
     "default_label_grid",
     "denormalise_labels",
     "load_dataset",

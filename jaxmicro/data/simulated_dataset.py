@@ -19,7 +19,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxmicro.data.dataset import Sample, write_dataset
+from jaxmicro.data.dataset import LabelledDataset, Sample, write_dataset
 from jaxmicro.data.labels import Labels, validate_labels
 from jaxmicro.data.simulator import SimulatorConfig, simulate_electrode
 
@@ -108,3 +108,17 @@ def simulate_dataset(
     }
     samples = simulate_samples(labels, config, seed, heldout, f".{file_format}", progress)
     return write_dataset(root, samples, source=source, force=force)
+
+
+def dataset_simulator(dataset: LabelledDataset) -> tuple[SimulatorConfig, int] | None:
+    """The simulator settings and seed that made ``dataset`` (from its manifest's ``source``), or
+    None if it was not made by :func:`simulate_dataset` (e.g. imaged data)."""
+    source = dataset.source
+    if source.get("generator") != "jaxmicro.data.simulator" or "simulator_config" not in source:
+        return None
+    try:
+        return SimulatorConfig(**source["simulator_config"]), int(source.get("seed", 0))
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{dataset.root}: the manifest's simulator settings are not readable by this version ({error})"
+        ) from None

@@ -13,6 +13,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seeds", type=int, default=3, help="generated volumes per held-out label [%(default)s]"
     )
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="edge of the compared cubes [voxels]; larger cubes lower the sampling noise "
+        "(needs a simulated dataset) [the held-out volumes' shape]",
+    )
+    parser.add_argument(
+        "--reference-seeds",
+        type=int,
+        default=1,
+        help="reference volumes per label: the held-out volume plus simulator volumes "
+        "(needs a simulated dataset) [%(default)s]",
+    )
+    parser.add_argument(
+        "--no-control",
+        action="store_true",
+        help="skip the control (simulator volumes scored like generated ones: the check's floor)",
+    )
     parser.add_argument("--json", default=None, help="also write the report as JSON here")
 
 
@@ -25,7 +44,14 @@ def run(args: argparse.Namespace) -> int:
     from jaxmicro.generator.validate import validate_generator
 
     generator = load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
-    report = validate_generator(generator, load_dataset(args.data), seeds=args.seeds)
+    report = validate_generator(
+        generator,
+        load_dataset(args.data),
+        seeds=args.seeds,
+        size=args.size,
+        reference_seeds=args.reference_seeds,
+        control=not args.no_control,
+    )
     print(report.table())
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_json(), indent=1) + "\n")

@@ -1,9 +1,11 @@
+import dataclasses
 import json
 
 import numpy as np
+import pytest
 
 from jaxmicro.cli import main
-from jaxmicro.data import AM, CBD, PORE
+from jaxmicro.data import AM, CBD, PORE, SimulatorConfig, dataset_simulator
 from jaxmicro.generator import compute_metrics, load_generator, validate_generator
 from jaxmicro.generator.validate import METRIC_NAMES
 
@@ -25,10 +27,19 @@ def test_metrics_of_a_known_volume():
 def test_heldout_validation_end_to_end_on_a_tiny_model(tiny_run, tiny_dataset, tmp_path, capsys):
     report = validate_generator(load_generator(tiny_run), tiny_dataset, seeds=1, progress=False)
     assert report.labels.shape == (6, 3)
-    assert report.reference.shape == (6, len(METRIC_NAMES))
+    assert report.reference.shape == (6, 1, len(METRIC_NAMES))
     assert report.generated.shape == (6, 1, len(METRIC_NAMES))
+    assert report.control.shape == (6, 1, len(METRIC_NAMES)) and report.shape == (16, 16, 16)
     assert np.all(np.isfinite(report.reference))  # the simulated volumes percolate
-    assert "mean relative error" in report.table()
+    # The reference is the held-out volume itself; the control is another simulator volume.
+    heldout = tiny_dataset.heldout
+    np.testing.assert_allclose(  # batched solves round differently: 1e-7
+        report.reference[:, 0],
+        np.stack(compute_metrics(np.stack([s.volume for s in heldout]), 2e-6), -1),
+        rtol=1e-5,
+    )
+    assert not np.array_equal(report.control, report.reference)
+    assert np.all(np.isfinite(report.control_error)) and "control mean" in report.table()
     # The CLI prints the same table and writes JSON.
     out = tmp_path / "report.json"
     code = main(
@@ -48,6 +59,32 @@ def test_heldout_validation_end_to_end_on_a_tiny_model(tiny_run, tiny_dataset, t
     assert "relative error" in capsys.readouterr().out
     saved = json.loads(out.read_text())
     assert saved["metrics"] == list(METRIC_NAMES) and len(saved["relative_error"]) == 6
+    assert saved["control_mean_error"] == pytest.approx(float(report.control_error.mean()))
+
+
+def test_more_references_and_another_size_come_from_the_datasets_simulator(tiny_run, tiny_dataset):
+    config, seed = dataset_simulator(tiny_dataset)
+    assert config == SimulatorConfig(shape=(16, 16, 16), voxel_size_m=2e-6) and seed == 0
+    generator = load_generator(tiny_run)
+    more = validate_generator(generator, tiny_dataset, seeds=1, reference_seeds=3, control=False, progress=False)
+    assert more.reference.shape == (6, 3, len(METRIC_NAMES)) and more.control is None
+    first = validate_generator(generator, tiny_dataset, seeds=1, control=False, progress=False)
+    np.testing.assert_allclose(more.reference[:, :1], first.reference, rtol=1e-5)  # held-out volume first
+    assert len({tuple(r) for r in more.reference[0]}) == 3  # three different volumes
+    bigger = validate_generator(generator, tiny_dataset, seeds=1, size=24, control=False, progress=False)
+    assert bigger.shape == (24, 24, 24) and np.all(np.isfinite(bigger.relative_error[:, :3]))
+
+
+def test_a_dataset_not_made_by_the_simulator_has_only_its_heldout_volumes(tiny_run, tiny_dataset):
+    imaged = dataclasses.replace(tiny_dataset, source={})
+    assert dataset_simulator(imaged) is None
+    generator = load_generator(tiny_run)
+    report = validate_generator(generator, imaged, seeds=1, progress=False)
+    assert report.control is None and "control" not in report.table()
+    with pytest.raises(ValueError, match="not made by jaxmicro's simulator"):
+        validate_generator(generator, imaged, seeds=1, reference_seeds=2, progress=False)
+    with pytest.raises(ValueError, match="not made by jaxmicro's simulator"):
+        validate_generator(generator, imaged, seeds=1, size=24, progress=False)
 
 
 def test_generate_cli_writes_volumes(tiny_run, tmp_path):
