@@ -32,8 +32,8 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxmicro.characterise import microstructure_metrics, tortuosity
 from jaxmicro._files import plain_json
+from jaxmicro.characterise import microstructure_metrics, tortuosity
 from jaxmicro.data.dataset import LabelledDataset
 from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.data.phases import AM, CBD, PORE

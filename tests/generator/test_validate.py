@@ -66,7 +66,9 @@ def test_more_references_and_another_size_come_from_the_datasets_simulator(tiny_
     config, seed = dataset_simulator(tiny_dataset)
     assert config == SimulatorConfig(shape=(16, 16, 16), voxel_size_m=2e-6) and seed == 0
     generator = load_generator(tiny_run)
-    more = validate_generator(generator, tiny_dataset, seeds=1, reference_seeds=3, control=False, progress=False)
+    more = validate_generator(
+        generator, tiny_dataset, seeds=1, reference_seeds=3, control=False, progress=False
+    )
     assert more.reference.shape == (6, 3, len(METRIC_NAMES)) and more.control is None
     first = validate_generator(generator, tiny_dataset, seeds=1, control=False, progress=False)
     np.testing.assert_allclose(more.reference[:, :1], first.reference, rtol=1e-5)  # held-out volume first
