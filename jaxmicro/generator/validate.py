@@ -113,16 +113,16 @@ class ValidationReport:
         reference: ``(m, r, k)`` metrics of the ``r`` reference volumes per label, columns
             ``METRIC_NAMES``.
         generated: ``(m, s, k)`` metrics of the ``s`` generated volumes per label.
+        shape: ``(z, y, x)`` of every compared volume [voxels].
         control: ``(m, c, k)`` metrics of simulator volumes that are not references, or None
             (the dataset was not made by the simulator, or the control was not asked for).
-        shape: ``(z, y, x)`` of every compared volume [voxels].
     """
 
     labels: np.ndarray
     reference: np.ndarray
     generated: np.ndarray
+    shape: tuple[int, int, int]
     control: np.ndarray | None = None
-    shape: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def relative_error(self) -> np.ndarray:
@@ -285,6 +285,6 @@ def validate_generator(
         labels,
         np.stack(reference),
         np.stack(generated),
-        np.stack(controls) if has_control else None,
         tuple(int(n) for n in shape),
+        np.stack(controls) if has_control else None,
     )
