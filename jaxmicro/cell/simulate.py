@@ -10,6 +10,7 @@ Nothing here raises for a failed or infeasible simulation: :func:`simulate_cell`
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import math
 import threading
@@ -33,6 +34,10 @@ ENERGY = "Discharge energy [W.h]"
 _OUTPUT_VARIABLES = [CAPACITY, ENERGY]
 _CUTOFF_EVENT = "Minimum voltage [V]"
 _INFEASIBLE = "the voltage starts below the cut-off; the operating point is infeasible"
+RETRY_TOLERANCE_FACTOR = 100.0
+"""A solve that fails (e.g. IDA_CONV_FAIL near the end of a constant-power discharge) is retried
+once with ``rtol`` and ``atol`` this many times tighter: at the defaults IDA's corrector failed in
+14 of about 150 design-loop discharges at 500 W/kg, and every one retried succeeded."""
 
 _cache: collections.OrderedDict[Any, tuple[Any, threading.Lock]] = collections.OrderedDict()
 _cache_lock = threading.Lock()
@@ -63,9 +68,7 @@ def build_simulation(config: CellModelConfig, setup: CellSetup) -> Any:
         _dfn(setup.options).new_copy(),
         parameter_values=build_parameter_values(config, setup),
         var_pts={"x_n": n, "x_s": n, "x_p": n, "r_n": n, "r_p": n},
-        solver=pybamm.IDAKLUSolver(
-            rtol=config.rtol, atol=config.atol, output_variables=_OUTPUT_VARIABLES
-        ),
+        solver=pybamm.IDAKLUSolver(rtol=config.rtol, atol=config.atol, output_variables=_OUTPUT_VARIABLES),
     )
     simulation.build()
     return simulation
@@ -107,7 +110,8 @@ def simulate_cell(
 
     Returns:
         A :class:`CellResult`; ``failed=True`` with a ``reason`` for non-finite inputs
-        (``tau = inf``: non-percolating pore phase), zero active area, solver errors, an
+        (``tau = inf``: non-percolating pore phase), zero active area, solver errors (after one
+        retry at :data:`RETRY_TOLERANCE_FACTOR` times tighter tolerances), an
         immediate cut-off (infeasible power or current), a solve that never reaches the
         cut-off, or non-finite outputs.
 
@@ -144,25 +148,35 @@ def simulate_cell(
     if setup.inputs[AREA_FACTOR] <= 0.0:
         return failed("no electrochemically active area (CBD covers all AM surface)", **geometry)
 
-    try:
-        simulation, lock, build_time = _cached_simulation(config, setup)
-    except Exception as error:
-        return failed(f"model build failed: {_first_line(error)}", **geometry)
+    tight = dataclasses.replace(
+        config, rtol=config.rtol / RETRY_TOLERANCE_FACTOR, atol=config.atol / RETRY_TOLERANCE_FACTOR
+    )
+    start, build_time = time.perf_counter(), 0.0
+    for attempt in (config, tight):
+        try:
+            simulation, lock, seconds = _cached_simulation(attempt, setup)
+        except Exception as error:
+            return failed(f"model build failed: {_first_line(error)}", **geometry)
+        build_time += seconds
+        try:
+            with lock:
+                solution = simulation.solve([0.0, setup.t_max_s], inputs=setup.inputs)
+                capacity = float(solution[CAPACITY].entries[-1])
+                energy = float(solution[ENERGY].entries[-1])
+                duration = float(solution.t[-1])
+                termination = str(solution.termination)
+            break
+        except Exception as error:
+            if "non-positive at initial conditions" in str(error):
+                return failed(f"cut-off at t = 0: {_INFEASIBLE}", **geometry)
+            if attempt is tight:
+                return failed(
+                    f"solver error (also at {RETRY_TOLERANCE_FACTOR:g}x tighter tolerances): "
+                    f"{_first_line(error)}",
+                    **geometry,
+                )
     geometry["build_time_s"] = build_time
-
-    start = time.perf_counter()
-    try:
-        with lock:
-            solution = simulation.solve([0.0, setup.t_max_s], inputs=setup.inputs)
-            capacity = float(solution[CAPACITY].entries[-1])
-            energy = float(solution[ENERGY].entries[-1])
-            duration = float(solution.t[-1])
-            termination = str(solution.termination)
-    except Exception as error:
-        if "non-positive at initial conditions" in str(error):
-            return failed(f"cut-off at t = 0: {_INFEASIBLE}", **geometry)
-        return failed(f"solver error: {_first_line(error)}", **geometry)
-    geometry["solve_time_s"] = time.perf_counter() - start
+    geometry["solve_time_s"] = time.perf_counter() - start - build_time
 
     if not all(math.isfinite(v) for v in (capacity, energy, duration)):
         return failed("non-finite solution", termination=termination, **geometry)

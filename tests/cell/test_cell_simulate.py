@@ -180,3 +180,39 @@ def test_build_simulation_caches_nothing_and_solves():
     sim = build_simulation(CellModelConfig(), setup)
     solution = sim.solve([0.0, setup.t_max_s], inputs=setup.inputs)
     assert "Minimum voltage" in solution.termination
+
+
+def _fail_solves_at(monkeypatch, failing_rtols):
+    """Makes every solve of a model built with an rtol in ``failing_rtols`` raise as IDA does."""
+    from jaxmicro.cell import simulate as module
+
+    cached = module._cached_simulation
+
+    class Failing:
+        def __init__(self, simulation):
+            self.simulation = simulation
+
+        def solve(self, *args, **kwargs):
+            raise RuntimeError("input set 0: IDA_CONV_FAIL: Convergence test failures occurred")
+
+    def patched(config, setup):
+        simulation, lock, seconds = cached(config, setup)
+        return (Failing(simulation) if config.rtol in failing_rtols else simulation), lock, seconds
+
+    monkeypatch.setattr(module, "_cached_simulation", patched)
+
+
+def test_a_failed_solve_is_retried_once_at_tighter_tolerances(monkeypatch):
+    # At rtol 1e-4 IDA's corrector fails near the end of some constant-power discharges (seen
+    # in the design loop); the retry at 100x tighter tolerances must give the tight answer.
+    p, design, op = props(), CellDesign(cathode_thickness_m=80e-6), OperatingPoint(power_w_per_kg=500.0)
+    tight = simulate_cell(p, design, op, CellModelConfig(rtol=1e-6, atol=1e-8))
+    assert not tight.failed, tight.reason
+    _fail_solves_at(monkeypatch, {1e-4})
+    retried = simulate_cell(p, design, op)
+    assert not retried.failed, retried.reason
+    assert retried.energy_wh == pytest.approx(tight.energy_wh, rel=1e-9)
+    _fail_solves_at(monkeypatch, {1e-4, 1e-6})
+    failed = simulate_cell(p, design, op)
+    assert failed.failed and "also at 100x tighter tolerances" in failed.reason
+    assert "IDA_CONV_FAIL" in failed.reason
