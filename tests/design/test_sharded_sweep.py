@@ -109,12 +109,12 @@ def test_evaluate_sharded_simulates_cells_like_the_objective(toy):
         assert a.objective == pytest.approx(b.objective, rel=1e-3, nan_ok=True)
 
 
-def test_sweep_command_writes_resumable_results(toy_checkpoint, tmp_path, capsys):
-    out = tmp_path / "sweep.jsonl"
-    argv = [
+def _small_sweep_argv(checkpoint: Path, out: Path) -> list[str]:
+    """``jaxmicro sweep`` arguments of a 3x2 properties-only sweep of 16^3 volumes."""
+    return [
         "sweep",
         "--checkpoint",
-        str(toy_checkpoint),
+        str(checkpoint),
         "--grid",
         "3,2",
         "--volume-size",
@@ -124,6 +124,11 @@ def test_sweep_command_writes_resumable_results(toy_checkpoint, tmp_path, capsys
         str(out),
         "--no-progress",
     ]
+
+
+def test_sweep_command_writes_resumable_results(toy_checkpoint, tmp_path, capsys):
+    out = tmp_path / "sweep.jsonl"
+    argv = _small_sweep_argv(toy_checkpoint, out)
     assert main(argv) == 0
     assert "6 labels" in capsys.readouterr().out
     assert len(read_records(out)) == 6
@@ -212,17 +217,7 @@ def test_two_processes_share_a_sweep_over_jax_distributed(toy, toy_checkpoint, t
         sys.executable,
         "-m",
         "jaxmicro.cli",
-        "sweep",
-        "--checkpoint",
-        str(toy_checkpoint),
-        "--grid",
-        "3,2",
-        "--volume-size",
-        "16",
-        "--properties-only",
-        "--out",
-        str(out),
-        "--no-progress",
+        *_small_sweep_argv(toy_checkpoint, out),
         "--coordinator",
         f"127.0.0.1:{port}",
         "--num-processes",
