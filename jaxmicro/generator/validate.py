@@ -40,7 +40,7 @@ from jaxmicro.data.phases import AM, CBD, PORE
 from jaxmicro.data.simulated_dataset import dataset_simulator
 from jaxmicro.data.simulator import SimulatorConfig, simulate_electrodes
 from jaxmicro.generator.checkpoint import Generator
-from jaxmicro.generator.generate import generate
+from jaxmicro.generator.generate import generate, latent_shape_for
 
 _VALIDATION_STREAM: Final = 0x7A11D  # keys of validation volumes, apart from the dataset's own
 
@@ -252,6 +252,7 @@ def validate_generator(
     simulator = dataset_simulator(dataset)
     shapes = {s.volume.shape for s in heldout}
     shape = (size,) * 3 if size else heldout[0].volume.shape
+    latent_shape_for(generator.config, shape, periodic=False)  # a shape it cannot make fails now
     use_heldout = shapes == {shape}
     if simulator is None and (not use_heldout or reference_seeds > 1):
         raise ValueError(

@@ -75,6 +75,8 @@ def test_more_references_and_another_size_come_from_the_datasets_simulator(tiny_
     assert len({tuple(r) for r in more.reference[0]}) == 3  # three different volumes
     bigger = validate_generator(generator, tiny_dataset, seeds=1, size=24, control=False, progress=False)
     assert bigger.shape == (24, 24, 24) and np.all(np.isfinite(bigger.relative_error[:, :3]))
+    with pytest.raises(ValueError, match="multiples of 8"):  # before any volume is simulated
+        validate_generator(generator, tiny_dataset, seeds=1, size=20, progress=False)
 
 
 def test_a_dataset_not_made_by_the_simulator_has_only_its_heldout_volumes(tiny_run, tiny_dataset):
