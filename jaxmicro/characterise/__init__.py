@@ -5,6 +5,8 @@
   differentiable for continuous fields.
 * :func:`microstructure_metrics`: volume fractions, surface and interfacial areas, CBD coverage,
   triple-phase boundary density, in SI units.
+* :func:`two_point_statistics`: two-point phase-pair probabilities (interfaces, correlation
+  lengths) of soft or one-hot fields, differentiable.
 
 Example::
 
@@ -12,6 +14,7 @@ Example::
     tau = tortuosity(volume, phase=PORE, axis=THROUGH_PLANE_AXIS).tau
 """
 
+from jaxmicro.characterise.correlation import two_point_probabilities, two_point_statistics
 from jaxmicro.characterise.metrics import PHASE_PAIRS, Metrics, microstructure_metrics
 from jaxmicro.characterise.solver import (
     BYTES_PER_VOXEL,
@@ -34,4 +37,6 @@ __all__ = [
     "microstructure_metrics",
     "tortuosity",
     "tortuosity_from_field",
+    "two_point_probabilities",
+    "two_point_statistics",
 ]

@@ -22,6 +22,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its newest checkpoint"
     )
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        metavar="RUN",
+        help="start a new run from the newest checkpoint of run folder RUN (fine-tuning)",
+    )
+    parser.add_argument(
+        "--stats-weight", type=float, default=None, help="two-point statistics loss weight [preset's]"
+    )
+    parser.add_argument(
+        "--ema-decay", type=float, default=None, help="EMA decay of the exported weights, 0: none [preset's]"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,11 +54,13 @@ def run(args: argparse.Namespace) -> int:
         "checkpoint_every": args.checkpoint_every,
         "png_every": args.png_every,
         "seed": args.seed,
+        "stats_weight": args.stats_weight,
+        "ema_decay": args.ema_decay,
     }
     if args.resume:
         overrides = {"steps": args.steps}
     config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
-    result = train(load_dataset(args.data), out, config, resume=args.resume)
+    result = train(load_dataset(args.data), out, config, resume=args.resume, init_from=args.init_from)
     print(
         f"trained to step {result.generator.info['steps']} in {result.seconds:.0f} s; "
         f"generator exported to {out / 'generator'}"

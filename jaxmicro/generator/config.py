@@ -67,6 +67,15 @@ class TrainConfig:
         vf_weight: weight of an auxiliary loss pulling each fake volume's mean phase
             probabilities towards the phase fractions of the training sample whose labels it
             was given (0 disables it).
+        stats_weight: weight of an auxiliary loss pulling each fake volume's two-point
+            phase-pair probabilities (:func:`jaxmicro.characterise.two_point_statistics`: along
+            each axis, at each of ``stats_lags``) towards those of the real slices of its labels:
+            the mean squared relative error, relative to ``max(real, 0.01)`` (0 disables it). At
+            lag 1 these are the interfacial areas (surface area, CBD coverage) per direction.
+        stats_lags: the lags of that loss [voxels], each less than ``slice_size``.
+        ema_decay: the exported generator is the exponential moving average of the generator
+            weights with this decay per step (0: the raw weights); averaging damps the
+            step-to-step wandering of GAN generators.
         lr_generator, lr_critic: Adam learning rates.
         adam_b1, adam_b2: Adam moment decays.
         steps: generator updates in the whole run.
@@ -85,6 +94,9 @@ class TrainConfig:
     n_critic: int = 3
     gp_weight: float = 10.0
     vf_weight: float = 10.0
+    stats_weight: float = 0.0
+    stats_lags: tuple[int, ...] = (1, 2, 4, 8)
+    ema_decay: float = 0.0
     lr_generator: float = 1e-4
     lr_critic: float = 1e-4
     adam_b1: float = 0.5
@@ -97,6 +109,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "critic_channels", tuple(int(c) for c in self.critic_channels))
+        object.__setattr__(self, "stats_lags", tuple(int(lag) for lag in self.stats_lags))
+        if not self.stats_lags or not all(1 <= lag < self.slice_size for lag in self.stats_lags):
+            raise ValueError(f"stats_lags must be lags in [1, slice_size), got {self.stats_lags}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.stats_weight < 0 or self.vf_weight < 0:
+            raise ValueError("vf_weight and stats_weight must be >= 0")
         if self.train_edge < self.slice_size:
             raise ValueError(
                 f"training volumes of edge {self.train_edge} are smaller than slice_size "
@@ -161,6 +180,9 @@ PRESETS: Final[dict[str, TrainConfig]] = {
         batch_volumes=2,
         slices_per_volume=2,
         n_critic=2,
+        stats_weight=1.0,
+        stats_lags=(1, 4),
+        ema_decay=0.5,
         steps=4,
         checkpoint_every=2,
     ),

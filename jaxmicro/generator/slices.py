@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmicro.characterise.correlation import two_point_probabilities
 from jaxmicro.data.dataset import Sample
 from jaxmicro.data.labels import LABEL_FIELDS, normalise_labels
 from jaxmicro.data.phases import N_PHASES
@@ -32,11 +33,14 @@ class SliceBank(NamedTuple):
             slices normal to axis ``a`` of every training sample with that label.
         labels_unit: ``(n_labels, 3)`` float32 unit labels.
         phase_fractions: ``(n_labels, 3)`` float32 pore/AM/CBD volume fractions of the slices.
+        two_point: ``(n_labels, n_lags, 3, 3, 3)`` float32 two-point phase-pair probabilities
+            ``[label, lag, volume axis, p, q]`` of the slices (see :func:`real_two_point`).
     """
 
     images: tuple[jax.Array, jax.Array, jax.Array]
     labels_unit: jax.Array
     phase_fractions: jax.Array
+    two_point: jax.Array
 
 
 def _slices_of(sample: Sample, axis: int) -> np.ndarray | None:
@@ -47,13 +51,39 @@ def _slices_of(sample: Sample, axis: int) -> np.ndarray | None:
     return None
 
 
-def build_slice_bank(samples: Sequence[Sample], slice_size: int) -> SliceBank:
+def real_two_point(slices: Sequence[np.ndarray], lags: Sequence[int]) -> np.ndarray:
+    """Two-point phase-pair probabilities along the volume axes, from 2-D slices alone.
+
+    Pairs along volume axis ``d`` lie in the slices normal to the two other axes; the result
+    averages those two estimates (for slices of a 3-D volume both count every voxel pair of the
+    volume, so they agree), which makes 2-D -> 3-D training data work the same way.
+
+    Args:
+        slices: per slice-normal axis ``a``, phase ids ``(n_a, h_a, w_a)`` (see ``AXIS_ORDER``).
+        lags: lags [voxels], each less than every slice edge.
+
+    Returns:
+        ``(len(lags), 3, 3, 3)`` float32: ``[lag, volume axis d, p, q]``.
+    """
+    out = np.zeros((len(lags), 3, N_PHASES, N_PHASES))
+    for normal, stack in enumerate(slices):
+        one_hot = jax.nn.one_hot(np.asarray(stack), N_PHASES, dtype=jnp.float32)
+        for image_axis, volume_axis in ((1, AXIS_ORDER[normal][1]), (2, AXIS_ORDER[normal][2])):
+            for i, lag in enumerate(lags):
+                out[i, volume_axis] += 0.5 * np.asarray(two_point_probabilities(one_hot, image_axis, lag))
+    return out.astype(np.float32)
+
+
+def build_slice_bank(
+    samples: Sequence[Sample], slice_size: int, stats_lags: Sequence[int] = (1,)
+) -> SliceBank:
     """Groups the training samples' slices by label and axis.
 
     Args:
         samples: training samples: 3-D volumes, and/or 2-D sections with ``slice_normal_axis``
             (then every label needs a section normal to each of the three axes).
         slice_size: the critics' slice edge [voxels]; every slice must be at least this big.
+        stats_lags: lags of the bank's ``two_point`` statistics [voxels].
 
     Returns:
         The :class:`SliceBank`.
@@ -98,10 +128,14 @@ def build_slice_bank(samples: Sequence[Sample], slice_size: int) -> SliceBank:
             for i in range(len(keys))
         ]
     )
+    two_point = np.stack(
+        [real_two_point([stacks[i] for stacks in per_axis], stats_lags) for i in range(len(keys))]
+    )
     return SliceBank(
         tuple(images),
         jnp.asarray(normalise_labels(np.array(keys)), jnp.float32),
         jnp.asarray(fractions, jnp.float32),
+        jnp.asarray(two_point),
     )
 
 

@@ -10,9 +10,12 @@ One step (:func:`make_train_step`):
    interpolates of real and fake slices with the same labels).
 3. One generator update: ``-sum_axes E[D_axis(fake slices)]`` with the updated critics, plus
    ``vf_weight`` times the squared error between each fake volume's mean phase probabilities
-   and the phase fractions of the training sample whose labels it was given. The gradient
-   with respect to the fake volumes is pulled back through the saved VJP, so the generator
-   runs forward and backward once per step.
+   and the phase fractions of the training sample whose labels it was given, plus
+   ``stats_weight`` times the mean squared relative error of its two-point phase-pair
+   probabilities (interfaces and correlation lengths along each axis). The gradient with
+   respect to the fake volumes is pulled back through the saved VJP, so the generator runs
+   forward and backward once per step. The exponential moving average of the generator
+   weights (``ema_decay``) is updated after the step; it is what gets exported.
 
 All randomness comes from the key in :class:`TrainState`, so a run resumed from a checkpoint
 continues bit for bit.
@@ -35,6 +38,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from jaxmicro.characterise.correlation import two_point_statistics
 from jaxmicro.data.dataset import LabelledDataset
 from jaxmicro.generator.checkpoint import (
     Generator,
@@ -59,7 +63,20 @@ class TrainState(NamedTuple):
         g_params, d_params: generator and per-axis critic parameters.
         g_opt, d_opt: their optax states.
         key: the PRNG key of the next step.
+        g_ema: exponential moving average of ``g_params`` (equal to them if ``ema_decay`` is 0).
     """
+
+    step: jax.Array
+    g_params: Params
+    d_params: tuple[Params, Params, Params]
+    g_opt: Any
+    d_opt: Any
+    key: jax.Array
+    g_ema: Params
+
+
+class _TrainStateV1(NamedTuple):
+    """The training state of checkpoints written before ``g_ema`` existed."""
 
     step: jax.Array
     g_params: Params
@@ -78,6 +95,7 @@ class StepMetrics(NamedTuple):
         gradient_penalty: gradient penalty summed over the axes (unweighted).
         generator_loss: adversarial generator loss ``-sum_axes E[D(fake)]``.
         vf_loss: mean squared phase-fraction error of the fake volumes.
+        stats_loss: mean squared relative error of their two-point statistics (unweighted).
     """
 
     critic_loss: jax.Array
@@ -85,6 +103,7 @@ class StepMetrics(NamedTuple):
     gradient_penalty: jax.Array
     generator_loss: jax.Array
     vf_loss: jax.Array
+    stats_loss: jax.Array
 
 
 def _optimisers(config: TrainConfig) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
@@ -101,8 +120,26 @@ def init_train_state(config: TrainConfig) -> TrainState:
     d_params = init_critics(config.critic_channels, config.slice_size, k_d)
     g_tx, d_tx = _optimisers(config)
     return TrainState(
-        jnp.zeros((), jnp.int32), g_params, d_params, g_tx.init(g_params), d_tx.init(d_params), key
+        jnp.zeros((), jnp.int32), g_params, d_params, g_tx.init(g_params), d_tx.init(d_params), key, g_params
     )
+
+
+def _restore_state(manager, like: TrainState) -> TrainState:
+    """The newest training state of ``manager``'s run, also from checkpoints written before
+    ``g_ema`` existed (their average starts at the restored weights)."""
+    try:
+        return restore_train_state(manager, like)[1]
+    except ValueError as error:
+        try:
+            _, old, _ = restore_train_state(manager, _TrainStateV1(*like[:6]))
+        except ValueError:
+            raise error from None
+        return TrainState(*old, g_ema=old.g_params)
+
+
+def _fake_two_point(volumes: jax.Array, lags: tuple[int, ...]) -> jax.Array:
+    """``(b, n_lags, 3, 3, 3)`` two-point statistics of ``(b, z, y, x, 3)`` soft volumes."""
+    return jax.vmap(lambda v: two_point_statistics(v, (0, 1, 2), lags))(volumes)
 
 
 def _critic_loss(d_params, config: TrainConfig, reals, fakes, labels, key):
@@ -167,14 +204,21 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
                     critic_apply(d_params[axis], config.critic_channels, slices, slice_labels)
                 )
             vf = jnp.mean((jnp.mean(volumes, axis=(1, 2, 3)) - bank.phase_fractions[index]) ** 2)
-            return adversarial + config.vf_weight * vf, (adversarial, vf)
+            real_stats = bank.two_point[index]
+            relative = (_fake_two_point(volumes, config.stats_lags) - real_stats) / jnp.maximum(
+                real_stats, 0.01
+            )
+            stats = jnp.mean(relative**2)
+            total = adversarial + config.vf_weight * vf + config.stats_weight * stats
+            return total, (adversarial, vf, stats)
 
-        (_, (g_adv, vf)), d_fake = jax.value_and_grad(generator_loss, has_aux=True)(fake)
+        (_, (g_adv, vf, stats)), d_fake = jax.value_and_grad(generator_loss, has_aux=True)(fake)
         (g_grads,) = pullback(d_fake)
         updates, g_opt = g_tx.update(g_grads, state.g_opt, state.g_params)
         g_params = optax.apply_updates(state.g_params, updates)
-        new_state = TrainState(state.step + 1, g_params, d_params, g_opt, d_opt, key)
-        return new_state, StepMetrics(jnp.mean(d_loss), jnp.mean(w), jnp.mean(gp), g_adv, vf)
+        g_ema = optax.incremental_update(g_params, state.g_ema, 1.0 - config.ema_decay)
+        new_state = TrainState(state.step + 1, g_params, d_params, g_opt, d_opt, key, g_ema)
+        return new_state, StepMetrics(jnp.mean(d_loss), jnp.mean(w), jnp.mean(gp), g_adv, vf, stats)
 
     return jax.jit(step)
 
@@ -209,7 +253,7 @@ class TrainResult:
     Attributes:
         generator: the trained generator (also exported to ``run_dir/generator``).
         state: the final training state.
-        history: ``(steps_run, 5)`` losses of the steps run in this call, in
+        history: ``(steps_run, 6)`` losses of the steps run in this call, in
             :class:`StepMetrics` field order.
         seconds: wall time of this call's training loop [s].
     """
@@ -228,7 +272,7 @@ def _export(run_dir: Path, state: TrainState, config: TrainConfig, data: dict[st
     }
     generator = Generator(
         config.generator,
-        jax.device_get(state.g_params),
+        jax.device_get(state.g_ema),
         {k: tuple(v) for k, v in data["label_ranges"].items()},
         data["voxel_size_m"],
         info,
@@ -254,12 +298,29 @@ def _truncate_losses(path: Path, step: int) -> None:
         path.write_text("\n".join(keep) + "\n")
 
 
+def _initial_state_from(source: Path, config: TrainConfig, like: TrainState) -> tuple[TrainState, dict]:
+    """The newest state of the run in ``source``, checked to fit ``config``'s networks."""
+    source_config, _ = read_run_json(source)
+    for field in ("generator", "critic_channels", "slice_size"):
+        if getattr(source_config, field) != getattr(config, field):
+            raise ValueError(
+                f"{source}: its {field} is {getattr(source_config, field)}, this run's is "
+                f"{getattr(config, field)}; init_from needs the same networks"
+            )
+    manager = checkpoint_manager(source, source_config.keep_checkpoints)
+    if manager.latest_step() is None:
+        raise ValueError(f"{source}: no checkpoint to start from")
+    state = _restore_state(manager, like)
+    return state, {"run": str(source.resolve()), "step": int(state.step)}
+
+
 def train(
     dataset: LabelledDataset,
     run_dir: str | Path,
     config: TrainConfig,
     *,
     resume: bool = False,
+    init_from: str | Path | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Trains (or resumes) a conditional SliceGAN on the dataset's training split.
@@ -269,6 +330,9 @@ def train(
         run_dir: run folder (see :mod:`jaxmicro.generator.checkpoint`).
         config: hyperparameters; on resume they must equal the saved ones except ``steps``.
         resume: continue from the newest checkpoint of ``run_dir``.
+        init_from: start a new run from the newest checkpoint of this other run folder
+            (weights, optimiser states and step count): fine-tuning with changed losses or
+            step counts. Its networks and slice size must equal ``config``'s.
         progress: show a tqdm bar with the losses.
 
     Returns:
@@ -277,23 +341,30 @@ def train(
     Raises:
         FileExistsError: ``run_dir`` has checkpoints and ``resume`` is False.
         FileNotFoundError: ``resume`` and there is nothing to resume.
-        ValueError: bad data, or a resume with another config or other training data.
+        ValueError: bad data, a resume with another config or other training data, or an
+            ``init_from`` run with other networks or nothing to start from.
     """
     run_dir = Path(run_dir)
     data = data_description(dataset)
-    bank = build_slice_bank(dataset.train, config.slice_size)
+    bank = build_slice_bank(dataset.train, config.slice_size, config.stats_lags)
     manager = checkpoint_manager(run_dir, config.keep_checkpoints)
     state = init_train_state(config)
     if manager.latest_step() is not None and not resume:
         raise FileExistsError(f"{run_dir} already holds a training run; pass --resume or use a new --out")
+    if resume and init_from is not None:
+        raise ValueError("pass either resume or init_from, not both")
     if resume:
         saved, saved_data = read_run_json(run_dir)
         if saved.replace(steps=config.steps) != config:
             raise ValueError(f"{run_dir}: the run was trained with another config; resume with the saved one")
         if saved_data.get("sha256") != data["sha256"]:
             raise ValueError(f"{run_dir}: the run was trained on other data ({saved_data.get('root')})")
-        _, state, _ = restore_train_state(manager, state)
+        if "init_from" in saved_data:
+            data["init_from"] = saved_data["init_from"]
+        state = _restore_state(manager, state)
         _truncate_losses(run_dir / "losses.csv", int(state.step))
+    elif init_from is not None:
+        state, data["init_from"] = _initial_state_from(Path(init_from), config, state)
     write_run_json(run_dir, config, data)
     step_fn = make_train_step(config)
     start_step, rows, pending = int(state.step), [], []
@@ -311,7 +382,9 @@ def train(
         row = np.array(jax.device_get(metrics), dtype=np.float64)
         rows.append(row)
         pending.append(row)
-        bar.set_postfix(d=f"{row[0]:.3g}", w=f"{row[1]:.3g}", g=f"{row[3]:.3g}", vf=f"{row[4]:.2g}")
+        bar.set_postfix(
+            d=f"{row[0]:.3g}", w=f"{row[1]:.3g}", g=f"{row[3]:.3g}", vf=f"{row[4]:.2g}", st=f"{row[5]:.2g}"
+        )
         if not np.all(np.isfinite(row)):
             raise FloatingPointError(
                 f"non-finite losses at step {int(state.step)}: {row}; lower the learning rates"

@@ -89,7 +89,7 @@ def test_training_from_2d_sections_only(tiny_dataset, tmp_path):
     load = load_dataset(write_dataset(tmp_path / "sections", sections))
     assert all(s.volume.ndim == 2 for s in load.train)
     result = train(load, tmp_path / "run2d", TINY.replace(steps=1, checkpoint_every=1), progress=False)
-    assert result.history.shape == (1, 5)
+    assert result.history.shape == (1, 6)
     assert np.all(np.isfinite(result.history))
     assert result.generator.label_ranges["am_wt"] == (0.9, 0.9)
 
@@ -101,4 +101,53 @@ def test_config_validation():
         TINY.replace(n_critic=0)
     with pytest.raises(ValueError, match="unknown config"):
         preset("huge")
+    with pytest.raises(ValueError, match="stats_lags"):
+        TINY.replace(stats_lags=(1, 16))
+    with pytest.raises(ValueError, match="ema_decay"):
+        TINY.replace(ema_decay=1.0)
     assert TrainConfig.from_json(TINY.to_json()) == TINY
+
+
+def test_exported_generator_is_the_moving_average_of_the_weights(tiny_dataset, tiny_run, tmp_path):
+    from jaxmicro.generator import load_generator
+
+    manager = checkpoint_manager(tiny_run, TINY.keep_checkpoints)
+    _, state, _ = restore_train_state(manager, init_train_state(TINY))
+    assert not _leaves_equal(state.g_ema, state.g_params)  # ema_decay 0.5 in the tiny preset
+    assert _leaves_equal(load_generator(tiny_run / "generator").params, state.g_ema)
+    raw = train(tiny_dataset, tmp_path / "raw", TINY.replace(steps=1, ema_decay=0.0), progress=False)
+    assert _leaves_equal(raw.state.g_ema, raw.state.g_params)
+
+
+def test_two_point_loss_is_reported_and_steers_training(tiny_dataset, tmp_path):
+    with_stats = train(tiny_dataset, tmp_path / "a", TINY.replace(steps=2), progress=False)
+    without = train(tiny_dataset, tmp_path / "b", TINY.replace(steps=2, stats_weight=0.0), progress=False)
+    assert np.all(with_stats.history[:, 5] > 0) and np.all(np.isfinite(with_stats.history))
+    np.testing.assert_array_equal(with_stats.history[0, 5], without.history[0, 5])  # same first draw
+    assert not _leaves_equal(with_stats.state.g_params, without.state.g_params)
+
+
+def test_resume_of_a_checkpoint_written_before_the_moving_average(tiny_dataset, tmp_path):
+    from jaxmicro.generator.checkpoint import save_train_state, write_run_json
+    from jaxmicro.generator.train import _TrainStateV1, data_description
+
+    config = TINY.replace(steps=3, ema_decay=0.0)
+    state = init_train_state(config)
+    run_dir = tmp_path / "legacy"
+    write_run_json(run_dir, config, data_description(tiny_dataset))
+    save_train_state(checkpoint_manager(run_dir, 3), 0, _TrainStateV1(*state[:6]), {"step": 0})
+    resumed = train(tiny_dataset, run_dir, config, resume=True, progress=False)
+    fresh = train(tiny_dataset, tmp_path / "fresh", config, progress=False)
+    assert _leaves_equal(resumed.state, fresh.state)
+
+
+def test_init_from_starts_a_new_run_at_another_runs_state(tiny_dataset, tiny_run, tmp_path):
+    tuned = TINY.replace(steps=3, stats_weight=5.0)
+    result = train(tiny_dataset, tmp_path / "tuned", tuned, init_from=tiny_run, progress=False)
+    assert int(result.state.step) == 3 and result.history.shape == (1, 6)
+    saved = json.loads((tmp_path / "tuned" / "run.json").read_text())
+    assert saved["data"]["init_from"]["step"] == 2
+    with pytest.raises(ValueError, match="critic_channels"):
+        train(tiny_dataset, tmp_path / "c", TINY.replace(critic_channels=(8, 4)), init_from=tiny_run)
+    with pytest.raises(ValueError, match="not both"):
+        train(tiny_dataset, tmp_path / "tuned", tuned, resume=True, init_from=tiny_run)
