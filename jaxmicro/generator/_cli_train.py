@@ -32,6 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stats-weight", type=float, default=None, help="two-point statistics loss weight [preset's]"
     )
     parser.add_argument(
+        "--tau-weight", type=float, default=None, help="pore tortuosity loss weight [preset's]"
+    )
+    parser.add_argument(
+        "--aux-temperature",
+        type=float,
+        default=None,
+        help="sharpening temperature of the auxiliary losses, 1: none [preset's]",
+    )
+    parser.add_argument(
         "--ema-decay", type=float, default=None, help="EMA decay of the exported weights, 0: none [preset's]"
     )
 
@@ -55,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         "png_every": args.png_every,
         "seed": args.seed,
         "stats_weight": args.stats_weight,
+        "tau_weight": args.tau_weight,
+        "aux_temperature": args.aux_temperature,
         "ema_decay": args.ema_decay,
     }
     if args.resume:

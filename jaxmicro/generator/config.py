@@ -73,6 +73,15 @@ class TrainConfig:
             the mean squared relative error, relative to ``max(real, 0.01)`` (0 disables it). At
             lag 1 these are the interfacial areas (surface area, CBD coverage) per direction.
         stats_lags: the lags of that loss [voxels], each less than ``slice_size``.
+        tau_weight: weight of an auxiliary loss pulling each fake volume's pore tortuosity
+            factor, through-plane and in-plane, towards that of the real volumes of its labels:
+            the squared error of ``log tau``, both computed on the pore probability field
+            (floored at ``TAU_FLOOR``) with the differentiable solver (0 disables it; needs 3-D
+            training volumes).
+        aux_temperature: temperature ``T`` of the auxiliary losses (vf, stats, tau): they see
+            ``softmax(log(p) / T)`` of the fake probabilities ``p``; ``T < 1`` sharpens them
+            towards the argmax decoding that generated volumes get, so the losses target the
+            decoded phases rather than the soft mixture at interfaces (1: no sharpening).
         ema_decay: the exported generator is the exponential moving average of the generator
             weights with this decay per step (0: the raw weights); averaging damps the
             step-to-step wandering of GAN generators.
@@ -96,6 +105,8 @@ class TrainConfig:
     vf_weight: float = 10.0
     stats_weight: float = 0.0
     stats_lags: tuple[int, ...] = (1, 2, 4, 8)
+    tau_weight: float = 0.0
+    aux_temperature: float = 1.0
     ema_decay: float = 0.0
     lr_generator: float = 1e-4
     lr_critic: float = 1e-4
@@ -112,10 +123,12 @@ class TrainConfig:
         object.__setattr__(self, "stats_lags", tuple(int(lag) for lag in self.stats_lags))
         if not self.stats_lags or not all(1 <= lag < self.slice_size for lag in self.stats_lags):
             raise ValueError(f"stats_lags must be lags in [1, slice_size), got {self.stats_lags}")
+        if not 0.0 < self.aux_temperature <= 1.0:
+            raise ValueError(f"aux_temperature must be in (0, 1], got {self.aux_temperature}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.stats_weight < 0 or self.vf_weight < 0:
-            raise ValueError("vf_weight and stats_weight must be >= 0")
+        if min(self.vf_weight, self.stats_weight, self.tau_weight) < 0:
+            raise ValueError("vf_weight, stats_weight and tau_weight must be >= 0")
         if self.train_edge < self.slice_size:
             raise ValueError(
                 f"training volumes of edge {self.train_edge} are smaller than slice_size "
@@ -182,6 +195,7 @@ PRESETS: Final[dict[str, TrainConfig]] = {
         n_critic=2,
         stats_weight=1.0,
         stats_lags=(1, 4),
+        aux_temperature=0.5,
         ema_decay=0.5,
         steps=4,
         checkpoint_every=2,

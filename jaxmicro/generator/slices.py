@@ -19,7 +19,8 @@ import numpy as np
 from jaxmicro.characterise.correlation import two_point_probabilities
 from jaxmicro.data.dataset import Sample
 from jaxmicro.data.labels import LABEL_FIELDS, normalise_labels
-from jaxmicro.data.phases import N_PHASES
+from jaxmicro.data.phases import N_PHASES, PORE
+from jaxmicro.generator.losses import TAU_AXES, soft_log_tau
 
 # Transpose that puts the slice-normal axis first and keeps z first in through-plane images.
 AXIS_ORDER = ((0, 1, 2), (1, 0, 2), (2, 0, 1))
@@ -35,12 +36,15 @@ class SliceBank(NamedTuple):
         phase_fractions: ``(n_labels, 3)`` float32 pore/AM/CBD volume fractions of the slices.
         two_point: ``(n_labels, n_lags, 3, 3, 3)`` float32 two-point phase-pair probabilities
             ``[label, lag, volume axis, p, q]`` of the slices (see :func:`real_two_point`).
+        log_tau: ``(n_labels, len(TAU_AXES))`` float32 mean soft ``log tau`` of the label's 3-D
+            volumes (:func:`jaxmicro.generator.losses.soft_log_tau`); NaN where not computed.
     """
 
     images: tuple[jax.Array, jax.Array, jax.Array]
     labels_unit: jax.Array
     phase_fractions: jax.Array
     two_point: jax.Array
+    log_tau: jax.Array
 
 
 def _slices_of(sample: Sample, axis: int) -> np.ndarray | None:
@@ -74,8 +78,21 @@ def real_two_point(slices: Sequence[np.ndarray], lags: Sequence[int]) -> np.ndar
     return out.astype(np.float32)
 
 
+def _real_log_tau(group: Sequence[Sample]) -> np.ndarray:
+    volumes = [s.volume for s in group if s.volume.ndim == 3]
+    if len(volumes) < len(group):
+        raise ValueError(
+            "tortuosity targets need 3-D training volumes; train on 2-D sections with tau_weight 0"
+        )
+    pores = jnp.asarray(np.stack([v == PORE for v in volumes]), jnp.float32)
+    return np.asarray(jnp.mean(soft_log_tau(pores), axis=0))
+
+
 def build_slice_bank(
-    samples: Sequence[Sample], slice_size: int, stats_lags: Sequence[int] = (1,)
+    samples: Sequence[Sample],
+    slice_size: int,
+    stats_lags: Sequence[int] = (1,),
+    tortuosity_targets: bool = False,
 ) -> SliceBank:
     """Groups the training samples' slices by label and axis.
 
@@ -84,20 +101,25 @@ def build_slice_bank(
             (then every label needs a section normal to each of the three axes).
         slice_size: the critics' slice edge [voxels]; every slice must be at least this big.
         stats_lags: lags of the bank's ``two_point`` statistics [voxels].
+        tortuosity_targets: compute ``log_tau`` (needs 3-D volumes; NaN otherwise).
 
     Returns:
         The :class:`SliceBank`.
 
     Raises:
         ValueError: no samples, a label missing an axis, slices smaller than ``slice_size``,
-            or labels whose slices differ in number or size along an axis.
+            labels whose slices differ in number or size along an axis, or tortuosity
+            targets asked of 2-D sections.
     """
     if not samples:
         raise ValueError("no training samples; the dataset has no 'train' split")
     keys = sorted({tuple(s.labels.to_array()) for s in samples})
     per_axis: list[list[np.ndarray]] = [[], [], []]
-    for key in keys:
+    log_tau = np.full((len(keys), len(TAU_AXES)), np.nan, np.float32)
+    for i, key in enumerate(keys):
         group = [s for s in samples if tuple(s.labels.to_array()) == key]
+        if tortuosity_targets:
+            log_tau[i] = _real_log_tau(group)
         for axis in range(3):
             stacks = [x for x in (_slices_of(s, axis) for s in group) if x is not None]
             if not stacks:
@@ -136,6 +158,7 @@ def build_slice_bank(
         jnp.asarray(normalise_labels(np.array(keys)), jnp.float32),
         jnp.asarray(fractions, jnp.float32),
         jnp.asarray(two_point),
+        jnp.asarray(log_tau),
     )
 
 

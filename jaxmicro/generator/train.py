@@ -38,7 +38,6 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from jaxmicro.characterise.correlation import two_point_statistics
 from jaxmicro.data.dataset import LabelledDataset
 from jaxmicro.generator.checkpoint import (
     Generator,
@@ -51,6 +50,7 @@ from jaxmicro.generator.checkpoint import (
     write_run_json,
 )
 from jaxmicro.generator.config import TrainConfig
+from jaxmicro.generator.losses import sharpen, tortuosity_loss, two_point_loss, volume_fraction_loss
 from jaxmicro.generator.model import Params, critic_apply, generator_apply, init_critics, init_generator
 from jaxmicro.generator.slices import SliceBank, build_slice_bank, real_slices, volume_slices
 
@@ -96,6 +96,7 @@ class StepMetrics(NamedTuple):
         generator_loss: adversarial generator loss ``-sum_axes E[D(fake)]``.
         vf_loss: mean squared phase-fraction error of the fake volumes.
         stats_loss: mean squared relative error of their two-point statistics (unweighted).
+        tau_loss: mean squared error of their soft ``log tau`` (unweighted; 0 if not used).
     """
 
     critic_loss: jax.Array
@@ -104,6 +105,7 @@ class StepMetrics(NamedTuple):
     generator_loss: jax.Array
     vf_loss: jax.Array
     stats_loss: jax.Array
+    tau_loss: jax.Array
 
 
 def _optimisers(config: TrainConfig) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
@@ -135,11 +137,6 @@ def _restore_state(manager, like: TrainState) -> TrainState:
         except ValueError:
             raise error from None
         return TrainState(*old, g_ema=old.g_params)
-
-
-def _fake_two_point(volumes: jax.Array, lags: tuple[int, ...]) -> jax.Array:
-    """``(b, n_lags, 3, 3, 3)`` two-point statistics of ``(b, z, y, x, 3)`` soft volumes."""
-    return jax.vmap(lambda v: two_point_statistics(v, (0, 1, 2), lags))(volumes)
 
 
 def _critic_loss(d_params, config: TrainConfig, reals, fakes, labels, key):
@@ -203,22 +200,23 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
                 adversarial -= jnp.mean(
                     critic_apply(d_params[axis], config.critic_channels, slices, slice_labels)
                 )
-            vf = jnp.mean((jnp.mean(volumes, axis=(1, 2, 3)) - bank.phase_fractions[index]) ** 2)
-            real_stats = bank.two_point[index]
-            relative = (_fake_two_point(volumes, config.stats_lags) - real_stats) / jnp.maximum(
-                real_stats, 0.01
-            )
-            stats = jnp.mean(relative**2)
+            sharp = sharpen(volumes, config.aux_temperature)
+            vf = volume_fraction_loss(sharp, bank.phase_fractions[index])
+            stats = two_point_loss(sharp, bank.two_point[index], config.stats_lags)
             total = adversarial + config.vf_weight * vf + config.stats_weight * stats
-            return total, (adversarial, vf, stats)
+            tau = jnp.zeros(())
+            if config.tau_weight:  # static: the solves cost about as much as the rest of the step
+                tau = tortuosity_loss(sharp, bank.log_tau[index])
+                total = total + config.tau_weight * tau
+            return total, (adversarial, vf, stats, tau)
 
-        (_, (g_adv, vf, stats)), d_fake = jax.value_and_grad(generator_loss, has_aux=True)(fake)
+        (_, (g_adv, vf, stats, tau)), d_fake = jax.value_and_grad(generator_loss, has_aux=True)(fake)
         (g_grads,) = pullback(d_fake)
         updates, g_opt = g_tx.update(g_grads, state.g_opt, state.g_params)
         g_params = optax.apply_updates(state.g_params, updates)
         g_ema = optax.incremental_update(g_params, state.g_ema, 1.0 - config.ema_decay)
         new_state = TrainState(state.step + 1, g_params, d_params, g_opt, d_opt, key, g_ema)
-        return new_state, StepMetrics(jnp.mean(d_loss), jnp.mean(w), jnp.mean(gp), g_adv, vf, stats)
+        return new_state, StepMetrics(jnp.mean(d_loss), jnp.mean(w), jnp.mean(gp), g_adv, vf, stats, tau)
 
     return jax.jit(step)
 
@@ -253,7 +251,7 @@ class TrainResult:
     Attributes:
         generator: the trained generator (also exported to ``run_dir/generator``).
         state: the final training state.
-        history: ``(steps_run, 6)`` losses of the steps run in this call, in
+        history: ``(steps_run, 7)`` losses of the steps run in this call, in
             :class:`StepMetrics` field order.
         seconds: wall time of this call's training loop [s].
     """
@@ -346,7 +344,9 @@ def train(
     """
     run_dir = Path(run_dir)
     data = data_description(dataset)
-    bank = build_slice_bank(dataset.train, config.slice_size, config.stats_lags)
+    bank = build_slice_bank(
+        dataset.train, config.slice_size, config.stats_lags, tortuosity_targets=config.tau_weight > 0
+    )
     manager = checkpoint_manager(run_dir, config.keep_checkpoints)
     state = init_train_state(config)
     if manager.latest_step() is not None and not resume:
@@ -383,7 +383,12 @@ def train(
         rows.append(row)
         pending.append(row)
         bar.set_postfix(
-            d=f"{row[0]:.3g}", w=f"{row[1]:.3g}", g=f"{row[3]:.3g}", vf=f"{row[4]:.2g}", st=f"{row[5]:.2g}"
+            d=f"{row[0]:.3g}",
+            w=f"{row[1]:.3g}",
+            g=f"{row[3]:.3g}",
+            vf=f"{row[4]:.2g}",
+            st=f"{row[5]:.2g}",
+            tau=f"{row[6]:.2g}",
         )
         if not np.all(np.isfinite(row)):
             raise FloatingPointError(

@@ -89,9 +89,19 @@ def test_training_from_2d_sections_only(tiny_dataset, tmp_path):
     load = load_dataset(write_dataset(tmp_path / "sections", sections))
     assert all(s.volume.ndim == 2 for s in load.train)
     result = train(load, tmp_path / "run2d", TINY.replace(steps=1, checkpoint_every=1), progress=False)
-    assert result.history.shape == (1, 6)
+    assert result.history.shape == (1, 7)
     assert np.all(np.isfinite(result.history))
     assert result.generator.label_ranges["am_wt"] == (0.9, 0.9)
+    with pytest.raises(ValueError, match="tortuosity targets need 3-D training volumes"):
+        train(load, tmp_path / "tau2d", TINY.replace(steps=1, tau_weight=1.0), progress=False)
+
+
+def test_tortuosity_loss_trains_with_finite_values(tiny_dataset, tmp_path):
+    result = train(tiny_dataset, tmp_path / "tau", TINY.replace(steps=1, tau_weight=1.0), progress=False)
+    assert result.history[0, 6] > 0 and np.all(np.isfinite(result.history))
+    plain = train(tiny_dataset, tmp_path / "plain", TINY.replace(steps=1), progress=False)
+    assert plain.history[0, 6] == 0.0
+    assert not _leaves_equal(result.state.g_params, plain.state.g_params)
 
 
 def test_config_validation():
@@ -103,6 +113,8 @@ def test_config_validation():
         preset("huge")
     with pytest.raises(ValueError, match="stats_lags"):
         TINY.replace(stats_lags=(1, 16))
+    with pytest.raises(ValueError, match="aux_temperature"):
+        TINY.replace(aux_temperature=0.0)
     with pytest.raises(ValueError, match="ema_decay"):
         TINY.replace(ema_decay=1.0)
     assert TrainConfig.from_json(TINY.to_json()) == TINY
@@ -144,7 +156,7 @@ def test_resume_of_a_checkpoint_written_before_the_moving_average(tiny_dataset, 
 def test_init_from_starts_a_new_run_at_another_runs_state(tiny_dataset, tiny_run, tmp_path):
     tuned = TINY.replace(steps=3, stats_weight=5.0)
     result = train(tiny_dataset, tmp_path / "tuned", tuned, init_from=tiny_run, progress=False)
-    assert int(result.state.step) == 3 and result.history.shape == (1, 6)
+    assert int(result.state.step) == 3 and result.history.shape == (1, 7)
     saved = json.loads((tmp_path / "tuned" / "run.json").read_text())
     assert saved["data"]["init_from"]["step"] == 2
     with pytest.raises(ValueError, match="critic_channels"):
