@@ -20,7 +20,9 @@ def default_dataset(tmp_path_factory):
 def test_quick_check_of_the_shipped_generator(default_dataset):
     """The quick 64^3 check (one reference per label) read 5.4 % for the shipped step-9000
     generator and 8.9 % for the step-4500 one it replaced; its sampling floor is 3.6 %."""
-    report = validate_generator(load_default_generator(), default_dataset, seeds=3, control=False, progress=False)
+    report = validate_generator(
+        load_default_generator(), default_dataset, seeds=3, control=False, progress=False
+    )
     assert report.mean_error < 0.07, report.table()
 
 
@@ -28,7 +30,13 @@ def test_quick_check_of_the_shipped_generator(default_dataset):
 def test_shipped_generator_meets_the_accuracy_goal_at_128(default_dataset):
     """The release check (about 5 min): mean relative error < 5 %, every metric's mean < 10 %."""
     report = validate_generator(
-        load_default_generator(), default_dataset, seeds=3, size=128, reference_seeds=3, control=False, progress=False
+        load_default_generator(),
+        default_dataset,
+        seeds=3,
+        size=128,
+        reference_seeds=3,
+        control=False,
+        progress=False,
     )
     assert report.mean_error < 0.05, report.table()
     assert report.metric_mean_error.max() < 0.10, report.table()
