@@ -15,11 +15,12 @@ percolation threshold). Each round sweeps all three axes both ways. On CPU the s
 
 from __future__ import annotations
 
+import cc3d
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
-from scipy import ndimage, sparse
+from scipy import sparse
 from scipy.sparse import csgraph
 
 
@@ -104,7 +105,10 @@ def inlet_cluster(mask: Array, *, periodic: bool = False) -> tuple[Array, Array]
 
 
 def inlet_cluster_numpy(mask: np.ndarray, *, periodic: bool = False) -> tuple[np.ndarray, bool]:
-    """:func:`inlet_cluster` on the host with ``scipy.ndimage.label`` (same result, faster on CPU).
+    """:func:`inlet_cluster` on the host (same result, faster on CPU).
+
+    Labels the 6-connected clusters with ``cc3d`` (connected-components-3d; about 3x faster than
+    ``scipy.ndimage.label`` at 128^3).
 
     Args:
         mask: ``(n0, n1, n2)`` bool NumPy array.
@@ -113,7 +117,7 @@ def inlet_cluster_numpy(mask: np.ndarray, *, periodic: bool = False) -> tuple[np
     Returns:
         ``(cluster, percolates)`` as NumPy bool array and Python bool.
     """
-    labels, count = ndimage.label(mask)
+    labels, count = cc3d.connected_components(np.ascontiguousarray(mask), connectivity=6, return_N=True)
     if periodic:  # merge clusters that meet across the periodic faces
         a = np.concatenate([labels[:, 0, :].ravel(), labels[:, :, 0].ravel()])
         b = np.concatenate([labels[:, -1, :].ravel(), labels[:, :, -1].ravel()])
@@ -121,7 +125,7 @@ def inlet_cluster_numpy(mask: np.ndarray, *, periodic: bool = False) -> tuple[np
         graph = sparse.coo_matrix((np.ones(both.sum()), (a[both], b[both])), shape=(count + 1, count + 1))
         _, merged = csgraph.connected_components(graph, directed=False)
         labels = np.where(labels > 0, merged[labels] + 1, 0)
-    at_inlet = np.zeros(labels.max() + 1, dtype=bool)
+    at_inlet = np.zeros(count + 2, dtype=bool)
     at_inlet[labels[0]] = True
     at_inlet[0] = False
     cluster = at_inlet[labels]
