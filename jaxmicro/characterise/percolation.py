@@ -117,7 +117,8 @@ def inlet_cluster_numpy(mask: np.ndarray, *, periodic: bool = False) -> tuple[np
     Returns:
         ``(cluster, percolates)`` as NumPy bool array and Python bool.
     """
-    labels, count = cc3d.connected_components(np.ascontiguousarray(mask), connectivity=6, return_N=True)
+    writable = np.require(mask, bool, ("C", "W"))  # cc3d cannot read a read-only buffer
+    labels, count = cc3d.connected_components(writable, connectivity=6, return_N=True)
     if periodic:  # merge clusters that meet across the periodic faces
         a = np.concatenate([labels[:, 0, :].ravel(), labels[:, :, 0].ravel()])
         b = np.concatenate([labels[:, -1, :].ravel(), labels[:, :, -1].ravel()])

@@ -490,8 +490,9 @@ def tortuosity(
         dirichlet_offset: distance of the fixed-concentration planes from the first and last
             voxel centres [voxels]: 0.5 (default, TauFactor's ``Solver``) or 1.0 (TauFactor's
             ``MultiPhaseSolver``, which puts them on a ghost voxel; about 0.4 % apart at 48^3).
-        conv_crit: relative spread of the plane fluxes at which the solve stops; ``1e-4`` gives
-            tau to about 1e-5 relative.
+        conv_crit: relative spread of the plane fluxes at which the solve stops; ``1e-3`` gives
+            tau to about 1e-5 relative, ``1e-4`` to about 1e-7 (tau comes from the dissipation,
+            whose error is quadratic in the solution error).
         max_iter: iteration limit.
         dtype: ``jnp.float32`` (default) or ``jnp.float64`` (needs ``jax_enable_x64``).
 
