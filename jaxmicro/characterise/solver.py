@@ -177,7 +177,7 @@ def _solve_one(
     residual = jax.lax.stop_gradient(_flux_spread(fluxes))
     length = n0 - 1 + 2 * dirichlet_offset  # between the fixed-concentration planes [voxels]
     # The dissipation equals the through-flux at the solution, but errs quadratically, not
-    # linearly as a plane flux does (3 to 10x more accurate tau at the same iteration).
+    # linearly as a plane flux does (at conv_crit 1e-3: 4 to 30x more accurate tau, same iterations).
     d_eff = fv.dissipation(op, u) * length / (n1 * n2)
     d_mean = jnp.mean(conductivity)
     tau = jnp.where(percolates, d_mean / jnp.where(percolates, d_eff, 1.0), jnp.inf)
