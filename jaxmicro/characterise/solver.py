@@ -346,7 +346,7 @@ def _solve(
             mask = host > 0
         else:
             mask = np.zeros(host.shape, bool)
-            for phase, _ in static:
+            for phase, _ in static:  # 0.3 ms per phase at 128^3; np.isin takes 15 ms
                 mask |= host == phase
         labelled = [inlet_cluster_numpy(m, periodic=periodic) for m in np.moveaxis(mask, axis + 1, 1)]
         cluster = np.stack([c for c, _ in labelled])
