@@ -117,8 +117,12 @@ def inlet_cluster_numpy(mask: np.ndarray, *, periodic: bool = False) -> tuple[np
     Returns:
         ``(cluster, percolates)`` as NumPy bool array and Python bool.
     """
-    writable = np.require(mask, bool, ("C", "W"))  # cc3d cannot read a read-only buffer
-    labels, count = cc3d.connected_components(writable, connectivity=6, return_N=True)
+    # A conducting plane before the inlet joins every inlet cluster into one: the cluster is
+    # then one comparison with that plane's label, not a gather over all voxels (~5 ms at 128^3).
+    inlet = np.ones((1, *mask.shape[1:]), dtype=bool)
+    labels, count = cc3d.connected_components(
+        np.concatenate([inlet, mask.astype(bool, copy=False)]), connectivity=6, return_N=True
+    )
     if periodic:  # merge clusters that meet across the periodic faces
         a = np.concatenate([labels[:, 0, :].ravel(), labels[:, :, 0].ravel()])
         b = np.concatenate([labels[:, -1, :].ravel(), labels[:, :, -1].ravel()])
@@ -126,8 +130,5 @@ def inlet_cluster_numpy(mask: np.ndarray, *, periodic: bool = False) -> tuple[np
         graph = sparse.coo_matrix((np.ones(both.sum()), (a[both], b[both])), shape=(count + 1, count + 1))
         _, merged = csgraph.connected_components(graph, directed=False)
         labels = np.where(labels > 0, merged[labels] + 1, 0)
-    at_inlet = np.zeros(count + 2, dtype=bool)
-    at_inlet[labels[0]] = True
-    at_inlet[0] = False
-    cluster = at_inlet[labels]
+    cluster = labels[1:] == labels[0, 0, 0]
     return cluster, bool(cluster[-1].any())
