@@ -201,20 +201,19 @@ def main(argv: list[str] | None = None) -> int:
         for tf in (r for r in runs if r["solver"] == "TauFactor"):
             same = next((r for r in ours if r["conv_crit"] == tf["conv_crit"]), None)
             matched = equal_accuracy(tf, ours)
-            comparisons.append(
-                {
-                    "taufactor_conv_crit": tf["conv_crit"],
-                    "speed_up_same_criterion": tf["seconds"] / same["seconds"] if same else None,
-                    "equal_accuracy_conv_crit_ours": matched["conv_crit"] if matched else None,
-                    "speed_up_equal_accuracy": tf["seconds"] / matched["seconds"] if matched else None,
-                }
-            )
+            comparison = {
+                "taufactor_conv_crit": tf["conv_crit"],
+                "speed_up_same_criterion": tf["seconds"] / same["seconds"] if same else None,
+                "equal_accuracy_conv_crit_ours": matched["conv_crit"] if matched else None,
+                "speed_up_equal_accuracy": tf["seconds"] / matched["seconds"] if matched else None,
+            }
+            comparisons.append(comparison)
             line = f"{'':<24}TauFactor at {tf['conv_crit']:.0e}: "
             if same:
-                line += f"{tf['seconds'] / same['seconds']:.1f}x at the same criterion; "
+                line += f"{comparison['speed_up_same_criterion']:.1f}x at the same criterion; "
             if matched:
-                speed_up = tf["seconds"] / matched["seconds"]
-                line += f"{speed_up:.1f}x at equal accuracy (ours at {matched['conv_crit']:.0e})"
+                line += f"{comparison['speed_up_equal_accuracy']:.1f}x at equal accuracy "
+                line += f"(ours at {matched['conv_crit']:.0e})"
             else:
                 line += "none of our runs is as accurate"
             print(line, flush=True)
