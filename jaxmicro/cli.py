@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
+    if os.environ.get("JAXMICRO_RETAIN_FREED_MEMORY", "1") != "0":  # before jax starts
+        from jaxmicro.host_memory import retain_freed_memory
+
+        retain_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -148,13 +148,15 @@ def build_operator(
     Returns:
         The :class:`DiffusionOperator` (padded arrays).
     """
-    d = jnp.where(keep, conductivity, 0.0)
-    padded = pad(d, periodic)  # zero beyond the non-periodic faces: their conductance is 0
+    # zero beyond the non-periodic faces: their conductance is 0. Materialised once: otherwise
+    # each conductance below recomputes it twice from the caller's inputs.
+    padded = jax.lax.optimization_barrier(pad(jnp.where(keep, conductivity, 0.0), periodic))
+    d = interior(padded)
     g = [pad(weights[k] * _harmonic_mean(d, neighbour(padded, k, 1)), periodic) for k in range(3)]
     n0 = d.shape[0]
     ends = (jnp.arange(n0) == 0) | (jnp.arange(n0) == n0 - 1)
     g_dirichlet = pad(jnp.where(ends[:, None, None], d / dirichlet_offset, 0.0), periodic)
-    active = pad(keep & (d > 0), periodic)
+    active = padded > 0
     # Materialise the conductances before the diagonal sums them: left to itself, XLA:CPU fuses
     # their (padded, harmonic-mean) computation into several consumers, 4x slower in all.
     g, g_dirichlet, active = jax.lax.optimization_barrier((g, g_dirichlet, active))
