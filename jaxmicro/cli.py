@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
-    if os.environ.get("JAXMICRO_RETAIN_FREED_MEMORY", "1") != "0":  # before jax starts
+    # Only in a fresh process (the console script): the setting must come before jax starts,
+    # and a caller that already imported jax keeps its own malloc settings.
+    if os.environ.get("JAXMICRO_RETAIN_FREED_MEMORY", "1") != "0" and "jax" not in sys.modules:
         from jaxmicro.host_memory import retain_freed_memory
 
         retain_freed_memory()
