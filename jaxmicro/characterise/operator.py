@@ -6,9 +6,12 @@ voxel is one unknown (the concentration at its centre). Voxels ``i`` and ``i+1``
 face (between the last and the first voxel), nonzero only for periodic side faces. The two faces
 normal to axis 0 hold fixed concentrations ``1`` (inlet, before voxel 0) and ``0`` (outlet,
 after voxel ``n0 - 1``), half a voxel outside the first and last voxel centres, as in
-TauFactor's ``Solver`` (optionally a whole voxel outside, as TauFactor's ``MultiPhaseSolver``);
-their conductances sit in ``g_dirichlet`` (per voxel, nonzero only on the
-first and last layer). Voxels that do not conduct, or that are not connected to the inlet, are
+TauFactor's ``Solver`` (optionally a whole voxel outside, as TauFactor's ``MultiPhaseSolver``).
+Their conductances sit in ``g[0]`` itself: the inlet faces in its padding layer before the
+first voxel layer, the outlet faces in the wrap-face entry of the last layer. Every vector is
+zero on the padding, so the stencil needs no separate Dirichlet term (one array and one
+multiply-add fewer per pass), and the Dirichlet values enter only through the right-hand side
+(:func:`inlet_rhs`) and the flux sums. Voxels that do not conduct, or that are not connected to the inlet, are
 *pinned*: their row of the operator is the identity and their concentration is zero, so the
 operator is symmetric positive definite on the whole grid.
 
@@ -49,15 +52,14 @@ class DiffusionOperator:
 
     Attributes:
         g: three face-conductance arrays, each ``(n0 + 2, n1 + 2, n2 + 2)`` (padded);
-            ``g[k][i]`` joins voxel ``i`` and voxel ``i + 1`` (mod ``n_k``) along axis ``k``.
-        g_dirichlet: conductance from each voxel to a Dirichlet face.
+            ``g[k][i]`` joins voxel ``i`` and voxel ``i + 1`` (mod ``n_k``) along axis ``k``;
+            ``g[0]`` also holds the Dirichlet faces (module docstring).
         diag: diagonal of ``A`` (sum of the voxel's conductances; 1 if pinned or padding).
         active: bool, the voxels that are unknowns (not pinned).
         periodic: periodic faces normal to axes 1 and 2 (static).
     """
 
     g: tuple[Array, Array, Array]
-    g_dirichlet: Array
     diag: Array
     active: Array
     periodic: bool = dataclasses.field(default=False, metadata={"static": True})
@@ -116,13 +118,25 @@ def _harmonic_mean(a: Array, b: Array) -> Array:
     return jnp.where(both, 2.0 * a * b / s, 0.0)
 
 
-def _assemble(g: Sequence[Array], g_dirichlet: Array, active: Array, periodic: bool) -> DiffusionOperator:
-    """Operator from layer-padded conductances (zero on padding and on wrap faces)."""
-    total = interior(g_dirichlet)
+def _axis0_faces(inlet: Array, faces: Array, periodic: bool) -> Array:
+    """Padded ``g[0]`` from the inlet faces ``(1, n1, n2)`` and the faces after each voxel layer
+    ``(n0, n1, n2)`` (the last layer's being the outlet faces)."""
+    x = jnp.concatenate([inlet, faces, jnp.zeros_like(inlet)])
+    return jnp.pad(x, ((0, 0), (1, 1), (1, 1)), mode="wrap" if periodic else "constant")
+
+
+def _inlet_faces(g0: Array) -> Array:
+    """Inlet Dirichlet conductances ``(1, n1, n2)`` of a padded ``g[0]``."""
+    return g0[:1, 1:-1, 1:-1]
+
+
+def _assemble(g: Sequence[Array], active: Array, periodic: bool) -> DiffusionOperator:
+    """Operator from padded conductances."""
+    total = 0.0
     for k in range(3):
         total = total + interior(g[k]) + neighbour(g[k], k, -1)
     diag = pad(jnp.where(interior(active), total, 1.0) - 1.0, periodic) + 1.0
-    return DiffusionOperator(tuple(g), g_dirichlet, diag, active, periodic)
+    return DiffusionOperator(tuple(g), diag, active, periodic)
 
 
 def build_operator(
@@ -152,26 +166,26 @@ def build_operator(
     # each conductance below recomputes it twice from the caller's inputs.
     padded = jax.lax.optimization_barrier(pad(jnp.where(keep, conductivity, 0.0), periodic))
     d = interior(padded)
-    g = [pad(weights[k] * _harmonic_mean(d, neighbour(padded, k, 1)), periodic) for k in range(3)]
-    n0 = d.shape[0]
-    ends = (jnp.arange(n0) == 0) | (jnp.arange(n0) == n0 - 1)
-    g_dirichlet = pad(jnp.where(ends[:, None, None], d / dirichlet_offset, 0.0), periodic)
+    g = [weights[k] * _harmonic_mean(d, neighbour(padded, k, 1)) for k in range(3)]
+    outlet = jnp.arange(d.shape[0])[:, None, None] == d.shape[0] - 1
+    g[0] = _axis0_faces(d[:1] / dirichlet_offset, jnp.where(outlet, d / dirichlet_offset, g[0]), periodic)
+    g[1], g[2] = pad(g[1], periodic), pad(g[2], periodic)
     active = padded > 0
     # Materialise the conductances before the diagonal sums them: left to itself, XLA:CPU fuses
     # their (padded, harmonic-mean) computation into several consumers, 4x slower in all.
-    g, g_dirichlet, active = jax.lax.optimization_barrier((g, g_dirichlet, active))
-    return _assemble(g, g_dirichlet, active, periodic)
+    g, active = jax.lax.optimization_barrier((g, active))
+    return _assemble(g, active, periodic)
 
 
 def inlet_rhs(op: DiffusionOperator) -> Array:
     """Right-hand side ``b`` (padded) for concentration 1 at the inlet, 0 at the outlet."""
-    return jnp.zeros_like(op.diag).at[1].set(op.g_dirichlet[1])
+    return jnp.zeros_like(op.diag).at[1].set(op.g[0][0])
 
 
 def apply(op: DiffusionOperator, u: Array) -> Array:
     """``A @ u`` for a padded ``u`` (result padded)."""
     centre = interior(u)
-    out = interior(op.g_dirichlet) * centre
+    out = 0.0
     for k in range(3):  # flux form: conductance x concentration difference, face by face
         out = out + interior(op.g[k]) * (centre - neighbour(u, k, 1))
         out = out + neighbour(op.g[k], k, -1) * (centre - neighbour(u, k, -1))
@@ -190,13 +204,13 @@ def layer_fluxes(op: DiffusionOperator, u: Array) -> Array:
         inlet face, entry ``n0`` through the outlet face, the others between voxel layers. At
         the exact solution all are equal.
     """
-    g0, gd, u = interior(op.g[0]), interior(op.g_dirichlet), interior(u)
-    inlet = jnp.sum(gd[0] * (1.0 - u[0]))
-    outlet = jnp.sum(gd[-1] * u[-1])
-    per_voxel = (g0[:-1] * (u[:-1] - u[1:])).reshape(u.shape[0] - 1, -1)
+    centre = interior(u)
+    inlet = jnp.sum(_inlet_faces(op.g[0]) * (1.0 - centre[:1]))
+    # Every face after a voxel layer, the outlet faces last (the padding beyond is zero).
+    per_voxel = (interior(op.g[0]) * (centre - neighbour(u, 0, 1))).reshape(centre.shape[0], -1)
     # A matrix-vector product sums the layers about 4x faster than jnp.sum(axis=(1, 2)) on CPU.
-    inner = per_voxel @ jnp.ones(per_voxel.shape[1], per_voxel.dtype)
-    return jnp.concatenate([inlet[None], inner, outlet[None]])
+    after = per_voxel @ jnp.ones(per_voxel.shape[1], per_voxel.dtype)
+    return jnp.concatenate([inlet[None], after])
 
 
 def dissipation(op: DiffusionOperator, u: Array) -> Array:
@@ -215,14 +229,13 @@ def dissipation(op: DiffusionOperator, u: Array) -> Array:
         Scalar, in conductance units (as :func:`layer_fluxes`).
     """
     centre = interior(u)
-    gd = interior(op.g_dirichlet)
     n0 = centre.shape[0]
-    outlet = jnp.arange(n0)[:, None, None] == n0 - 1
-    per_voxel = gd * jnp.where(outlet, centre, 1.0 - centre) ** 2  # nonzero on the end layers only
+    inlet = jnp.sum(_inlet_faces(op.g[0]) * (1.0 - centre[:1]) ** 2)
+    per_voxel = 0.0  # the outlet faces are among g[0]'s, with the zero padding beyond
     for k in range(3):
         per_voxel = per_voxel + interior(op.g[k]) * (centre - neighbour(u, k, 1)) ** 2
     per_layer = per_voxel.reshape(n0, -1) @ jnp.ones(per_voxel[0].size, per_voxel.dtype)
-    return jnp.sum(per_layer)
+    return inlet + jnp.sum(per_layer)
 
 
 def _pad_pairs(x: Array, axis: int, how: str) -> Array:
@@ -270,11 +283,12 @@ def coarsen(op: DiffusionOperator) -> DiffusionOperator:
     so the coarse operator stays positive definite.
     """
     periodic = op.periodic
-    g = [pad(COARSE_SCALE * _aggregate(interior(op.g[k]), face_axis=k), periodic) for k in range(3)]
-    gd = pad(COARSE_SCALE * _aggregate(interior(op.g_dirichlet)), periodic)
-    active = pad(_aggregate(interior(op.active).astype(gd.dtype)) > 0, periodic)
-    g, gd, active = jax.lax.optimization_barrier((g, gd, active))  # as in build_operator
-    return _assemble(g, gd, active, periodic)
+    g = [COARSE_SCALE * _aggregate(interior(op.g[k]), face_axis=k) for k in range(3)]
+    g[0] = _axis0_faces(COARSE_SCALE * _aggregate(_inlet_faces(op.g[0])), g[0], periodic)
+    g[1], g[2] = pad(g[1], periodic), pad(g[2], periodic)
+    active = pad(_aggregate(interior(op.active).astype(op.diag.dtype)) > 0, periodic)
+    g, active = jax.lax.optimization_barrier((g, active))  # as in build_operator
+    return _assemble(g, active, periodic)
 
 
 def restrict(r: Array, periodic: bool = False) -> Array:
