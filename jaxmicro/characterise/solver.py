@@ -25,7 +25,7 @@ solution but errs quadratically in the solution error, not linearly. The solve i
 conductivity field uses implicit differentiation (one more solve with the same operator, which
 is symmetric).
 
-Memory: about 65 bytes per voxel in float32 (twice in float64), measured with XLA's memory
+Memory: about 50 to 53 bytes per voxel in float32 (twice in float64), measured with XLA's memory
 analysis, budgeted as :data:`BYTES_PER_VOXEL` = 120; :func:`tortuosity` refuses volumes whose
 estimate exceeds the memory available on the device before allocating anything.
 """
@@ -50,8 +50,8 @@ from jaxmicro.data.phases import PORE, THROUGH_PLANE_AXIS
 
 BYTES_PER_VOXEL: int = 120
 """Memory per voxel of one float32 solve, as used for the pre-allocation check [bytes]. XLA's
-memory analysis of the compiled solve gives 63 to 65 B/voxel at 64^3 and 96^3 (operator fields,
-the multigrid hierarchy, the CG vectors); the margin covers the label volume, the conductivity
+memory analysis of the compiled solve gives 53 / 51 / 50 B/voxel at 64^3 / 96^3 / 128^3
+(operator fields, the multigrid hierarchy, the CG vectors); the margin covers the label volume, the conductivity
 field and the host-side labelling. ``jax.grad`` needs about twice as much."""
 
 DEFAULT_CONV_CRIT: float = 1e-4
