@@ -51,8 +51,9 @@ from jaxmicro.data.phases import PORE, THROUGH_PLANE_AXIS
 BYTES_PER_VOXEL: int = 120
 """Memory per voxel of one float32 solve, as used for the pre-allocation check [bytes]. XLA's
 memory analysis of the compiled solve gives 53 / 51 / 50 B/voxel at 64^3 / 96^3 / 128^3
-(operator fields, the multigrid hierarchy, the CG vectors); the margin covers the label volume, the conductivity
-field and the host-side labelling. ``jax.grad`` needs about twice as much."""
+(operator fields, the multigrid hierarchy, the CG vectors); the margin covers the label
+volume, the conductivity field and the host-side labelling. ``jax.grad`` needs about twice as
+much."""
 
 DEFAULT_CONV_CRIT: float = 1e-4
 DEFAULT_MAX_ITER: int = 300
