@@ -3,17 +3,18 @@
 One volume, transport along array axis 0 (callers move their transport axis there). Every
 voxel is one unknown (the concentration at its centre). Voxels ``i`` and ``i+1`` along axis
 ``k`` are joined by a face conductance ``g[k][i]``; the last entry along each axis is the wrap
-face (between the last and the first voxel), nonzero only for periodic side faces. The two faces
-normal to axis 0 hold fixed concentrations ``1`` (inlet, before voxel 0) and ``0`` (outlet,
-after voxel ``n0 - 1``), half a voxel outside the first and last voxel centres, as in
-TauFactor's ``Solver`` (optionally a whole voxel outside, as TauFactor's ``MultiPhaseSolver``).
-Their conductances sit in ``g[0]`` itself: the inlet faces in its padding layer before the
-first voxel layer, the outlet faces in the wrap-face entry of the last layer. Every vector is
-zero on the padding, so the stencil needs no separate Dirichlet term (one array and one
-multiply-add fewer per pass), and the Dirichlet values enter only through the right-hand side
-(:func:`inlet_rhs`) and the flux sums. Voxels that do not conduct, or that are not connected to the inlet, are
-*pinned*: their row of the operator is the identity and their concentration is zero, so the
-operator is symmetric positive definite on the whole grid.
+face (between the last and the first voxel), nonzero only for periodic side faces (axis 0 is
+never periodic: there it holds the outlet faces, see below). The two faces normal to axis 0
+hold fixed concentrations ``1`` (inlet, before voxel 0) and ``0`` (outlet, after voxel
+``n0 - 1``), half a voxel outside the first and last voxel centres, as in TauFactor's
+``Solver`` (optionally a whole voxel outside, as TauFactor's ``MultiPhaseSolver``). Their
+conductances sit in ``g[0]`` itself: the inlet faces in its padding layer before the first
+voxel layer, the outlet faces in the wrap-face entry of the last layer. Every vector is zero on
+the padding, so the stencil needs no separate Dirichlet term (one array and one multiply-add
+fewer per pass), and the Dirichlet values enter only through the right-hand side
+(:func:`inlet_rhs`) and the flux sums. Voxels that do not conduct, or that are not connected to
+the inlet, are *pinned*: their row of the operator is the identity and their concentration is
+zero, so the operator is symmetric positive definite on the whole grid.
 
 Conductances are in units of ``D_0 * A_0 / h_0`` (``D_0`` the reference diffusivity, ``h_0``
 the voxel length along the transport axis, ``A_0`` the voxel face normal to it): a face normal
