@@ -19,7 +19,7 @@ TauFactor run the script then gives two speed-ups: at the same criterion value, 
 accuracy": TauFactor's time over that of our fastest run whose error is no larger than
 TauFactor's (our criteria being a fixed ladder, every run is printed too).
 
-    python experiments/bench_tortuosity.py                 # CPU, everything (~25 min quiet)
+    python experiments/bench_tortuosity.py                 # CPU, everything (13 to 23 min quiet)
     python experiments/bench_tortuosity.py --device gpu    # JAX and TauFactor on the GPU
     python experiments/bench_tortuosity.py --sizes 64 128 --no-electrode
 

@@ -119,11 +119,13 @@ def _harmonic_mean(a: Array, b: Array) -> Array:
     return jnp.where(both, 2.0 * a * b / s, 0.0)
 
 
-def _axis0_faces(inlet: Array, faces: Array, periodic: bool) -> Array:
-    """Padded ``g[0]`` from the inlet faces ``(1, n1, n2)`` and the faces after each voxel layer
-    ``(n0, n1, n2)`` (the last layer's being the outlet faces)."""
-    x = jnp.concatenate([inlet, faces, jnp.zeros_like(inlet)])
-    return jnp.pad(x, ((0, 0), (1, 1), (1, 1)), mode="wrap" if periodic else "constant")
+def _pad_faces(faces: Sequence[Array], inlet: Array, periodic: bool) -> list[Array]:
+    """Padded ``g`` from unpadded face conductances ``(n0, n1, n2)`` along each axis (along axis
+    0 the last layer's being the outlet faces) and the inlet faces ``(1, n1, n2)``, which go in
+    ``g[0]``'s padding layer before the first voxel layer."""
+    g0 = jnp.concatenate([inlet, faces[0], jnp.zeros_like(inlet)])
+    g0 = jnp.pad(g0, ((0, 0), (1, 1), (1, 1)), mode="wrap" if periodic else "constant")
+    return [g0, pad(faces[1], periodic), pad(faces[2], periodic)]
 
 
 def _inlet_faces(g0: Array) -> Array:
@@ -169,8 +171,8 @@ def build_operator(
     d = interior(padded)
     g = [weights[k] * _harmonic_mean(d, neighbour(padded, k, 1)) for k in range(3)]
     outlet = jnp.arange(d.shape[0])[:, None, None] == d.shape[0] - 1
-    g[0] = _axis0_faces(d[:1] / dirichlet_offset, jnp.where(outlet, d / dirichlet_offset, g[0]), periodic)
-    g[1], g[2] = pad(g[1], periodic), pad(g[2], periodic)
+    g[0] = jnp.where(outlet, d / dirichlet_offset, g[0])
+    g = _pad_faces(g, d[:1] / dirichlet_offset, periodic)
     active = padded > 0
     # Materialise the conductances before the diagonal sums them: left to itself, XLA:CPU fuses
     # their (padded, harmonic-mean) computation into several consumers, 4x slower in all.
@@ -285,8 +287,7 @@ def coarsen(op: DiffusionOperator) -> DiffusionOperator:
     """
     periodic = op.periodic
     g = [COARSE_SCALE * _aggregate(interior(op.g[k]), face_axis=k) for k in range(3)]
-    g[0] = _axis0_faces(COARSE_SCALE * _aggregate(_inlet_faces(op.g[0])), g[0], periodic)
-    g[1], g[2] = pad(g[1], periodic), pad(g[2], periodic)
+    g = _pad_faces(g, COARSE_SCALE * _aggregate(_inlet_faces(op.g[0])), periodic)
     active = pad(_aggregate(interior(op.active).astype(op.diag.dtype)) > 0, periodic)
     g, active = jax.lax.optimization_barrier((g, active))  # as in build_operator
     return _assemble(g, active, periodic)
