@@ -37,6 +37,7 @@ stalled the flux criterion near 1e-4 on many grid sizes.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import jax
@@ -186,13 +187,30 @@ def inlet_rhs(op: DiffusionOperator) -> Array:
 
 
 def apply(op: DiffusionOperator, u: Array) -> Array:
-    """``A @ u`` for a padded ``u`` (result padded)."""
+    """``A @ u`` for a padded ``u`` that is zero on the pinned voxels (result padded, also zero there).
+
+    A pinned voxel has no conducting face, so its row of the stencil is zero, not the identity
+    row of ``A``; both give zero on such vectors, which all the solver's vectors are (they are
+    combinations of the right-hand side, the start field and corrections masked to the active
+    voxels). Not selecting the identity row saves a pass over ``active`` (about 5 % of a solve).
+    """
     centre = interior(u)
     out = 0.0
     for k in range(3):  # flux form: conductance x concentration difference, face by face
         out = out + interior(op.g[k]) * (centre - neighbour(u, k, 1))
         out = out + neighbour(op.g[k], k, -1) * (centre - neighbour(u, k, -1))
-    return pad(jnp.where(interior(op.active), out, centre), op.periodic)
+    return pad(out, op.periodic)
+
+
+def dense_matrix(op: DiffusionOperator) -> Array:
+    """The operator as a dense ``(m, m)`` matrix, ``m`` the voxel count (C order), identity rows
+    on pinned voxels: symmetric positive definite. For small grids (the coarsest multigrid
+    level, tests)."""
+    m = math.prod(op.shape)
+    basis = jnp.eye(m, dtype=op.diag.dtype).reshape((m, *op.shape))
+    stencil = jax.vmap(lambda e: interior(apply(op, pad(e, op.periodic))).reshape(-1))(basis)
+    pinned = ~interior(op.active).reshape(-1)
+    return stencil + jnp.diag(pinned.astype(stencil.dtype))
 
 
 def layer_fluxes(op: DiffusionOperator, u: Array) -> Array:

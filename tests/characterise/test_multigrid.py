@@ -23,9 +23,7 @@ def _problem():
     assert percolates
     field = jnp.asarray(np.where(mask, rng.uniform(0.2, 1.0, SHAPE), 0.0))
     op = fv.build_operator(field, jnp.asarray(cluster))
-    n = mask.size
-    basis = jnp.eye(n).reshape((n, *SHAPE))
-    dense = jax.vmap(lambda e: fv.interior(fv.apply(op, fv.pad(e))).reshape(-1))(basis)
+    dense = fv.dense_matrix(op)
     return op, dense, fv.inlet_rhs(op)
 
 
@@ -71,9 +69,7 @@ def test_multigrid_cycle_is_a_contraction_close_to_the_inverse(shape):
         mask = gaussian_random_medium(shape, 0.5, seed=6) == 0
         cluster, _ = inlet_cluster_numpy(mask)
         op = fv.build_operator(jnp.asarray(mask, float), jnp.asarray(cluster))
-        n = mask.size
-        basis = jnp.eye(n).reshape((n, *shape))
-        dense = jax.vmap(lambda e: fv.interior(fv.apply(op, fv.pad(e))).reshape(-1))(basis)
+        dense = fv.dense_matrix(op)
         b = _flat(fv.inlet_rhs(op))
         exact = jnp.linalg.solve(dense, b)
         mg = mgm.build_multigrid(op)
