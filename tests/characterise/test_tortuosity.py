@@ -173,6 +173,31 @@ def test_batch_equals_single_solves_and_works_inside_jit():
     np.testing.assert_allclose(np.asarray(jitted), singles, rtol=1e-5)
 
 
+@pytest.mark.parametrize("periodic", [False, True])
+def test_accelerator_path_labels_clusters_on_the_device_with_the_same_answer(monkeypatch, periodic):
+    """On a GPU the flood fill runs on the device instead of cc3d on the host: same result."""
+    volumes = np.stack([gaussian_random_medium((16, 14, 12), 0.4, seed=s) for s in (3, 4)])
+    host = tortuosity(volumes, PORE, axis=1, periodic=periodic)
+    assert solver_module._solve_platform(volumes) == "cpu"  # this machine: the host path ran
+
+    def no_host_labelling(*args, **kwargs):
+        raise AssertionError("labelled on the host")
+
+    monkeypatch.setattr(solver_module, "_solve_platform", lambda x: "gpu")
+    monkeypatch.setattr(solver_module, "inlet_cluster_numpy", no_host_labelling)
+    device = tortuosity(volumes, PORE, axis=1, periodic=periodic)
+    np.testing.assert_array_equal(np.asarray(device.percolates), np.asarray(host.percolates))
+    np.testing.assert_allclose(np.asarray(device.tau), np.asarray(host.tau), rtol=1e-6)
+
+
+def test_solve_platform_follows_committed_arrays_and_the_default_device():
+    cpu = jax.devices("cpu")[0]
+    assert solver_module._solve_platform(np.zeros(3)) == jax.default_backend()
+    assert solver_module._solve_platform(jax.device_put(np.zeros(3), cpu)) == "cpu"
+    with jax.default_device(cpu):
+        assert solver_module._solve_platform(np.zeros(3)) == "cpu"
+
+
 def test_gradient_of_soft_field_matches_finite_differences():
     rng = np.random.default_rng(0)
     with jax.enable_x64(True):
