@@ -202,8 +202,8 @@ def test_changing_the_criterion_or_iteration_limit_does_not_recompile():
     volume = gaussian_random_medium((12, 11, 10), 0.6, seed=7)
     tortuosity(volume, conv_crit=1e-2)
     compiled = solver_module._solve_batch._cache_size()
-    loose, tight = tortuosity(volume, conv_crit=1e-2), tortuosity(volume, conv_crit=1e-6, max_iter=40)
-    capped = tortuosity(volume, conv_crit=1e-6, max_iter=1)
+    loose, tight = tortuosity(volume, conv_crit=1e-2), tortuosity(volume, conv_crit=1e-5, max_iter=40)
+    capped = tortuosity(volume, conv_crit=1e-5, max_iter=1)
     assert solver_module._solve_batch._cache_size() == compiled
     assert int(loose.iterations) < int(tight.iterations) and bool(tight.converged)
     assert int(capped.iterations) == 1 and not bool(capped.converged)
