@@ -4,7 +4,7 @@ Coarse operators are rediscretised from coarsened face conductances
 (:func:`jaxmicro.characterise.operator.coarsen`), transfers are piecewise constant (restriction
 sums each 2x2x2 aggregate, prolongation copies back), smoothing is Jacobi-preconditioned
 Chebyshev (the same polynomial before and after the coarse correction), and the coarsest grid
-(at most ``max_coarse`` voxels) is solved exactly with a dense inverse computed once. On every
+(at most :data:`MAX_COARSE_VOXELS`) is solved exactly with a dense inverse computed once. On every
 intermediate grid the coarse correction is two flexible-CG steps preconditioned by that grid's
 own cycle (a K-cycle, Notay and Vassilevski 2008), not a single V-cycle: piecewise-constant
 aggregation loses accuracy level by level in a V-cycle (19 CG iterations at 64^3 where the
@@ -31,6 +31,9 @@ _LAMBDA_FRACTION = 0.15
 INNER_ITERATIONS = 2
 """Flexible-CG steps on each intermediate coarse grid per visit (K-cycle); 1 = a V-cycle whose
 coarse corrections are scaled by one CG step size."""
+MAX_COARSE_VOXELS = 64
+"""Default size of the coarsest grid, solved with a dense inverse [voxels]. Read when a solve
+is traced, as :data:`INNER_ITERATIONS` is (``experiments/tune_multigrid.py`` varies both)."""
 
 
 class Multigrid(NamedTuple):
@@ -45,16 +48,18 @@ class Multigrid(NamedTuple):
     coarse_inverse: Array
 
 
-def build_multigrid(op: fv.DiffusionOperator, max_coarse: int = 64) -> Multigrid:
+def build_multigrid(op: fv.DiffusionOperator, max_coarse: int | None = None) -> Multigrid:
     """Coarsens ``op`` until the grid holds at most ``max_coarse`` voxels.
 
     Args:
         op: the fine operator (one volume).
-        max_coarse: largest coarsest grid (voxels) solved with a dense inverse.
+        max_coarse: largest coarsest grid (voxels) solved with a dense inverse; default
+            :data:`MAX_COARSE_VOXELS`.
 
     Returns:
         The :class:`Multigrid` hierarchy.
     """
+    max_coarse = MAX_COARSE_VOXELS if max_coarse is None else max_coarse
     levels = [op]
     while math.prod(levels[-1].shape) > max_coarse:
         shape = levels[-1].shape
