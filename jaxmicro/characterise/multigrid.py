@@ -127,6 +127,8 @@ class FCGState(NamedTuple):
         p: the last search direction (zero before the first step).
         ap: ``A p``.
         pap: ``p . A p`` (zero before the first step).
+        energy_drop: decrease of the energy ``x.A x - 2 b.x`` in the last step,
+            ``(p . r)^2 / (p . A p)`` (zero before the first step).
     """
 
     x: Array
@@ -134,12 +136,13 @@ class FCGState(NamedTuple):
     p: Array
     ap: Array
     pap: Array
+    energy_drop: Array
 
 
 def fcg_start(x: Array, r: Array) -> FCGState:
     """Flexible-CG state at iterate ``x`` with residual ``r``, before any step."""
     zero = jnp.zeros_like(r)
-    return FCGState(x, r, zero, zero, jnp.zeros((), r.dtype))
+    return FCGState(x, r, zero, zero, jnp.zeros((), r.dtype), jnp.zeros((), r.dtype))
 
 
 def fcg_step(op: fv.DiffusionOperator, state: FCGState, z: Array) -> FCGState:
@@ -153,8 +156,9 @@ def fcg_step(op: fv.DiffusionOperator, state: FCGState, z: Array) -> FCGState:
     p = z - beta * state.p
     ap = fv.apply(op, p)
     pap = fv.dot(p, ap, op.periodic)
-    alpha = _safe_div(fv.dot(p, state.r, op.periodic), pap)
-    return FCGState(state.x + alpha * p, state.r - alpha * ap, p, ap, pap)
+    pr = fv.dot(p, state.r, op.periodic)
+    alpha = _safe_div(pr, pap)
+    return FCGState(state.x + alpha * p, state.r - alpha * ap, p, ap, pap, alpha * pr)
 
 
 def coarse_solve(mg: Multigrid, r: Array, level: int = 1) -> Array:

@@ -240,7 +240,8 @@ def dissipation(op: DiffusionOperator, u: Array) -> Array:
     With concentration 1 at the inlet and 0 at the outlet, the exact solution minimises this
     energy, and its minimum is the total flux through the sample (Dirichlet principle). For an
     approximate ``u`` the excess is ``(u - u*)^T A (u - u*)``, quadratic in the error, where a
-    plane flux is off linearly: the estimate of ``D_eff`` the solver reports (an upper bound).
+    plane flux is off linearly. The solver estimates ``D_eff`` from it, less an estimate of that
+    excess.
 
     Args:
         op: the operator.

@@ -32,7 +32,8 @@ def _flat(x):
 
 
 def test_fcg_with_a_fixed_preconditioner_takes_the_steps_of_preconditioned_cg():
-    """With a fixed SPD preconditioner FCG(1) is PCG: same iterates, step by step."""
+    """With a fixed SPD preconditioner FCG(1) is PCG: same iterates, step by step, and each
+    step's ``energy_drop`` is the decrease of ``x.A x - 2 b.x``."""
     with jax.enable_x64(True):
         op, dense, b = _problem()
         inverse_diag = 1.0 / jnp.diag(dense)
@@ -40,6 +41,7 @@ def test_fcg_with_a_fixed_preconditioner_takes_the_steps_of_preconditioned_cg():
         x, r = np.zeros(dense.shape[0]), np.asarray(_flat(b))
         z = np.asarray(inverse_diag) * r
         p, rz = z.copy(), r @ z
+        previous_energy = 0.0  # of x = 0
         a = np.asarray(dense)
         for _ in range(6):
             state = mgm.fcg_step(op, state, state.r / op.diag)
@@ -50,6 +52,9 @@ def test_fcg_with_a_fixed_preconditioner_takes_the_steps_of_preconditioned_cg():
             rz, rz_old = r @ z, rz
             p = z + (rz / rz_old) * p
             np.testing.assert_allclose(np.asarray(_flat(state.x)), x, rtol=1e-9, atol=1e-12)
+            energy = x @ a @ x - 2 * np.asarray(_flat(b)) @ x
+            np.testing.assert_allclose(float(state.energy_drop), previous_energy - energy, rtol=1e-8)
+            previous_energy = energy
         assert np.linalg.norm(r) < 0.5 * np.linalg.norm(np.asarray(_flat(b)))
 
 
