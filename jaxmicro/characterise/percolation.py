@@ -15,6 +15,8 @@ percolation threshold). Each round sweeps all three axes both ways. On CPU the s
 
 from __future__ import annotations
 
+from functools import partial
+
 import cc3d
 import jax
 import jax.numpy as jnp
@@ -132,3 +134,48 @@ def inlet_cluster_numpy(mask: np.ndarray, *, periodic: bool = False) -> tuple[np
         labels = np.where(labels > 0, merged[labels] + 1, 0)
     cluster = labels[1:] == labels[0, 0, 0]
     return cluster, bool(cluster[-1].any())
+
+
+def inlet_clusters_numpy(mask: np.ndarray, *, periodic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`inlet_cluster_numpy` of each volume of a batch ``(n, n0, n1, n2)``.
+
+    Returns:
+        ``(clusters, percolates)``: ``(n, n0, n1, n2)`` and ``(n,)`` bool NumPy arrays.
+    """
+    labelled = [inlet_cluster_numpy(m, periodic=periodic) for m in np.asarray(mask)]
+    return np.stack([c for c, _ in labelled]), np.array([p for _, p in labelled])
+
+
+def inlet_clusters(
+    mask: Array, *, periodic: bool = False, method: str = "auto"
+) -> tuple[Array, Array]:
+    """:func:`inlet_cluster` of each volume of a batch ``(n, n0, n1, n2)`` (jittable).
+
+    Args:
+        mask: ``(n, n0, n1, n2)`` bool, the conducting voxels.
+        periodic: faces normal to axes 1 and 2 are periodic.
+        method: ``"host"``, :func:`inlet_clusters_numpy` (``cc3d``) through a host callback;
+            ``"flood_fill"``, :func:`flood_fill` on the device; ``"auto"`` (default), the host
+            on CPU (20 to 40x faster there: 10 ms against 0.38 s at 128^3) and the flood fill
+            on accelerators (no round trip through the host), chosen when the computation is
+            lowered for its platform.
+
+    Returns:
+        ``(clusters, percolates)``: ``(n, n0, n1, n2)`` and ``(n,)`` bool.
+    """
+
+    def on_device(m: Array) -> tuple[Array, Array]:
+        return jax.vmap(partial(inlet_cluster, periodic=periodic))(m)
+
+    def on_host(m: Array) -> tuple[Array, Array]:
+        shapes = (jax.ShapeDtypeStruct(m.shape, jnp.bool_), jax.ShapeDtypeStruct(m.shape[:1], jnp.bool_))
+        host = partial(inlet_clusters_numpy, periodic=periodic)
+        return jax.pure_callback(host, shapes, m, vmap_method="sequential")
+
+    if method == "host":
+        return on_host(mask)
+    if method == "flood_fill":
+        return on_device(mask)
+    if method != "auto":
+        raise ValueError(f'method must be "auto", "host" or "flood_fill", got {method!r}')
+    return jax.lax.platform_dependent(mask, cpu=on_host, default=on_device)

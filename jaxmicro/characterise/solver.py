@@ -47,7 +47,7 @@ from jax import Array
 
 from jaxmicro.characterise import multigrid as mgm
 from jaxmicro.characterise import operator as fv
-from jaxmicro.characterise.percolation import inlet_cluster, inlet_cluster_numpy
+from jaxmicro.characterise.percolation import inlet_clusters, inlet_clusters_numpy
 from jaxmicro.data.phases import PORE, THROUGH_PLANE_AXIS
 
 BYTES_PER_VOXEL: int = 120
@@ -239,9 +239,7 @@ def _solve_batch(values, cluster, percolates, *, diffusivities, dtype, axis, bat
     return jax.vmap(partial(_solve_one, **options))(field, cluster, percolates)
 
 
-@partial(jax.jit, static_argnames=("periodic",))
-def _inlet_cluster_batch(mask: Array, *, periodic: bool) -> tuple[Array, Array]:
-    return jax.vmap(partial(inlet_cluster, periodic=periodic))(mask)
+_inlet_cluster_batch = jax.jit(inlet_clusters, static_argnames=("periodic", "method"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,7 +357,8 @@ def _solve(
     ``values`` is a diffusivity field (``diffusivities=None``) or phase ids mapped by
     ``diffusivities``; the field is built inside the jitted solve. For a solve on CPU outside
     jit the clusters are labelled on the host from a NumPy mask (eager JAX ops on the whole
-    volume cost ~15 ms at 128^3); under jit or on an accelerator, by the JAX flood fill.
+    volume cost ~15 ms at 128^3); under jit or on an accelerator, by
+    :func:`~jaxmicro.characterise.percolation.inlet_clusters`.
     """
     if not (isinstance(dirichlet_offset, (int, float)) and dirichlet_offset > 0):
         raise ValueError(f"dirichlet_offset must be > 0 (voxels), got {dirichlet_offset!r}")
@@ -378,12 +377,13 @@ def _solve(
     if diffusivities is not None:  # hashable, for jit
         static = tuple(sorted((int(p), float(d)) for p, d in diffusivities.items()))
     if _is_traced(batch) or _solve_platform(batch) != "cpu":
-        # On accelerators the flood fill runs on the device: labelling on the host would take
-        # longer than the solve itself (cc3d: 0.14 s at 256^3 here) plus two transfers.
+        # Labelled inside the computation (percolation.inlet_clusters): by cc3d through a host
+        # callback on CPU, by the flood fill on accelerators, where host labelling plus two
+        # transfers would outlast the solve (cc3d: 0.14 s at 256^3 here).
         batch = jnp.asarray(batch)
         mask = _transport_field(batch, static, dtype, axis) > 0
         cluster, percolates = _inlet_cluster_batch(mask, periodic=periodic)
-    else:  # on CPU host labelling is exact too and 20x faster (cc3d 0.14 s, flood fill 2.8 s at 256^3)
+    else:  # eagerly on CPU: cc3d directly (cc3d 0.14 s, the flood fill 2.8 s at 256^3 here)
         host = np.asarray(batch)
         if static is None:
             mask = host > 0
@@ -391,9 +391,7 @@ def _solve(
             mask = np.zeros(host.shape, bool)
             for phase, _ in static:  # 0.3 ms per phase at 128^3; np.isin takes 15 ms
                 mask |= host == phase
-        labelled = [inlet_cluster_numpy(m, periodic=periodic) for m in np.moveaxis(mask, axis + 1, 1)]
-        cluster = np.stack([c for c, _ in labelled])
-        percolates = np.array([p for _, p in labelled])
+        cluster, percolates = inlet_clusters_numpy(np.moveaxis(mask, axis + 1, 1), periodic=periodic)
     result = _solve_batch(
         batch,
         cluster,
