@@ -11,6 +11,10 @@ rounds is about the number of turns of the longest shortest path, not its length
 to 30 rounds for porous electrodes, 50 or more for uncorrelated random voxels near the
 percolation threshold). Each round sweeps all three axes both ways. On CPU the scan is a
 ``lax.scan`` over slabs, on accelerators the log-depth ``lax.associative_scan`` (same result).
+
+On CPU, host labelling with ``cc3d`` is 20 to 40x faster than the flood fill:
+:func:`inlet_cluster_numpy` does it outside jit, and :func:`inlet_clusters` (a batch, jittable)
+calls it through a host callback on CPU and runs the flood fill on accelerators.
 """
 
 from __future__ import annotations
