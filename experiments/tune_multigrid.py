@@ -17,7 +17,6 @@ import argparse
 import itertools
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import jax
 
+    from jaxmicro.bench import time_call
     from jaxmicro.characterise import multigrid, tortuosity
     from jaxmicro.characterise.synthetic import gaussian_random_medium
 
@@ -67,21 +67,16 @@ def main(argv: list[str] | None = None) -> int:
             multigrid.MAX_COARSE_VOXELS, multigrid.INNER_ITERATIONS = max_coarse, inner
             jax.clear_caches()  # both constants are read when the solve is traced
             with jax.default_device(device):
-                start = time.perf_counter()
-                jax.block_until_ready(tortuosity(volume, 0, 0, conv_crit=args.conv_crit))
-                first = time.perf_counter() - start
-                times = []
-                for _ in range(args.repeats):
-                    start = time.perf_counter()
-                    result = jax.block_until_ready(tortuosity(volume, 0, 0, conv_crit=args.conv_crit))
-                    times.append(time.perf_counter() - start)
+                timing, result = time_call(
+                    lambda volume=volume: tortuosity(volume, 0, 0, conv_crit=args.conv_crit), args.repeats
+                )
             row = {
                 "volume": name,
                 "max_coarse_voxels": max_coarse,
                 "inner_iterations": inner,
-                "seconds": min(times),
-                "all_seconds": times,
-                "compile_seconds": max(first - min(times), 0.0),
+                "seconds": timing.min_s,
+                "median_seconds": timing.median_s,
+                "compile_seconds": max(timing.first_s - timing.min_s, 0.0),
                 "iterations": int(result.iterations),
                 "tau": float(result.tau),
             }
