@@ -35,7 +35,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--inner", type=int, nargs="+", default=[1, 2])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", type=Path, default=None)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.repeats < 1 or min(args.max_coarse) < 1 or min(args.inner) < 1:
+        p.error("--repeats, --max-coarse and --inner take positive integers")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
