@@ -5,7 +5,9 @@
   depth-to-space x2`` (a sub-pixel convolution: a stride-2 transposed convolution computed at
   the coarse resolution, about 6x faster than upsample-then-convolve or ``ConvTranspose`` on
   CPU; ICNR initialisation starts it as nearest-neighbour upsampling, which avoids checkerboard
-  artefacts). Hidden stages are normalised per volume and channel (instance norm) and then
+  artefacts). The label channels are constant, so their part of each convolution is one
+  matrix product per volume added to the bias (:class:`LabelledConv`); the convolution proper
+  sees the feature channels only. Hidden stages are normalised per volume and channel (instance norm) and then
   scaled and shifted by a learnt affine function of the labels (FiLM). The generator is
   translation-equivariant on a torus: the output edge is the
   latent edge times ``upsample_factor``, and the output is periodic on all faces.
@@ -59,6 +61,37 @@ def _icnr():
     return init
 
 
+class LabelledConv(nn.Module):
+    """3x3x3 circular convolution of ``concat([x, label channels])`` to ``features`` channels.
+
+    The label channels (:func:`label_channels`) are constant over the volume, and circular
+    padding keeps them so at the faces, so their contribution is the same at every voxel: the
+    label rows of the kernel, summed over the 27 taps, times the labels. Computing that once per
+    volume and convolving the feature channels alone gives the same result (to float32
+    rounding) as the convolution of the concatenation, with the same parameters (``kernel``
+    ``(3, 3, 3, c + 6, features)``, feature rows first, then ``bias``). On CPU it is 1.5 to 2.2x
+    faster per stage (64^3 x 22 -> 24 channels: 776 -> 349 ms): fewer input channels, and
+    channel counts that are multiples of 8.
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, labels_unit: jax.Array) -> jax.Array:
+        """``(n, a, b, c, k)`` features + ``(n, 3)`` unit labels -> ``(n, a, b, c, features)``."""
+        pair = jnp.concatenate([labels_unit, 1.0 - labels_unit], axis=-1)
+        n_features = x.shape[-1]
+        kernel = self.param("kernel", _icnr(), (3, 3, 3, n_features + pair.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (1, 1), (0, 0)), mode="wrap")
+        y = jax.lax.conv_general_dilated(
+            padded, kernel[..., :n_features, :], (1, 1, 1), "VALID",
+            dimension_numbers=("NDHWC", "DHWIO", "NDHWC"),
+        )
+        constant = bias + pair @ jnp.sum(kernel[..., n_features:, :], axis=(0, 1, 2))
+        return y + constant[:, None, None, None, :]
+
+
 class Generator3D(nn.Module):
     """Latent ``(n, lz, ly, lx, c)`` + unit labels ``(n, 3)`` -> logits ``(n, f*lz, f*ly, f*lx, 3)``."""
 
@@ -69,9 +102,7 @@ class Generator3D(nn.Module):
         x = z
         widths = (*self.config.channels, N_PHASES)
         for index, width in enumerate(widths):
-            x = jnp.concatenate([x, label_channels(labels_unit, x.shape[1:-1])], axis=-1)
-            x = nn.Conv(8 * width, (3, 3, 3), padding="CIRCULAR", kernel_init=_icnr(), name=f"conv{index}")(x)
-            x = depth_to_space(x)
+            x = depth_to_space(LabelledConv(8 * width, name=f"conv{index}")(x, labels_unit))
             if index < len(widths) - 1:
                 if self.config.norm == "film":
                     x = _film(x, labels_unit, width, f"film{index}")

@@ -1,10 +1,11 @@
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxmicro.generator import GeneratorConfig, generator_apply, init_critics, init_generator
-from jaxmicro.generator.model import critic_apply, depth_to_space
+from jaxmicro.generator.model import LabelledConv, critic_apply, depth_to_space, label_channels
 
 CONFIG = GeneratorConfig(latent_channels=3, channels=(4, 4))
 
@@ -38,6 +39,21 @@ def test_labels_change_the_output(params):
     same_noise = generator_apply(params, CONFIG, z[:1].repeat(2, 0), jnp.array([[0.0] * 3, [1.0] * 3]))
     assert not np.allclose(same_noise[0], same_noise[1])
     assert out.shape == (2, 8, 8, 8, 3)
+
+
+def test_labelled_conv_equals_the_circular_convolution_of_features_and_label_channels():
+    # The label channels' share is folded into the bias; the result and the parameters must be
+    # those of a plain circular convolution of the concatenation (the shipped checkpoint's).
+    x = jax.random.normal(jax.random.PRNGKey(4), (2, 3, 4, 5, 7))
+    labels = jax.random.uniform(jax.random.PRNGKey(5), (2, 3))
+    conv = LabelledConv(16)
+    params = conv.init(jax.random.PRNGKey(6), x, labels)
+    params = jax.tree.map(lambda p: p + jax.random.normal(jax.random.PRNGKey(7), p.shape), params)
+    assert params["params"]["kernel"].shape == (3, 3, 3, 7 + 6, 16)
+    reference = nn.Conv(16, (3, 3, 3), padding="CIRCULAR").apply(
+        params, jnp.concatenate([x, label_channels(labels, x.shape[1:-1])], axis=-1)
+    )
+    np.testing.assert_allclose(conv.apply(params, x, labels), reference, rtol=1e-5, atol=1e-4)
 
 
 def test_depth_to_space_places_channel_blocks_in_sub_voxels():
