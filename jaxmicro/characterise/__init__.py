@@ -17,6 +17,7 @@ Example::
 from jaxmicro.characterise.correlation import two_point_probabilities, two_point_statistics
 from jaxmicro.characterise.metrics import PHASE_PAIRS, Metrics, microstructure_metrics
 from jaxmicro.characterise.solver import (
+    BATCH_BYTES_PER_VOXEL,
     BYTES_PER_VOXEL,
     TortuosityResult,
     available_memory_bytes,
@@ -27,6 +28,7 @@ from jaxmicro.characterise.solver import (
 )
 
 __all__ = [
+    "BATCH_BYTES_PER_VOXEL",
     "BYTES_PER_VOXEL",
     "PHASE_PAIRS",
     "Metrics",

@@ -176,7 +176,8 @@ def test_batch_equals_single_solves_and_works_inside_jit():
 
 @pytest.mark.parametrize("periodic", [False, True])
 def test_accelerator_path_labels_clusters_on_the_device_with_the_same_answer(monkeypatch, periodic):
-    """On a GPU the flood fill runs on the device instead of cc3d on the host: same result."""
+    """On a GPU the flood fill runs on the device instead of cc3d on the host, and the batch is
+    solved as one vmapped batch instead of one volume after another: same result."""
     volumes = np.stack([gaussian_random_medium((16, 14, 12), 0.4, seed=s) for s in (3, 4)])
     host = tortuosity(volumes, PORE, axis=1, periodic=periodic)
     assert solver_module._solve_platform(volumes) == "cpu"  # this machine: the host path ran
@@ -192,6 +193,7 @@ def test_accelerator_path_labels_clusters_on_the_device_with_the_same_answer(mon
     device = tortuosity(volumes, PORE, axis=1, periodic=periodic)
     np.testing.assert_array_equal(np.asarray(device.percolates), np.asarray(host.percolates))
     np.testing.assert_allclose(np.asarray(device.tau), np.asarray(host.tau), rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(device.iterations), np.asarray(host.iterations))
 
 
 def test_solve_platform_follows_committed_arrays_and_the_default_device():
@@ -275,9 +277,14 @@ def test_memory_estimate_of_a_field_and_of_a_batch_is_checked_before_solving(mon
     monkeypatch.setattr(solver_module, "_solve_batch", never)
     with pytest.raises(ValueError, match=r"needs about 0\.03 GB .* only 0\.00 GB is available"):
         tortuosity_from_field(jnp.ones((64, 64, 64)))
-    with pytest.raises(ValueError, match=r"needs about 0\.06 GB"):  # two volumes
+    # on CPU two volumes are solved one after the other: one volume's temporaries + the batch
+    with pytest.raises(ValueError, match=r"needs about 0\.04 GB"):
+        tortuosity(np.zeros((2, 64, 64, 64), np.uint8))
+    monkeypatch.setattr(solver_module, "_solve_platform", lambda x: "gpu")  # solved together
+    with pytest.raises(ValueError, match=r"needs about 0\.06 GB"):
         tortuosity(np.zeros((2, 64, 64, 64), np.uint8))
     assert solver_module.memory_estimate_bytes((64, 64, 64), jnp.float64) == 2 * 64**3 * 120
+    assert solver_module.memory_estimate_bytes((3, 64, 64, 64), one_at_a_time=True) == 64**3 * (120 + 3 * 8)
 
 
 @pytest.mark.parametrize(
