@@ -201,9 +201,9 @@ def microstructure_metrics(volume: Array | np.ndarray, voxel_size_m: float | Seq
     if min(np.shape(volume)[-3:]) < 2:
         raise ValueError(f"volume needs at least 2 voxels along each axis, got {np.shape(volume)}")
     if not isinstance(volume, jax.core.Tracer):
-        ids = np.unique(np.asarray(volume))
-        if ids.min() < 0 or ids.max() >= N_PHASES:
-            raise ValueError(f"volume holds phase ids {ids.tolist()}; expected only 0, 1, 2")
+        values = np.asarray(volume)
+        if values.min() < 0 or values.max() >= N_PHASES:  # np.unique sorts: 10x slower
+            raise ValueError(f"volume holds phase ids {np.unique(values).tolist()}; expected only 0, 1, 2")
     fn = jax.jit(_metrics_one, static_argnums=1)
     if ndim == 4:
         return jax.vmap(fn, in_axes=(0, None))(jnp.asarray(volume), spacing)
