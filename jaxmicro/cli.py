@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+UNCACHED_COMMANDS = frozenset({"bench"})
+"""Commands run without the persistent compilation cache (``bench`` measures compilation)."""
+
+
 class CommandError(Exception):
     """An error a command reports to the user as one line, without a traceback."""
 
@@ -57,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command not in UNCACHED_COMMANDS:
+        from jaxmicro.compilation_cache import enable_compilation_cache
+
+        enable_compilation_cache()
     try:
         return int(args._module.run(args) or 0)
     except (CommandError, ValueError, FileNotFoundError, FileExistsError) as error:

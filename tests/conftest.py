@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
+# Commands run in-process must not write the user's compilation cache (nor read a stale one);
+# tests/test_compilation_cache.py turns it on in subprocesses with their own directories.
+os.environ["JAXMICRO_COMPILATION_CACHE"] = "0"
 
 from pathlib import Path
 
