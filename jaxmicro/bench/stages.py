@@ -255,8 +255,8 @@ def bench_generator(generator: Any, edge: int, batch: int, repeats: int = 3) -> 
 
     @jax.jit
     def run(params: Any, key: jax.Array, labels_unit: jax.Array) -> jax.Array:
-        probabilities = generate_probabilities(params, config, key, labels_unit, latent)
-        return jnp.argmax(probabilities[:, :edge, :edge, :edge], axis=-1).astype(jnp.uint8)
+        probabilities = generate_probabilities(params, config, key, labels_unit, latent, (edge,) * 3)
+        return jnp.argmax(probabilities, axis=-1).astype(jnp.uint8)
 
     timing, _ = time_jitted(run, generator.params, jax.random.PRNGKey(0), unit, repeats=repeats)
     return GeneratorRow(edge, batch, timing, timing.per_second(batch), timing.per_second(batch * edge**3))

@@ -95,11 +95,10 @@ def generate_and_characterise(
         ``volumes`` uint8 ``(s, n, z, y, x)`` and their properties with leading ``(s, n)``.
     """
     latent_shape = latent_shape_for(config, shape, periodic=False)
-    probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None))(
-        params, config, keys, labels_unit, latent_shape
+    probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None, None))(
+        params, config, keys, labels_unit, latent_shape, shape
     )
-    z, y, x = shape
-    volumes = jnp.argmax(probabilities[:, :, :z, :y, :x], axis=-1).astype(jnp.uint8)
+    volumes = jnp.argmax(probabilities, axis=-1).astype(jnp.uint8)
     flat = volumes.reshape(-1, *volumes.shape[2:])
     properties = characterise_volumes(flat, voxel_size_m, in_plane, conv_crit)
     lead = volumes.shape[:2]

@@ -95,11 +95,10 @@ def _generate_then_characterise_each(
 ) -> tuple[jax.Array, MicrostructureProperties]:
     """As :func:`generate_and_characterise`, but characterising one volume at a time (``lax.map``)."""
     latent_shape = latent_shape_for(config, shape, periodic=False)
-    probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None))(
-        params, config, keys, labels_unit, latent_shape
+    probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None, None))(
+        params, config, keys, labels_unit, latent_shape, shape
     )
-    z, y, x = shape
-    volumes = jnp.argmax(probabilities[:, :, :z, :y, :x], axis=-1).astype(jnp.uint8)
+    volumes = jnp.argmax(probabilities, axis=-1).astype(jnp.uint8)
 
     def one(volume: jax.Array) -> MicrostructureProperties:
         properties = characterise_volumes(volume[None], voxel_size_m, in_plane, conv_crit)

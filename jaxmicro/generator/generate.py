@@ -27,13 +27,14 @@ from jaxmicro.generator.config import GeneratorConfig
 from jaxmicro.generator.model import Params, generator_apply
 
 
-@partial(jax.jit, static_argnames=("config", "latent_shape"))
+@partial(jax.jit, static_argnames=("config", "latent_shape", "output_shape"))
 def generate_probabilities(
     params: Params,
     config: GeneratorConfig,
     key: jax.Array,
     labels_unit: jax.Array,
     latent_shape: tuple[int, int, int],
+    output_shape: tuple[int, int, int] | None = None,
 ) -> jax.Array:
     """Soft phase probabilities for a batch of labels sharing one latent noise volume.
 
@@ -44,14 +45,28 @@ def generate_probabilities(
         labels_unit: ``(n, 3)`` labels normalised with ``LABEL_RANGES`` (unit cube).
         latent_shape: ``(lz, ly, lx)`` latent size (static); the output is periodic with edge
             ``latent * config.upsample_factor``.
+        output_shape: ``(z, y, x)`` (static, even sizes): return only the first ``z, y, x``
+            voxels of that periodic volume, which the last stage then computes alone (the
+            same values; non-periodic volumes are such crops, see :func:`latent_shape_for`).
+            ``None``: the whole volume.
 
     Returns:
-        ``(n, lz*f, ly*f, lx*f, 3)`` float32 probabilities of (pore, AM, CBD), summing to 1.
+        ``(n, lz*f, ly*f, lx*f, 3)`` (or ``(n, z, y, x, 3)``) float32 probabilities of (pore,
+        AM, CBD), summing to 1.
+
+    Raises:
+        ValueError: an ``output_shape`` that is odd or larger than the periodic volume.
     """
+    full = tuple(n * config.upsample_factor for n in latent_shape)
+    if output_shape is not None and (
+        len(output_shape) != 3
+        or any(not 0 < n <= m or n % 2 for n, m in zip(output_shape, full, strict=True))
+    ):
+        raise ValueError(f"output_shape {output_shape} must be 3 even sizes of at most {full}")
     # float32 whatever jax_enable_x64 says, so the noise of a seed never depends on it.
     z = jax.random.normal(key, (1, *latent_shape, config.latent_channels), dtype=jnp.float32)
     z = jnp.broadcast_to(z, (labels_unit.shape[0], *z.shape[1:]))
-    return generator_apply(params, config, z, labels_unit.astype(jnp.float32))
+    return generator_apply(params, config, z, labels_unit.astype(jnp.float32), output_shape)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,9 +158,9 @@ def generate(
     blocks = []
     for s in seeds.tolist():
         probs = generate_probabilities(
-            generator.params, generator.config, jax.random.PRNGKey(s), unit, latent
+            generator.params, generator.config, jax.random.PRNGKey(s), unit, latent, shape
         )
-        blocks.append(np.asarray(probs[:, : shape[0], : shape[1], : shape[2]]))
+        blocks.append(np.asarray(probs))
     probabilities = np.stack(blocks, axis=1).reshape(-1, *tuple(shape), 3)
     return GenerationResult(
         probabilities=probabilities,

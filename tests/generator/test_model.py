@@ -4,7 +4,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmicro.generator import GeneratorConfig, generator_apply, init_critics, init_generator
+from jaxmicro.generator import (
+    GeneratorConfig,
+    generate_probabilities,
+    generator_apply,
+    generator_logits,
+    init_critics,
+    init_generator,
+)
 from jaxmicro.generator.model import LabelledConv, critic_apply, depth_to_space, label_channels
 
 CONFIG = GeneratorConfig(latent_channels=3, channels=(4, 4))
@@ -31,6 +38,22 @@ def test_generator_is_periodic_rolling_the_latent_rolls_the_output(params):
     out = generator_apply(params, CONFIG, z, labels)
     rolled = generator_apply(params, CONFIG, jnp.roll(z, 1, axis=2), labels)
     np.testing.assert_allclose(rolled, jnp.roll(out, CONFIG.upsample_factor, axis=2), atol=1e-5)
+
+
+def test_a_crop_computed_alone_equals_the_crop_of_the_whole_volume(params):
+    z = jax.random.normal(jax.random.PRNGKey(8), (2, 3, 2, 3, 3))
+    labels = jnp.array([[0.2, 0.5, 0.9], [1.0, 0.0, 0.3]])
+    whole = generator_logits(params, CONFIG, z, labels)  # (2, 24, 16, 24, 3)
+    for shape in [(16, 8, 24), (24, 16, 24), (2, 14, 6)]:
+        crop = generator_logits(params, CONFIG, z, labels, output_shape=shape)
+        assert crop.shape == (2, *shape, 3)
+        np.testing.assert_allclose(crop, whole[:, : shape[0], : shape[1], : shape[2]], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(16, 8, 7), (16, 24, 16), (16, 16)])
+def test_generate_probabilities_refuses_odd_or_too_large_crops(params, shape):
+    with pytest.raises(ValueError, match="output_shape"):
+        generate_probabilities(params, CONFIG, jax.random.PRNGKey(0), jnp.zeros((1, 3)), (2, 2, 2), shape)
 
 
 def test_labels_change_the_output(params):
