@@ -7,10 +7,11 @@
   CPU; ICNR initialisation starts it as nearest-neighbour upsampling, which avoids checkerboard
   artefacts). The label channels are constant, so their part of each convolution is one
   matrix product per volume added to the bias (:class:`LabelledConv`); the convolution proper
-  sees the feature channels only. Hidden stages are normalised per volume and channel (instance norm) and then
-  scaled and shifted by a learnt affine function of the labels (FiLM). The generator is
-  translation-equivariant on a torus: the output edge is the
-  latent edge times ``upsample_factor``, and the output is periodic on all faces.
+  sees the feature channels only. Hidden stages are normalised per volume and channel
+  (instance norm) and then scaled and shifted by a learnt affine function of the labels
+  (FiLM). The generator is translation-equivariant on a torus: the output edge is the latent
+  edge times ``upsample_factor``, and the output is periodic on all faces (a non-periodic
+  volume is a crop of it, which the last stage can compute alone).
 * :class:`SliceCritic`: a 2-D slice (one-hot or soft phases) + labels -> a WGAN score. There is
   one critic per volume axis (calendered electrodes are anisotropic).
 
