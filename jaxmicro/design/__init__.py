@@ -23,8 +23,10 @@ from jaxmicro.design.objective import (
 from jaxmicro.design.properties import (
     MicrostructureProperties,
     average_over_seeds,
+    characterise_seeds,
     characterise_volumes,
     generate_and_characterise,
+    generate_volumes,
 )
 from jaxmicro.design.records import append_record, read_records, repair_records, write_json_atomic
 from jaxmicro.design.sharding import (
@@ -53,12 +55,14 @@ __all__ = [
     "batch_mesh",
     "best_evaluation",
     "campaign_dir",
+    "characterise_seeds",
     "characterise_volumes",
     "design_space",
     "evaluate_sharded",
     "evaluations_to_reach",
     "generate_and_characterise",
     "generate_and_characterise_sharded",
+    "generate_volumes",
     "label_grid",
     "measure_sharded",
     "properties_dict",

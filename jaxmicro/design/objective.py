@@ -3,8 +3,9 @@ properties -> simulated cell -> one number to maximise.
 
 :class:`DesignObjective` evaluates a batch of labels: the generator draws
 ``seeds_per_label`` volumes per label (the same seeds for every label, so the objective
-varies smoothly with the labels), :func:`generate_and_characterise` measures them in one jitted
-computation, the seeds are averaged, and each label's cathode is discharged in a PyBaMM DFN
+varies smoothly with the labels) in one jitted call, :func:`characterise_seeds` measures them
+(outside jit, so that every compiled piece can be kept by the persistent compilation cache),
+the seeds are averaged, and each label's cathode is discharged in a PyBaMM DFN
 cell at a fixed cell-level power over an executor. Every intermediate quantity is kept in the
 returned :class:`Evaluation`, and a failed cell simulation comes back as a failed evaluation
 with its reason, never an exception.
@@ -37,7 +38,8 @@ from jaxmicro.data.phases import AM, CBD, PORE
 from jaxmicro.design.properties import (
     MicrostructureProperties,
     average_over_seeds,
-    generate_and_characterise,
+    characterise_seeds,
+    generate_volumes,
 )
 from jaxmicro.generator import Generator, check_labels, latent_shape_for
 
@@ -217,15 +219,10 @@ class DesignObjective:
         """
         labels = check_labels(self.generator, labels)
         unit = jnp.asarray(normalise_labels(labels, LABEL_RANGES), dtype=jnp.float32)
-        volumes, properties = generate_and_characterise(
-            self.generator.params,
-            self.generator.config,
-            self._keys,
-            unit,
-            self._shape,
-            float(self.generator.voxel_size_m),
-            self.settings.in_plane,
-            self.settings.conv_crit,
+        generator, settings = self.generator, self.settings
+        volumes = generate_volumes(generator.params, generator.config, self._keys, unit, self._shape)
+        properties = characterise_seeds(
+            volumes, float(generator.voxel_size_m), settings.in_plane, settings.conv_crit
         )
         return np.asarray(volumes), average_over_seeds(properties)
 

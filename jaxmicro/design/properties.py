@@ -1,8 +1,9 @@
-"""Generated microstructures and their measured properties, in one jitted computation.
+"""Generated microstructures and their measured properties.
 
-:func:`generate_and_characterise` draws volumes from the generator at a batch of labels and
-several seeds, and measures each volume's pore tortuosity (through-plane, optionally in-plane),
-phase fractions, AM-electrolyte interfacial area and CBD coverage. :func:`average_over_seeds`
+:func:`generate_volumes` draws volumes from the generator at a batch of labels and several
+seeds, and :func:`characterise_seeds` measures each volume's pore tortuosity (through-plane,
+optionally in-plane), phase fractions, AM-electrolyte interfacial area and CBD coverage;
+:func:`generate_and_characterise` is the two in one jitted computation. :func:`average_over_seeds`
 reduces the seeds of one label to the properties a cell simulation takes.
 """
 
@@ -64,6 +65,42 @@ def characterise_volumes(
     )
 
 
+@partial(jax.jit, static_argnames=("config", "shape"))
+def generate_volumes(
+    params, config: GeneratorConfig, keys: jax.Array, labels_unit: jax.Array, shape: tuple[int, int, int]
+) -> jax.Array:
+    """Generates ``(seeds, labels)`` volumes (jitted).
+
+    Args:
+        params: generator parameters.
+        config: generator network (static).
+        keys: ``(s, 2)`` PRNG keys, one per seed; every label shares the seed's noise.
+        labels_unit: ``(n, 3)`` labels normalised to the unit cube.
+        shape: ``(z, y, x)`` of each volume [voxels] (static), multiples of the generator's
+            upsampling factor; cropped from a larger periodic volume, as :func:`generate`.
+
+    Returns:
+        ``(s, n, z, y, x)`` uint8 phase ids.
+    """
+    latent_shape = latent_shape_for(config, shape, periodic=False)
+    probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None, None))(
+        params, config, keys, labels_unit, latent_shape, shape
+    )
+    return jnp.argmax(probabilities, axis=-1).astype(jnp.uint8)
+
+
+def characterise_seeds(
+    volumes: jax.Array, voxel_size_m: float, in_plane: bool = False, conv_crit: float = 1e-3
+) -> MicrostructureProperties:
+    """:func:`characterise_volumes` of ``(s, n, z, y, x)`` volumes; properties with leading
+    ``(s, n)``. Jittable; called outside jit (on concrete volumes), every computation in it can
+    be kept by the persistent compilation cache, because on CPU the tortuosity solve's clusters
+    are then labelled on the host between jitted calls, not through a callback inside one."""
+    flat = volumes.reshape(-1, *volumes.shape[2:])
+    properties = characterise_volumes(flat, voxel_size_m, in_plane, conv_crit)
+    return jax.tree.map(lambda x: x.reshape(*volumes.shape[:2], *x.shape[1:]), properties)
+
+
 @partial(
     jax.jit,
     static_argnames=("config", "shape", "voxel_size_m", "in_plane", "conv_crit"),
@@ -78,15 +115,11 @@ def generate_and_characterise(
     in_plane: bool = False,
     conv_crit: float = 1e-3,
 ) -> tuple[jax.Array, MicrostructureProperties]:
-    """Generates ``(seeds, labels)`` volumes and characterises them, as one XLA computation.
+    """:func:`generate_volumes` then :func:`characterise_seeds`, as one XLA computation (what
+    each device runs in a sharded sweep).
 
     Args:
-        params: generator parameters.
-        config: generator network (static).
-        keys: ``(s, 2)`` PRNG keys, one per seed; every label shares the seed's noise.
-        labels_unit: ``(n, 3)`` labels normalised to the unit cube.
-        shape: ``(z, y, x)`` of each volume [voxels] (static), multiples of the generator's
-            upsampling factor; cropped from a larger periodic volume, as :func:`generate`.
+        params, config, keys, labels_unit, shape: as :func:`generate_volumes`.
         voxel_size_m: voxel edge [m] (static).
         in_plane: also solve the in-plane tortuosity (twice the solver cost).
         conv_crit: tortuosity flux-spread criterion.
@@ -94,16 +127,8 @@ def generate_and_characterise(
     Returns:
         ``volumes`` uint8 ``(s, n, z, y, x)`` and their properties with leading ``(s, n)``.
     """
-    latent_shape = latent_shape_for(config, shape, periodic=False)
-    probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None, None))(
-        params, config, keys, labels_unit, latent_shape, shape
-    )
-    volumes = jnp.argmax(probabilities, axis=-1).astype(jnp.uint8)
-    flat = volumes.reshape(-1, *volumes.shape[2:])
-    properties = characterise_volumes(flat, voxel_size_m, in_plane, conv_crit)
-    lead = volumes.shape[:2]
-    properties = jax.tree.map(lambda x: x.reshape(*lead, *x.shape[1:]), properties)
-    return volumes, properties
+    volumes = generate_volumes(params, config, keys, labels_unit, shape)
+    return volumes, characterise_seeds(volumes, voxel_size_m, in_plane, conv_crit)
 
 
 def average_over_seeds(properties: MicrostructureProperties) -> MicrostructureProperties:

@@ -37,8 +37,9 @@ from jaxmicro.design.properties import (
     average_over_seeds,
     characterise_volumes,
     generate_and_characterise,
+    generate_volumes,
 )
-from jaxmicro.generator import GeneratorConfig, check_labels, generate_probabilities, latent_shape_for
+from jaxmicro.generator import GeneratorConfig, check_labels
 
 BATCH_AXIS: Final[str] = "batch"
 NOT_SIMULATED: Final[str] = "not simulated: properties only"
@@ -94,11 +95,7 @@ def _generate_then_characterise_each(
     conv_crit: float,
 ) -> tuple[jax.Array, MicrostructureProperties]:
     """As :func:`generate_and_characterise`, but characterising one volume at a time (``lax.map``)."""
-    latent_shape = latent_shape_for(config, shape, periodic=False)
-    probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None, None))(
-        params, config, keys, labels_unit, latent_shape, shape
-    )
-    volumes = jnp.argmax(probabilities, axis=-1).astype(jnp.uint8)
+    volumes = generate_volumes(params, config, keys, labels_unit, shape)
 
     def one(volume: jax.Array) -> MicrostructureProperties:
         properties = characterise_volumes(volume[None], voxel_size_m, in_plane, conv_crit)

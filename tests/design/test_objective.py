@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from jaxmicro.data import SimulatorConfig, simulate
-from jaxmicro.design import DesignObjective, DesignSettings, characterise_volumes, properties_dict
+from jaxmicro.data.labels import LABEL_RANGES, normalise_labels
+from jaxmicro.design import (
+    DesignObjective,
+    DesignSettings,
+    average_over_seeds,
+    characterise_volumes,
+    generate_and_characterise,
+    properties_dict,
+)
 
 LABELS = np.array([[0.93, 0.36, 0.5], [0.95, 0.30, 0.5]])
 SIZE = 16
@@ -67,6 +75,21 @@ def test_generated_batch_is_characterised_deterministically(toy):
     again_volumes, again = objective.measure(LABELS)
     np.testing.assert_array_equal(volumes, again_volumes)
     np.testing.assert_array_equal(properties.tau_through_plane, again.tau_through_plane)
+
+
+def test_measuring_in_two_steps_equals_the_single_jitted_computation(toy):
+    # The objective generates in one jitted call and characterises outside jit (host labelling
+    # between jitted calls, so every piece can be cached); sweeps run both in one computation.
+    settings = DesignSettings(volume_size=SIZE, seeds_per_label=2)
+    volumes, properties = DesignObjective(toy, settings).measure(LABELS)
+    keys = jax.numpy.stack([jax.random.PRNGKey(s) for s in range(2)])
+    unit = jax.numpy.asarray(normalise_labels(LABELS, LABEL_RANGES), jax.numpy.float32)
+    fused_volumes, fused = generate_and_characterise(
+        toy.params, toy.config, keys, unit, (SIZE,) * 3, toy.voxel_size_m, False, settings.conv_crit
+    )
+    np.testing.assert_array_equal(volumes, np.asarray(fused_volumes))
+    for ours, theirs in zip(properties, average_over_seeds(fused), strict=True):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5)
 
 
 def test_end_to_end_call_returns_one_evaluation_per_label(toy):
