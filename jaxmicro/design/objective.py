@@ -43,6 +43,8 @@ from jaxmicro.design.properties import (
 )
 from jaxmicro.generator import Generator, check_labels, latent_shape_for
 
+_characterise_seeds_traced = jax.jit(characterise_seeds, static_argnums=(1, 2, 3))
+
 # objective name -> (CellResult field, description with units)
 OBJECTIVES: Final[dict[str, tuple[str, str]]] = {
     "specific_energy": ("specific_energy_wh_kg", "cell-level specific energy [Wh/kg]"),
@@ -221,9 +223,13 @@ class DesignObjective:
         unit = jnp.asarray(normalise_labels(labels, LABEL_RANGES), dtype=jnp.float32)
         generator, settings = self.generator, self.settings
         volumes = generate_volumes(generator.params, generator.config, self._keys, unit, self._shape)
-        properties = characterise_seeds(
-            volumes, float(generator.voxel_size_m), settings.in_plane, settings.conv_crit
-        )
+        characterise = characterise_seeds
+        if not bool(jnp.any(volumes == PORE)):
+            # Outside jit the tortuosity solve refuses a phase that never occurs; traced, it
+            # reports tau = inf, which becomes a failed evaluation like any blocked volume.
+            characterise = _characterise_seeds_traced
+        voxel_size_m = float(generator.voxel_size_m)
+        properties = characterise(volumes, voxel_size_m, settings.in_plane, settings.conv_crit)
         return np.asarray(volumes), average_over_seeds(properties)
 
     def __call__(

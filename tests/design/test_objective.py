@@ -92,6 +92,21 @@ def test_measuring_in_two_steps_equals_the_single_jitted_computation(toy):
         np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5)
 
 
+def test_a_batch_without_any_pore_is_a_failed_evaluation_not_an_error(toy, monkeypatch):
+    import jaxmicro.design.objective as objective_module
+
+    def all_active_material(params, config, keys, labels_unit, shape):
+        return jax.numpy.ones((keys.shape[0], labels_unit.shape[0], *shape), jax.numpy.uint8)
+
+    monkeypatch.setattr(objective_module, "generate_volumes", all_active_material)
+    objective = DesignObjective(toy, DesignSettings(volume_size=SIZE))
+    _, properties = objective.measure(LABELS)
+    assert np.all(np.isinf(np.asarray(properties.tau_through_plane)))
+    assert not np.any(np.asarray(properties.percolates))
+    evaluations = objective(LABELS)
+    assert all(e.failed and math.isnan(e.objective) for e in evaluations)
+
+
 def test_end_to_end_call_returns_one_evaluation_per_label(toy):
     objective = DesignObjective(toy, DesignSettings(volume_size=SIZE))
     evaluations = objective(LABELS)
