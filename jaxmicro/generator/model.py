@@ -33,9 +33,14 @@ from jaxmicro.generator.config import GeneratorConfig
 Params = Any
 
 
+def label_pair(labels_unit: jax.Array) -> jax.Array:
+    """Unit labels ``(n, 3)`` -> the pair encoding ``(n, 6)``: ``l`` and ``1 - l`` per label."""
+    return jnp.concatenate([labels_unit, 1.0 - labels_unit], axis=-1)
+
+
 def label_channels(labels_unit: jax.Array, spatial_shape: tuple[int, ...]) -> jax.Array:
     """Broadcasts unit labels ``(n, 3)`` to constant channels ``(n, *spatial_shape, 6)``."""
-    pair = jnp.concatenate([labels_unit, 1.0 - labels_unit], axis=-1)
+    pair = label_pair(labels_unit)
     pair = pair.reshape(pair.shape[0], *(1,) * len(spatial_shape), pair.shape[-1])
     return jnp.broadcast_to(pair, (pair.shape[0], *spatial_shape, pair.shape[-1]))
 
@@ -84,7 +89,7 @@ class LabelledConv(nn.Module):
         With ``with_halo``, ``x`` already holds a one-voxel halo on every side (see
         :func:`periodic_window`) and the output is 2 voxels shorter along each axis.
         """
-        pair = jnp.concatenate([labels_unit, 1.0 - labels_unit], axis=-1)
+        pair = label_pair(labels_unit)
         n_features = x.shape[-1]
         kernel = self.param("kernel", _icnr(), (3, 3, 3, n_features + pair.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
@@ -140,7 +145,7 @@ def _film(x: jax.Array, labels_unit: jax.Array, width: int, name: str) -> jax.Ar
     mean = jnp.mean(x, axis=(1, 2, 3), keepdims=True)
     var = jnp.var(x, axis=(1, 2, 3), keepdims=True)
     x = (x - mean) * jax.lax.rsqrt(var + 1e-5)
-    pair = jnp.concatenate([labels_unit, 1.0 - labels_unit], axis=-1)
+    pair = label_pair(labels_unit)
     affine = nn.Dense(2 * width, kernel_init=nn.initializers.zeros, name=name)(pair)
     scale, shift = jnp.split(affine[:, None, None, None, :], 2, axis=-1)
     return x * (1.0 + scale) + shift
