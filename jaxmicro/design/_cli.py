@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
         n_initial=min(args.n_initial, args.budget),
         seed=args.seed,
     )
-    executor = common.cell_executor(args)
-    try:
+    with common.cell_executor(args) as executor:
         result = run_study(
             generator,
             args.powers,
@@ -78,9 +77,6 @@ def run(args: argparse.Namespace) -> int:
             header={"command": sys.argv},
             progress=not args.no_progress,
         )
-    finally:
-        if executor is not None:
-            executor.shutdown()
     print(f"\n{design.objective_description}, optimising {', '.join(space.free)}; fixed {space.fixed}")
     for power, found in zip(result.powers_w_per_kg, result.campaigns, strict=True):
         best = found.best

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from typing import Any
 
 LABEL_NAMES = ("am_wt", "porosity", "adhesion")
@@ -93,12 +94,16 @@ def design_settings(args: argparse.Namespace, power_w_per_kg: float, volume_size
     )
 
 
-def cell_executor(args: argparse.Namespace) -> Any:
-    """A Dask executor for ``--scheduler``, a process pool for ``--cell-workers N > 1``, else None."""
+def cell_executor(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
+    """The cell executor of the options, as a context manager to enter with ``with``.
+
+    It yields a Dask executor for ``--scheduler`` (the client closes on exit), a process pool
+    for ``--cell-workers N > 1`` (shut down on exit), else ``None`` (cells in this process).
+    """
     from jaxmicro.cell import dask_executor, default_executor
 
     if args.scheduler:
         return dask_executor(args.scheduler)
     if args.cell_workers > 1:
         return default_executor(args.cell_workers)
-    return None
+    return contextlib.nullcontext(None)

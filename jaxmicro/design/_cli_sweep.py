@@ -141,6 +141,7 @@ def _check_settings(out, settings: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
     import math
     import time
     from pathlib import Path
@@ -187,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
             "command": sys.argv,
         },
     )
-    executor = None if args.properties_only else common.cell_executor(args)
+    executors = contextlib.nullcontext(None) if args.properties_only else common.cell_executor(args)
     devices = mesh.devices.flat[0]
     print(
         f"{described}; {mesh.size} {devices.platform} device(s), {chunk} labels per chunk"
@@ -195,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     start = time.perf_counter()
-    try:
+    with executors as executor:
         evaluations = sweep(
             DesignObjective(generator, design, executor=executor),
             labels,
@@ -205,9 +206,6 @@ def run(args: argparse.Namespace) -> int:
             mesh=mesh,
             properties_only=args.properties_only,
         )
-    finally:
-        if executor is not None:
-            executor.shutdown()
     seconds = time.perf_counter() - start
     if jax.process_index() != 0:
         return 0
