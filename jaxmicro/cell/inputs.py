@@ -35,9 +35,14 @@ class CathodeProperties:
             the thickness) [-], >= 1; ``inf`` marks a non-percolating pore phase (the
             simulation then fails with that reason). Effective electrolyte transport is
             ``porosity / tortuosity`` times the bulk value.
-        am_electrolyte_area_per_volume_m: AM-electrolyte interfacial area per electrode
-            volume [1/m] (m^2 per m^3), typically 1e5 to 1e7.
-        cbd_coverage: fraction of the AM surface covered by CBD [-], in [0, 1].
+        am_electrolyte_area_per_volume_m: AM surface touching electrolyte (the pore-AM
+            interface, which excludes the AM surface under CBD) per electrode volume [1/m]
+            (m^2 per m^3), typically 1e5 to 1e7. This is the reactive area; the CBD-covered
+            surface is added only as far as ``CellModelConfig.cbd_blocking < 1`` says.
+        cbd_coverage: fraction of the whole AM surface covered by CBD [-], in [0, 1).
+        solid_conductivity_s_m: measured effective through-plane electronic conductivity of
+            the solid (AM + CBD) [S/m], > 0; the cell model takes it as is. ``None``: the base
+            parameter set's conductivity and Bruggeman exponent.
     """
 
     porosity: float
@@ -46,10 +51,13 @@ class CathodeProperties:
     tortuosity_through_plane: float
     am_electrolyte_area_per_volume_m: float
     cbd_coverage: float = 0.0
+    solid_conductivity_s_m: float | None = None
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
-            object.__setattr__(self, field.name, float(getattr(self, field.name)))
+            value = getattr(self, field.name)
+            if value is not None or field.name != "solid_conductivity_s_m":
+                object.__setattr__(self, field.name, float(value))
         eps, am, cbd = self.porosity, self.am_volume_fraction, self.cbd_volume_fraction
         if _finite(eps) and not 0.0 < eps < 1.0:
             raise ValueError(f"porosity must be in (0, 1), got {eps}")
@@ -73,15 +81,26 @@ class CathodeProperties:
                 " pass m^2 per m^3 (1/um values are 1e6 times smaller)"
             )
         cov = self.cbd_coverage
-        if _finite(cov) and not 0.0 <= cov <= 1.0:
-            raise ValueError(f"cbd_coverage must be in [0, 1], got {cov}")
+        if _finite(cov) and not 0.0 <= cov < 1.0:
+            raise ValueError(f"cbd_coverage must be in [0, 1), got {cov}")
+        sigma = self.solid_conductivity_s_m
+        if sigma is not None and _finite(sigma) and not sigma > 0.0:
+            raise ValueError(
+                f"solid_conductivity_s_m must be > 0 S/m (or None for the base set's), got {sigma}"
+            )
 
     def non_finite_fields(self) -> tuple[str, ...]:
-        """Returns the names of fields that are ``nan`` or ``inf``."""
-        return tuple(f.name for f in dataclasses.fields(self) if not _finite(getattr(self, f.name)))
+        """Returns the names of fields that are ``nan`` or ``inf`` (``None`` is not measured)."""
+        return tuple(
+            f.name
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not None and not _finite(getattr(self, f.name))
+        )
 
     def to_dict(self) -> dict[str, float | None]:
-        return {k: (v if _finite(v) else None) for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: (v if v is not None and _finite(v) else None) for k, v in dataclasses.asdict(self).items()
+        }
 
 
 def _as_format(cell_format: CellFormat | str) -> CellFormat:

@@ -15,11 +15,20 @@ the solve). The modelling choices are documented in ``docs/cell.md``:
   through-plane tortuosity factor (efficiency ``eps / tau``), not Bruggeman. Other domains
   get the tortuosity factor equivalent to the base set's Bruggeman exponent,
   ``tau = eps**(1 - b)``.
-* The measured AM-electrolyte area ``a`` (reduced by ``cbd_blocking * cbd_coverage``)
-  replaces PyBaMM's sphere area ``3 eps_AM / R`` by scaling the exchange-current density by
-  ``a_eff / (3 eps_AM / R)``. eps_AM, R and hence the lithium inventory
-  ``eps_AM c_max L A`` are untouched; Butler-Volmer's volumetric current ``a j0`` equals the
-  measured-area value exactly; solid diffusion keeps the designed radius.
+* The reactive area is the measured AM-electrolyte area ``a_e`` (AM surface touching pore,
+  which already excludes the AM surface under CBD), plus ``1 - cbd_blocking`` of the AM-CBD area
+  ``a_e * cov / (1 - cov)``: CBD coverage is counted once. It replaces PyBaMM's sphere area
+  ``3 eps_AM / R_m`` by scaling the exchange-current density by ``a_active / (3 eps_AM / R_m)``.
+* The particle radius ``R`` is an input, not a rebuild: the model is built with the base set's
+  radius ``R_m`` and the solid diffusivity is scaled by ``(R_m / R)**2``. With the reaction
+  current per volume fixed by the area factor, that is the same diffusion problem in the
+  scaled coordinate ``r R_m / R`` (same time constant ``R^2 / D``, same surface flux per
+  particle volume), so the surface concentration equals that of spheres of radius ``R``
+  (``tests/cell/test_cell_simulate.py`` compares against a rebuilt model).
+* With a measured solid conductivity ``sigma`` (AM + CBD), PyBaMM's electrode conductivity is
+  ``sigma`` and its solid tortuosity factor ``1 - eps``, so the solid transport efficiency
+  ``(1 - eps) / tau_s`` is 1 and the model sees exactly ``sigma``; without one, the base set's
+  conductivity and Bruggeman exponent apply.
 * The cathode's maximum lithium concentration is made consistent with its density and molar
   mass (``c_max = rho_AM / M``, 275 mAh/g for NMC811), so that a kg of AM in the mass budget
   stores what the simulation discharges. The base set's exchange-current density is evaluated
@@ -47,6 +56,10 @@ AM_FRACTION = "Positive electrode active material volume fraction"
 TAU_ELECTROLYTE = "Positive electrode tortuosity factor (electrolyte)"
 TAU_ELECTRODE = "Positive electrode tortuosity factor (electrode)"
 AREA_FACTOR = "Positive electrode interfacial area factor"  # added by jaxmicro
+DIFFUSIVITY_FACTOR = "Positive particle diffusivity factor"  # added by jaxmicro: (R_m / R)^2
+SOLID_CONDUCTIVITY = "Positive electrode conductivity [S.m-1]"
+PARTICLE_RADIUS = "Positive particle radius [m]"
+DIFFUSIVITY = "Positive particle diffusivity [m2.s-1]"
 NEG_AM_FRACTION = "Negative electrode active material volume fraction"
 NEG_INITIAL_CONCENTRATION = "Initial concentration in negative electrode [mol.m-3]"
 CURRENT = "Current function [A]"
@@ -99,8 +112,10 @@ class CellModelConfig:
             initial positive concentration over its maximum (Chen2020: 0.27).
         discharged_stoichiometry: cathode stoichiometry at 0% SOC of the full cell (Chen2020:
             0.9084); defines the reversible capacity used for 1C and for N/P.
-        cbd_blocking: fraction of CBD-covered AM surface that is electrochemically blocked;
-            active area is ``a * (1 - cbd_blocking * cbd_coverage)``.
+        cbd_blocking: fraction of the CBD-covered AM surface that is electrochemically
+            blocked [-]: the reactive area is the AM-electrolyte area plus ``1 - cbd_blocking``
+            of the AM-CBD area (1: only AM touching pore reacts; 0: a fully wetted nano-porous
+            CBD lets all of it react).
         full_cell_voltage_window_v: (lower, upper) cut-off voltages of full cells [V];
             ``None`` takes the set's.
         half_cell_voltage_window_v: (lower, upper) cut-offs versus lithium metal [V].
@@ -236,9 +251,10 @@ def setup_cell(
     q_rev = eps_am * c_max * (x0 - x100) * L_p
 
     eps_sep = mat.separator_porosity
+    R_model = _float(base, PARTICLE_RADIUS)  # built once; the design radius is an input
     fixed: dict[str, float] = {
         "Positive electrode thickness [m]": L_p,
-        "Positive particle radius [m]": R_p,
+        PARTICLE_RADIUS: R_model,
         C_MAX: c_max,
         "Initial concentration in positive electrode [mol.m-3]": x100 * c_max,
         "Separator thickness [m]": mat.separator_thickness_m,
@@ -251,12 +267,16 @@ def setup_cell(
         POROSITY: eps,
         AM_FRACTION: eps_am,
         TAU_ELECTROLYTE: properties.tortuosity_through_plane,
-        TAU_ELECTRODE: (1.0 - eps)
-        ** (1.0 - _float(base, "Positive electrode Bruggeman coefficient (electrode)")),
-        AREA_FACTOR: properties.am_electrolyte_area_per_volume_m
-        * (1.0 - config.cbd_blocking * properties.cbd_coverage)
-        / (3.0 * eps_am / R_p),
+        AREA_FACTOR: reactive_area_per_volume_m(properties, config.cbd_blocking) / (3.0 * eps_am / R_model),
+        DIFFUSIVITY_FACTOR: (R_model / R_p) ** 2,
     }
+    if properties.solid_conductivity_s_m is None:
+        inputs[SOLID_CONDUCTIVITY] = _float(base, SOLID_CONDUCTIVITY)
+        b_s = _float(base, "Positive electrode Bruggeman coefficient (electrode)")
+        inputs[TAU_ELECTRODE] = (1.0 - eps) ** (1.0 - b_s)
+    else:  # the measured effective value, with a solid transport efficiency of exactly 1
+        inputs[SOLID_CONDUCTIVITY] = properties.solid_conductivity_s_m
+        inputs[TAU_ELECTRODE] = 1.0 - eps
 
     if design.half_cell:
         window = config.half_cell_voltage_window_v
@@ -334,6 +354,16 @@ def setup_cell(
     )
 
 
+def reactive_area_per_volume_m(properties: CathodeProperties, cbd_blocking: float) -> float:
+    """Electrochemically active AM surface per electrode volume [1/m]: the AM-electrolyte area
+    plus ``1 - cbd_blocking`` of the AM-CBD area (``a_e * cov / (1 - cov)``, from the coverage
+    of the whole AM surface); coverage is counted once."""
+    a_e, cov = properties.am_electrolyte_area_per_volume_m, properties.cbd_coverage
+    if cbd_blocking >= 1.0 or cov <= 0.0:
+        return a_e
+    return a_e * (1.0 + (1.0 - cbd_blocking) * cov / (1.0 - cov))
+
+
 def build_parameter_values(config: CellModelConfig, setup: CellSetup) -> Any:
     """Returns the PyBaMM ``ParameterValues`` of a setup, inputs marked ``"[input]"``."""
     pybamm = import_pybamm()
@@ -344,7 +374,7 @@ def build_parameter_values(config: CellModelConfig, setup: CellSetup) -> Any:
         lithium = pybamm.ParameterValues(LITHIUM_METAL_SET)[LITHIUM_METAL_J0]
         values.update({LITHIUM_METAL_J0: lithium}, check_already_exists=False)
 
-    base_j0 = values[J0]
+    base_j0, base_diffusivity = values[J0], values[DIFFUSIVITY]
     # Evaluate the set's j0 at the same stoichiometry as in the set, scaled by the area factor.
     scale = _float(_base_values(config.parameter_set, config.parameter_overrides), C_MAX)
     scale /= fixed[C_MAX]
@@ -355,6 +385,12 @@ def build_parameter_values(config: CellModelConfig, setup: CellSetup) -> Any:
             return base_j0(c_e, c_s_surf * scale, c_s_max * scale, T) * factor
         return base_j0 * factor
 
-    values.update({J0: j0}, check_already_exists=False)
+    def diffusivity(sto: Any, T: Any) -> Any:
+        factor = pybamm.Parameter(DIFFUSIVITY_FACTOR)
+        if callable(base_diffusivity):
+            return base_diffusivity(sto, T) * factor
+        return base_diffusivity * factor
+
+    values.update({J0: j0, DIFFUSIVITY: diffusivity}, check_already_exists=False)
     values.update({name: "[input]" for name in setup.inputs}, check_already_exists=False)
     return values
