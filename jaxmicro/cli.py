@@ -3,6 +3,10 @@
 Each subcommand lives beside its stage in a light ``_cli.py`` module (argparse only at import
 time; jax, pybamm and torch are imported inside the command), so ``jaxmicro --help`` is fast.
 A stage module defines ``add_arguments(parser)`` and ``run(args) -> int``.
+
+Errors a user can fix (bad options, bad or damaged files, a busy run folder, a full disk) are
+printed as one line, ``jaxmicro COMMAND: error: ...``, with exit status 2; set
+``JAXMICRO_TRACEBACK=1`` to see the traceback instead.
 """
 
 from __future__ import annotations
@@ -34,11 +38,42 @@ class CommandError(Exception):
     """An error a command reports to the user as one line, without a traceback."""
 
 
+def package_version() -> str:
+    """The installed jaxmicro version (package metadata; ``jaxmicro.__version__`` otherwise)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("jaxmicro")
+    except metadata.PackageNotFoundError:
+        import jaxmicro
+
+        return str(getattr(jaxmicro, "__version__", "unknown"))
+
+
+def error_line(error: BaseException) -> str:
+    """One line describing ``error`` for the user: its message, with its type where the message
+    alone says little (``KeyError: 'x'``), and without line breaks."""
+    from jaxmicro._files import NoSpaceError, RunInUseError
+
+    if isinstance(error, NoSpaceError | RunInUseError | CommandError):
+        text = str(error)
+    elif isinstance(error, OSError) and error.filename is not None and error.strerror:
+        text = f"{error.strerror}: {error.filename}"
+        if error.filename2 is not None:
+            text += f" -> {error.filename2}"
+    elif isinstance(error, ValueError | FileNotFoundError | FileExistsError | NotADirectoryError):
+        text = str(error)
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return " ".join(text.split()) or type(error).__name__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jaxmicro",
         description="Design Li-ion electrodes from manufacturing parameters, in JAX.",
     )
+    parser.add_argument("--version", action="version", version=f"jaxmicro {package_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
@@ -67,12 +102,31 @@ def main(argv: list[str] | None = None) -> int:
         enable_compilation_cache()
     try:
         return int(args._module.run(args) or 0)
-    except (CommandError, ValueError, FileNotFoundError, FileExistsError) as error:
-        print(f"jaxmicro {args.command}: error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"jaxmicro {args.command}: interrupted", file=sys.stderr)
         return 130
+    except _USER_ERRORS as error:
+        if os.environ.get("JAXMICRO_TRACEBACK", "0") not in ("", "0"):
+            raise
+        print(f"jaxmicro {args.command}: error: {error_line(error)}", file=sys.stderr)
+        return 2
+
+
+_USER_ERRORS = (
+    CommandError,
+    ValueError,  # also JSON decoding and unicode errors
+    OSError,  # missing, unreadable or unwritable files and folders, a full disk
+    KeyError,  # a field missing from an edited JSON file
+    TypeError,  # a field of the wrong type in an edited JSON file
+    IndexError,
+    OverflowError,
+    ArithmeticError,
+    RuntimeError,  # a busy run folder (RunInUseError), a backend that is not there
+    AssertionError,  # raised inside JAX for a platform that is not present
+    MemoryError,
+)
+"""Exceptions reported as one line: the command's inputs caused them, not a bug of jaxmicro
+(``JAXMICRO_TRACEBACK=1`` shows their traceback)."""
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ folder holds
 Resuming (``resume=True``) reloads the state, evaluates only the labels of the pending batch
 that the log does not hold, and goes on; so nothing logged is lost or computed twice, and a
 resumed campaign makes the proposals the uninterrupted one would have made.
+
+One process at a time: :meth:`Campaign.run` holds the folder's lock
+(:func:`jaxmicro._files.run_lock`) from start to end, and refuses to start while another
+process holds it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from jaxmicro._files import remove_stale_temporaries, run_lock
 from jaxmicro.bo import Optimizer
 from jaxmicro.design.objective import DesignObjective, Evaluation
 from jaxmicro.design.records import append_record, read_records, repair_records, write_json_atomic
@@ -127,6 +132,8 @@ class Campaign:
         self.settings = settings
         self.out_dir = Path(out_dir)
         self.progress = progress
+        self.resume = resume
+        self._started = False
         self._header = {
             "type": "campaign",
             "space": space.to_dict(),
@@ -139,15 +146,20 @@ class Campaign:
             },
             **(header or {}),
         }
+        self._check_folder()
+
+    def _check_folder(self) -> None:
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise NotADirectoryError(f"{self.out_dir} is a file, not a campaign folder; choose another one")
         exists = (self.out_dir / STATE_NAME).is_file() or (self.out_dir / LOG_NAME).is_file()
-        if exists and not resume:
+        if exists and not self.resume:
             raise FileExistsError(
                 f"{self.out_dir} already holds a campaign; pass resume=True (--resume) to continue it "
                 "or choose another output folder"
             )
-        if resume and not exists:
+        if self.resume and not exists:
             raise FileNotFoundError(f"no campaign to resume in {self.out_dir} (no {STATE_NAME})")
-        if resume:
+        if self.resume:
             self._check_same_campaign()
 
     @property
@@ -182,10 +194,19 @@ class Campaign:
     def _load_state(self) -> tuple[Optimizer, dict[str, Any] | None, int]:
         if not self.state_path.is_file():
             return self._new_optimizer(), None, 0
-        state = json.loads(self.state_path.read_text())
-        if state.get("format") != _STATE_FORMAT:
+        try:
+            state = json.loads(self.state_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{self.state_path}: not valid JSON ({error}); the state is damaged") from None
+        if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
             raise ValueError(f"{self.state_path} is not a jaxmicro campaign state")
-        return Optimizer.from_dict(state["optimizer"]), state["pending"], state["next_batch"]
+        try:
+            return Optimizer.from_dict(state["optimizer"]), state["pending"], int(state["next_batch"])
+        except (KeyError, TypeError, IndexError) as error:
+            raise ValueError(
+                f"{self.state_path}: damaged campaign state ({type(error).__name__}: {error}); "
+                "restore it or start a new campaign"
+            ) from None
 
     def _save_state(self, optimizer: Optimizer, pending: dict[str, Any] | None, next_batch: int) -> None:
         write_json_atomic(
@@ -200,7 +221,20 @@ class Campaign:
         )
 
     def run(self) -> CampaignResult:
-        """Runs (or resumes) the campaign to its budget and returns what it found."""
+        """Runs (or resumes) the campaign to its budget and returns what it found.
+
+        Raises:
+            RunInUseError: another process is running a campaign in this folder.
+            NoSpaceError: the disk filled up (what was logged is kept; resume after freeing space).
+        """
+        with run_lock(self.out_dir):
+            if not self._started:
+                self._check_folder()  # again, now that no other process can be writing
+            self._started = True  # the folder's campaign is this one's from here on
+            remove_stale_temporaries(self.out_dir)
+            return self._run_locked()
+
+    def _run_locked(self) -> CampaignResult:
         repair_records(self.log_path)
         if not self.log_path.is_file():
             append_record(self.log_path, self._header | {"time": time.time()})

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxmicro._files import atomic_path
 from jaxmicro.design.objective import Evaluation
 from jaxmicro.design.space import DesignSpace
 
@@ -27,11 +28,15 @@ def _pyplot():
 
 
 def _save(fig, path: str | Path) -> Path:
+    """Saves and closes ``fig``; written to a temporary file and renamed, so a kill or a full
+    disk never leaves half a figure (the old one stays)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    _pyplot().close(fig)
+    try:
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120)
+    finally:
+        _pyplot().close(fig)
     return path
 
 

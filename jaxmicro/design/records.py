@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jaxmicro._files import plain_json, write_json_atomic
+from jaxmicro._files import make_dirs, no_space_guard, plain_json, write_json_atomic
 
 __all__ = ["append_record", "read_records", "repair_records", "write_json_atomic"]
 
@@ -24,11 +24,15 @@ def append_record(path: str | os.PathLike, record: dict[str, Any]) -> None:
     Args:
         path: the ``.jsonl`` file (created with its folder if missing).
         record: JSON-serialisable mapping; numpy/jax arrays become lists, NaN/inf become null.
+
+    Raises:
+        NoSpaceError: the disk is full (a part-written line is cut off by the next
+            :func:`repair_records`, so the run resumes cleanly).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     line = json.dumps(plain_json(record), allow_nan=False, separators=(",", ":")) + "\n"
-    with path.open("a", encoding="utf-8") as handle:
+    with no_space_guard(path), path.open("a", encoding="utf-8") as handle:
         handle.write(line)
         handle.flush()
         os.fsync(handle.fileno())
@@ -69,9 +73,8 @@ def repair_records(path: str | os.PathLike) -> int:
     keep = data.rfind(b"\n") + 1
     if keep == len(data):
         return 0
-    with path.open("r+b") as handle:
+    with no_space_guard(path), path.open("r+b") as handle:
         handle.truncate(keep)
         handle.flush()
         os.fsync(handle.fileno())
     return len(data) - keep
-

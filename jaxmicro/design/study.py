@@ -3,6 +3,7 @@
 This is what ``jaxmicro design`` runs. Each power gets its own resumable campaign folder
 ``power_<P>W_per_kg/`` (log, state, campaign figure, slices and TIFF of the optimum); the study
 folder gets ``summary.json`` and ``optimum_path.png`` (the paper's Figure 1 final panel).
+The study folder and each campaign folder are locked for the run (one writer at a time).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxmicro._files import atomic_path, no_space_guard, remove_stale_temporaries, run_lock
 from jaxmicro.cell import CellModelConfig
 from jaxmicro.data.volume_io import write_volume
 from jaxmicro.design.campaign import LOG_NAME, STATE_NAME, Campaign, CampaignResult, CampaignSettings
@@ -73,8 +75,16 @@ def _optimum_figures(
     volumes, _ = objective.measure(labels)
     seeds = objective.seeds
     titles = [f"optimum, seed {s}" for s in seeds]
-    tiff = write_volume(folder / "optimum.tif", volumes[0, 0])  # seed 0, 0/128/255 grey
-    png = save_slices_png(folder / "optimum_slices.png", volumes[:, 0], titles)
+    tiff = folder / "optimum.tif"
+    try:
+        with no_space_guard(tiff):
+            write_volume(tiff, volumes[0, 0])  # seed 0, 0/128/255 grey
+    except BaseException:
+        remove_stale_temporaries(folder, tiff.name)  # write_volume's own temporary file
+        raise
+    png = folder / "optimum_slices.png"
+    with atomic_path(png) as tmp:
+        save_slices_png(tmp, volumes[:, 0], titles)
     return [tiff, png]
 
 
@@ -132,9 +142,41 @@ def run_study(
     Raises:
         FileExistsError: a campaign folder exists and ``resume`` is False (checked before any
             work starts).
+        RunInUseError: another process is writing the study folder or one of its campaigns.
+        NoSpaceError: the disk filled up (what was logged is kept; resume after freeing space).
     """
     powers = _check_powers(powers_w_per_kg)
     out_dir = Path(out_dir)
+    with run_lock(out_dir):
+        remove_stale_temporaries(out_dir)
+        return _run_study_locked(
+            generator,
+            powers,
+            space,
+            out_dir,
+            design,
+            campaign,
+            resume,
+            cell_config,
+            executor,
+            header,
+            progress,
+        )
+
+
+def _run_study_locked(
+    generator: Generator,
+    powers: tuple[float, ...],
+    space: DesignSpace,
+    out_dir: Path,
+    design: DesignSettings,
+    campaign: CampaignSettings,
+    resume: bool,
+    cell_config: CellModelConfig | None,
+    executor: concurrent.futures.Executor | None,
+    header: dict[str, Any] | None,
+    progress: bool,
+) -> StudyResult:
     folders = [campaign_dir(out_dir, p) for p in powers]
     if not resume:
         taken = [f for f in folders if (f / LOG_NAME).exists() or (f / STATE_NAME).exists()]

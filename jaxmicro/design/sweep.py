@@ -12,6 +12,7 @@ the same size (a multiple of the device count) so that a sweep compiles once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
@@ -23,6 +24,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
+from jaxmicro._files import run_lock
 from jaxmicro.design.objective import DesignObjective, Evaluation
 from jaxmicro.design.records import append_record, read_records, repair_records
 from jaxmicro.design.space import DesignSpace
@@ -79,16 +81,40 @@ def sweep(
     Raises:
         ValueError: ``path`` holds results for different labels, or properties-only results
             when cells are wanted.
+        RunInUseError: another process is writing ``path`` (the writer holds
+            ``.<name>.lock`` beside it for the whole sweep).
+        NoSpaceError: the disk filled up (rerun to resume).
     """
-    from jaxmicro.design.sharding import NOT_SIMULATED, evaluate_sharded, padded_size
-
     labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
+    if labels.ndim != 2 or labels.shape[1] != 3:
+        raise ValueError(f"labels must be (n, 3) (am_wt, porosity, adhesion), got shape {labels.shape}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path} is a folder; give the sweep a results file such as {path / 'sweep.jsonl'}"
+        )
+    writer = jax.process_index() == 0
+    lock = run_lock(path.parent, f".{path.name}.lock") if writer else contextlib.nullcontext()
+    with lock:
+        return _sweep(objective, labels, path, chunk_size, progress, mesh, properties_only, writer)
+
+
+def _sweep(
+    objective: DesignObjective,
+    labels: np.ndarray,
+    path: Path,
+    chunk_size: int,
+    progress: bool,
+    mesh: Mesh | None,
+    properties_only: bool,
+    writer: bool,
+) -> list[Evaluation]:
+    from jaxmicro.design.sharding import NOT_SIMULATED, evaluate_sharded, padded_size
+
     if mesh is not None:
         chunk_size = padded_size(chunk_size, mesh.size)
-    path = Path(path)
-    writer = jax.process_index() == 0
     if writer:
         repair_records(path)
     done = {r["index"]: r for r in read_records(path) if r.get("type") == "sweep"}
@@ -101,8 +127,13 @@ def sweep(
     if mesh is None and not properties_only and writer:
         evaluate = objective
     else:  # other processes only help with the sharded part; process 0 simulates the cells
-        evaluate = functools.partial(evaluate_sharded, objective, mesh=mesh,
-                                     properties_only=properties_only or not writer, pad_to=chunk_size)
+        evaluate = functools.partial(
+            evaluate_sharded,
+            objective,
+            mesh=mesh,
+            properties_only=properties_only or not writer,
+            pad_to=chunk_size,
+        )
     todo = [i for i in range(len(labels)) if i not in done]
     bar = tqdm(total=len(labels), initial=len(done), desc="sweep", unit="label", disable=not progress)
     for start in range(0, len(todo), chunk_size):

@@ -31,7 +31,13 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxmicro._files import replace_dir, staging_dir
+from jaxmicro._files import (
+    no_space_guard,
+    remove_stale_temporaries,
+    replace_dir,
+    staging_dir,
+    write_text_atomic,
+)
 from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.generator.config import GeneratorConfig, TrainConfig
 from jaxmicro.generator.model import Params, init_generator
@@ -77,17 +83,26 @@ def _abstract(tree: Any) -> Any:
 
 
 def save_generator(generator: Generator, path: str | os.PathLike) -> Path:
-    """Writes ``generator`` to the folder ``path`` atomically (replacing an existing one)."""
+    """Writes ``generator`` to the folder ``path`` atomically (replacing an existing one).
+
+    Staging folders that killed exports left beside ``path`` are removed first (those of live
+    processes are kept).
+
+    Raises:
+        NoSpaceError: the disk filled up (the previous export, if any, is untouched).
+    """
     path = Path(path).absolute()
-    staging = staging_dir(path)
-    try:
-        with ocp.StandardCheckpointer() as checkpointer:
-            checkpointer.save(staging / "params", jax.device_get(generator.params))
-            checkpointer.wait_until_finished()
-        (staging / GENERATOR_JSON).write_text(json.dumps(generator.metadata(), indent=1) + "\n")
-        replace_dir(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    remove_stale_temporaries(path.parent, path.name)
+    with no_space_guard(path):
+        staging = staging_dir(path)
+        try:
+            with ocp.StandardCheckpointer() as checkpointer:
+                checkpointer.save(staging / "params", jax.device_get(generator.params))
+                checkpointer.wait_until_finished()
+            (staging / GENERATOR_JSON).write_text(json.dumps(generator.metadata(), indent=1) + "\n")
+            replace_dir(staging, path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return path
 
 
@@ -95,18 +110,47 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: {what}")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        body = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not valid JSON ({error}); the checkpoint is damaged") from None
+    if not isinstance(body, dict):
+        raise ValueError(f"{path}: not a JSON object; the checkpoint is damaged")
+    return body
 
 
-def _generator_from_metadata(meta: dict[str, Any], params: Params) -> Generator:
-    ranges = {k: (float(v[0]), float(v[1])) for k, v in meta["label_ranges"].items()}
+def _checked_metadata(path: Path, meta: dict[str, Any]) -> tuple[dict[str, tuple[float, float]], float]:
+    """The trained label ranges and voxel size of ``generator.json``, checked (finite, ordered,
+    positive), so that a damaged file cannot switch off the range check of the labels."""
+    try:
+        ranges = {str(k): (float(v[0]), float(v[1])) for k, v in meta["label_ranges"].items()}
+        voxel_size_m = float(meta["voxel_size_m"])
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        raise ValueError(
+            f"{path / GENERATOR_JSON}: label_ranges or voxel_size_m missing or not numbers ({error})"
+        ) from None
+    if sorted(ranges) != sorted(LABEL_FIELDS):
+        raise ValueError(
+            f"{path / GENERATOR_JSON}: label_ranges must have {list(LABEL_FIELDS)}, got {sorted(ranges)}"
+        )
+    for name, (low, high) in ranges.items():
+        if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+            raise ValueError(
+                f"{path / GENERATOR_JSON}: label range of {name} ({low}, {high}) must be finite, low <= high"
+            )
+    if not (np.isfinite(voxel_size_m) and 0 < voxel_size_m < 1e-3):
+        raise ValueError(
+            f"{path / GENERATOR_JSON}: voxel_size_m={voxel_size_m} must be in metres, in (0, 1e-3)"
+        )
+    return ranges, voxel_size_m
+
+
+def _generator_from_metadata(meta: dict[str, Any], params: Params, path: Path = Path(".")) -> Generator:
+    ranges, voxel_size_m = _checked_metadata(path, meta)
     return Generator(
         GeneratorConfig(**meta["generator_config"]),
         params,
         ranges,
-        float(meta["voxel_size_m"]),
+        voxel_size_m,
         meta.get("info", {}),
     )
 
@@ -141,8 +185,9 @@ def load_generator(path: str | os.PathLike) -> Generator:
         raise ValueError(f"{path}: checkpoint labels {meta.get('label_fields')} differ from {LABEL_FIELDS}")
     try:
         config = GeneratorConfig(**meta["generator_config"])
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}: incompatible generator config ({error})") from None
+    _checked_metadata(path, meta)
     if not (path / "params").is_dir():
         raise ValueError(f"{path}: partial checkpoint, the params/ folder is missing")
     target = _abstract(jax.eval_shape(lambda key: init_generator(config, key), jax.random.PRNGKey(0)))
@@ -156,7 +201,7 @@ def load_generator(path: str | os.PathLike) -> Generator:
             f"{str(error).splitlines()[0][:200]}); the checkpoint is partial or does not match "
             "its generator.json"
         ) from None
-    return _generator_from_metadata(meta, params)
+    return _generator_from_metadata(meta, params, path)
 
 
 def _check_like(tree: Any, target: Any) -> None:
@@ -239,11 +284,17 @@ def restore_train_state(manager: ocp.CheckpointManager, like: Any) -> tuple[int,
 
 
 def write_run_json(run_dir: Path, config: TrainConfig, data: dict[str, Any]) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """Writes ``run.json`` (config and training-data description) atomically."""
     body = {"format": "jaxmicro-train-run", "version": 1, "train_config": config.to_json(), "data": data}
-    (run_dir / RUN_JSON).write_text(json.dumps(body, indent=1) + "\n")
+    write_text_atomic(Path(run_dir) / RUN_JSON, json.dumps(body, indent=1) + "\n")
 
 
 def read_run_json(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
     body = _read_json(run_dir / RUN_JSON, "not a jaxmicro training run folder")
-    return TrainConfig.from_json(body["train_config"]), body.get("data", {})
+    try:
+        return TrainConfig.from_json(body["train_config"]), dict(body.get("data", {}))
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ValueError(
+            f"{run_dir / RUN_JSON}: damaged or from another version ({type(error).__name__}: {error}); "
+            "restore it or start a new run"
+        ) from None

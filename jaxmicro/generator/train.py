@@ -38,6 +38,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from jaxmicro._files import no_space_guard, remove_stale_temporaries, run_lock, write_text_atomic
 from jaxmicro.data.dataset import LabelledDataset
 from jaxmicro.generator.checkpoint import (
     Generator,
@@ -281,7 +282,7 @@ def _export(run_dir: Path, state: TrainState, config: TrainConfig, data: dict[st
 
 def _append_losses(path: Path, first_step: int, rows: list[np.ndarray]) -> None:
     new = not path.exists()
-    with path.open("a", newline="") as handle:
+    with no_space_guard(path), path.open("a", newline="") as handle:
         writer = csv.writer(handle)
         if new:
             writer.writerow(["step", *StepMetrics._fields])
@@ -292,8 +293,11 @@ def _append_losses(path: Path, first_step: int, rows: list[np.ndarray]) -> None:
 def _truncate_losses(path: Path, step: int) -> None:
     if path.exists():
         lines = path.read_text().splitlines()
-        keep = [lines[0], *(line for line in lines[1:] if int(line.split(",")[0]) <= step)]
-        path.write_text("\n".join(keep) + "\n")
+        try:
+            keep = [lines[0], *(line for line in lines[1:] if line and int(line.split(",")[0]) <= step)]
+        except (ValueError, IndexError):
+            raise ValueError(f"{path}: not a losses file written by jaxmicro train; move it away") from None
+        write_text_atomic(path, "\n".join(keep) + "\n")
 
 
 def _initial_state_from(source: Path, config: TrainConfig, like: TrainState) -> tuple[TrainState, dict]:
@@ -341,8 +345,24 @@ def train(
         FileNotFoundError: ``resume`` and there is nothing to resume.
         ValueError: bad data, a resume with another config or other training data, or an
             ``init_from`` run with other networks or nothing to start from.
+        RunInUseError: another process is training in ``run_dir`` (its lock is held for the
+            whole run; staging folders of killed exports are removed once it is taken).
+        NoSpaceError: the disk filled up (the newest checkpoint stays; resume after freeing space).
     """
     run_dir = Path(run_dir)
+    with run_lock(run_dir):
+        remove_stale_temporaries(run_dir)
+        return _train_locked(dataset, run_dir, config, resume, init_from, progress)
+
+
+def _train_locked(
+    dataset: LabelledDataset,
+    run_dir: Path,
+    config: TrainConfig,
+    resume: bool,
+    init_from: str | Path | None,
+    progress: bool,
+) -> TrainResult:
     data = data_description(dataset)
     bank = build_slice_bank(
         dataset.train, config.slice_size, config.stats_lags, tortuosity_targets=config.tau_weight > 0
@@ -398,7 +418,8 @@ def train(
         if step % config.checkpoint_every == 0 or step == config.steps:
             _append_losses(run_dir / "losses.csv", step - len(pending), pending)
             pending = []
-            save_train_state(manager, step, state, {"step": step, "config": config.to_json()})
+            with no_space_guard(run_dir / "checkpoints" / str(step)):
+                save_train_state(manager, step, state, {"step": step, "config": config.to_json()})
             _export(run_dir, state, config, data)
         if config.png_every and step % config.png_every == 0:
             from jaxmicro.generator.plotting import save_training_png
