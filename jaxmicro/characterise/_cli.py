@@ -42,11 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     import time
 
     import numpy as np
 
+    from jaxmicro._files import write_json_atomic
     from jaxmicro.characterise import microstructure_metrics, tortuosity
     from jaxmicro.data import read_volume
     from jaxmicro.data.phases import PHASE_NAMES
@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     for label, key, units in shown:
         print(f"  {label} [{units}]: {np.round(metrics[key], 6).tolist()}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
+        # Strict JSON: a non-percolating phase's infinite tau is written as null (with
+        # "percolates": false), as everywhere else in the package.
+        write_json_atomic(args.json, out)
         print(f"  wrote {args.json}")
     return 0

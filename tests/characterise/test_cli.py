@@ -11,6 +11,10 @@ from jaxmicro.cli import main
 from jaxmicro.data.phases import AM, PORE
 
 
+def _refuse(constant: str):
+    raise ValueError(f"not strict JSON: {constant}")
+
+
 def test_characterise_command_writes_tau_for_all_axes_and_metrics(tmp_path, capsys):
     volume = np.full((12, 12, 12), AM, np.uint8)
     volume[:, 3:6, :] = PORE  # a pore slab: open along axes 0 and 2, closed along axis 1
@@ -18,11 +22,11 @@ def test_characterise_command_writes_tau_for_all_axes_and_metrics(tmp_path, caps
     np.save(path, volume)
     out = tmp_path / "out.json"
     assert main(["characterise", str(path), "--voxel-size-m", "1e-6", "--json", str(out)]) == 0
-    result = json.loads(out.read_text())
+    result = json.loads(out.read_text(), parse_constant=_refuse)  # strict JSON: no Infinity/NaN
     tau = result["tortuosity"]
     assert tau["0"]["tau"] == pytest.approx(1.0, rel=1e-4)
     assert tau["2"]["tau"] == pytest.approx(1.0, rel=1e-4)
-    assert not tau["1"]["percolates"]
+    assert not tau["1"]["percolates"] and tau["1"]["tau"] is None
     assert result["metrics"]["volume_fraction"][PORE] == pytest.approx(0.25)
     assert "axis 1: tau inf" in capsys.readouterr().out
 
