@@ -11,6 +11,10 @@ it for every subcommand but ``bench`` (which measures compilation); a library im
 JAX skips computations that call back into Python (it cannot serialise the callback): the
 tortuosity solve traced inside a larger jitted function on CPU labels its clusters through such
 a callback, so that function compiles in every process; the solve called on its own does not.
+
+JAX's size-limited (LRU) cache locks its directory with the ``filelock`` package, a core
+dependency of jaxmicro; without it JAX would warn on every cache read and store nothing, so
+:func:`enable_compilation_cache` then warns once and leaves the cache off.
 """
 
 from __future__ import annotations
@@ -50,8 +54,9 @@ def enable_compilation_cache(
             (``> 0``).
 
     Returns:
-        The cache directory, or ``None`` if the cache is disabled or the directory cannot be
-        created (then with a warning, and everything still works, compiling as usual).
+        The cache directory, or ``None`` if the cache is disabled, the directory cannot be
+        created or ``filelock`` is missing (then with a warning, and everything still works,
+        compiling as usual).
 
     Raises:
         ValueError: if ``max_bytes`` is not a positive integer.
@@ -65,6 +70,15 @@ def enable_compilation_cache(
         if setting.lower() in _OFF:
             return None
         path = setting or jax.config.jax_compilation_cache_dir or default_cache_dir()
+    try:
+        import filelock  # noqa: F401  (JAX needs it for jax_compilation_cache_max_size)
+    except ImportError:
+        warnings.warn(
+            "compilation cache disabled: the filelock package is missing (a jaxmicro dependency); "
+            f"pip install filelock, or set {ENV_VAR}=0 to silence this",
+            stacklevel=2,
+        )
+        return None
     path = Path(path).expanduser()
     try:
         path.mkdir(parents=True, exist_ok=True)
