@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "denormalise_labels": "jaxmicro.data",
     "read_volume": "jaxmicro.data",
     "write_volume": "jaxmicro.data",
+    "read_voxel_size_m": "jaxmicro.data.volume_io",
     "LabelledDataset": "jaxmicro.data",
     "load_dataset": "jaxmicro.data",
     "SimulatorConfig": "jaxmicro.data",

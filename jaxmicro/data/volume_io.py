@@ -4,14 +4,22 @@ Files hold grey values; jaxmicro holds phase ids (see :mod:`jaxmicro.data.phases
 is explicit: ``grey_values[p]`` is the grey value that stores phase ``p``. For example
 ``../shared/data/electrode.tiff`` uses ``(0, 85, 170)`` for (pore, AM, CBD). TIFF stacks are
 written one page per ``z`` slice (readable by Fiji/ImageJ, ParaView and TauFactor).
+
+With a voxel size, a TIFF carries it as ImageJ calibration in micrometres (x/y resolution and
+the z ``spacing``, unit ``um``), so Fiji and ParaView show real lengths;
+:func:`read_voxel_size_m` reads it back. Every written volume gets a JSON sidecar
+``<file>.json`` (:func:`sidecar_path`) with the phase map (grey value and name per phase id),
+the voxel size and, when given, the manufacturing labels.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -20,6 +28,9 @@ from jaxmicro.data.phases import N_PHASES, PHASE_NAMES
 NPY_GREY_VALUES: Final[tuple[int, int, int]] = (0, 1, 2)
 TIFF_GREY_VALUES: Final[tuple[int, int, int]] = (0, 128, 255)
 VOLUME_SUFFIXES: Final[tuple[str, ...]] = (".tif", ".tiff", ".npy")
+SIDECAR_FORMAT: Final[str] = "jaxmicro-volume"
+"""The ``format`` field of a volume's JSON sidecar."""
+_UM_PER_M: Final[float] = 1e6
 
 
 def default_grey_values(path: str | os.PathLike) -> tuple[int, ...]:
@@ -124,13 +135,14 @@ def read_volume(
 
     Args:
         path: ``.tif``/``.tiff`` (one page per ``z`` slice) or ``.npy``.
-        grey_values: the file's grey value for (pore, AM, CBD); default
-            :func:`default_grey_values` of the suffix.
+        grey_values: the file's grey value for (pore, AM, CBD); default: those in the file's
+            JSON sidecar (:func:`write_volume`), else :func:`default_grey_values` of the suffix.
         ndim: 3 for a volume ``(z, y, x)``, 2 for a cross-section ``(y, x)``.
         require_all_phases: raise if a phase does not occur.
 
     Returns:
-        uint8 array of phase ids with ``ndim`` dimensions.
+        uint8 array of phase ids with ``ndim`` dimensions; :func:`read_voxel_size_m` gives its
+        voxel size.
     """
     path = Path(path)
     if not path.is_file():
@@ -145,7 +157,12 @@ def read_volume(
     else:
         raise ValueError(f"{path}: unsupported file type {suffix!r}; use one of {VOLUME_SUFFIXES}")
     if grey_values is None:
-        grey_values = default_grey_values(path)
+        sidecar = read_sidecar(path)
+        grey_values = (
+            default_grey_values(path)
+            if sidecar is None
+            else [phase["grey_value"] for phase in sorted(sidecar["phases"], key=lambda p: p["id"])]
+        )
     grey = np.squeeze(grey) if grey.ndim > ndim else grey
     phases = grey_to_phase(grey, grey_values, source=str(path))
     return check_phase_volume(
@@ -153,36 +170,153 @@ def read_volume(
     )
 
 
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """The JSON sidecar of a volume file: ``electrode.tif`` -> ``electrode.tif.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def _voxel_size_zyx_m(voxel_size_m: float | Sequence[float], ndim: int) -> tuple[float, ...]:
+    sizes = (voxel_size_m,) * ndim if isinstance(voxel_size_m, int | float) else tuple(voxel_size_m)
+    sizes = tuple(float(v) for v in sizes)
+    if len(sizes) != ndim or not all(math.isfinite(v) and v > 0 for v in sizes):
+        raise ValueError(
+            f"voxel_size_m must be one positive edge length [m] or {ndim} of them "
+            f"({'z, y, x' if ndim == 3 else 'y, x'}), got {voxel_size_m!r}"
+        )
+    return sizes
+
+
 def write_volume(
     path: str | os.PathLike,
     volume: np.ndarray,
     grey_values: Sequence[int] | None = None,
+    *,
+    voxel_size_m: float | Sequence[float] | None = None,
+    labels: Mapping[str, float] | None = None,
+    sidecar: bool = True,
 ) -> Path:
     """Writes a phase-id volume ``(z, y, x)`` (or a 2-D slice) as a TIFF stack or ``.npy``.
 
-    The file is written to a temporary name and renamed, so a crash leaves no partial file.
+    The file is written to a temporary name and renamed, so a crash leaves no partial file, and
+    an error leaves no temporary file. A JSON sidecar (:func:`sidecar_path`) records the phase
+    map, the voxel size and the labels.
 
     Args:
         path: destination; the suffix picks the format.
         volume: integer phase ids 0..2.
         grey_values: grey value per phase; default :func:`default_grey_values` of the suffix.
+        voxel_size_m: voxel edge [m], one value or one per axis (z, y, x); a TIFF stores it as
+            ImageJ calibration in micrometres. ``None``: no calibration (1 unit per voxel).
+        labels: manufacturing labels of the volume (e.g. ``{"am_wt": 0.93, ...}``), for the
+            sidecar.
+        sidecar: write the JSON sidecar (False: e.g. inside a dataset, whose manifest holds
+            the same facts).
 
     Returns:
         The path written.
     """
+    from jaxmicro._files import atomic_path, write_json_atomic
+
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in VOLUME_SUFFIXES:
         raise ValueError(f"{path}: unsupported file type {suffix!r}; use one of {VOLUME_SUFFIXES}")
     volume = np.asarray(volume)
     check_phase_volume(volume, ndim=volume.ndim if volume.ndim in (2, 3) else 3, source=str(path))
-    grey = phase_to_grey(volume, grey_values or default_grey_values(path))
-    tmp = path.with_name(f".{path.name}.tmp{suffix}")
-    if suffix == ".npy":
-        np.save(tmp, grey, allow_pickle=False)
-    else:
-        import tifffile
+    grey_values = _check_grey_values(grey_values or default_grey_values(path))
+    sizes = None if voxel_size_m is None else _voxel_size_zyx_m(voxel_size_m, volume.ndim)
+    grey = phase_to_grey(volume, grey_values)
+    hint = "free space and write the volume again"
+    with atomic_path(path, hint) as tmp:
+        if suffix == ".npy":
+            np.save(tmp, grey, allow_pickle=False)
+        else:
+            import tifffile
 
-        tifffile.imwrite(tmp, grey, photometric="minisblack")
-    os.replace(tmp, path)
+            # ImageJ hyperstack: axis 0 as slices (Z), not channels.
+            metadata: dict[str, Any] = {"axes": "ZYX"[3 - volume.ndim :]}
+            resolution = None
+            if sizes is not None:
+                um = [v * _UM_PER_M for v in sizes]
+                resolution = (1.0 / um[-1], 1.0 / um[-2])  # pixels per um along x, y
+                metadata["unit"] = "um"
+                if volume.ndim == 3:
+                    metadata["spacing"] = um[0]  # z step [um]
+            tifffile.imwrite(
+                tmp, grey, imagej=True, photometric="minisblack", resolution=resolution, metadata=metadata
+            )
+    if not sidecar:
+        return path
+    write_json_atomic(
+        sidecar_path(path),
+        {
+            "format": SIDECAR_FORMAT,
+            "file": path.name,
+            "shape": list(volume.shape),
+            "axes": "zyx"[3 - volume.ndim :],
+            "through_plane_axis": 0 if volume.ndim == 3 else None,
+            "phases": [
+                {"id": p, "name": PHASE_NAMES[p], "grey_value": grey_values[p]} for p in range(N_PHASES)
+            ],
+            "voxel_size_m": None if sizes is None else list(sizes),
+            "labels": None if labels is None else {k: float(v) for k, v in labels.items()},
+        },
+        hint,
+    )
     return path
+
+
+def read_sidecar(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The JSON sidecar written beside a volume file by :func:`write_volume`, or ``None``."""
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        return None
+    data = json.loads(sidecar.read_text())
+    if data.get("format") != SIDECAR_FORMAT:
+        raise ValueError(f"{sidecar}: not a jaxmicro volume sidecar (format {data.get('format')!r})")
+    return data
+
+
+def _unit(unit: Any) -> str:
+    """ImageJ's length unit, normalised: ``micron``, ``\\u00B5m`` and ``\u00b5m`` -> ``um``."""
+    text = str(unit or "").strip().lower().replace("\\u00b5", "u").replace("\u00b5", "u")
+    return "um" if text in ("um", "micron", "microns") else text
+
+
+def _tiff_voxel_size_m(path: Path) -> tuple[float, ...] | None:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages.first
+        meta = tif.imagej_metadata or {}
+        if _unit(meta.get("unit")) != "um":
+            return None
+        x_per_um, y_per_um = page.get_resolution()
+        if not (x_per_um > 0 and y_per_um > 0):
+            return None
+        yx = (1.0 / y_per_um / _UM_PER_M, 1.0 / x_per_um / _UM_PER_M)
+        n_pages = len(tif.pages) if meta.get("images") is None else int(meta["images"])
+        if n_pages <= 1:
+            return yx
+        spacing = float(meta.get("spacing", 1.0 / x_per_um))
+        return (spacing / _UM_PER_M, *yx)
+
+
+def read_voxel_size_m(path: str | os.PathLike) -> tuple[float, ...] | None:
+    """The voxel edge lengths [m] of a volume file, one per axis (z, y, x), or ``None``.
+
+    A TIFF's ImageJ calibration in micrometres comes first (as written by :func:`write_volume`
+    and by Fiji); else the JSON sidecar's ``voxel_size_m``; else ``None`` (unknown).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"volume file not found: {path}")
+    if path.suffix.lower() in (".tif", ".tiff"):
+        sizes = _tiff_voxel_size_m(path)
+        if sizes is not None:
+            return sizes
+    sidecar = read_sidecar(path)
+    if sidecar is None or sidecar.get("voxel_size_m") is None:
+        return None
+    return tuple(float(v) for v in sidecar["voxel_size_m"])

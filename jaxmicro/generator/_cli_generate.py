@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from jaxmicro.data.labels import LABEL_FIELDS
     from jaxmicro.data.volume_io import write_volume
     from jaxmicro.generator.checkpoint import load_default_generator, load_generator
     from jaxmicro.generator.generate import generate
@@ -59,12 +60,17 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     for volume, probs, seed in zip(result.volume, result.probabilities, result.seeds, strict=True):
         path = out if args.n == 1 else out.with_name(f"{out.stem}_seed{seed}{out.suffix}")
-        write_volume(path, volume)
+        write_volume(
+            path,
+            volume,
+            voxel_size_m=result.voxel_size_m,
+            labels=dict(zip(LABEL_FIELDS, labels.tolist(), strict=True)),
+        )
         if args.probabilities:
             np.save(path.with_name(path.stem + "_probabilities.npy"), probs)
         fractions = ", ".join(
             f"{name} {np.mean(volume == p):.3f}" for p, name in enumerate(("pore", "AM", "CBD"))
         )
-        print(f"wrote {path} ({fractions}; voxel {result.voxel_size_m:g} m)")
+        print(f"wrote {path} and {path.name}.json ({fractions}; voxel {result.voxel_size_m:g} m)")
     print(f"generated {args.n} volume(s) of {args.size}^3 in {seconds:.2f} s (including compilation)")
     return 0

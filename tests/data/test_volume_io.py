@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,86 @@ def test_shared_electrode_grey_mapping_gives_reference_fractions(shared_electrod
     np.testing.assert_allclose(fractions, [0.44992, 0.40047, 0.14962], atol=5e-5)
     with pytest.raises(ValueError, match="not in the phase mapping"):
         read_volume(shared_electrode_path)  # TIFF default 0/128/255 does not fit this file
+
+
+def test_tiff_voxel_size_is_imagej_calibration_in_micrometres(tmp_path, volume):
+    import tifffile
+
+    from jaxmicro.data.volume_io import read_voxel_size_m
+
+    path = write_volume(tmp_path / "v.tif", volume, voxel_size_m=(2e-6, 0.5e-6, 0.25e-6))
+    with tifffile.TiffFile(path) as tif:  # what Fiji reads
+        meta = tif.imagej_metadata
+        x_per_um, y_per_um = tif.pages.first.get_resolution()
+        assert tif.series[0].axes == "ZYX"
+    assert meta["unit"] == "um" and meta["slices"] == volume.shape[0]
+    assert meta["spacing"] == pytest.approx(2.0) and (x_per_um, y_per_um) == pytest.approx((4.0, 2.0))
+    (tmp_path / "v.tif.json").unlink()  # the TIFF alone carries the size
+    assert read_voxel_size_m(path) == pytest.approx((2e-6, 0.5e-6, 0.25e-6), rel=1e-6)
+    np.testing.assert_array_equal(read_volume(path), volume)
+
+
+def test_sidecar_holds_phase_map_labels_and_voxel_size(tmp_path, volume):
+    import json
+
+    from jaxmicro.data.volume_io import read_voxel_size_m, sidecar_path
+
+    labels = {"am_wt": 0.93, "porosity": 0.36, "adhesion": 0.5}
+    for name in ("v.npy", "v.tif"):
+        path = write_volume(tmp_path / name, volume, (10, 20, 30), voxel_size_m=1e-6, labels=labels)
+        data = json.loads(sidecar_path(path).read_text())
+        assert data["format"] == "jaxmicro-volume" and data["shape"] == list(volume.shape)
+        assert [(p["id"], p["name"], p["grey_value"]) for p in data["phases"]] == [
+            (0, "pore", 10),
+            (1, "AM", 20),
+            (2, "CBD", 30),
+        ]
+        assert data["labels"] == labels and data["voxel_size_m"] == [1e-6] * 3
+        assert read_voxel_size_m(path) == pytest.approx((1e-6,) * 3)
+        # read_volume takes the grey values from the sidecar when none are given.
+        np.testing.assert_array_equal(read_volume(path), volume)
+
+
+def test_no_voxel_size_reads_back_as_unknown(tmp_path, volume):
+    from jaxmicro.data.volume_io import read_voxel_size_m
+
+    assert read_voxel_size_m(write_volume(tmp_path / "v.tif", volume)) is None
+    assert read_voxel_size_m(write_volume(tmp_path / "v.npy", volume, sidecar=False)) is None
+    assert not (tmp_path / "v.npy.json").exists()
+
+
+def test_fiji_micron_unit_is_read(tmp_path, volume):
+    import tifffile
+
+    from jaxmicro.data.volume_io import read_voxel_size_m
+
+    path = tmp_path / "fiji.tif"
+    tifffile.imwrite(
+        path,
+        volume * 100,
+        imagej=True,
+        resolution=(2.0, 2.0),
+        metadata={"axes": "ZYX", "unit": "micron", "spacing": 0.5},
+    )
+    assert read_voxel_size_m(path) == pytest.approx((0.5e-6, 0.5e-6, 0.5e-6))
+
+
+def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path, volume, monkeypatch):
+    import tifffile
+
+    def broken(file, *args, **kwargs):
+        Path(file).write_bytes(b"partial")
+        raise OSError("disk went away")
+
+    monkeypatch.setattr(tifffile, "imwrite", broken)
+    with pytest.raises(OSError, match="disk went away"):
+        write_volume(tmp_path / "v.tif", volume, voxel_size_m=1e-6)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_voxel_size_is_a_clear_error(tmp_path, volume):
+    with pytest.raises(ValueError, match="voxel_size_m must be one positive edge length"):
+        write_volume(tmp_path / "v.tif", volume, voxel_size_m=(1e-6, 1e-6))
+    with pytest.raises(ValueError, match="voxel_size_m"):
+        write_volume(tmp_path / "v.tif", volume, voxel_size_m=-1.0)
+    assert list(tmp_path.iterdir()) == []
