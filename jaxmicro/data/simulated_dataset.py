@@ -19,9 +19,9 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxmicro.data.dataset import LabelledDataset, Sample, write_dataset
+from jaxmicro.data.dataset import LabelledDataset, Sample, check_dataset_destination, write_dataset
 from jaxmicro.data.labels import Labels, validate_labels
-from jaxmicro.data.simulator import SimulatorConfig, simulate_electrode
+from jaxmicro.data.simulator import SimulatorConfig, check_seed, check_simulation_size, simulate_electrode
 
 GRID_LEVELS: Final[dict[str, tuple[float, ...]]] = {
     "am_wt": (0.90, 0.93, 0.96),
@@ -88,17 +88,24 @@ def simulate_dataset(
         labels: ``(n, 3)`` labels; default :func:`default_label_grid`.
         heldout: labels marked ``"heldout"``; the others are ``"train"``.
         file_format: ``"npy"`` or ``"tif"``.
-        force: replace an existing dataset.
+        force: replace an existing dataset (only a folder with a dataset manifest, or an
+            empty one, is ever replaced).
         progress: show a progress bar.
 
     Returns:
         The dataset folder.
+
+    Raises:
+        FileExistsError: ``root`` exists and not ``force``, or is not a dataset.
+        ValueError: a seed outside ``[0, 2**32)``, bad labels, or a volume too large for the
+            memory available (checked before simulating).
     """
     root = Path(root)
-    if root.exists() and not force:
-        raise FileExistsError(f"{root} already exists; pass --force to replace it")
+    check_dataset_destination(root, force)  # before minutes of simulation, not after
+    seed = check_seed(seed)
     if file_format not in ("npy", "tif"):
         raise ValueError(f"file_format must be 'npy' or 'tif', got {file_format!r}")
+    check_simulation_size(config)
     labels = validate_labels(default_label_grid() if labels is None else labels).reshape(-1, 3)
     heldout = np.asarray(heldout, dtype=np.float64).reshape(-1, 3)
     source = {

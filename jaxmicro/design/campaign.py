@@ -32,6 +32,8 @@ from tqdm.auto import tqdm
 
 from jaxmicro._files import remove_stale_temporaries, run_lock
 from jaxmicro.bo import Optimizer
+from jaxmicro.bo.acquisition import check_acquisition
+from jaxmicro.data.simulator import check_seed
 from jaxmicro.design.objective import DesignObjective, Evaluation
 from jaxmicro.design.records import append_record, read_records, repair_records, write_json_atomic
 from jaxmicro.design.space import DesignSpace
@@ -62,8 +64,13 @@ class CampaignSettings:
 
     def __post_init__(self) -> None:
         for name in ("budget", "batch_size", "n_initial"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        check_seed(self.seed, "seed")
+        check_acquisition(self.acquisition)
         if self.n_initial > self.budget:
             raise ValueError(f"n_initial ({self.n_initial}) cannot exceed the budget ({self.budget})")
 

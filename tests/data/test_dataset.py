@@ -112,3 +112,124 @@ def test_missing_folder_and_manifest(tmp_path):
         load_dataset(tmp_path / "nope")
     with pytest.raises(FileNotFoundError, match="no manifest.json"):
         load_dataset(tmp_path)
+
+
+def _manifest_pointing_at(root, name):
+    _edit_manifest(root, lambda m: m["samples"][0].update(file=name))
+
+
+def test_a_manifest_cannot_reach_outside_its_folder(tmp_path):
+    outside = tmp_path / "secret.npy"
+    np.save(outside, _volume(9))
+    root = write_dataset(tmp_path / "ds", _samples())
+    messages = []
+    for name in [
+        "../secret.npy",
+        "../nothing.npy",
+        str(outside),
+        str(tmp_path / "nothing.npy"),
+        "a/../../x.npy",
+    ]:
+        _manifest_pointing_at(root, name)
+        with pytest.raises(ValueError, match="inside the dataset folder") as caught:
+            load_dataset(root)
+        messages.append(str(caught.value).replace(name, "NAME"))
+    # The same words whether or not the outside file exists: nothing is learnt about it.
+    assert messages[0] == messages[1] and messages[2] == messages[3]
+
+
+def test_links_out_of_the_dataset_are_refused_and_links_inside_are_followed(tmp_path):
+    outside = tmp_path / "secret.npy"
+    np.save(outside, _volume(9))
+    root = write_dataset(tmp_path / "ds", _samples())
+    (root / "out.npy").symlink_to(outside)
+    (root / "dangling.npy").symlink_to(tmp_path / "nothing.npy")
+    for name in ("out.npy", "dangling.npy"):
+        _manifest_pointing_at(root, name)
+        with pytest.raises(ValueError, match="link that leads out of the dataset folder"):
+            load_dataset(root)
+    (root / "inside.npy").symlink_to(root / "a.npy")
+    _manifest_pointing_at(root, "inside.npy")
+    np.testing.assert_array_equal(load_dataset(root).samples[0].volume, _volume(0))
+
+
+def test_a_csv_manifest_is_confined_too(tmp_path):
+    np.save(tmp_path / "secret.npy", _volume(9))
+    root = tmp_path / "csv"
+    root.mkdir()
+    (root / "manifest.csv").write_text(
+        "file,am_wt,porosity,adhesion,voxel_size_m,split\n../secret.npy,0.92,0.33,0.2,3.9e-7,train\n"
+    )
+    with pytest.raises(
+        ValueError, match=r"manifest.csv: sample 0: file '../secret.npy' must be a path inside"
+    ):
+        load_dataset(root)
+    (root / "manifest.csv").write_text(
+        "file,am_wt,porosity,adhesion,voxel_size_m,split\nx.npy,abc,0.33,0.2,3.9e-7,train\n"
+    )
+    with pytest.raises(ValueError, match="am_wt must be a number, got 'abc'"):
+        load_dataset(root)
+
+
+def test_write_dataset_writes_plain_names_inside_its_folder_only(tmp_path):
+    for name in ["../escape.npy", "/tmp/escape.npy", "sub/x.npy", ""]:
+        bad = Sample(name, Labels(0.90, 0.30, 0.0), 5e-7, "train", _volume(0))
+        with pytest.raises(ValueError, match="file"):
+            write_dataset(tmp_path / "ds", [bad])
+    assert list(tmp_path.iterdir()) == []
+    twice = [_samples()[0], _samples()[0]]
+    with pytest.raises(ValueError, match="used by an earlier sample"):
+        write_dataset(tmp_path / "ds", twice)
+
+
+def test_force_replaces_only_a_dataset(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(FileExistsError, match="not a jaxmicro dataset"):
+        write_dataset(precious, _samples(), force=True)
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    with pytest.raises(FileExistsError, match="not a dataset folder"):
+        write_dataset(a_file, _samples(), force=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write_dataset(empty, _samples(), force=True)
+    assert len(load_dataset(empty).samples) == 3
+    write_dataset(empty, _samples()[:1], force=True)  # a dataset is replaced
+    assert len(load_dataset(empty).samples) == 1
+
+
+def test_cli_simulate_force_refuses_a_folder_that_is_not_a_dataset_before_simulating(tmp_path, capsys):
+    from jaxmicro.cli import main as cli_main
+
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    assert (
+        cli_main(["simulate", "--out", str(precious), "--size", "16", "--voxel-size-m", "2e-6", "--force"])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "not a jaxmicro dataset" in err and err.count("\n") == 1
+    assert sorted(p.name for p in precious.iterdir()) == ["thesis.tex"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda m: m["samples"].__setitem__(0, "a.npy"), "must be an object"),
+        (lambda m: m["samples"][0].update(voxel_size_m="abc"), "voxel_size_m must be a number, got 'abc'"),
+        (lambda m: m["samples"][0].update(am_wt=[0.9]), r"am_wt must be a number, got \[0.9\]"),
+        (lambda m: m["samples"][0].update(slice_normal_axis="x"), "slice_normal_axis must be 0, 1, 2"),
+        (lambda m: m["samples"][0].update(shape=7), "does not match"),
+        (lambda m: m["samples"][0].update(file=3), "file must be a non-empty file name"),
+        (lambda m: m.update(source=[1]), "source must be an object"),
+    ],
+)
+def test_wrongly_typed_manifest_fields_fail_in_one_line_naming_the_field(tmp_path, edit, match):
+    root = write_dataset(tmp_path / "ds", _samples())
+    _edit_manifest(root, edit)
+    with pytest.raises(ValueError, match=match):
+        load_dataset(root)

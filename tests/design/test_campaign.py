@@ -123,3 +123,43 @@ def test_a_killed_campaign_resumes_with_nothing_lost_or_repeated(toy_checkpoint,
     for figure in summary["figures"]:
         assert os.path.isfile(figure)
     assert "summary:" in resumed.stdout
+
+
+HOLD_LOCK = (
+    "import sys\nfrom jaxmicro._files import run_lock\n"
+    "with run_lock(sys.argv[1], sys.argv[2]):\n    print('locked', flush=True)\n    sys.stdin.read()\n"
+)
+
+
+def _hold_lock(folder, lock_name=".jaxmicro.lock"):
+    """A second process holding ``folder``'s run lock (kill it to release)."""
+    process = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(folder), lock_name],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert process.stdout.readline().strip() == "locked"
+    return process
+
+
+def test_a_second_writer_is_refused_with_the_holders_pid(toy, toy_checkpoint, tmp_path, capsys):
+    from jaxmicro._files import RunInUseError
+    from jaxmicro.cli import main as cli_main
+
+    out = tmp_path / "study"
+    holder = _hold_lock(out)
+    try:
+        assert cli_main(_design_command(toy_checkpoint, out)[3:]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"in use by another jaxmicro process (pid {holder.pid})" in err
+        assert not campaign_dir(out, 200.0).exists()  # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    folder = tmp_path / "campaign"
+    holder = _hold_lock(folder)
+    try:
+        campaign = Campaign(_objective(toy), design_space(toy.label_ranges), folder, SETTINGS, progress=False)
+        with pytest.raises(RunInUseError, match=f"pid {holder.pid}"):
+            campaign.run()
+        assert sorted(p.name for p in folder.iterdir()) == [".jaxmicro.lock"]
+    finally:
+        holder.kill()
+        holder.wait()

@@ -48,3 +48,28 @@ def test_evaluations_to_reach_counts_to_the_first_value_within_tolerance():
     assert evaluations_to_reach(values, 200.0, tolerance=0.01) == 4
     assert evaluations_to_reach(values, 200.0, tolerance=0.05) == 3
     assert evaluations_to_reach(values, 300.0) is None
+
+
+def test_a_second_sweep_writer_is_refused(toy, tmp_path):
+    import subprocess
+    import sys
+
+    from jaxmicro._files import RunInUseError
+
+    code = (
+        "import sys\nfrom jaxmicro._files import run_lock\n"
+        "with run_lock(sys.argv[1], sys.argv[2]):\n    print('locked', flush=True)\n    sys.stdin.read()\n"
+    )
+    path = tmp_path / "sweep.jsonl"
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path), ".sweep.jsonl.lock"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        objective = DesignObjective(toy, DesignSettings(volume_size=16, seeds_per_label=1))
+        labels = label_grid(design_space(toy.label_ranges), 2)
+        with pytest.raises(RunInUseError, match=f"pid {holder.pid}"):
+            sweep(objective, labels, path, chunk_size=2, progress=False)
+        assert not path.exists()
+    finally:
+        holder.kill()
+        holder.wait()
