@@ -59,7 +59,7 @@ def _best_row(label: str, best, n_evaluations: int, n_failed: int) -> list[str]:
         label,
         f"{best.labels['am_wt']:.4f}",
         f"{best.labels['porosity']:.4f}",
-        _fmt(props["tau_through_plane"], 3),
+        _fmt(props["electrolyte_tau_through_plane"], 3),
         _fmt(best.cell.get("specific_energy_wh_kg")),
         _fmt(best.cell.get("energy_density_wh_l")),
         _fmt(best.objective),

@@ -505,7 +505,7 @@ def bench_design_iteration(
         seed: optimiser seed.
     """
     from jaxmicro.bo import Optimizer
-    from jaxmicro.design import DesignObjective, DesignSettings, design_space, properties_dict
+    from jaxmicro.design import DesignObjective, DesignSettings, design_space, measurement_row
 
     settings = settings or DesignSettings()
     space = design_space(generator.label_ranges)
@@ -523,7 +523,7 @@ def bench_design_iteration(
         _, properties = objective.measure(labels)
         properties = jax.block_until_ready(properties)
         clock.append(time.perf_counter())
-        rows = [properties_dict(properties, i) for i in range(len(labels))]
+        rows = [measurement_row(properties, i) for i in range(len(labels))]
         evaluations = objective.evaluate_measured(labels, rows, (clock[2] - clock[1]) / len(labels))
         clock.append(time.perf_counter())
         optimizer.tell(x, [e.objective for e in evaluations])

@@ -18,15 +18,13 @@ from jaxmicro.design.objective import (
     DesignObjective,
     DesignSettings,
     Evaluation,
-    properties_dict,
 )
 from jaxmicro.design.properties import (
-    MicrostructureProperties,
-    average_over_seeds,
+    cathode_properties,
     characterise_seeds,
-    characterise_volumes,
     generate_and_characterise,
     generate_volumes,
+    measurement_row,
 )
 from jaxmicro.design.records import append_record, read_records, repair_records, write_json_atomic
 from jaxmicro.design.sharding import (
@@ -48,15 +46,13 @@ __all__ = [
     "DesignSettings",
     "DesignSpace",
     "Evaluation",
-    "MicrostructureProperties",
     "StudyResult",
     "append_record",
-    "average_over_seeds",
     "batch_mesh",
     "best_evaluation",
     "campaign_dir",
+    "cathode_properties",
     "characterise_seeds",
-    "characterise_volumes",
     "design_space",
     "evaluate_sharded",
     "evaluations_to_reach",
@@ -65,7 +61,7 @@ __all__ = [
     "generate_volumes",
     "label_grid",
     "measure_sharded",
-    "properties_dict",
+    "measurement_row",
     "read_records",
     "repair_records",
     "run_study",

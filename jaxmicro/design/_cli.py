@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         props = best.properties
         print(
             f"{head}; best {best.objective:.4g} at {labels}\n"
-            f"{'':14}porosity {props['porosity']:.3f}, tau {props['tau_through_plane']:.2f}, "
+            f"{'':14}porosity {props['porosity']:.3f}, tau {props['electrolyte_tau_through_plane']:.2f}, "
             f"{best.cell.get('specific_energy_wh_kg', float('nan')):.1f} Wh/kg, "
             f"{best.cell.get('energy_density_wh_l', float('nan')):.0f} Wh/L, "
             f"{best.cell.get('power_w_per_kg', float('nan')):.0f} W/kg"

@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(evaluations)} labels in {out} ({seconds:.1f} s this run)")
     porosity = np.array([e.properties["porosity"] for e in evaluations])
-    tau = np.array([e.properties["tau_through_plane"] or math.inf for e in evaluations])
+    tau = np.array([e.properties["electrolyte_tau_through_plane"] or math.inf for e in evaluations])
     print(
         f"porosity {porosity.min():.3f} to {porosity.max():.3f}; "
         f"tau {tau.min():.2f} to {tau.max():.2f}; {int(np.isinf(tau).sum())} not percolating"

@@ -6,9 +6,10 @@ properties -> simulated cell -> one number to maximise.
 varies smoothly with the labels) in one jitted call, :func:`characterise_seeds` measures them
 (outside jit, so that every compiled piece can be kept by the persistent compilation cache),
 the seeds are averaged, and each label's cathode is discharged in a PyBaMM DFN
-cell at a fixed cell-level power over an executor. Every intermediate quantity is kept in the
-returned :class:`Evaluation`, and a failed cell simulation comes back as a failed evaluation
-with its reason, never an exception.
+cell at a fixed cell-level power over an executor: porosity, electrolyte tortuosity, reactive
+area, solid conductivity and (by default) the particle radius all come from the measurement.
+Every intermediate quantity is kept in the returned :class:`Evaluation`, and a failed cell
+simulation comes back as a failed evaluation with its reason, never an exception.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmicro.cell import (
-    CathodeProperties,
     CellCase,
     CellDesign,
     CellModelConfig,
@@ -33,17 +33,24 @@ from jaxmicro.cell import (
     OperatingPoint,
     simulate_batch,
 )
-from jaxmicro.data.labels import LABEL_FIELDS, LABEL_RANGES, normalise_labels
-from jaxmicro.data.phases import AM, CBD, PORE
-from jaxmicro.design.properties import (
-    MicrostructureProperties,
+from jaxmicro.characterise.measure import (
+    CBD_CONDUCTIVITY_S_M,
+    NMC811_CONDUCTIVITY_S_M,
+    Measurement,
+    MeasureSettings,
     average_over_seeds,
+)
+from jaxmicro.data.labels import LABEL_FIELDS, LABEL_RANGES, normalise_labels
+from jaxmicro.data.phases import PORE
+from jaxmicro.design.properties import (
+    cathode_properties,
     characterise_seeds,
     generate_volumes,
+    measurement_row,
 )
 from jaxmicro.generator import Generator, check_labels, latent_shape_for
 
-_characterise_seeds_traced = jax.jit(characterise_seeds, static_argnums=(1, 2, 3))
+_characterise_seeds_traced = jax.jit(characterise_seeds, static_argnums=1)
 
 # objective name -> (CellResult field, description with units)
 OBJECTIVES: Final[dict[str, tuple[str, str]]] = {
@@ -66,12 +73,18 @@ class DesignSettings:
         half_cell: lithium-metal half cell instead of a graphite full cell.
         cell_format: ``"4680"`` or ``"pouch"``.
         cathode_thickness_m: cathode coating thickness per side [m].
-        particle_radius_m: AM particle radius of the cell model [m] (the generator's
-            training data has a 5 um mean radius).
+        particle_radius_m: AM particle radius of the cell model [m]; ``None`` (default): the
+            measured equivalent radius ``3 eps_AM / a_AM`` of each label (see
+            :mod:`jaxmicro.characterise.measure`).
         volume_size: edge of the generated cubic volumes [voxels].
         seeds_per_label: generated volumes per label, averaged.
-        in_plane: also measure the in-plane pore tortuosity (reported, not simulated).
-        conv_crit: tortuosity solver flux criterion.
+        in_plane: also measure the in-plane electrolyte tortuosity (reported, not simulated).
+        conv_crit: transport solver flux criterion.
+        solid_conductivity: measure the solid's electronic conductivity and simulate with it
+            (False: the base parameter set's value for every microstructure).
+        am_conductivity_s_m, cbd_conductivity_s_m: phase conductivities of that measurement
+            [S/m] (defaults and sources in :mod:`jaxmicro.characterise.measure`).
+        cbd_nanoporosity: electrolyte-filled fraction of the CBD [-] (0: dense CBD).
     """
 
     objective: str = "specific_energy"
@@ -79,11 +92,15 @@ class DesignSettings:
     half_cell: bool = False
     cell_format: str = "4680"
     cathode_thickness_m: float = 80e-6
-    particle_radius_m: float = 5e-6
+    particle_radius_m: float | None = None
     volume_size: int = 64
     seeds_per_label: int = 2
     in_plane: bool = False
     conv_crit: float = 1e-3
+    solid_conductivity: bool = True
+    am_conductivity_s_m: float = NMC811_CONDUCTIVITY_S_M
+    cbd_conductivity_s_m: float = CBD_CONDUCTIVITY_S_M
+    cbd_nanoporosity: float = 0.0
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -94,19 +111,35 @@ class DesignSettings:
             raise ValueError(f"seeds_per_label must be at least 1, got {self.seeds_per_label}")
         if self.cell_format not in ("4680", "pouch"):
             raise ValueError(f"cell_format must be '4680' or 'pouch', got {self.cell_format!r}")
-        # CellDesign validates thickness and radius with clear messages.
+        # CellDesign and MeasureSettings validate the rest with clear messages.
         self.cell_design()
+        self.measure_settings(1e-6)
 
     @property
     def objective_description(self) -> str:
         return OBJECTIVES[self.objective][1]
 
-    def cell_design(self) -> CellDesign:
+    def cell_design(self, measured_radius_m: float | None = None) -> CellDesign:
+        """The cell design; the particle radius is the fixed one, else ``measured_radius_m``
+        (else a placeholder 5.22 um, Chen2020's, for validation)."""
+        radius = self.particle_radius_m or measured_radius_m or 5.22e-6
         return CellDesign(
             cathode_thickness_m=self.cathode_thickness_m,
-            particle_radius_m=self.particle_radius_m,
+            particle_radius_m=radius,
             half_cell=self.half_cell,
             cell_format=self.cell_format,
+        )
+
+    def measure_settings(self, voxel_size_m: float) -> MeasureSettings:
+        """How the generated volumes are measured, at the generator's voxel size [m]."""
+        return MeasureSettings(
+            voxel_size_m=float(voxel_size_m),
+            conv_crit=self.conv_crit,
+            in_plane=self.in_plane,
+            solid_conductivity=self.solid_conductivity,
+            am_conductivity_s_m=self.am_conductivity_s_m,
+            cbd_conductivity_s_m=self.cbd_conductivity_s_m,
+            cbd_nanoporosity=self.cbd_nanoporosity,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,8 +156,8 @@ class Evaluation:
         objective: the objective value (see ``DesignSettings.objective``), NaN when failed.
         failed: True when no trustworthy objective was obtained.
         reason: why it failed ("" when it did not).
-        properties: seed-averaged microstructure properties (SI units, see
-            :class:`MicrostructureProperties`).
+        properties: the seed-averaged measurement (:func:`~jaxmicro.design.measurement_row`
+            of a :class:`~jaxmicro.characterise.measure.Measurement`; SI units in the names).
         cell: the cell simulation result (``CellResult.to_dict()``).
         timings_s: wall time of the label's share of generation + characterisation and of its
             cell simulation [s].
@@ -152,34 +185,6 @@ class Evaluation:
 
     def label_array(self) -> np.ndarray:
         return np.array([self.labels[name] for name in LABEL_FIELDS])
-
-
-def properties_dict(properties: MicrostructureProperties, index: int) -> dict[str, Any]:
-    """Row ``index`` of batched properties as plain floats (SI units, JSON-ready)."""
-    row = jax.tree.map(lambda x: np.asarray(x)[index], properties)
-    fractions = row.volume_fraction
-    return {
-        "porosity": float(fractions[PORE]),
-        "am_volume_fraction": float(fractions[AM]),
-        "cbd_volume_fraction": float(fractions[CBD]),
-        "tau_through_plane": float(row.tau_through_plane),
-        "tau_in_plane": float(row.tau_in_plane),
-        "d_rel_through_plane": float(row.d_rel_through_plane),
-        "percolates": bool(row.percolates),
-        "am_pore_area_per_volume_m": float(row.am_pore_area_per_volume_m),
-        "cbd_coverage": float(row.cbd_coverage),
-    }
-
-
-def _cathode(properties: dict[str, Any]) -> CathodeProperties:
-    return CathodeProperties(
-        porosity=properties["porosity"],
-        am_volume_fraction=properties["am_volume_fraction"],
-        cbd_volume_fraction=properties["cbd_volume_fraction"],
-        tortuosity_through_plane=properties["tau_through_plane"],
-        am_electrolyte_area_per_volume_m=properties["am_pore_area_per_volume_m"],
-        cbd_coverage=properties["cbd_coverage"],
-    )
 
 
 class DesignObjective:
@@ -213,7 +218,7 @@ class DesignObjective:
     def seeds(self) -> tuple[int, ...]:
         return tuple(range(self.settings.seeds_per_label))
 
-    def measure(self, labels: np.ndarray) -> tuple[np.ndarray, MicrostructureProperties]:
+    def measure(self, labels: np.ndarray) -> tuple[np.ndarray, Measurement]:
         """Generates and characterises ``(n, 3)`` labels (checked against the trained range).
 
         Returns:
@@ -228,9 +233,8 @@ class DesignObjective:
             # Outside jit the tortuosity solve refuses a phase that never occurs; traced, it
             # reports tau = inf, which becomes a failed evaluation like any blocked volume.
             characterise = _characterise_seeds_traced
-        voxel_size_m = float(generator.voxel_size_m)
-        properties = characterise(volumes, voxel_size_m, settings.in_plane, settings.conv_crit)
-        return np.asarray(volumes), average_over_seeds(properties)
+        measured = characterise(volumes, settings.measure_settings(generator.voxel_size_m))
+        return np.asarray(volumes), average_over_seeds(measured)
 
     def __call__(
         self,
@@ -249,7 +253,7 @@ class DesignObjective:
         _, properties = self.measure(labels)
         jax.block_until_ready(properties)
         measure_s = (time.perf_counter() - start) / len(labels)
-        rows = [properties_dict(properties, i) for i in range(len(labels))]
+        rows = [measurement_row(properties, i) for i in range(len(labels))]
         return self.evaluate_measured(labels, rows, measure_s, on_evaluation)
 
     def evaluate_measured(
@@ -263,17 +267,17 @@ class DesignObjective:
 
         Args:
             labels: ``(n, 3)`` labels the properties belong to.
-            rows: one :func:`properties_dict` per label.
+            rows: one :func:`~jaxmicro.design.measurement_row` per label.
             measure_s: generation + characterisation time per label [s], for the record.
             on_evaluation: as in :meth:`__call__`.
         """
-        design = self.settings.cell_design()
         operating_point = OperatingPoint(power_w_per_kg=self.settings.power_w_per_kg)
         evaluations: list[Evaluation | None] = [None] * len(rows)
         cases, case_rows = [], []
         for i, row in enumerate(rows):
             try:
-                cases.append(CellCase(_cathode(row), design, operating_point))
+                design = self.settings.cell_design(row["equivalent_particle_radius_m"])
+                cases.append(CellCase(cathode_properties(row), design, operating_point))
                 case_rows.append(i)
             except ValueError as error:  # e.g. a generated volume without one of the phases
                 evaluations[i] = self._evaluation(labels[i], row, None, measure_s, str(error))

@@ -30,15 +30,10 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxmicro.characterise.measure import Measurement, MeasureSettings, average_over_seeds, measure
 from jaxmicro.data.labels import LABEL_FIELDS, LABEL_RANGES, normalise_labels
-from jaxmicro.design.objective import DesignObjective, Evaluation, properties_dict
-from jaxmicro.design.properties import (
-    MicrostructureProperties,
-    average_over_seeds,
-    characterise_volumes,
-    generate_and_characterise,
-    generate_volumes,
-)
+from jaxmicro.design.objective import DesignObjective, Evaluation
+from jaxmicro.design.properties import generate_and_characterise, generate_volumes, measurement_row
 from jaxmicro.generator import GeneratorConfig, check_labels
 
 BATCH_AXIS: Final[str] = "batch"
@@ -90,16 +85,13 @@ def _generate_then_characterise_each(
     keys: jax.Array,
     labels_unit: jax.Array,
     shape: tuple[int, int, int],
-    voxel_size_m: float,
-    in_plane: bool,
-    conv_crit: float,
-) -> tuple[jax.Array, MicrostructureProperties]:
+    settings: MeasureSettings,
+) -> tuple[jax.Array, Measurement]:
     """As :func:`generate_and_characterise`, but characterising one volume at a time (``lax.map``)."""
     volumes = generate_volumes(params, config, keys, labels_unit, shape)
 
-    def one(volume: jax.Array) -> MicrostructureProperties:
-        properties = characterise_volumes(volume[None], voxel_size_m, in_plane, conv_crit)
-        return jax.tree.map(lambda leaf: leaf[0], properties)
+    def one(volume: jax.Array) -> Measurement:
+        return jax.tree.map(lambda leaf: leaf[0], measure(volume[None], settings))
 
     flat = jax.lax.map(one, volumes.reshape(-1, *shape))
     lead = volumes.shape[:2]
@@ -123,18 +115,14 @@ def _sharded_function(
     mesh: Mesh,
     config: GeneratorConfig,
     shape: tuple[int, int, int],
-    voxel_size_m: float,
-    in_plane: bool,
-    conv_crit: float,
+    settings: MeasureSettings,
     with_volumes: bool,
 ) -> Callable[..., Any]:
     """The jitted ``shard_map`` of :func:`generate_and_characterise` (cached per mesh and options)."""
     compute = _generate_then_characterise_each if one_volume_at_a_time(mesh) else generate_and_characterise
 
     def local(params: Any, keys: jax.Array, labels_unit: jax.Array) -> Any:
-        volumes, properties = compute(
-            params, config, keys, labels_unit, shape, voxel_size_m, in_plane, conv_crit
-        )
+        volumes, properties = compute(params, config, keys, labels_unit, shape, settings)
         return (volumes, properties) if with_volumes else properties
 
     spec = P(None, BATCH_AXIS)  # outputs lead with (seeds, labels): labels are sharded
@@ -163,17 +151,15 @@ def generate_and_characterise_sharded(
     keys: jax.Array,
     labels_unit: np.ndarray,
     shape: tuple[int, int, int],
-    voxel_size_m: float,
-    in_plane: bool = False,
-    conv_crit: float = 1e-3,
+    settings: MeasureSettings,
     mesh: Mesh | None = None,
     pad_to: int | None = None,
     with_volumes: bool = True,
-) -> tuple[np.ndarray | None, MicrostructureProperties]:
+) -> tuple[np.ndarray | None, Measurement]:
     """:func:`~jaxmicro.design.generate_and_characterise` with the labels sharded over ``mesh``.
 
     Args:
-        params, config, keys, shape, voxel_size_m, in_plane, conv_crit: as
+        params, config, keys, shape, settings: as
             :func:`~jaxmicro.design.generate_and_characterise` (``keys`` ``(s, 2)``).
         labels_unit: ``(n, 3)`` labels normalised to the unit cube (host array).
         mesh: a 1-D ``"batch"`` mesh (``None``: :func:`batch_mesh` over all devices).
@@ -197,9 +183,7 @@ def generate_and_characterise_sharded(
         params, keys = jax.tree.map(np.asarray, (params, keys))
     params = jax.device_put(params, replicated)
     keys = jax.device_put(keys, replicated)
-    run = _sharded_function(
-        mesh, config, tuple(shape), float(voxel_size_m), bool(in_plane), float(conv_crit), bool(with_volumes)
-    )
+    run = _sharded_function(mesh, config, tuple(shape), settings, bool(with_volumes))
     out = _to_host(run(params, keys, labels_global))
     volumes, properties = out if with_volumes else (None, out)
     properties = jax.tree.map(lambda x: x[:, :n], properties)
@@ -211,7 +195,7 @@ def measure_sharded(
     labels: np.ndarray,
     mesh: Mesh | None = None,
     pad_to: int | None = None,
-) -> MicrostructureProperties:
+) -> Measurement:
     """:meth:`DesignObjective.measure` sharded over ``mesh``: seed-averaged properties, leading ``n``.
 
     Args:
@@ -229,9 +213,7 @@ def measure_sharded(
         keys,
         normalise_labels(labels, LABEL_RANGES),
         (settings.volume_size,) * 3,
-        float(objective.generator.voxel_size_m),
-        settings.in_plane,
-        settings.conv_crit,
+        settings.measure_settings(objective.generator.voxel_size_m),
         mesh=mesh,
         pad_to=pad_to,
         with_volumes=False,
@@ -268,7 +250,7 @@ def evaluate_sharded(
     else:
         properties = measure_sharded(objective, labels, mesh, pad_to)
     measure_s = (time.perf_counter() - start) / len(labels)
-    rows = [properties_dict(properties, i) for i in range(len(labels))]
+    rows = [measurement_row(properties, i) for i in range(len(labels))]
     if not properties_only:
         return objective.evaluate_measured(labels, rows, measure_s, on_evaluation)
     evaluations = []

@@ -7,15 +7,15 @@ import jax
 import numpy as np
 import pytest
 
+from jaxmicro.characterise.measure import MeasureSettings, average_over_seeds, measure
 from jaxmicro.data import SimulatorConfig, simulate
 from jaxmicro.data.labels import LABEL_RANGES, normalise_labels
 from jaxmicro.design import (
     DesignObjective,
     DesignSettings,
-    average_over_seeds,
-    characterise_volumes,
+    cathode_properties,
     generate_and_characterise,
-    properties_dict,
+    measurement_row,
 )
 
 LABELS = np.array([[0.93, 0.36, 0.5], [0.95, 0.30, 0.5]])
@@ -27,8 +27,8 @@ def simulated_rows():
     """Properties of two simulated 40 um electrodes (real microstructures, not the toy's)."""
     config = SimulatorConfig(shape=(40, 40, 40), voxel_size_m=1e-6)
     volumes = np.stack([simulate(label, config, seed=0) for label in LABELS])
-    properties = characterise_volumes(jax.numpy.asarray(volumes), config.voxel_size_m)
-    return [properties_dict(properties, i) for i in range(len(LABELS))]
+    properties = measure(jax.numpy.asarray(volumes), MeasureSettings(config.voxel_size_m))
+    return [measurement_row(properties, i) for i in range(len(LABELS))]
 
 
 def test_measured_properties_simulate_to_a_plausible_cell(toy, simulated_rows):
@@ -59,12 +59,46 @@ def test_other_objectives_read_their_cell_quantity(toy, simulated_rows):
 
 def test_non_percolating_and_invalid_volumes_are_failed_evaluations(toy, simulated_rows):
     objective = DesignObjective(toy, DesignSettings(volume_size=SIZE))
-    blocked = simulated_rows[0] | {"tau_through_plane": math.inf, "d_rel_through_plane": 0.0}
-    no_pore = simulated_rows[0] | {"porosity": 0.0, "am_volume_fraction": 0.9, "cbd_volume_fraction": 0.1}
+    blocked = simulated_rows[0] | {
+        "electrolyte_tau_through_plane": math.inf,
+        "electrolyte_d_rel_through_plane": 0.0,
+    }
+    no_pore = simulated_rows[0] | {
+        "electrolyte_fraction": 0.0,
+        "am_volume_fraction": 0.9,
+        "cbd_solid_fraction": 0.1,
+    }
     evaluations = objective.evaluate_measured(LABELS, [blocked, no_pore])
     assert all(e.failed and math.isnan(e.objective) for e in evaluations)
     assert "percolat" in evaluations[0].reason
     assert "invalid cathode" in evaluations[1].reason and "porosity" in evaluations[1].reason
+
+
+def test_the_cell_sees_the_measurement_with_coverage_counted_once(toy, simulated_rows):
+    # The reactive area is the measured pore-AM area itself (it already excludes the AM under
+    # CBD); the old coupling multiplied it by (1 - coverage) a second time.
+    from jaxmicro.cell import setup_cell
+    from jaxmicro.cell.parameters import AREA_FACTOR, PARTICLE_RADIUS, SOLID_CONDUCTIVITY
+
+    settings = DesignSettings(volume_size=SIZE, power_w_per_kg=100.0)
+    for row in simulated_rows:
+        assert 0.1 < row["cbd_coverage"] < 0.9
+        cathode = cathode_properties(row)
+        design = settings.cell_design(row["equivalent_particle_radius_m"])
+        setup = setup_cell(cathode, design, _power(settings))
+        r_model = dict(setup.fixed)[PARTICLE_RADIUS]
+        area = setup.inputs[AREA_FACTOR] * 3 * row["am_volume_fraction"] / r_model
+        assert area == pytest.approx(row["am_electrolyte_area_per_volume_m"], rel=1e-9)
+        assert setup.inputs[SOLID_CONDUCTIVITY] == pytest.approx(row["solid_conductivity_s_m"], rel=1e-9)
+        # The radius is the measured equivalent radius 3 eps_AM / a_AM, at several microns.
+        assert design.particle_radius_m == row["equivalent_particle_radius_m"]
+        assert 2e-6 < design.particle_radius_m < 20e-6
+
+
+def _power(settings):
+    from jaxmicro.cell import OperatingPoint
+
+    return OperatingPoint(power_w_per_kg=settings.power_w_per_kg)
 
 
 def test_generated_batch_is_characterised_deterministically(toy):
@@ -74,7 +108,9 @@ def test_generated_batch_is_characterised_deterministically(toy):
     np.testing.assert_allclose(np.asarray(properties.volume_fraction).sum(-1), 1.0, atol=1e-5)
     again_volumes, again = objective.measure(LABELS)
     np.testing.assert_array_equal(volumes, again_volumes)
-    np.testing.assert_array_equal(properties.tau_through_plane, again.tau_through_plane)
+    np.testing.assert_array_equal(
+        properties.electrolyte_tau_through_plane, again.electrolyte_tau_through_plane
+    )
 
 
 def test_measuring_in_two_steps_equals_the_single_jitted_computation(toy):
@@ -85,7 +121,7 @@ def test_measuring_in_two_steps_equals_the_single_jitted_computation(toy):
     keys = jax.numpy.stack([jax.random.PRNGKey(s) for s in range(2)])
     unit = jax.numpy.asarray(normalise_labels(LABELS, LABEL_RANGES), jax.numpy.float32)
     fused_volumes, fused = generate_and_characterise(
-        toy.params, toy.config, keys, unit, (SIZE,) * 3, toy.voxel_size_m, False, settings.conv_crit
+        toy.params, toy.config, keys, unit, (SIZE,) * 3, settings.measure_settings(toy.voxel_size_m)
     )
     np.testing.assert_array_equal(volumes, np.asarray(fused_volumes))
     for ours, theirs in zip(properties, average_over_seeds(fused), strict=True):
@@ -101,7 +137,7 @@ def test_a_batch_without_any_pore_is_a_failed_evaluation_not_an_error(toy, monke
     monkeypatch.setattr(objective_module, "generate_volumes", all_active_material)
     objective = DesignObjective(toy, DesignSettings(volume_size=SIZE))
     _, properties = objective.measure(LABELS)
-    assert np.all(np.isinf(np.asarray(properties.tau_through_plane)))
+    assert np.all(np.isinf(np.asarray(properties.electrolyte_tau_through_plane)))
     assert not np.any(np.asarray(properties.percolates))
     evaluations = objective(LABELS)
     assert all(e.failed and math.isnan(e.objective) for e in evaluations)

@@ -13,12 +13,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxmicro.characterise.measure import average_over_seeds
 from jaxmicro.cli import main
 from jaxmicro.data.labels import LABEL_RANGES, normalise_labels
 from jaxmicro.design import (
     DesignObjective,
     DesignSettings,
-    average_over_seeds,
     design_space,
     generate_and_characterise,
     label_grid,
@@ -66,9 +66,7 @@ def _reference(toy):
         keys,
         unit,
         SHAPE,
-        float(toy.voxel_size_m),
-        SETTINGS.in_plane,
-        SETTINGS.conv_crit,
+        SETTINGS.measure_settings(toy.voxel_size_m),
     )
 
 
@@ -82,8 +80,8 @@ def test_sharded_sweep_logs_properties_resumes_and_refuses_cells_on_that_file(to
     mean = average_over_seeds(_reference(toy)[1])
     porosity = [e.properties["porosity"] for e in first]
     np.testing.assert_allclose(porosity, np.asarray(mean.volume_fraction[:, 0]), rtol=1e-6)
-    d_rel = [e.properties["d_rel_through_plane"] for e in first]
-    np.testing.assert_allclose(d_rel, np.asarray(mean.d_rel_through_plane), rtol=1e-5)
+    d_rel = [e.properties["electrolyte_d_rel_through_plane"] for e in first]
+    np.testing.assert_allclose(d_rel, np.asarray(mean.electrolyte_d_rel_through_plane), rtol=1e-5)
     before = path.read_bytes()
     again = sweep(objective, labels, path, chunk_size=8, progress=False, mesh=mesh, properties_only=True)
     assert path.read_bytes() == before and [e.labels for e in again] == [e.labels for e in first]
@@ -103,7 +101,7 @@ def test_evaluate_sharded_simulates_cells_like_the_objective(toy):
     assert any(e.failed for e in plain) and not all(e.failed for e in plain)
     for a, b in zip(sharded, plain, strict=True):
         assert a.failed == b.failed and a.reason == b.reason
-        for name in ("porosity", "am_pore_area_per_volume_m", "d_rel_through_plane"):
+        for name in ("porosity", "am_electrolyte_area_per_volume_m", "electrolyte_d_rel_through_plane"):
             assert a.properties[name] == pytest.approx(b.properties[name], rel=1e-5)
         # The DFN amplifies float32 rounding of tau (1e-7) to about 1e-4 in the energy.
         assert a.objective == pytest.approx(b.objective, rel=1e-3, nan_ok=True)
@@ -159,6 +157,7 @@ SCRIPT = textwrap.dedent(
     import jax, jax.numpy as jnp, numpy as np
     sys.path.insert(0, sys.argv[1])
     from conftest import toy_generator
+    from jaxmicro.characterise.measure import MeasureSettings
     from jaxmicro.data.labels import LABEL_RANGES, normalise_labels
     from jaxmicro.design import design_space, label_grid
     from jaxmicro.design.sharding import batch_mesh, generate_and_characterise_sharded
@@ -171,7 +170,7 @@ SCRIPT = textwrap.dedent(
     keys = jnp.stack([jax.random.PRNGKey(s) for s in range(2)])
     volumes, props = generate_and_characterise_sharded(
         toy.params, toy.config, keys, normalise_labels(labels, LABEL_RANGES), (16, 16, 16),
-        toy.voxel_size_m, mesh=mesh)
+        MeasureSettings(toy.voxel_size_m), mesh=mesh)
     np.savez(out / "sharded.npz", volumes=volumes, **props._asdict())
     """
 )
