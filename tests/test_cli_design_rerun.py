@@ -1,0 +1,58 @@
+"""Running ``jaxmicro design`` again in the same folder, as the README's main job invites."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from jaxmicro.cli import main
+
+
+@pytest.fixture(scope="module")
+def toy_checkpoint(tmp_path_factory) -> Path:
+    """The design tests' toy generator (tests/design/conftest.py), saved once."""
+    spec = importlib.util.spec_from_file_location(
+        "_design_conftest", Path(__file__).parent / "design" / "conftest.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from jaxmicro.generator import save_generator
+
+    return save_generator(module.toy_generator(), tmp_path_factory.mktemp("toy") / "generator")
+
+
+def _evaluations(log: Path) -> list[dict]:
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [r for r in records if r.get("type") == "evaluation"]
+
+
+def test_a_second_run_reports_the_finished_campaign_without_evaluating_again(
+    toy_checkpoint, tmp_path, capsys
+):
+    out = tmp_path / "design"
+    argv = [
+        "design", "--checkpoint", str(toy_checkpoint), "--out", str(out), "--budget", "2",
+        "--n-initial", "2", "--batch-size", "2", "--volume-size", "16", "--seeds-per-label", "1",
+        "--no-progress",
+    ]  # fmt: skip
+    first_code = main(argv)
+    assert first_code in (0, 1)  # 1: every toy evaluation failed
+    first_out = capsys.readouterr().out
+    log = out / "power_200W_per_kg" / "log.jsonl"
+    first = _evaluations(log)
+    assert len(first) == 2
+
+    assert main(argv) == first_code
+    second = capsys.readouterr()
+    assert "continuing the campaign(s)" in second.err
+    assert _evaluations(log) == first  # nothing evaluated again
+    best_line = next(line for line in first_out.splitlines() if "W/kg:" in line)
+    assert best_line in second.out  # the same result reported
+
+    # Other options in the same folder: a one-line error naming the way out, nothing written.
+    assert main([*argv, "--seed", "1"]) == 2
+    assert "new output folder" in capsys.readouterr().err
+    assert _evaluations(log) == first
