@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from jaxmicro.design import _cli_common as common
 
@@ -42,9 +43,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     budget.add_argument("--seed", type=int, default=0, help="optimiser seed")
     run = parser.add_argument_group("run")
-    run.add_argument("--out", default="runs/design", help="output folder (default runs/design)")
-    run.add_argument("--resume", action="store_true", help="continue the campaigns in --out")
+    run.add_argument(
+        "--out",
+        default="runs/design",
+        help="output folder (default runs/design); a campaign already there with the same options "
+        "is continued, or reported at once if it is finished; other options need another folder",
+    )
+    run.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # now the default
     common.add_run_arguments(run)
+
+
+def _existing_campaigns(out: str, powers: list[float]) -> list[Path]:
+    """The campaign folders of ``powers`` in ``out`` that already hold a campaign."""
+    from jaxmicro.design.campaign import LOG_NAME, STATE_NAME
+    from jaxmicro.design.study import campaign_dir
+
+    folders = (campaign_dir(out, p) for p in dict.fromkeys(powers))
+    return [f for f in folders if (f / STATE_NAME).is_file() or (f / LOG_NAME).is_file()]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +79,13 @@ def run(args: argparse.Namespace) -> int:
         n_initial=min(args.n_initial, args.budget),
         seed=args.seed,
     )
+    existing = _existing_campaigns(args.out, args.powers)
+    if existing:
+        print(
+            f"continuing the campaign(s) in {', '.join(str(f) for f in existing)} (a finished one reports "
+            "its result; use another --out for a new run)",
+            file=sys.stderr,
+        )
     with common.cell_executor(args) as executor:
         result = run_study(
             generator,
@@ -72,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             args.out,
             design,
             campaign,
-            resume=args.resume,
+            resume=bool(existing),
             executor=executor,
             header={"command": sys.argv},
             progress=not args.no_progress,
