@@ -19,6 +19,15 @@ Usage::
 
     python experiments/bench_bo.py                      # full: 10 seeds, 10 + 40 evaluations
     python experiments/bench_bo.py --seeds 2 --iterations 10 --out /tmp/bo.json
+    python experiments/bench_bo.py --scaling --max-n 500 --out docs/bench_bo_scaling.json
+
+``--scaling`` (issue 25): one noisy Hartmann-6 campaign of ours from 10 Sobol points to
+``--max-n`` observations, timing every ask; on the same data prefixes at ``--checkpoints`` it
+times one BoTorch iteration (fit + ``optimize_acqf``) and one ask of the earlier jitted, padded
+GP (``fit_gp`` + ``gp_posterior`` + ``maximize_acquisition`` from ``jaxmicro.bo``, as the
+Optimizer ran them before; after an untimed compile call; only up to ``--padded-max-n``). It also
+times the first GP ask in a fresh process for both of ours, and reports every ask's time over
+the median of its 10 neighbours.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -107,6 +117,147 @@ def run_sobol(prob: TestFunction, noise: float, seed: int, n_init: int, iters: i
 RUNNERS = {"jaxmicro": run_jaxmicro, "botorch": run_botorch, "sobol": run_sobol}
 
 
+def botorch_ask_time(x: np.ndarray, y: np.ndarray, bounds: np.ndarray, seed: int) -> float:
+    """Seconds of one BoTorch iteration (fit + optimize_acqf, q = 1) on the data ``(x, y)``."""
+    import torch
+    from botorch.acquisition.logei import qLogExpectedImprovement
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms import Normalize, Standardize
+    from botorch.optim import optimize_acqf
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    d = x.shape[1]
+    tb = torch.tensor(bounds.T, dtype=torch.float64)
+    t = time.perf_counter()
+    tx = torch.tensor(x, dtype=torch.float64)
+    ty = torch.tensor(y, dtype=torch.float64)[:, None]
+    model = SingleTaskGP(tx, ty, input_transform=Normalize(d=d, bounds=tb),
+                         outcome_transform=Standardize(m=1))
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    acq = qLogExpectedImprovement(model, best_f=ty.max())
+    optimize_acqf(acq, bounds=tb, q=1, num_restarts=10, raw_samples=512)
+    return time.perf_counter() - t
+
+
+def padded_ask(x_unit: np.ndarray, y: np.ndarray, seed: int) -> None:
+    """One ask of the earlier Optimizer (jitted GP padded to a power of two, q = 1)."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxmicro.bo import bucket_size, fit_gp, gp_posterior, make_data, maximize_acquisition
+    from jaxmicro.bo.optimizer import _compute_context, _standardise
+
+    with _compute_context(), jax.enable_x64(True):
+        z, _ = _standardise(y)
+        data = make_data(x_unit, z, n_pad=bucket_size(len(z) + 1, min_size=32))
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), len(z))
+        params = fit_gp(data, key, 1e-6, n_starts=4, maxiter=60)
+        post = gp_posterior(params, data)
+        raw = jnp.asarray(sobol_points(512, x_unit.shape[1], (seed, len(z), 0)))
+        d = x_unit.shape[1]
+        cands = maximize_acquisition(post, jnp.asarray(z.max()), raw, jnp.zeros(d), jnp.ones(d))
+        jax.block_until_ready(cands)
+
+
+_FIRST_ASK = """
+import os, sys, time
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+import numpy as np
+t0 = time.perf_counter()
+from jaxmicro.bo import HARTMANN6, Optimizer, sobol_points
+sys.path.insert(0, {here!r})
+from bench_bo import padded_ask
+t_import = time.perf_counter() - t0
+lo, hi = np.asarray(HARTMANN6.bounds).T
+x = lo + sobol_points(10, 6, 0) * (hi - lo)
+y = HARTMANN6.fn(x)
+t = time.perf_counter()
+if {method!r} == "jaxmicro":
+    opt = Optimizer(bounds=HARTMANN6.bounds, seed=0, n_initial=10)
+    opt.tell(x, y)
+    opt.ask(1)
+else:
+    padded_ask((x - lo) / (hi - lo), y, 0)
+print(time.perf_counter() - t, t_import)
+"""
+
+
+def first_ask_seconds(method: str) -> dict:
+    """First GP ask (n = 10, 6-D) in a fresh Python process, and the import time before it."""
+    code = _FIRST_ASK.format(here=str(Path(__file__).resolve().parent), method=method)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "JAXMICRO_COMPILATION_CACHE": "0"})
+    first, imp = (float(v) for v in out.stdout.split()[-2:])
+    return {"first_ask_s": first, "import_s": imp}
+
+
+def neighbour_ratios(times: list[float], half: int = 5) -> np.ndarray:
+    """Each time over the median of up to ``half`` asks either side of it (itself excluded)."""
+    t = np.asarray(times)
+    out = np.empty(len(t))
+    for i in range(len(t)):
+        nb = np.concatenate([t[max(0, i - half):i], t[i + 1:i + 1 + half]])
+        out[i] = t[i] / np.median(nb)
+    return out
+
+
+def scaling(args: argparse.Namespace, meta: dict) -> dict:
+    """Issue 25: time per ask against n, ours vs BoTorch vs the earlier padded GP, same data."""
+    prob, noise = PROBLEMS["hartmann6_noisy"]
+    bounds = np.asarray(prob.bounds)
+    lo, hi = bounds.T
+    seed = args.first_seed
+    rng = np.random.default_rng([seed, 7])
+    opt = Optimizer(bounds=prob.bounds, seed=seed, n_initial=args.initial)
+    x0 = opt.ask(args.initial)
+    opt.tell(x0, _observe(prob, noise, x0, rng))
+    ns, times = [], []
+    for _ in range(args.max_n - args.initial):
+        ns.append(len(opt.y))
+        t = time.perf_counter()
+        x = opt.ask(1)
+        times.append(time.perf_counter() - t)
+        opt.tell(x, _observe(prob, noise, x, rng))
+        if len(opt.y) % 50 == 0:
+            print(f"n={len(opt.y)}: ask median of last 50 {1e3 * np.median(times[-50:]):.0f} ms", flush=True)
+    ratios = neighbour_ratios(times)
+    x_all, y_all = opt.x, opt.y
+    checkpoints = []
+    for n in args.checkpoints:
+        if n > len(y_all):
+            continue
+        i = ns.index(n) if n in ns else None
+        lo_i, hi_i = max(0, (i or 0) - 5), (i or 0) + 6
+        row = {"n": n, "jaxmicro_ask_s": None if i is None else times[i],
+               "jaxmicro_ask_median_11_s": None if i is None else float(np.median(times[lo_i:hi_i]))}
+        if "botorch" in args.methods:
+            row["botorch_ask_s"] = [botorch_ask_time(x_all[:n], y_all[:n], bounds, seed)
+                                    for _ in range(args.repeats)]
+        if n <= args.padded_max_n:
+            xu = (x_all[:n] - lo) / (hi - lo)
+            t = time.perf_counter()
+            padded_ask(xu, y_all[:n], seed)  # compiles this bucket (unless done already)
+            row["padded_first_call_s"] = time.perf_counter() - t
+            reps = []
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                padded_ask(xu, y_all[:n], seed)
+                reps.append(time.perf_counter() - t)
+            row["padded_ask_s"] = reps
+        print(row, flush=True)
+        checkpoints.append(row)
+    first = {m: first_ask_seconds(m) for m in ("jaxmicro", "padded")}
+    regret = prob.f_max - float(np.max(prob.fn(x_all)))
+    return {"meta": meta, "problem": "hartmann6_noisy", "seed": seed, "final_regret": regret,
+            "asks": {"n": ns, "seconds": times, "neighbour_ratio": ratios.tolist()},
+            "max_neighbour_ratio": float(ratios.max()),
+            "asks_over_3x_neighbours": int((ratios > 3).sum()),
+            "checkpoints": checkpoints, "first_ask_fresh_process": first}
+
+
 def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -153,12 +304,26 @@ def main() -> None:
     ap.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--out", type=Path, default=Path("experiments/bench_bo.json"))
+    ap.add_argument("--scaling", action="store_true", help="time per ask against n (issue 25)")
+    ap.add_argument("--max-n", type=int, default=500, help="--scaling: observations at the end")
+    ap.add_argument("--checkpoints", type=int, nargs="+", default=[20, 50, 100, 150, 200, 300, 400, 500],
+                    help="--scaling: n at which BoTorch and the padded GP are timed")
+    ap.add_argument("--padded-max-n", type=int, default=200,
+                    help="--scaling: largest n at which the earlier padded GP is timed")
+    ap.add_argument("--repeats", type=int, default=2, help="--scaling: timed repeats per checkpoint")
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"seeds": args.seeds, "first_seed": args.first_seed, "initial": args.initial,
             "iterations": args.iterations, "q": args.q,
             "noise_sd": NOISE_SD, "uptime_start": _uptime(), "nproc": os.cpu_count(),
             "threads": "torch 1, OpenBLAS 1"}
+    if args.scaling:
+        meta["uptime_start"] = _uptime()
+        result = scaling(args, meta)
+        meta["uptime_end"] = _uptime()
+        args.out.write_text(json.dumps(result, indent=1))
+        print(json.dumps({k: v for k, v in result.items() if k != "asks"}, indent=1))
+        return
     runs: list[dict] = []
 
     def dump() -> None:

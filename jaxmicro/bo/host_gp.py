@@ -24,6 +24,7 @@ mean)`` in unit-box inputs and standardised outputs.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -82,7 +83,12 @@ def cholesky(matrix: np.ndarray) -> np.ndarray:
     raise np.linalg.LinAlgError("covariance is not positive definite even with 1e-3 jitter")
 
 
-def _sq_diffs(x: np.ndarray) -> np.ndarray:
+@functools.lru_cache(maxsize=16)
+def _prior_cached(d: int) -> tuple[np.ndarray, np.ndarray]:
+    return _prior(d)
+
+
+def squared_differences(x: np.ndarray) -> np.ndarray:
     """Per-dimension squared differences ``(x_ik - x_jk)^2``, shape ``(d, n, n)``."""
     diff = x.T[:, :, None] - x.T[:, None, :]
     return diff * diff
@@ -97,13 +103,13 @@ def neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: s
         x: inputs in the unit box, shape ``(n, d)``.
         y: standardised outputs, shape ``(n,)``.
         kernel: ``"matern52"`` or ``"rbf"``.
-        sq_diffs: :func:`_sq_diffs` of ``x`` if already computed (saves work across calls).
+        sq_diffs: :func:`squared_differences` of ``x`` if already computed (saves work across calls).
 
     Returns:
         ``(value, gradient)``; ``(1e10, 0)`` if the covariance cannot be factorised.
     """
     n, d = x.shape
-    sq = _sq_diffs(x) if sq_diffs is None else sq_diffs
+    sq = squared_differences(x) if sq_diffs is None else sq_diffs
     ls2 = np.exp(2.0 * theta[:d])
     s, noise, mean = math.exp(theta[d]), math.exp(theta[d + 1]), float(theta[d + 2])
     u = np.tensordot(1.0 / ls2, sq, axes=1)
@@ -118,8 +124,9 @@ def neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: s
     kinv, info = scipy.linalg.lapack.dpotri(chol, lower=1)
     if info != 0:  # pragma: no cover - dpotri fails only on a singular factor
         return 1e10, np.zeros_like(theta)
-    kinv = np.tril(kinv) + np.tril(kinv, -1).T
-    loc, scale = _prior(d)
+    kinv = kinv + kinv.T  # dpotri fills the lower triangle; the upper one is 0 (clean factor)
+    kinv[np.diag_indices(n)] *= 0.5
+    loc, scale = _prior_cached(d)
     z = (theta - loc) / scale
     value = (0.5 * resid @ alpha + np.sum(np.log(np.diagonal(chol))) + 0.5 * n * math.log(2.0 * math.pi)
              + 0.5 * np.sum(z * z))
@@ -153,7 +160,8 @@ class FitResult:
 
 
 def fit_map(x: np.ndarray, y: np.ndarray, starts: np.ndarray, *, noise_min: float = 1e-6,
-            kernel: str = "matern52", maxiter: int = 60) -> FitResult:
+            kernel: str = "matern52", maxiter: int = 60,
+            sq_diffs: np.ndarray | None = None) -> FitResult:
     """MAP hyperparameters by SciPy's L-BFGS-B from each start in turn; the lowest value wins.
 
     Args:
@@ -163,6 +171,7 @@ def fit_map(x: np.ndarray, y: np.ndarray, starts: np.ndarray, *, noise_min: floa
         noise_min: lower bound of the noise variance [standardised units^2].
         kernel: ``"matern52"`` or ``"rbf"``.
         maxiter: L-BFGS-B iterations per start.
+        sq_diffs: :func:`squared_differences` of ``x`` if already computed.
 
     Returns:
         The :class:`FitResult`. Deterministic for given inputs (one BLAS thread).
@@ -177,7 +186,7 @@ def fit_map(x: np.ndarray, y: np.ndarray, starts: np.ndarray, *, noise_min: floa
                          f"{y.shape}, {starts.shape}")
     bounds = param_bounds(d, noise_min)
     lo, hi = np.array(bounds).T
-    sq = _sq_diffs(x)
+    sq = squared_differences(x) if sq_diffs is None else sq_diffs
     best, n_eval = None, 0
     for start in starts:
         res = scipy.optimize.minimize(
@@ -191,7 +200,7 @@ def fit_map(x: np.ndarray, y: np.ndarray, starts: np.ndarray, *, noise_min: floa
 
 def prior_starts(d: int, n_draws: int, rng: np.random.Generator) -> np.ndarray:
     """The prior mode followed by ``n_draws`` prior draws of ``theta``, shape ``(1 + n_draws, d + 3)``."""
-    loc, scale = _prior(d)
+    loc, scale = _prior_cached(d)
     return np.concatenate([loc[None], loc + scale * rng.standard_normal((n_draws, d + 3))])
 
 
@@ -238,14 +247,16 @@ class HostPosterior:
         return float(self.theta[self.x.shape[1] + 2])
 
 
-def posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str = "matern52") -> HostPosterior:
+def posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str = "matern52",
+              sq_diffs: np.ndarray | None = None) -> HostPosterior:
     """Conditions the GP with parameters ``theta`` on ``(x, y)`` (one Cholesky, one triangular
-    inverse)."""
+    inverse); ``sq_diffs`` as in :func:`fit_map`."""
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
     theta = np.asarray(theta, np.float64)
     d = x.shape[1]
-    u = np.tensordot(np.exp(-2.0 * theta[:d]), _sq_diffs(x), axes=1)
+    sq = squared_differences(x) if sq_diffs is None else sq_diffs
+    u = np.tensordot(np.exp(-2.0 * theta[:d]), sq, axes=1)
     kf, _ = kernel_and_slope(kernel, u, math.exp(theta[d]))
     chol = cholesky(kf + math.exp(theta[d + 1]) * np.eye(len(x)))
     chol_inv, _ = scipy.linalg.lapack.dtrtri(chol, lower=1)
