@@ -1,10 +1,11 @@
 """Times the tortuosity solve over the multigrid's two tuning constants, on one device.
 
-The constants (:data:`jaxmicro.characterise.multigrid.MAX_COARSE_VOXELS`, the coarsest grid
-solved with a dense inverse, and ``INNER_ITERATIONS``, the flexible-CG steps per coarse-grid
-visit) were chosen on a 2-core CPU. On an accelerator the balance differs (each coarse-grid
-kernel costs a launch whatever its size), so this script measures every combination on the
-same volumes: best of ``--repeats`` timed solves after one compiling call each.
+The two fields of :class:`jaxmicro.characterise.MultigridConfig` (``max_coarse_voxels``, the
+coarsest grid solved with a dense inverse, and ``inner_iterations``, the flexible-CG steps per
+coarse-grid visit) have defaults chosen on a 2-core CPU. On an accelerator the balance differs
+(each coarse-grid kernel costs a launch whatever its size), so this script measures every
+combination on the same volumes: best of ``--repeats`` timed solves after one compiling call each (each
+combination is its own solver option, so its own compilation).
 
     python experiments/tune_multigrid.py --device gpu --electrode .device_data/electrode.tiff
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     from jaxmicro.bench import time_call
-    from jaxmicro.characterise import multigrid, tortuosity
+    from jaxmicro.characterise import MultigridConfig, tortuosity
     from jaxmicro.characterise.synthetic import gaussian_random_medium
 
     device = jax.devices(args.device)[0]
@@ -57,48 +58,45 @@ def main(argv: list[str] | None = None) -> int:
         from jaxmicro.data import read_volume
 
         volumes["electrode 256^3"] = read_volume(args.electrode, grey_values=(0, 85, 170))
-    defaults = multigrid.MAX_COARSE_VOXELS, multigrid.INNER_ITERATIONS
+    defaults = MultigridConfig()
     rows = []
     print(f"{device}; conv_crit {args.conv_crit:.0e}")
     print(
         f"{'volume':<24}{'max coarse':>11}{'inner':>6}{'t [s]':>9}{'iters':>6}{'compile [s]':>12}{'tau':>10}"
     )
-    try:
-        for (name, volume), max_coarse, inner in itertools.product(
-            volumes.items(), args.max_coarse, args.inner
-        ):
-            multigrid.MAX_COARSE_VOXELS, multigrid.INNER_ITERATIONS = max_coarse, inner
-            jax.clear_caches()  # both constants are read when the solve is traced
-            with jax.default_device(device):
-                timing, result = time_call(
-                    lambda volume=volume: tortuosity(volume, 0, 0, conv_crit=args.conv_crit), args.repeats
-                )
-            row = {
-                "volume": name,
-                "max_coarse_voxels": max_coarse,
-                "inner_iterations": inner,
-                "seconds": timing.min_s,
-                "median_seconds": timing.median_s,
-                "compile_seconds": max(timing.first_s - timing.min_s, 0.0),
-                "iterations": int(result.iterations),
-                "tau": float(result.tau),
-            }
-            rows.append(row)
-            print(
-                f"{name:<24}{max_coarse:>11d}{inner:>6d}{row['seconds']:>9.4f}{row['iterations']:>6d}"
-                f"{row['compile_seconds']:>12.1f}{row['tau']:>10.5f}",
-                flush=True,
+    for (name, volume), max_coarse, inner in itertools.product(volumes.items(), args.max_coarse, args.inner):
+        tuning = MultigridConfig(max_coarse_voxels=max_coarse, inner_iterations=inner)
+        with jax.default_device(device):
+            timing, result = time_call(
+                lambda volume=volume, tuning=tuning: tortuosity(
+                    volume, 0, 0, conv_crit=args.conv_crit, multigrid=tuning
+                ),
+                args.repeats,
             )
-            if args.json:
-                report = {
-                    "device": str(device),
-                    "conv_crit": args.conv_crit,
-                    "defaults": defaults,
-                    "rows": rows,
-                }
-                args.json.write_text(json.dumps(report, indent=2))
-    finally:
-        multigrid.MAX_COARSE_VOXELS, multigrid.INNER_ITERATIONS = defaults
+        row = {
+            "volume": name,
+            "max_coarse_voxels": max_coarse,
+            "inner_iterations": inner,
+            "seconds": timing.min_s,
+            "median_seconds": timing.median_s,
+            "compile_seconds": max(timing.first_s - timing.min_s, 0.0),
+            "iterations": int(result.iterations),
+            "tau": float(result.tau),
+        }
+        rows.append(row)
+        print(
+            f"{name:<24}{max_coarse:>11d}{inner:>6d}{row['seconds']:>9.4f}{row['iterations']:>6d}"
+            f"{row['compile_seconds']:>12.1f}{row['tau']:>10.5f}",
+            flush=True,
+        )
+        if args.json:
+            report = {
+                "device": str(device),
+                "conv_crit": args.conv_crit,
+                "defaults": [defaults.max_coarse_voxels, defaults.inner_iterations],
+                "rows": rows,
+            }
+            args.json.write_text(json.dumps(report, indent=2))
     best = {
         name: min((r for r in rows if r["volume"] == name), key=lambda r: r["seconds"]) for name in volumes
     }

@@ -2,7 +2,7 @@
 
 * :func:`tortuosity` / :func:`tortuosity_from_field`: tortuosity factor by steady diffusion
   (TauFactor's conventions), multigrid-preconditioned conjugate gradients; jittable, batched,
-  differentiable for continuous fields.
+  differentiable for continuous fields. Options as one :class:`SolverConfig` (or keywords).
 * :func:`microstructure_metrics`: volume fractions, surface and interfacial areas, CBD coverage,
   triple-phase boundary density, in SI units.
 * :func:`two_point_statistics`: two-point phase-pair probabilities (interfaces, correlation
@@ -14,15 +14,18 @@ Example::
     tau = tortuosity(volume, phase=PORE, axis=THROUGH_PLANE_AXIS).tau
 """
 
+from jaxmicro.characterise.config import MultigridConfig, SolverConfig
 from jaxmicro.characterise.correlation import two_point_probabilities, two_point_statistics
-from jaxmicro.characterise.metrics import PHASE_PAIRS, Metrics, microstructure_metrics
-from jaxmicro.characterise.solver import (
+from jaxmicro.characterise.memory import (
     BATCH_BYTES_PER_VOXEL,
     BYTES_PER_VOXEL,
-    TortuosityResult,
     available_memory_bytes,
-    conductivity_field,
     memory_estimate_bytes,
+)
+from jaxmicro.characterise.metrics import PHASE_PAIRS, Metrics, microstructure_metrics
+from jaxmicro.characterise.solver import (
+    TortuosityResult,
+    conductivity_field,
     tortuosity,
     tortuosity_from_field,
 )
@@ -32,6 +35,8 @@ __all__ = [
     "BYTES_PER_VOXEL",
     "PHASE_PAIRS",
     "Metrics",
+    "MultigridConfig",
+    "SolverConfig",
     "TortuosityResult",
     "available_memory_bytes",
     "conductivity_field",

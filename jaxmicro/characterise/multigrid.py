@@ -4,16 +4,18 @@ Coarse operators are rediscretised from coarsened face conductances
 (:func:`jaxmicro.characterise.operator.coarsen`), transfers are piecewise constant (restriction
 sums each 2x2x2 aggregate, prolongation copies back), smoothing is Jacobi-preconditioned
 Chebyshev (the same polynomial before and after the coarse correction), and the coarsest grid
-(at most :data:`MAX_COARSE_VOXELS`) is solved exactly with a dense inverse computed once. On every
-intermediate grid the coarse correction is two flexible-CG steps preconditioned by that grid's
-own cycle (a K-cycle, Notay and Vassilevski 2008), not a single V-cycle: piecewise-constant
-aggregation loses accuracy level by level in a V-cycle (19 CG iterations at 64^3 where the
-two-grid method takes 7), and the K-cycle recovers most of it at the cost of the coarse grids
-only. The cycle is then slightly nonlinear; the outer solver uses flexible CG.
+(at most ``max_coarse_voxels`` of :class:`~jaxmicro.characterise.config.MultigridConfig`) is
+solved exactly with a dense inverse computed once. On every intermediate grid the coarse
+correction is (by default) two flexible-CG steps preconditioned by that grid's own cycle (a
+K-cycle, Notay and Vassilevski 2008), not a single V-cycle: piecewise-constant aggregation
+loses accuracy level by level in a V-cycle (19 CG iterations at 64^3 where the two-grid method
+takes 7), and the K-cycle recovers most of it at the cost of the coarse grids only. The cycle
+is then slightly nonlinear; the outer solver uses flexible CG.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import NamedTuple
 
@@ -23,45 +25,44 @@ import jax.scipy.linalg
 from jax import Array
 
 from jaxmicro.characterise import operator as fv
+from jaxmicro.characterise.config import MultigridConfig
 
 # Chebyshev smoother: eigenvalues of D^-1 A lie in (0, 2] (diagonal dominance); smooth the upper
 # part of that range.
 _LAMBDA_MAX = 2.0
 _LAMBDA_FRACTION = 0.15
-INNER_ITERATIONS = 2
-"""Flexible-CG steps on each intermediate coarse grid per visit (K-cycle); 1 = a V-cycle whose
-coarse corrections are scaled by one CG step size."""
-MAX_COARSE_VOXELS = 64
-"""Default size of the coarsest grid, solved with a dense inverse [voxels]. Read when a solve
-is traced, as :data:`INNER_ITERATIONS` is (``experiments/tune_multigrid.py`` varies both)."""
 
 
-class Multigrid(NamedTuple):
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Multigrid:
     """A multigrid hierarchy (a JAX PyTree).
 
     Attributes:
         levels: operators from the finest (the problem itself) to the coarsest.
         coarse_inverse: ``(m, m)`` inverse of the coarsest operator, ``m`` its voxel count.
+        inner_iterations: flexible-CG steps per visit of an intermediate grid (static).
     """
 
     levels: tuple[fv.DiffusionOperator, ...]
     coarse_inverse: Array
+    inner_iterations: int = dataclasses.field(default=2, metadata={"static": True})
 
 
-def build_multigrid(op: fv.DiffusionOperator, max_coarse: int | None = None) -> Multigrid:
-    """Coarsens ``op`` until the grid holds at most ``max_coarse`` voxels.
+def build_multigrid(op: fv.DiffusionOperator, config: MultigridConfig | None = None) -> Multigrid:
+    """Coarsens ``op`` until the grid holds at most ``config.max_coarse_voxels`` voxels.
 
     Args:
         op: the fine operator (one volume).
-        max_coarse: largest coarsest grid (voxels) solved with a dense inverse; default
-            :data:`MAX_COARSE_VOXELS`.
+        config: the tuning (coarsest grid size, inner K-cycle steps); default
+            :class:`~jaxmicro.characterise.config.MultigridConfig` ``()``.
 
     Returns:
         The :class:`Multigrid` hierarchy.
     """
-    max_coarse = MAX_COARSE_VOXELS if max_coarse is None else max_coarse
+    config = MultigridConfig() if config is None else config
     levels = [op]
-    while math.prod(levels[-1].shape) > max_coarse:
+    while math.prod(levels[-1].shape) > config.max_coarse_voxels:
         shape = levels[-1].shape
         if fv.coarse_shape(shape) == shape:
             break
@@ -70,7 +71,7 @@ def build_multigrid(op: fv.DiffusionOperator, max_coarse: int | None = None) -> 
     # Cholesky then two triangular solves: about 50x faster than jnp.linalg.inv on CPU.
     factor = jnp.linalg.cholesky(dense)
     inverse = jax.scipy.linalg.cho_solve((factor, True), jnp.eye(dense.shape[0], dtype=dense.dtype))
-    return Multigrid(tuple(levels), inverse)
+    return Multigrid(tuple(levels), inverse, config.inner_iterations)
 
 
 def _chebyshev_coefficients() -> tuple[float, float]:
@@ -164,7 +165,7 @@ def fcg_step(op: fv.DiffusionOperator, state: FCGState, z: Array) -> FCGState:
 def coarse_solve(mg: Multigrid, r: Array, level: int = 1) -> Array:
     """Approximate solve of the grid-``level`` system ``A e = r`` for the coarse correction.
 
-    The coarsest grid is solved exactly. Every other coarse grid takes :data:`INNER_ITERATIONS`
+    The coarsest grid is solved exactly. Every other coarse grid takes ``mg.inner_iterations``
     steps of flexible conjugate gradients preconditioned by its own cycle (Notay and
     Vassilevski's K-cycle, 2008): this keeps the convergence of a two-grid method over many
     levels (28 -> 12 outer iterations for a 128^3 medium at porosity 0.3) for little work, since
@@ -189,7 +190,7 @@ def coarse_solve(mg: Multigrid, r: Array, level: int = 1) -> Array:
         return fcg_step(op, state, v_cycle(mg, state.r, level))
 
     start = fcg_start(jnp.zeros_like(r), r)
-    return jax.lax.fori_loop(0, INNER_ITERATIONS, step, start).x
+    return jax.lax.fori_loop(0, mg.inner_iterations, step, start).x
 
 
 def v_cycle(mg: Multigrid, r: Array, level: int = 0) -> Array:

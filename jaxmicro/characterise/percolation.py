@@ -14,7 +14,9 @@ percolation threshold). Each round sweeps all three axes both ways. On CPU the s
 
 On CPU, host labelling with ``cc3d`` is 20 to 40x faster than the flood fill:
 :func:`inlet_cluster_numpy` does it outside jit, and :func:`inlet_clusters` (a batch, jittable)
-calls it through a host callback on CPU and runs the flood fill on accelerators.
+calls it through a host callback on CPU and runs the flood fill on accelerators. Which platform
+is which is decided by :func:`jaxmicro.characterise.dispatch.choose_strategy` (the solver passes
+its choice explicitly).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import numpy as np
 from jax import Array
 from scipy import sparse
 from scipy.sparse import csgraph
+
+from jaxmicro.characterise.dispatch import choose_strategy
 
 
 def _combine(first: tuple[Array, Array], second: tuple[Array, Array]) -> tuple[Array, Array]:
@@ -56,18 +60,23 @@ def _sweep_leading(mask: Array, reached: Array, sequential: bool) -> Array:
     return reached
 
 
-def flood_fill(mask: Array, seeds: Array, *, periodic: bool = False) -> Array:
+def flood_fill(
+    mask: Array, seeds: Array, *, periodic: bool = False, sequential_scan: bool | None = None
+) -> Array:
     """All voxels of ``mask`` 6-connected to ``seeds`` within ``mask``.
 
     Args:
         mask: ``(n0, n1, n2)`` bool, the phase.
         seeds: ``(n0, n1, n2)`` bool, starting voxels (outside ``mask`` they are ignored).
         periodic: faces normal to axes 1 and 2 are periodic (connected across).
+        sequential_scan: sweep lines with ``lax.scan`` (CPU) or ``lax.associative_scan``
+            (accelerators); ``None``: as :func:`~jaxmicro.characterise.dispatch.choose_strategy`
+            picks for ``mask``. Same result either way.
 
     Returns:
         ``(n0, n1, n2)`` bool, the reached voxels.
     """
-    sequential = jax.default_backend() == "cpu"
+    sequential = choose_strategy("auto", mask).sequential_scan if sequential_scan is None else sequential_scan
     # Sweep each axis as the leading one: rotate the volume (1, 2, 0) between sweeps; three
     # rotations bring it back.
     masks = [mask]
@@ -89,7 +98,9 @@ def flood_fill(mask: Array, seeds: Array, *, periodic: bool = False) -> Array:
     return reached
 
 
-def inlet_cluster(mask: Array, *, periodic: bool = False) -> tuple[Array, Array]:
+def inlet_cluster(
+    mask: Array, *, periodic: bool = False, sequential_scan: bool | None = None
+) -> tuple[Array, Array]:
     """The voxels of ``mask`` 6-connected to the inlet face (index 0 along axis 0).
 
     These are the unknowns of the tortuosity solve: clusters that touch neither face would make
@@ -100,13 +111,15 @@ def inlet_cluster(mask: Array, *, periodic: bool = False) -> tuple[Array, Array]
     Args:
         mask: ``(n0, n1, n2)`` bool, the conducting voxels.
         periodic: faces normal to axes 1 and 2 are periodic.
+        sequential_scan: as :func:`flood_fill`.
 
     Returns:
         ``(cluster, percolates)``: ``(n0, n1, n2)`` bool and a scalar bool, whether the cluster
         reaches the outlet face (the last index along axis 0).
     """
     inlet = jnp.arange(mask.shape[0])[:, None, None] == 0
-    cluster = flood_fill(mask, jnp.broadcast_to(inlet, mask.shape), periodic=periodic)
+    seeds = jnp.broadcast_to(inlet, mask.shape)
+    cluster = flood_fill(mask, seeds, periodic=periodic, sequential_scan=sequential_scan)
     return cluster, jnp.any(cluster[-1])
 
 
@@ -151,7 +164,7 @@ def inlet_clusters_numpy(mask: np.ndarray, *, periodic: bool = False) -> tuple[n
 
 
 def inlet_clusters(
-    mask: Array, *, periodic: bool = False, method: str = "auto"
+    mask: Array, *, periodic: bool = False, method: str = "auto", sequential_scan: bool | None = None
 ) -> tuple[Array, Array]:
     """:func:`inlet_cluster` of each volume of a batch ``(n, n0, n1, n2)`` (jittable).
 
@@ -161,25 +174,24 @@ def inlet_clusters(
         method: ``"host"``, :func:`inlet_clusters_numpy` (``cc3d``) through a host callback;
             ``"flood_fill"``, :func:`flood_fill` on the device; ``"auto"`` (default), the host
             on CPU (20 to 40x faster there: 10 ms against 0.38 s at 128^3) and the flood fill
-            on accelerators (no round trip through the host), chosen when the computation is
-            lowered for its platform.
+            on accelerators (no round trip through the host), as
+            :func:`~jaxmicro.characterise.dispatch.choose_strategy` picks for ``mask``.
+        sequential_scan: the flood fill's scan, as :func:`flood_fill`.
 
     Returns:
         ``(clusters, percolates)``: ``(n, n0, n1, n2)`` and ``(n,)`` bool.
     """
 
     def on_device(m: Array) -> tuple[Array, Array]:
-        return jax.vmap(partial(inlet_cluster, periodic=periodic))(m)
+        return jax.vmap(partial(inlet_cluster, periodic=periodic, sequential_scan=sequential_scan))(m)
 
     def on_host(m: Array) -> tuple[Array, Array]:
         shapes = (jax.ShapeDtypeStruct(m.shape, jnp.bool_), jax.ShapeDtypeStruct(m.shape[:1], jnp.bool_))
         host = partial(inlet_clusters_numpy, periodic=periodic)
         return jax.pure_callback(host, shapes, m, vmap_method="sequential")
 
-    if method == "host":
-        return on_host(mask)
-    if method == "flood_fill":
-        return on_device(mask)
-    if method != "auto":
+    if method not in ("auto", "host", "flood_fill"):
         raise ValueError(f'method must be "auto", "host" or "flood_fill", got {method!r}')
-    return jax.lax.platform_dependent(mask, cpu=on_host, default=on_device)
+    if method == "auto":
+        method = "host" if choose_strategy("auto", mask).label_on_host else "flood_fill"
+    return on_host(mask) if method == "host" else on_device(mask)

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxmicro.characterise import MultigridConfig
 from jaxmicro.characterise import multigrid as mgm
 from jaxmicro.characterise import operator as fv
 from jaxmicro.characterise.percolation import inlet_cluster_numpy
@@ -82,3 +83,14 @@ def test_multigrid_cycle_is_a_contraction_close_to_the_inverse(shape):
         error = x - exact
         ratio = float(jnp.sqrt(error @ dense @ error / (exact @ dense @ exact)))
         assert ratio < 0.25, ratio  # seen: 0.10 and 0.11
+
+
+def test_the_coarsest_grid_size_and_inner_steps_come_from_the_config():
+    mask = gaussian_random_medium((16, 16, 16), 0.5, seed=6) == 0
+    cluster, _ = inlet_cluster_numpy(mask)
+    op = fv.build_operator(jnp.asarray(mask, jnp.float32), jnp.asarray(cluster))
+    default = mgm.build_multigrid(op)
+    assert [level.shape for level in default.levels][-1] == (4, 4, 4) and default.inner_iterations == 2
+    tuned = mgm.build_multigrid(op, MultigridConfig(max_coarse_voxels=512, inner_iterations=1))
+    assert tuned.levels[-1].shape == (8, 8, 8) and tuned.coarse_inverse.shape == (512, 512)
+    assert tuned.inner_iterations == 1

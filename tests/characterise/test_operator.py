@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxmicro.characterise import core, tortuosity
 from jaxmicro.characterise import operator as fv
-from jaxmicro.characterise import solver, tortuosity
 from jaxmicro.characterise.percolation import inlet_cluster_numpy
 from jaxmicro.characterise.synthetic import gaussian_random_medium
 
@@ -51,7 +51,7 @@ def test_dissipation_estimate_is_more_accurate_than_the_plane_flux_after_a_few_i
 
 
 def test_remaining_energy_sums_a_geometric_tail_and_declines_irregular_ones():
-    from jaxmicro.characterise.solver import MAX_TAIL_RATIO, _remaining_energy
+    from jaxmicro.characterise.core import MAX_TAIL_RATIO, _remaining_energy
 
     drops = 0.2 ** np.arange(30)
     assert float(_remaining_energy(drops[4], drops[3])) == pytest.approx(drops[5:].sum(), rel=1e-6)
@@ -61,19 +61,23 @@ def test_remaining_energy_sums_a_geometric_tail_and_declines_irregular_ones():
 
 
 def test_removing_the_estimated_energy_error_makes_early_tau_more_accurate(monkeypatch):
-    """After 3 to 6 steps, tau with the energy-error estimate removed errs less than without."""
+    """After 3 to 6 steps, tau with the energy-error estimate removed errs less than without.
+
+    In float64: in float32 both errors reach the round-off floor after 5 steps (2e-7 against
+    5e-8 on one CPU model, the reverse on another)."""
     volume = gaussian_random_medium((48, 48, 48), 0.3, seed=8)
     with jax.enable_x64(True):
-        reference = float(tortuosity(volume, dtype=jnp.float64, conv_crit=1e-10).tau)
+        reference = float(tortuosity(volume, dtype=jnp.float64, conv_crit=1e-12, max_iter=100).tau)
 
-    def errors() -> np.ndarray:
-        solver._solve_batch.clear_cache()  # the estimate is traced into the compiled solve
-        runs = [tortuosity(volume, conv_crit=1e-9, max_iter=k) for k in (3, 4, 5, 6)]
-        return np.array([abs(float(r.tau) / reference - 1.0) for r in runs])
+        def errors() -> np.ndarray:
+            core._solve_batch.clear_cache()  # the estimate is traced into the compiled solve
+            runs = [tortuosity(volume, dtype=jnp.float64, conv_crit=1e-12, max_iter=k) for k in (3, 4, 5, 6)]
+            return np.array([abs(float(r.tau) / reference - 1.0) for r in runs])
 
-    corrected = errors()
-    monkeypatch.setattr(solver, "_remaining_energy", lambda drop, previous: jnp.zeros_like(drop))
-    plain = errors()
-    solver._solve_batch.clear_cache()
+        corrected = errors()
+        monkeypatch.setattr(core, "_remaining_energy", lambda drop, previous: jnp.zeros_like(drop))
+        plain = errors()
+    core._solve_batch.clear_cache()
+    assert plain.min() > 1e-12, plain  # far above float64 round-off: the comparison means something
     assert np.all(corrected <= plain), (corrected, plain)
     assert corrected[1:].sum() < 0.5 * plain[1:].sum(), (corrected, plain)

@@ -22,9 +22,12 @@ def test_host_labelling_equals_the_flood_fill(periodic, porosity):
     mask = gaussian_random_medium((20, 18, 16), porosity, seed=5) == 0
     mask.flags.writeable = False  # e.g. np.asarray of a JAX array; cc3d needs a writable copy
     cluster, percolates = inlet_cluster_numpy(mask, periodic=periodic)
-    jax_cluster, jax_percolates = inlet_cluster(jnp.asarray(mask), periodic=periodic)
-    np.testing.assert_array_equal(cluster, np.asarray(jax_cluster))
-    assert percolates == bool(jax_percolates)
+    for sequential_scan in (True, False):  # CPU's lax.scan and accelerators' associative_scan
+        jax_cluster, jax_percolates = inlet_cluster(
+            jnp.asarray(mask), periodic=periodic, sequential_scan=sequential_scan
+        )
+        np.testing.assert_array_equal(cluster, np.asarray(jax_cluster))
+        assert percolates == bool(jax_percolates)
     assert cluster[0].sum() == mask[0].sum()  # every inlet voxel is in it
     assert not (cluster & ~mask).any()
 

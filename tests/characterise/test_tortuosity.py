@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import functools
+import dataclasses
 import io
 from pathlib import Path
 
@@ -13,11 +13,17 @@ import numpy as np
 import pytest
 
 from jaxmicro.characterise import (
+    MultigridConfig,
+    SolverConfig,
     conductivity_field,
+    memory_estimate_bytes,
     tortuosity,
     tortuosity_from_field,
 )
+from jaxmicro.characterise import core as core_module
+from jaxmicro.characterise import memory as memory_module
 from jaxmicro.characterise import solver as solver_module
+from jaxmicro.characterise.dispatch import ACCELERATOR, CPU, choose_strategy, platform_of
 from jaxmicro.characterise.synthetic import gaussian_random_medium
 from jaxmicro.data.phases import AM, CBD, PORE
 
@@ -25,9 +31,14 @@ ELECTRODE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "el
 # TauFactor 1.2.1 at conv_crit 1e-4 (shared/data/README.md).
 ELECTRODE_TAU = {0: 2.07724, 1: 2.07641, 2: 2.20976}
 
-taufactor = pytest.importorskip("taufactor", reason="TauFactor cross-checks need taufactor")
-torch = pytest.importorskip("torch", reason="TauFactor needs torch")
-torch.set_num_threads(1)
+
+@pytest.fixture(scope="module")
+def taufactor():
+    """TauFactor, for the cross-checks only (the other tests run without it)."""
+    module = pytest.importorskip("taufactor", reason="TauFactor cross-checks need taufactor")
+    torch = pytest.importorskip("torch", reason="TauFactor needs torch")
+    torch.set_num_threads(1)  # beside JAX: see ../shared/TOOLCHAIN-NOTES.md
+    return module
 
 
 def taufactor_tau(solver) -> float:
@@ -110,7 +121,7 @@ def test_isolated_clusters_and_dead_ends_do_not_change_the_flux():
 # ---------------------------------------------------------------- TauFactor cross-checks
 
 
-def test_random_medium_64_matches_taufactor():
+def test_random_medium_64_matches_taufactor(taufactor):
     volume = gaussian_random_medium((64, 64, 64), 0.4, seed=3)
     ours = tortuosity(volume, PORE, axis=0)
     ref = taufactor_tau(taufactor.Solver((volume == PORE).astype(np.uint8), device="cpu"))
@@ -119,7 +130,7 @@ def test_random_medium_64_matches_taufactor():
     assert float(ours.tau) == pytest.approx(ref, rel=2e-4)  # what we actually get
 
 
-def test_periodic_sides_match_taufactor_periodic_solver():
+def test_periodic_sides_match_taufactor_periodic_solver(taufactor):
     volume = gaussian_random_medium((32, 32, 32), 0.45, seed=5)
     ours = tortuosity(volume, PORE, axis=0, periodic=True)
     ref = taufactor_tau(taufactor.PeriodicSolver((volume == PORE).astype(np.uint8), device="cpu"))
@@ -128,7 +139,7 @@ def test_periodic_sides_match_taufactor_periodic_solver():
     assert float(closed.tau) != pytest.approx(float(ours.tau), rel=1e-3)
 
 
-def test_anisotropic_voxels_match_taufactor_anisotropic_solver():
+def test_anisotropic_voxels_match_taufactor_anisotropic_solver(taufactor):
     volume = gaussian_random_medium((32, 32, 32), 0.45, seed=6)
     spacing = (1.0, 1.5, 0.75)  # (z, y, x); TauFactor's (dx, dy, dz) with x = transport axis
     ours = tortuosity(volume, PORE, axis=0, voxel_size=spacing)
@@ -136,7 +147,7 @@ def test_anisotropic_voxels_match_taufactor_anisotropic_solver():
     assert float(ours.tau) == pytest.approx(taufactor_tau(solver), rel=5e-3)
 
 
-def test_electrode_crop_pore_and_multiphase_match_taufactor():
+def test_electrode_crop_pore_and_multiphase_match_taufactor(taufactor):
     volume = read_electrode()[:48, :48, :48]
     pore = tortuosity(volume, PORE, axis=0)
     ref = taufactor_tau(taufactor.Solver((volume == PORE).astype(np.uint8), device="cpu"))
@@ -175,42 +186,44 @@ def test_batch_equals_single_solves_and_works_inside_jit():
 
 
 @pytest.mark.parametrize("periodic", [False, True])
-def test_accelerator_path_labels_clusters_on_the_device_with_the_same_answer(monkeypatch, periodic):
-    """On a GPU the flood fill runs on the device instead of cc3d on the host, and the batch is
-    solved as one vmapped batch instead of one volume after another: same result."""
+def test_accelerator_path_labels_clusters_on_the_device_with_the_same_answer(periodic):
+    """The accelerator strategy (the flood fill with parallel scans on the device, one vmapped
+    batch), reached on this CPU by the platform option, eager and traced: same result as the
+    CPU strategy (cc3d on the host, one volume after another)."""
     volumes = np.stack([gaussian_random_medium((16, 14, 12), 0.4, seed=s) for s in (3, 4)])
-    host = tortuosity(volumes, PORE, axis=1, periodic=periodic)
-    assert solver_module._solve_platform(volumes) == "cpu"  # this machine: the host path ran
-
-    def no_host_labelling(*args, **kwargs):
-        raise AssertionError("labelled on the host")
-
-    monkeypatch.setattr(solver_module, "_solve_platform", lambda x: "gpu")
-    monkeypatch.setattr(solver_module, "inlet_clusters_numpy", no_host_labelling)
-    # on a GPU "auto" lowers to the flood fill; here, on CPU, it would take the host callback
-    flood_fill = functools.partial(solver_module._inlet_cluster_batch, method="flood_fill")
-    monkeypatch.setattr(solver_module, "_inlet_cluster_batch", flood_fill)
-    device = tortuosity(volumes, PORE, axis=1, periodic=periodic)
-    np.testing.assert_array_equal(np.asarray(device.percolates), np.asarray(host.percolates))
-    np.testing.assert_allclose(np.asarray(device.tau), np.asarray(host.tau), rtol=1e-6)
-    np.testing.assert_array_equal(np.asarray(device.iterations), np.asarray(host.iterations))
+    host = tortuosity(volumes, PORE, axis=1, periodic=periodic, platform="cpu")
+    results = [tortuosity(volumes, PORE, axis=1, periodic=periodic, platform="accelerator")]
+    if not periodic:  # traced too (one more compilation: once is enough)
+        traced = jax.jit(lambda v: tortuosity(v, PORE, axis=1, platform="accelerator"))
+        results.append(traced(jnp.asarray(volumes)))
+    for result in results:
+        np.testing.assert_array_equal(np.asarray(result.percolates), np.asarray(host.percolates))
+        np.testing.assert_allclose(np.asarray(result.tau), np.asarray(host.tau), rtol=1e-6)
+        np.testing.assert_array_equal(np.asarray(result.iterations), np.asarray(host.iterations))
 
 
-def test_solve_platform_follows_committed_arrays_and_the_default_device():
+def test_the_strategy_follows_the_platform_option_committed_arrays_and_the_default_device():
     cpu = jax.devices("cpu")[0]
-    assert solver_module._solve_platform(np.zeros(3)) == jax.default_backend()
-    assert solver_module._solve_platform(jax.device_put(np.zeros(3), cpu)) == "cpu"
+    assert choose_strategy("cpu") == CPU and choose_strategy("accelerator") == ACCELERATOR
+    assert CPU.one_volume_at_a_time and CPU.label_on_host and CPU.sequential_scan
+    assert not (ACCELERATOR.one_volume_at_a_time or ACCELERATOR.label_on_host or ACCELERATOR.sequential_scan)
+    expected = "cpu" if jax.default_backend() == "cpu" else "accelerator"
+    assert platform_of(np.zeros(3)) == expected
+    assert platform_of(jax.device_put(np.zeros(3), cpu)) == "cpu"
+    assert choose_strategy("auto", jax.device_put(np.zeros(3), cpu)) == CPU
     with jax.default_device(cpu):
-        assert solver_module._solve_platform(np.zeros(3)) == "cpu"
+        assert platform_of(np.zeros(3)) == "cpu"
+    with pytest.raises(ValueError, match="platform must be one of"):
+        choose_strategy("gpu")
 
 
 def test_changing_the_criterion_or_iteration_limit_does_not_recompile():
     volume = gaussian_random_medium((12, 11, 10), 0.6, seed=7)
     tortuosity(volume, conv_crit=1e-2)
-    compiled = solver_module._solve_batch._cache_size()
+    compiled = core_module._solve_batch._cache_size()
     loose, tight = tortuosity(volume, conv_crit=1e-2), tortuosity(volume, conv_crit=1e-5, max_iter=40)
-    capped = tortuosity(volume, conv_crit=1e-5, max_iter=1)
-    assert solver_module._solve_batch._cache_size() == compiled
+    capped = tortuosity(volume, config=SolverConfig(conv_crit=1e-5, max_iter=1))
+    assert core_module._solve_batch._cache_size() == compiled
     assert int(loose.iterations) < int(tight.iterations) and bool(tight.converged)
     assert int(capped.iterations) == 1 and not bool(capped.converged)
 
@@ -245,12 +258,10 @@ def test_conductivity_field_maps_phases():
     [
         (lambda v: tortuosity(v.astype(np.float32)), "integer phase ids"),
         (lambda v: tortuosity(v[0]), "3-D"),
-        (lambda v: tortuosity(v, phase=CBD), "do not occur"),
         (lambda v: tortuosity(v, axis=3), "axis must be 0, 1 or 2"),
         (lambda v: tortuosity(v, voxel_size=(1.0, -1.0, 1.0)), "voxel_size"),
         (lambda v: tortuosity(v, dtype=jnp.int32), "float32 or float64"),
         (lambda v: tortuosity(v, diffusivities={PORE: 0.0}), "diffusivities"),
-        (lambda v: tortuosity_from_field(jnp.zeros((8, 8, 8))), "no conducting voxel"),
         (lambda v: tortuosity_from_field(jnp.full((8, 8, 8), jnp.nan)), "NaN"),
         (lambda v: tortuosity_from_field(jnp.asarray(v)), "float array"),
     ],
@@ -263,7 +274,7 @@ def test_bad_input_raises_clear_value_errors(call, message):
 
 
 def test_too_large_volume_states_the_estimate_before_allocating(monkeypatch):
-    monkeypatch.setattr(solver_module, "available_memory_bytes", lambda device=None: 10**6)
+    monkeypatch.setattr(memory_module, "available_memory_bytes", lambda device=None: 10**6)
     volume = np.zeros((64, 64, 64), np.uint8)
     with pytest.raises(ValueError, match=r"needs about 0\.03 GB"):
         tortuosity(volume)
@@ -273,18 +284,17 @@ def test_memory_estimate_of_a_field_and_of_a_batch_is_checked_before_solving(mon
     def never(*args, **kwargs):
         raise AssertionError("the solver must not run (nor allocate) when the estimate is too large")
 
-    monkeypatch.setattr(solver_module, "available_memory_bytes", lambda device=None: 10**6)
+    monkeypatch.setattr(memory_module, "available_memory_bytes", lambda device=None: 10**6)
     monkeypatch.setattr(solver_module, "_solve_batch", never)
     with pytest.raises(ValueError, match=r"needs about 0\.03 GB .* only 0\.00 GB is available"):
         tortuosity_from_field(jnp.ones((64, 64, 64)))
     # on CPU two volumes are solved one after the other: one volume's temporaries + the batch
     with pytest.raises(ValueError, match=r"needs about 0\.04 GB"):
-        tortuosity(np.zeros((2, 64, 64, 64), np.uint8))
-    monkeypatch.setattr(solver_module, "_solve_platform", lambda x: "gpu")  # solved together
-    with pytest.raises(ValueError, match=r"needs about 0\.06 GB"):
-        tortuosity(np.zeros((2, 64, 64, 64), np.uint8))
-    assert solver_module.memory_estimate_bytes((64, 64, 64), jnp.float64) == 2 * 64**3 * 120
-    assert solver_module.memory_estimate_bytes((3, 64, 64, 64), one_at_a_time=True) == 64**3 * (120 + 3 * 8)
+        tortuosity(np.zeros((2, 64, 64, 64), np.uint8), platform="cpu")
+    with pytest.raises(ValueError, match=r"needs about 0\.06 GB"):  # on accelerators: together
+        tortuosity(np.zeros((2, 64, 64, 64), np.uint8), platform="accelerator")
+    assert memory_estimate_bytes((64, 64, 64), jnp.float64) == 2 * 64**3 * 120
+    assert memory_estimate_bytes((3, 64, 64, 64), one_at_a_time=True) == 64**3 * (120 + 3 * 8)
 
 
 @pytest.mark.parametrize(
@@ -298,7 +308,6 @@ def test_memory_estimate_of_a_field_and_of_a_batch_is_checked_before_solving(mon
         (lambda f: tortuosity_from_field(f, max_iter=0), "max_iter"),
         (lambda f: tortuosity_from_field(f, dirichlet_offset=0.0), "dirichlet_offset"),
         (lambda f: tortuosity_from_field(f[:1]), "at least 2 voxels"),
-        (lambda f: tortuosity(np.zeros((4, 4, 4), np.uint8), phase=[PORE, CBD]), r"\[2\] do not occur"),
         (lambda f: tortuosity(np.zeros((4, 4, 4), np.uint8), dtype=jnp.float64), "jax_enable_x64"),
     ],
 )
@@ -365,3 +374,85 @@ def test_vmap_and_jit_of_the_field_solver_equal_single_solves():
     along2 = [float(tortuosity_from_field(f, axis=2).tau) for f in fields]
     np.testing.assert_allclose(np.asarray(mapped), along2, rtol=1e-5)
     assert all(t > 1.0 for t in singles)  # heterogeneous fields are tortuous
+
+
+# ---------------------------------------------------------------- empty phases, eager = traced
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_a_phase_that_never_occurs_is_inf_and_not_percolating_eager_or_traced(traced):
+    """Same answer eagerly and under jit: no error, tau = inf, no iteration, nothing NaN."""
+    volumes = np.full((2, 8, 8, 8), AM, np.uint8)
+    volumes[1, :, :4] = PORE  # the second volume has pores (straight channels), the first none
+    solve = (
+        (lambda v: tortuosity(jnp.asarray(v), PORE)) if not traced else jax.jit(lambda v: tortuosity(v, PORE))
+    )
+    result = solve(volumes)
+    assert np.asarray(result.percolates).tolist() == [False, True]
+    assert np.isinf(float(result.tau[0])) and float(result.tau[1]) == pytest.approx(1.0, rel=1e-4)
+    assert float(result.D_rel[0]) == 0.0 and float(result.eps[0]) == 0.0 and int(result.iterations[0]) == 0
+    assert not any(np.isnan(np.asarray(x)).any() for x in result)
+    single = tortuosity(volumes[0], phase=[PORE, CBD])
+    assert np.isinf(float(single.tau)) and not bool(single.percolates)
+
+
+def test_a_field_without_conducting_voxels_is_inf_eager_or_traced():
+    zeros = jnp.zeros((8, 8, 8))
+    for result in (tortuosity_from_field(zeros), jax.jit(tortuosity_from_field)(zeros)):
+        assert np.isinf(float(result.tau)) and not bool(result.percolates)
+        assert int(result.iterations) == 0
+
+
+# ---------------------------------------------------------------- the options as one value
+
+
+def test_the_config_is_hashable_and_keyword_options_override_it():
+    config = SolverConfig(conv_crit=1e-3, dtype=jnp.float32, multigrid=MultigridConfig(inner_iterations=1))
+    assert config == SolverConfig(conv_crit=0.001, dtype="float32", multigrid=MultigridConfig(64, 1))
+    assert hash(config) == hash(
+        SolverConfig(conv_crit=1e-3, dtype="float32", multigrid=MultigridConfig(64, 1))
+    )
+    assert SolverConfig.of(config, periodic=True) == dataclasses.replace(config, periodic=True)
+    assert SolverConfig.of(None) == SolverConfig()
+    volume = gaussian_random_medium((16, 16, 16), 0.45, seed=9)
+    by_config = tortuosity(volume, config=config)
+    by_keywords = tortuosity(volume, conv_crit=1e-3, multigrid=MultigridConfig(inner_iterations=1))
+    assert float(by_config.tau) == float(by_keywords.tau)
+    overridden = tortuosity(volume, config=config, conv_crit=1e-6)
+    assert int(overridden.iterations) > int(by_config.iterations)
+    field = jnp.asarray(volume == PORE, jnp.float32)
+    assert float(tortuosity_from_field(field, config=config).tau) == pytest.approx(
+        float(by_config.tau), rel=1e-6
+    )
+    with pytest.raises(TypeError, match="unknown solver option"):
+        tortuosity(volume, conv_crt=1e-3)
+
+
+def test_multigrid_tuning_is_an_option_not_a_module_global():
+    """A V-cycle (one inner step) needs more outer iterations than the default K-cycle; a
+    bigger coarsest grid gives the same answer."""
+    volume = gaussian_random_medium((32, 32, 32), 0.35, seed=10)
+    default = tortuosity(volume)
+    v_cycle = tortuosity(volume, multigrid=MultigridConfig(inner_iterations=1))
+    coarse = tortuosity(volume, multigrid=MultigridConfig(max_coarse_voxels=512))
+    assert int(v_cycle.iterations) > int(default.iterations)
+    assert float(v_cycle.tau) == pytest.approx(float(default.tau), rel=1e-5)
+    assert float(coarse.tau) == pytest.approx(float(default.tau), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"conv_crit": 1.5}, "conv_crit"),
+        ({"max_iter": 2.5}, "max_iter"),
+        ({"dirichlet_offset": -1}, "dirichlet_offset"),
+        ({"dtype": "int8"}, "float32 or float64"),
+        ({"platform": "gpu"}, "platform must be one of"),
+        ({"multigrid": 64}, "MultigridConfig"),
+    ],
+)
+def test_bad_options_are_refused_when_the_config_is_made(options, message):
+    with pytest.raises(ValueError, match=message):
+        SolverConfig(**options)
+    with pytest.raises(ValueError, match="inner_iterations"):
+        MultigridConfig(inner_iterations=0)
