@@ -31,6 +31,7 @@ from jaxmicro.cell import (
     CellModelConfig,
     CellResult,
     OperatingPoint,
+    StackMaterials,
     simulate_batch,
 )
 from jaxmicro.characterise.measure import (
@@ -52,6 +53,8 @@ from jaxmicro.generator import Generator, check_labels, latent_shape_for
 
 _characterise_seeds_traced = jax.jit(characterise_seeds, static_argnums=1)
 
+BASES: Final[tuple[str, str]] = ("loading", "thickness")
+
 # objective name -> (CellResult field, description with units)
 OBJECTIVES: Final[dict[str, tuple[str, str]]] = {
     "specific_energy": ("specific_energy_wh_kg", "cell-level specific energy [Wh/kg]"),
@@ -72,7 +75,16 @@ class DesignSettings:
         power_w_per_kg: constant discharge power per kg of the whole cell [W/kg].
         half_cell: lithium-metal half cell instead of a graphite full cell.
         cell_format: ``"4680"`` or ``"pouch"``.
-        cathode_thickness_m: cathode coating thickness per side [m].
+        basis: what stays fixed as the labels change. ``"loading"`` (default): the AM coat
+            weight ``am_loading_mg_cm2``, calendered to the label's porosity, so the thickness
+            follows (``L = loading / (eps_AM rho_AM)``): a coater deposits a set coat weight
+            (it fixes the areal capacity the anode is matched to) and calendering then sets
+            porosity and thickness. ``"thickness"``: ``cathode_thickness_m`` for every label,
+            so porosity also changes the loading.
+        am_loading_mg_cm2: AM mass per electrode area per side [mg/cm^2] (``"loading"``
+            basis); 22 mg/cm^2 is about 3.9 mAh/cm^2 at the model's 175 mAh/g, a high-energy
+            EV cathode.
+        cathode_thickness_m: cathode coating thickness per side [m] (``"thickness"`` basis).
         particle_radius_m: AM particle radius of the cell model [m]; ``None`` (default): the
             measured equivalent radius ``3 eps_AM / a_AM`` of each label (see
             :mod:`jaxmicro.characterise.measure`).
@@ -91,6 +103,8 @@ class DesignSettings:
     power_w_per_kg: float = 200.0
     half_cell: bool = False
     cell_format: str = "4680"
+    basis: str = "loading"
+    am_loading_mg_cm2: float = 22.0
     cathode_thickness_m: float = 80e-6
     particle_radius_m: float | None = None
     volume_size: int = 64
@@ -111,6 +125,12 @@ class DesignSettings:
             raise ValueError(f"seeds_per_label must be at least 1, got {self.seeds_per_label}")
         if self.cell_format not in ("4680", "pouch"):
             raise ValueError(f"cell_format must be '4680' or 'pouch', got {self.cell_format!r}")
+        if self.basis not in BASES:
+            raise ValueError(f"basis must be one of {BASES}, got {self.basis!r}")
+        if not (math.isfinite(self.am_loading_mg_cm2) and 0 < self.am_loading_mg_cm2 <= 100):
+            raise ValueError(
+                f"am_loading_mg_cm2 must be in (0, 100] mg/cm^2, got {self.am_loading_mg_cm2}"
+            )
         # CellDesign and MeasureSettings validate the rest with clear messages.
         self.cell_design()
         self.measure_settings(1e-6)
@@ -119,12 +139,28 @@ class DesignSettings:
     def objective_description(self) -> str:
         return OBJECTIVES[self.objective][1]
 
-    def cell_design(self, measured_radius_m: float | None = None) -> CellDesign:
-        """The cell design; the particle radius is the fixed one, else ``measured_radius_m``
-        (else a placeholder 5.22 um, Chen2020's, for validation)."""
+    def cathode_thickness_for(self, am_volume_fraction: float) -> float:
+        """Cathode thickness per side [m] of a coating with this AM volume fraction [-]: the
+        fixed thickness, or on the loading basis ``loading / (eps_AM rho_AM)``."""
+        if self.basis == "thickness":
+            return self.cathode_thickness_m
+        am_density_kg_m3 = StackMaterials().am_density_kg_m3
+        return self.am_loading_mg_cm2 * 1e-2 / (am_volume_fraction * am_density_kg_m3)
+
+    def cell_design(
+        self, measured_radius_m: float | None = None, am_volume_fraction: float = 0.6
+    ) -> CellDesign:
+        """The cell design of a measured cathode.
+
+        Args:
+            measured_radius_m: the measured particle radius [m], used unless
+                ``particle_radius_m`` is set (neither: Chen2020's 5.22 um, for validation).
+            am_volume_fraction: measured AM volume fraction [-] (sets the thickness on the
+                loading basis).
+        """
         radius = self.particle_radius_m or measured_radius_m or 5.22e-6
         return CellDesign(
-            cathode_thickness_m=self.cathode_thickness_m,
+            cathode_thickness_m=self.cathode_thickness_for(am_volume_fraction),
             particle_radius_m=radius,
             half_cell=self.half_cell,
             cell_format=self.cell_format,
@@ -276,7 +312,9 @@ class DesignObjective:
         cases, case_rows = [], []
         for i, row in enumerate(rows):
             try:
-                design = self.settings.cell_design(row["equivalent_particle_radius_m"])
+                design = self.settings.cell_design(
+                    row["equivalent_particle_radius_m"], row["am_volume_fraction"]
+                )
                 cases.append(CellCase(cathode_properties(row), design, operating_point))
                 case_rows.append(i)
             except ValueError as error:  # e.g. a generated volume without one of the phases

@@ -95,6 +95,36 @@ def test_the_cell_sees_the_measurement_with_coverage_counted_once(toy, simulated
         assert 2e-6 < design.particle_radius_m < 20e-6
 
 
+def test_the_loading_basis_keeps_the_coat_weight_and_the_thickness_basis_the_thickness(toy, simulated_rows):
+    # The two simulated labels differ in AM fraction; at a fixed coat weight the thickness
+    # follows L = loading / (eps_AM rho_AM) and the areal capacity is the same.
+    loading = DesignSettings(volume_size=SIZE, power_w_per_kg=100.0, am_loading_mg_cm2=20.0)
+    thickness = dataclasses.replace(loading, basis="thickness", cathode_thickness_m=80e-6)
+    assert loading.basis == "loading"  # the default: what a coater fixes
+    for settings, same in ((loading, "areal_capacity_mah_cm2"), (thickness, "cathode_thickness_m")):
+        evaluations = DesignObjective(toy, settings).evaluate_measured(LABELS, simulated_rows)
+        assert not any(e.failed for e in evaluations), [e.reason for e in evaluations]
+        values = [_cell_value(e, same) for e in evaluations]
+        assert values[0] == pytest.approx(values[1], rel=1e-9)
+    eps_am = simulated_rows[0]["am_volume_fraction"]
+    assert loading.cathode_thickness_for(eps_am) == pytest.approx(20e-2 / (eps_am * 4700.0), rel=1e-12)
+
+
+def _cell_value(evaluation, name):
+    if name in evaluation.cell:
+        return evaluation.cell[name]
+    return evaluation.cell["inputs"]["design"][name]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"basis": "volume"}, "basis must be one of"), ({"am_loading_mg_cm2": 0.0}, "am_loading_mg_cm2")],
+)
+def test_bad_design_basis_is_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DesignSettings(**kwargs)
+
+
 def _power(settings):
     from jaxmicro.cell import OperatingPoint
 
