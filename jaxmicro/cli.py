@@ -61,8 +61,8 @@ def error_line(error: BaseException) -> str:
         text = f"{error.strerror}: {error.filename}"
         if error.filename2 is not None:
             text += f" -> {error.filename2}"
-    elif isinstance(error, ValueError | FileNotFoundError | FileExistsError | NotADirectoryError):
-        text = str(error)
+    elif isinstance(error, ValueError | OSError) and str(error):
+        text = str(error)  # our own messages name the input
     else:
         text = f"{type(error).__name__}: {error}"
     return " ".join(text.split()) or type(error).__name__

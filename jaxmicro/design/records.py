@@ -26,12 +26,16 @@ def append_record(path: str | os.PathLike, record: dict[str, Any]) -> None:
         record: JSON-serialisable mapping; numpy/jax arrays become lists, NaN/inf become null.
 
     Raises:
+        ValueError: ``record`` holds something JSON cannot represent.
         NoSpaceError: the disk is full (a part-written line is cut off by the next
             :func:`repair_records`, so the run resumes cleanly).
     """
     path = Path(path)
     make_dirs(path.parent)
-    line = json.dumps(plain_json(record), allow_nan=False, separators=(",", ":")) + "\n"
+    try:
+        line = json.dumps(plain_json(record), allow_nan=False, separators=(",", ":")) + "\n"
+    except TypeError as error:
+        raise ValueError(f"{path}: the record is not JSON ({error})") from None
     with no_space_guard(path), path.open("a", encoding="utf-8") as handle:
         handle.write(line)
         handle.flush()

@@ -59,3 +59,24 @@ def test_shipped_default_checkpoint_loads():
     generator = load_default_generator()
     assert generator.config.upsample_factor == 16
     assert generator.label_ranges["porosity"] == (0.28, 0.44)
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda m: m["label_ranges"].update(porosity=[float("nan"), float("nan")]), "must be finite"),
+        (lambda m: m["label_ranges"].update(porosity=[0.44, 0.28]), "low <= high"),
+        (lambda m: m["label_ranges"].pop("porosity"), "label_ranges must have"),
+        (lambda m: m.update(voxel_size_m=float("nan")), "voxel_size_m=nan must be in metres"),
+        (lambda m: m.update(voxel_size_m="abc"), "not numbers"),
+    ],
+)
+def test_a_checkpoint_with_a_broken_range_is_refused_not_unchecked(tiny_run, tmp_path, edit, match):
+    """A NaN trained range used to switch the label range check off silently."""
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_run / "generator", broken)
+    meta = json.loads((broken / "generator.json").read_text())
+    edit(meta)
+    (broken / "generator.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=match):
+        load_generator(broken)

@@ -206,3 +206,21 @@ def test_a_second_trainer_is_refused_and_a_resume_removes_stale_exports(tiny_dat
     assert stat.S_IMODE(generator.stat().st_mode) == 0o777 & ~old  # not mkdtemp's 0700
     assert stat.S_IMODE((generator / "generator.json").stat().st_mode) == 0o666 & ~old
     assert stat.S_IMODE((run_dir / "run.json").stat().st_mode) == 0o666 & ~old
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("seed", -1, r"seed \(--seed\) must be in \[0, 2\*\*32\)"),
+        ("seed", 2**32, r"\[0, 2\*\*32\)"),
+        ("lr_critic", float("nan"), "lr_critic must be a finite number"),
+        ("stats_weight", float("nan"), "stats_weight must be a finite number"),
+        ("lr_generator", 0.0, "lr_generator must be positive"),
+        ("adam_b2", 1.0, r"adam_b2 must be in \[0, 1\)"),
+        ("png_every", -1, "png_every"),
+    ],
+)
+def test_train_refuses_non_finite_or_out_of_range_numbers_before_any_work(tmp_path, field, value, match):
+    with pytest.raises(ValueError, match=match):
+        train(None, tmp_path / "run", TINY.replace(**{field: value}), progress=False)  # type: ignore[arg-type]
+    assert not (tmp_path / "run").exists()
