@@ -5,11 +5,10 @@ chunk into equal blocks, one per device (``NamedSharding(mesh, P("batch"))``); e
 :func:`~jaxmicro.design.properties.generate_and_characterise` on its own block inside
 ``jax.shard_map``, so there is no communication during the computation and every device's
 tortuosity solver stops when its own volumes converge. Generator weights and noise keys are
-replicated. (Several CPU devices in one process characterise their volumes one at a time,
-see :func:`one_volume_at_a_time`.) A chunk is padded (by repeating its last label) to a
-multiple of the device count, and the padding is dropped from the results. A label's result
-does not depend on which device or block it lands in (tested on 4 host CPU devices against one
-device: volumes identical, properties equal to float32 rounding).
+replicated. A chunk is padded (by repeating its last label) to a multiple of the device count,
+and the padding is dropped from the results. A label's result does not depend on which device
+or block it lands in (tested on 4 host CPU devices against one device: volumes identical,
+properties equal to float32 rounding).
 
 Multi-host: after ``jax.distributed.initialize()`` the default mesh spans every process's
 devices; every process must call with the same labels, and the results are gathered to every
@@ -30,10 +29,10 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxmicro.characterise.measure import Measurement, MeasureSettings, average_over_seeds, measure
+from jaxmicro.characterise.measure import Measurement, MeasureSettings, average_over_seeds
 from jaxmicro.data.labels import LABEL_FIELDS, LABEL_RANGES, normalise_labels
 from jaxmicro.design.objective import DesignObjective, Evaluation
-from jaxmicro.design.properties import generate_and_characterise, generate_volumes, measurement_row
+from jaxmicro.design.properties import generate_and_characterise, measurement_row
 from jaxmicro.generator import GeneratorConfig, check_labels
 
 BATCH_AXIS: Final[str] = "batch"
@@ -79,37 +78,6 @@ def pad_rows(x: np.ndarray, size: int) -> np.ndarray:
     return np.concatenate([x, np.repeat(x[-1:], size - len(x), axis=0)])
 
 
-def _generate_then_characterise_each(
-    params: Any,
-    config: GeneratorConfig,
-    keys: jax.Array,
-    labels_unit: jax.Array,
-    shape: tuple[int, int, int],
-    settings: MeasureSettings,
-) -> tuple[jax.Array, Measurement]:
-    """As :func:`generate_and_characterise`, but characterising one volume at a time (``lax.map``)."""
-    volumes = generate_volumes(params, config, keys, labels_unit, shape)
-
-    def one(volume: jax.Array) -> Measurement:
-        return jax.tree.map(lambda leaf: leaf[0], measure(volume[None], settings))
-
-    flat = jax.lax.map(one, volumes.reshape(-1, *shape))
-    lead = volumes.shape[:2]
-    return volumes, jax.tree.map(lambda leaf: leaf.reshape(*lead, *leaf.shape[1:]), flat)
-
-
-def one_volume_at_a_time(mesh: Mesh) -> bool:
-    """Whether devices of ``mesh`` must characterise their volumes one at a time.
-
-    True for several CPU devices in one process (``--xla_force_host_platform_device_count``):
-    they share one intra-op thread pool, and jaxlib's batched LAPACK kernels (the multigrid
-    coarse solve of a batch of volumes) wait on that pool from inside it, which deadlocks once
-    every pool thread runs such a kernel (seen with 4 host devices on 2 cores, jaxlib 0.10.2).
-    """
-    local = [d for d in mesh.devices.flat if d.process_index == jax.process_index()]
-    return len(local) > 1 and all(d.platform == "cpu" for d in local)
-
-
 @functools.lru_cache(maxsize=16)
 def _sharded_function(
     mesh: Mesh,
@@ -118,11 +86,15 @@ def _sharded_function(
     settings: MeasureSettings,
     with_volumes: bool,
 ) -> Callable[..., Any]:
-    """The jitted ``shard_map`` of :func:`generate_and_characterise` (cached per mesh and options)."""
-    compute = _generate_then_characterise_each if one_volume_at_a_time(mesh) else generate_and_characterise
+    """The jitted ``shard_map`` of :func:`generate_and_characterise` (cached per mesh and options).
+
+    Several CPU devices in one process share one intra-op thread pool; the tortuosity solver
+    never runs a batched LAPACK kernel on CPU (it solves one volume at a time there,
+    :mod:`jaxmicro.characterise.dispatch`), which is what deadlocked that pool before.
+    """
 
     def local(params: Any, keys: jax.Array, labels_unit: jax.Array) -> Any:
-        volumes, properties = compute(params, config, keys, labels_unit, shape, settings)
+        volumes, properties = generate_and_characterise(params, config, keys, labels_unit, shape, settings)
         return (volumes, properties) if with_volumes else properties
 
     spec = P(None, BATCH_AXIS)  # outputs lead with (seeds, labels): labels are sharded

@@ -69,16 +69,10 @@ def soft_log_tau(pore_probability: jax.Array) -> jax.Array:
         ``(b, len(TAU_AXES))``; differentiable (implicit differentiation through the solve).
     """
     field = jnp.maximum(pore_probability, TAU_FLOOR)
-    # One solve per volume and axis: batched (vmapped) solves of two axes in one jit deadlocked
-    # XLA:CPU (jax 0.10.2, 2 x 32^3 soft fields), unbatched ones did not.
-    return jnp.stack(
-        [
-            jnp.stack(
-                [jnp.log(tortuosity_from_field(v, axis, conv_crit=TAU_CONV_CRIT).tau) for axis in TAU_AXES]
-            )
-            for v in field
-        ]
-    )
+    # The batch is one solve per axis: on CPU the solver takes its volumes one at a time, on
+    # accelerators as one vmapped batch (jaxmicro.characterise.dispatch).
+    log_tau = [jnp.log(tortuosity_from_field(field, axis, conv_crit=TAU_CONV_CRIT).tau) for axis in TAU_AXES]
+    return jnp.stack(log_tau, axis=1)
 
 
 def tortuosity_loss(volumes: jax.Array, log_tau_targets: jax.Array) -> jax.Array:
