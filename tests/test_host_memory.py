@@ -43,6 +43,7 @@ def _steady_solve_page_faults(mode: str) -> int:
     return int(out.stdout.split()[-1])
 
 
+@pytest.mark.slow  # measures the machine's malloc and page faults (two subprocesses, 10 solves)
 def test_repeat_solves_reuse_freed_memory_instead_of_faulting_in_fresh_pages():
     if not sys.platform.startswith("linux"):
         pytest.skip("glibc malloc settings: Linux only")

@@ -14,9 +14,14 @@ from scipy import ndimage
 from jaxmicro.characterise import PHASE_PAIRS, microstructure_metrics
 from jaxmicro.data.phases import AM, CBD, PORE
 
-tm = pytest.importorskip("taufactor.metrics", reason="cross-checks need taufactor")
-torch = pytest.importorskip("torch", reason="taufactor.metrics needs torch")
-torch.set_num_threads(1)
+
+@pytest.fixture(scope="module")
+def tm():
+    """taufactor.metrics, for the cross-check only (the other tests run without it)."""
+    module = pytest.importorskip("taufactor.metrics", reason="cross-checks need taufactor")
+    torch = pytest.importorskip("torch", reason="taufactor.metrics needs torch")
+    torch.set_num_threads(1)  # beside JAX: see ../shared/TOOLCHAIN-NOTES.md
+    return module
 
 
 def three_phase(shape=(24, 20, 18), seed=0) -> np.ndarray:
@@ -24,7 +29,7 @@ def three_phase(shape=(24, 20, 18), seed=0) -> np.ndarray:
     return np.digitize(field, np.quantile(field, [0.4, 0.75])).astype(np.int32)  # 0 / 1 / 2
 
 
-def test_metrics_match_taufactor_definitions():
+def test_metrics_match_taufactor_definitions(tm):
     volume = three_phase()
     spacing = (2e-6, 1e-6, 1.5e-6)
     m = microstructure_metrics(volume, spacing)
