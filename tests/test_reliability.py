@@ -291,3 +291,16 @@ def test_stale_temporaries_of_killed_writers_are_removed_and_live_ones_kept(tmp_
     assert sorted(p.name for p in remove_stale_temporaries(tmp_path, "generator")) == sorted(stale[:3])
     remove_stale_temporaries(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(live + keep)
+
+
+def test_cli_version_falls_back_to_the_package_attribute(monkeypatch):
+    from importlib import metadata
+
+    import jaxmicro
+    from jaxmicro.cli import package_version
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", not_installed)
+    assert package_version() == jaxmicro.__version__

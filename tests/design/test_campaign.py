@@ -163,3 +163,38 @@ def test_a_second_writer_is_refused_with_the_holders_pid(toy, toy_checkpoint, tm
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.parametrize("failing_write", [4, 7])
+def test_a_full_disk_stops_the_campaign_in_one_line_and_it_resumes_to_the_same_result(
+    finished, toy, tmp_path, monkeypatch, failing_write
+):
+    """The disk fills at the n-th fsync (a log record or state.json, whichever it is): the run
+    stops with the one-line NoSpaceError, leaves no temporary file, and a resume after freeing
+    space evaluates exactly what the uninterrupted campaign did."""
+    import errno
+
+    from jaxmicro._files import NoSpaceError
+
+    real_fsync, calls = os.fsync, []
+
+    def filling_fsync(fd):
+        calls.append(fd)
+        if len(calls) >= failing_write:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    out, space = tmp_path / "c", design_space(toy.label_ranges)
+    monkeypatch.setattr(os, "fsync", filling_fsync)
+    with pytest.raises(
+        NoSpaceError, match=r"^no space left on device while writing .*; free space and run again"
+    ):
+        Campaign(_objective(toy), space, out, SETTINGS, progress=False).run()
+    monkeypatch.undo()
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".jaxmicro.lock"]
+    result = Campaign(_objective(toy), space, out, SETTINGS, resume=True, progress=False).run()
+    uninterrupted = {(r["batch"], r["index"]): r["labels"] for r in _evaluations(finished[0] / "log.jsonl")}
+    evaluations = _evaluations(out / "log.jsonl")
+    assert len(evaluations) == len(result.evaluations) == SETTINGS.budget
+    for record in evaluations:
+        assert record["labels"] == pytest.approx(uninterrupted[(record["batch"], record["index"])])
