@@ -136,13 +136,17 @@ def labelling_seconds(volume: np.ndarray, device, repeats: int) -> float:
     import jax
 
     from jaxmicro.bench import time_call
+    from jaxmicro.characterise.dispatch import choose_strategy
     from jaxmicro.characterise.percolation import inlet_clusters, inlet_clusters_numpy
 
     mask = (volume == 0)[None]
-    if device.platform == "cpu":
+    on_device = jax.device_put(mask, device)
+    strategy = choose_strategy("auto", on_device)  # as tortuosity chooses for this device
+    if strategy.label_on_host:
         label = partial(inlet_clusters_numpy, mask)
     else:
-        label = partial(jax.jit(inlet_clusters), jax.device_put(mask, device))
+        flood_fill = partial(inlet_clusters, method="flood_fill", sequential_scan=strategy.sequential_scan)
+        label = partial(jax.jit(flood_fill), on_device)
     timing, _ = time_call(label, repeats)
     return timing.min_s
 
