@@ -12,6 +12,13 @@ CPU's sequential ``lax.scan``.
 :func:`choose_strategy` makes that choice from :attr:`SolverConfig.platform
 <jaxmicro.characterise.config.SolverConfig.platform>`; ``"auto"`` asks :func:`platform_of`.
 Tests reach the accelerator path on a CPU by passing ``platform="accelerator"``.
+
+Solving one volume at a time on CPU also means the solver never runs a batched LAPACK kernel
+there (the coarsest grid's Cholesky factorisation is one volume's). With jaxlib 0.10.2 such
+kernels were seen to deadlock XLA:CPU's shared intra-op thread pool (sharded sweeps over 4 host
+devices on 2 cores; the generator's tortuosity loss), which both worked around; the workaround
+is this choice now. (On 2026-12-03 neither a vmapped solve over 4 host devices nor a vmapped
+loss reproduced the deadlock; a caller that vmaps the solver itself on CPU bypasses the choice.)
 """
 
 from __future__ import annotations
