@@ -243,9 +243,20 @@ def trained_label_ranges(labels: np.ndarray) -> dict[str, tuple[float, float]]:
 # --- training checkpoints -------------------------------------------------------------------
 
 
-def checkpoint_manager(run_dir: str | os.PathLike, keep: int) -> ocp.CheckpointManager:
-    """An orbax manager of ``run_dir/checkpoints`` keeping the last ``keep`` steps (synchronous)."""
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False)
+def checkpoint_manager(
+    run_dir: str | os.PathLike, keep: int, *, cleanup: bool = False
+) -> ocp.CheckpointManager:
+    """An orbax manager of ``run_dir/checkpoints`` keeping the last ``keep`` steps (synchronous).
+
+    Args:
+        run_dir: the training run folder.
+        keep: checkpoints kept.
+        cleanup: remove the temporary folders of checkpoints that a killed or failed save left
+            (only for the run's own writer, holding its lock: they may be another writer's).
+    """
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=keep, enable_async_checkpointing=False, cleanup_tmp_directories=cleanup
+    )
     return ocp.CheckpointManager(Path(run_dir).absolute() / "checkpoints", options=options)
 
 

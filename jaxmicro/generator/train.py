@@ -401,7 +401,7 @@ def _train_locked(
     bank = build_slice_bank(
         dataset.train, config.slice_size, config.stats_lags, tortuosity_targets=config.tau_weight > 0
     )
-    manager = checkpoint_manager(run_dir, config.keep_checkpoints)
+    manager = checkpoint_manager(run_dir, config.keep_checkpoints, cleanup=True)  # we hold the lock
     state = init_train_state(config)
     if manager.latest_step() is not None and not resume:
         raise FileExistsError(f"{run_dir} already holds a training run; pass --resume or use a new --out")
