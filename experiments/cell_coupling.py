@@ -12,8 +12,12 @@ Variants (cumulative down to ``measured``, then one change each against ``measur
   particles, Chen2020's solid conductivity (the coupling before 2026-12-03).
 * ``coverage_once``: the same area, coverage counted once.
 * ``smoothed_area``: the smoothed-gradient pore-AM area (face counting reads ~1.5x high).
-* ``measured_radius``: the particle radius ``3 eps_AM / a_AM``.
-* ``measured``: plus the measured solid conductivity (AM 0.18, CBD 10 S/m): today's default.
+* ``surface_radius``: the particle radius ``3 eps_AM / a_AM`` (inflated by particle contacts).
+* ``lt_radius``: instead the AM's local-thickness radius.
+* ``measured``: plus the measured solid conductivity (AM 0.18, CBD 10 S/m): today's default
+  coupling (at the fixed 80 um thickness of every row above).
+* ``loading_basis``: ``measured`` at today's default basis, a fixed AM coat weight of
+  22 mg/cm^2 (the thickness follows the label).
 * ``cbd_1``, ``cbd_100``: CBD conductivity 1 / 100 S/m. ``am_0.01``: NMC at 0.01 S/m (the
   lithiated end of reported NMC conductivities). ``nanoporous_cbd``: CBD nano-porosity 0.5.
 
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         volumes, measured = objective.measure(np.array([label]))
         row = measurement_row(measured, 0)
         legacy_area, legacy_cov = _legacy_area(volumes, voxel)
-        radius = row["equivalent_particle_radius_m"]
+        radius, surface_radius = row["particle_radius_m"], row["equivalent_particle_radius_m"]
 
         def remeasured(volumes=volumes, **settings):
             s = dataclasses.replace(base, **settings).measure_settings(voxel)
@@ -94,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                 LEGACY_RADIUS_M,
             ),
             "smoothed_area": (_cathode(row, solid_conductivity_s_m=None), LEGACY_RADIUS_M),
-            "measured_radius": (_cathode(row, solid_conductivity_s_m=None), radius),
+            "surface_radius": (_cathode(row, solid_conductivity_s_m=None), surface_radius),
+            "lt_radius": (_cathode(row, solid_conductivity_s_m=None), radius),
             "measured": (_cathode(row), radius),
         }
         for name, settings in {
@@ -104,11 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             "nanoporous_cbd": {"cbd_nanoporosity": 0.5},
         }.items():
             other = remeasured(**settings)
-            variants[name] = (cathode_properties(other), other["equivalent_particle_radius_m"])
+            variants[name] = (cathode_properties(other), other["particle_radius_m"])
+        variants["loading_basis"] = variants["measured"]
         for power in POWERS:
             for name, (cathode, radius) in variants.items():
-                settings = dataclasses.replace(base, particle_radius_m=radius)
-                design = settings.cell_design(am_volume_fraction=cathode.am_volume_fraction)
+                settings = base if name != "loading_basis" else dataclasses.replace(base, basis="loading")
+                design = dataclasses.replace(settings.cell_design(row), particle_radius_m=radius)
                 result = simulate_cell(cathode, design, OperatingPoint(power_w_per_kg=power))
                 records.append(
                     {

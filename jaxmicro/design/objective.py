@@ -54,6 +54,12 @@ from jaxmicro.generator import Generator, check_labels, latent_shape_for
 _characterise_seeds_traced = jax.jit(characterise_seeds, static_argnums=1)
 
 BASES: Final[tuple[str, str]] = ("loading", "thickness")
+RADIUS_SOURCES: Final[dict[str, str | None]] = {
+    "local_thickness": "particle_radius_m",
+    "surface": "equivalent_particle_radius_m",
+    "fixed": None,
+}
+"""``DesignSettings.particle_radius`` -> the measurement's field that gives the radius."""
 
 # objective name -> (CellResult field, description with units)
 OBJECTIVES: Final[dict[str, tuple[str, str]]] = {
@@ -85,9 +91,11 @@ class DesignSettings:
             basis); 22 mg/cm^2 is about 3.9 mAh/cm^2 at the model's 175 mAh/g, a high-energy
             EV cathode.
         cathode_thickness_m: cathode coating thickness per side [m] (``"thickness"`` basis).
-        particle_radius_m: AM particle radius of the cell model [m]; ``None`` (default): the
-            measured equivalent radius ``3 eps_AM / a_AM`` of each label (see
-            :mod:`jaxmicro.characterise.measure`).
+        particle_radius: where the cell model's particle radius comes from:
+            ``"local_thickness"`` (default; the AM's mean local-thickness radius, insensitive to
+            contacts between particles), ``"surface"`` (``3 eps_AM / a_AM``, which contacts
+            inflate) or ``"fixed"`` (``particle_radius_m``). See :mod:`jaxmicro.characterise.measure`.
+        particle_radius_m: the ``"fixed"`` radius [m].
         volume_size: edge of the generated cubic volumes [voxels].
         seeds_per_label: generated volumes per label, averaged.
         in_plane: also measure the in-plane electrolyte tortuosity (reported, not simulated).
@@ -106,7 +114,8 @@ class DesignSettings:
     basis: str = "loading"
     am_loading_mg_cm2: float = 22.0
     cathode_thickness_m: float = 80e-6
-    particle_radius_m: float | None = None
+    particle_radius: str = "local_thickness"
+    particle_radius_m: float = 5e-6
     volume_size: int = 64
     seeds_per_label: int = 2
     in_plane: bool = False
@@ -125,6 +134,10 @@ class DesignSettings:
             raise ValueError(f"seeds_per_label must be at least 1, got {self.seeds_per_label}")
         if self.cell_format not in ("4680", "pouch"):
             raise ValueError(f"cell_format must be '4680' or 'pouch', got {self.cell_format!r}")
+        if self.particle_radius not in RADIUS_SOURCES:
+            raise ValueError(
+                f"particle_radius must be one of {tuple(RADIUS_SOURCES)}, got {self.particle_radius!r}"
+            )
         if self.basis not in BASES:
             raise ValueError(f"basis must be one of {BASES}, got {self.basis!r}")
         if not (math.isfinite(self.am_loading_mg_cm2) and 0 < self.am_loading_mg_cm2 <= 100):
@@ -147,20 +160,19 @@ class DesignSettings:
         am_density_kg_m3 = StackMaterials().am_density_kg_m3
         return self.am_loading_mg_cm2 * 1e-2 / (am_volume_fraction * am_density_kg_m3)
 
-    def cell_design(
-        self, measured_radius_m: float | None = None, am_volume_fraction: float = 0.6
-    ) -> CellDesign:
+    def cell_design(self, row: dict[str, Any] | None = None) -> CellDesign:
         """The cell design of a measured cathode.
 
         Args:
-            measured_radius_m: the measured particle radius [m], used unless
-                ``particle_radius_m`` is set (neither: Chen2020's 5.22 um, for validation).
-            am_volume_fraction: measured AM volume fraction [-] (sets the thickness on the
-                loading basis).
+            row: one :func:`~jaxmicro.design.measurement_row`; its AM fraction sets the
+                thickness on the loading basis, and it gives the particle radius unless that is
+                ``"fixed"``. ``None``: the fixed radius and an AM fraction of 0.6 (validation).
         """
-        radius = self.particle_radius_m or measured_radius_m or 5.22e-6
+        row = row or {}
+        key = RADIUS_SOURCES[self.particle_radius]
+        radius = self.particle_radius_m if key is None else row.get(key, self.particle_radius_m)
         return CellDesign(
-            cathode_thickness_m=self.cathode_thickness_for(am_volume_fraction),
+            cathode_thickness_m=self.cathode_thickness_for(row.get("am_volume_fraction", 0.6)),
             particle_radius_m=radius,
             half_cell=self.half_cell,
             cell_format=self.cell_format,
@@ -312,9 +324,7 @@ class DesignObjective:
         cases, case_rows = [], []
         for i, row in enumerate(rows):
             try:
-                design = self.settings.cell_design(
-                    row["equivalent_particle_radius_m"], row["am_volume_fraction"]
-                )
+                design = self.settings.cell_design(row)
                 cases.append(CellCase(cathode_properties(row), design, operating_point))
                 case_rows.append(i)
             except ValueError as error:  # e.g. a generated volume without one of the phases

@@ -25,15 +25,30 @@ def _sphere(radius: float, n: int = 48) -> np.ndarray:
 
 
 @pytest.mark.parametrize("radius", [7.0, 10.0, 15.0])
-def test_equivalent_radius_of_a_sphere_is_its_radius(radius):
+def test_both_particle_radii_of_a_sphere_are_its_radius(radius):
     # The smoothed-gradient area gives 3 eps / a within 3 % for radii of 7 voxels and more;
-    # face counting (the staircase) would read the sphere about 1.5x too small.
+    # face counting (the staircase) would read the sphere about 1.5x too small. The local
+    # thickness (the largest whole-voxel ball inside, bias-corrected) within half a voxel.
     m = measure(_sphere(radius), MeasureSettings(voxel_size_m=1e-6, solid_conductivity=False))
     assert float(m.equivalent_particle_radius_m) == pytest.approx(radius * 1e-6, rel=0.03)
+    assert abs(float(m.particle_radius_m) - radius * 1e-6) <= 0.5e-6
     assert float(m.cbd_coverage) == 0.0
     assert float(m.am_electrolyte_area_per_volume_m) == pytest.approx(
         float(m.am_surface_area_per_volume_m), rel=1e-6
     )
+
+
+def test_touching_spheres_keep_their_local_thickness_radius_not_their_surface_radius():
+    # Two overlapping spheres of radius 8 (centres 12 apart): the contact hides surface, so
+    # 3 eps / a grows; the local thickness stays the spheres' radius.
+    n = 48
+    z, y, x = np.mgrid[:n, :n, :n] + 0.5
+    inside = np.zeros((n, n, n), bool)
+    for cx in (18.0, 30.0):
+        inside |= (z - 24) ** 2 + (y - 24) ** 2 + (x - cx) ** 2 <= 64
+    m = measure(np.where(inside, AM, PORE).astype(np.uint8), MeasureSettings(1e-6, solid_conductivity=False))
+    assert abs(float(m.particle_radius_m) - 8e-6) <= 0.5e-6
+    assert float(m.equivalent_particle_radius_m) > 1.1 * 8e-6
 
 
 def _settings(**kwargs) -> MeasureSettings:

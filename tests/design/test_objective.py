@@ -84,15 +84,15 @@ def test_the_cell_sees_the_measurement_with_coverage_counted_once(toy, simulated
     for row in simulated_rows:
         assert 0.1 < row["cbd_coverage"] < 0.9
         cathode = cathode_properties(row)
-        design = settings.cell_design(row["equivalent_particle_radius_m"])
+        design = settings.cell_design(row)
         setup = setup_cell(cathode, design, _power(settings))
         r_model = dict(setup.fixed)[PARTICLE_RADIUS]
         area = setup.inputs[AREA_FACTOR] * 3 * row["am_volume_fraction"] / r_model
         assert area == pytest.approx(row["am_electrolyte_area_per_volume_m"], rel=1e-9)
         assert setup.inputs[SOLID_CONDUCTIVITY] == pytest.approx(row["solid_conductivity_s_m"], rel=1e-9)
-        # The radius is the measured equivalent radius 3 eps_AM / a_AM, at several microns.
-        assert design.particle_radius_m == row["equivalent_particle_radius_m"]
-        assert 2e-6 < design.particle_radius_m < 20e-6
+        # The radius is the measured local-thickness radius (the simulator's particles: 5 um).
+        assert design.particle_radius_m == row["particle_radius_m"]
+        assert 3.5e-6 < design.particle_radius_m < 7e-6
 
 
 def test_the_loading_basis_keeps_the_coat_weight_and_the_thickness_basis_the_thickness(toy, simulated_rows):
