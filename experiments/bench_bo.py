@@ -23,9 +23,11 @@ Usage::
 
 ``--scaling`` (issue 25): one noisy Hartmann-6 campaign of ours from 10 Sobol points to
 ``--max-n`` observations, timing every ask; on the same data prefixes at ``--checkpoints`` it
-times one BoTorch iteration (fit + ``optimize_acqf``) and one ask of the earlier jitted, padded
-GP (``fit_gp`` + ``gp_posterior`` + ``maximize_acquisition`` from ``jaxmicro.bo``, as the
-Optimizer ran them before; after an untimed compile call; only up to ``--padded-max-n``). It also
+replays our ask from the state saved there and times one BoTorch iteration (fit +
+``optimize_acqf``) and one ask of the earlier jitted, padded GP (``fit_gp`` + ``gp_posterior`` +
+``maximize_acquisition`` from ``jaxmicro.bo``, as the Optimizer ran them before; after an
+untimed compile call; only up to ``--padded-max-n``), interleaved per repeat; wall and CPU time
+(each runs on one thread, so CPU time is what an idle machine would take). It also
 times the first GP ask in a fresh process for both of ours, and reports every ask's time over
 the median of its 10 neighbours.
 """
@@ -117,8 +119,8 @@ def run_sobol(prob: TestFunction, noise: float, seed: int, n_init: int, iters: i
 RUNNERS = {"jaxmicro": run_jaxmicro, "botorch": run_botorch, "sobol": run_sobol}
 
 
-def botorch_ask_time(x: np.ndarray, y: np.ndarray, bounds: np.ndarray, seed: int) -> float:
-    """Seconds of one BoTorch iteration (fit + optimize_acqf, q = 1) on the data ``(x, y)``."""
+def botorch_ask_time(x: np.ndarray, y: np.ndarray, bounds: np.ndarray, seed: int) -> tuple[float, float]:
+    """Wall and CPU seconds of one BoTorch iteration (fit + optimize_acqf, q = 1) on ``(x, y)``."""
     import torch
     from botorch.acquisition.logei import qLogExpectedImprovement
     from botorch.fit import fit_gpytorch_mll
@@ -131,7 +133,7 @@ def botorch_ask_time(x: np.ndarray, y: np.ndarray, bounds: np.ndarray, seed: int
     torch.manual_seed(seed)
     d = x.shape[1]
     tb = torch.tensor(bounds.T, dtype=torch.float64)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     tx = torch.tensor(x, dtype=torch.float64)
     ty = torch.tensor(y, dtype=torch.float64)[:, None]
     model = SingleTaskGP(tx, ty, input_transform=Normalize(d=d, bounds=tb),
@@ -139,7 +141,13 @@ def botorch_ask_time(x: np.ndarray, y: np.ndarray, bounds: np.ndarray, seed: int
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     acq = qLogExpectedImprovement(model, best_f=ty.max())
     optimize_acqf(acq, bounds=tb, q=1, num_restarts=10, raw_samples=512)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def _timed(fn, *args) -> tuple[float, float]:
+    t, c = time.perf_counter(), time.process_time()
+    fn(*args)
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def padded_ask(x_unit: np.ndarray, y: np.ndarray, seed: int) -> None:
@@ -214,12 +222,15 @@ def scaling(args: argparse.Namespace, meta: dict) -> dict:
     opt = Optimizer(bounds=prob.bounds, seed=seed, n_initial=args.initial)
     x0 = opt.ask(args.initial)
     opt.tell(x0, _observe(prob, noise, x0, rng))
-    ns, times = [], []
-    for _ in range(args.max_n - args.initial):
+    ns, times, cpu_times, snapshots = [], [], [], {}
+    for _ in range(args.max_n - args.initial + 1):  # the last ask is at n = max_n
         ns.append(len(opt.y))
-        t = time.perf_counter()
+        if len(opt.y) in args.checkpoints:
+            snapshots[len(opt.y)] = opt.to_dict()  # replayed below, next to BoTorch
+        t, c = time.perf_counter(), time.process_time()
         x = opt.ask(1)
         times.append(time.perf_counter() - t)
+        cpu_times.append(time.process_time() - c)
         opt.tell(x, _observe(prob, noise, x, rng))
         if len(opt.y) % 50 == 0:
             print(f"n={len(opt.y)}: ask median of last 50 {1e3 * np.median(times[-50:]):.0f} ms", flush=True)
@@ -227,32 +238,33 @@ def scaling(args: argparse.Namespace, meta: dict) -> dict:
     x_all, y_all = opt.x, opt.y
     checkpoints = []
     for n in args.checkpoints:
-        if n > len(y_all):
+        if n not in snapshots:
             continue
-        i = ns.index(n) if n in ns else None
-        lo_i, hi_i = max(0, (i or 0) - 5), (i or 0) + 6
-        row = {"n": n, "jaxmicro_ask_s": None if i is None else times[i],
-               "jaxmicro_ask_median_11_s": None if i is None else float(np.median(times[lo_i:hi_i]))}
-        if "botorch" in args.methods:
-            row["botorch_ask_s"] = [botorch_ask_time(x_all[:n], y_all[:n], bounds, seed)
-                                    for _ in range(args.repeats)]
-        if n <= args.padded_max_n:
-            xu = (x_all[:n] - lo) / (hi - lo)
-            t = time.perf_counter()
-            padded_ask(xu, y_all[:n], seed)  # compiles this bucket (unless done already)
-            row["padded_first_call_s"] = time.perf_counter() - t
-            reps = []
-            for _ in range(args.repeats):
-                t = time.perf_counter()
-                padded_ask(xu, y_all[:n], seed)
-                reps.append(time.perf_counter() - t)
-            row["padded_ask_s"] = reps
+        i = ns.index(n)
+        row = {"n": n, "jaxmicro_campaign_ask_s": times[i], "jaxmicro_campaign_ask_cpu_s": cpu_times[i]}
+        # Methods interleaved per repeat: the same load for all of them.
+        for _ in range(args.repeats):
+            w, c = _timed(lambda state: Optimizer.from_dict(state).ask(1), snapshots[n])
+            row.setdefault("jaxmicro_ask_s", []).append(w)
+            row.setdefault("jaxmicro_ask_cpu_s", []).append(c)
+            if "botorch" in args.methods:
+                w, c = botorch_ask_time(x_all[:n], y_all[:n], bounds, seed)
+                row.setdefault("botorch_ask_s", []).append(w)
+                row.setdefault("botorch_ask_cpu_s", []).append(c)
+            if n <= args.padded_max_n:
+                xu = (x_all[:n] - lo) / (hi - lo)
+                if "padded_first_call_s" not in row:  # compiles this bucket (unless done already)
+                    row["padded_first_call_s"] = _timed(padded_ask, xu, y_all[:n], seed)[0]
+                w, c = _timed(padded_ask, xu, y_all[:n], seed)
+                row.setdefault("padded_ask_s", []).append(w)
+                row.setdefault("padded_ask_cpu_s", []).append(c)
         print(row, flush=True)
         checkpoints.append(row)
     first = {m: first_ask_seconds(m) for m in ("jaxmicro", "padded")}
     regret = prob.f_max - float(np.max(prob.fn(x_all)))
     return {"meta": meta, "problem": "hartmann6_noisy", "seed": seed, "final_regret": regret,
-            "asks": {"n": ns, "seconds": times, "neighbour_ratio": ratios.tolist()},
+            "asks": {"n": ns, "seconds": times, "cpu_seconds": cpu_times,
+                     "neighbour_ratio": ratios.tolist()},
             "max_neighbour_ratio": float(ratios.max()),
             "asks_over_3x_neighbours": int((ratios > 3).sum()),
             "checkpoints": checkpoints, "first_ask_fresh_process": first}

@@ -52,9 +52,17 @@ def kernel_and_slope(kernel: str, u: np.ndarray, outputscale: float) -> tuple[np
         exp(-sqrt5 r)`` is finite at ``r = 0``.
     """
     if kernel == "matern52":
-        sr = _SQRT5 * np.sqrt(u)
+        sr = np.sqrt(5.0 * u)
         e = np.exp(-sr)
-        return outputscale * (1.0 + sr + sr * sr / 3.0) * e, -outputscale * (5.0 / 6.0) * (1.0 + sr) * e
+        e *= outputscale
+        one_sr = sr + 1.0
+        sr *= sr
+        sr *= 1.0 / 3.0
+        sr += one_sr
+        sr *= e  # s (1 + sqrt5 r + 5/3 r^2) exp(-sqrt5 r)
+        one_sr *= e
+        one_sr *= -5.0 / 6.0
+        return sr, one_sr
     if kernel == "rbf":
         k = outputscale * np.exp(-0.5 * u)
         return k, -0.5 * k
@@ -112,9 +120,10 @@ def neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: s
     sq = squared_differences(x) if sq_diffs is None else sq_diffs
     ls2 = np.exp(2.0 * theta[:d])
     s, noise, mean = math.exp(theta[d]), math.exp(theta[d + 1]), float(theta[d + 2])
-    u = np.tensordot(1.0 / ls2, sq, axes=1)
+    u = (sq.reshape(d, -1).T @ (1.0 / ls2)).reshape(n, n)
     kf, slope = kernel_and_slope(kernel, u, s)
-    cov = kf + noise * np.eye(n)
+    cov = kf.copy()
+    cov[np.diag_indices(n)] += noise
     try:
         chol = cholesky(cov)
     except np.linalg.LinAlgError:
@@ -134,7 +143,7 @@ def neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: s
     grad = np.empty_like(theta)
     ws = w * slope
     # dK/dlog l_k = slope * (-2 sq_k / l_k^2)
-    grad[:d] = np.tensordot(sq, ws, axes=([1, 2], [0, 1])) / ls2
+    grad[:d] = (sq.reshape(d, -1) @ ws.ravel()) / ls2
     grad[d] = -0.5 * np.sum(w * kf)
     grad[d + 1] = -0.5 * noise * np.trace(w)
     grad[d + 2] = -np.sum(alpha)

@@ -99,7 +99,7 @@ class Settings:
     fit_starts: int = 4
     maxiter: int = 60
     multistart_below: int = 32
-    explore_maxiter: int = 10
+    explore_maxiter: int = 5
     explore_restart_every: int = 10
 
 
