@@ -584,6 +584,28 @@ def build_design_cases(w: World) -> None:
     }.items():
         add("jaxmicro design", f"--checkpoint with {given}", damaged_checkpoint(edit))
 
+    def device_gpu():
+        import jax
+
+        if jax.default_backend() == "gpu":
+            raise CliResult(0, "")  # a GPU is there: nothing to refuse
+        env = os.environ | {"JAXMICRO_COMPILATION_CACHE": "0"}
+        env.pop("JAX_PLATFORMS", None)
+        command = [
+            sys.executable,
+            "-m",
+            "jaxmicro.cli",
+            *design,
+            "--device",
+            "gpu",
+            "--out",
+            str(w.fresh("design")),
+        ]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+        raise CliResult(done.returncode, done.stderr)
+
+    add("jaxmicro design", "--device gpu on a machine without a GPU", device_gpu)
+
     def design_while_locked():
         out = w.fresh("design")
         with lock_held_elsewhere(out):

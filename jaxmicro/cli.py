@@ -64,7 +64,7 @@ def error_line(error: BaseException) -> str:
     elif isinstance(error, ValueError | OSError) and str(error):
         text = str(error)  # our own messages name the input
     else:
-        text = f"{type(error).__name__}: {error}"
+        text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     return " ".join(text.split()) or type(error).__name__
 
 
@@ -108,8 +108,25 @@ def main(argv: list[str] | None = None) -> int:
     except _USER_ERRORS as error:
         if os.environ.get("JAXMICRO_TRACEBACK", "0") not in ("", "0"):
             raise
-        print(f"jaxmicro {args.command}: error: {error_line(error)}", file=sys.stderr)
+        message = error_line(error)
+        if (
+            getattr(args, "device", None) == "gpu"
+            and isinstance(error, AssertionError | RuntimeError)
+            and _no_gpu()
+        ):
+            message = f"--device gpu: JAX finds no GPU on this machine ({message}); use --device cpu"
+        print(f"jaxmicro {args.command}: error: {message}", file=sys.stderr)
         return 2
+
+
+def _no_gpu() -> bool:
+    """Whether JAX has no GPU backend (``--device gpu`` then fails deep inside JAX)."""
+    try:
+        import jax
+
+        return not jax.devices("gpu")
+    except Exception:  # RuntimeError: unknown backend, or it failed to initialise
+        return True
 
 
 _USER_ERRORS = (

@@ -304,3 +304,26 @@ def test_cli_version_falls_back_to_the_package_attribute(monkeypatch):
 
     monkeypatch.setattr(metadata, "version", not_installed)
     assert package_version() == jaxmicro.__version__
+
+
+def test_device_gpu_without_a_gpu_is_one_line(tmp_path):
+    import jax
+
+    if jax.default_backend() == "gpu":
+        pytest.skip("this machine has a GPU: --device gpu works")
+    env = os.environ | {"JAXMICRO_COMPILATION_CACHE": "0", "PYBAMM_DISABLE_TELEMETRY": "true"}
+    env.pop("JAX_PLATFORMS", None)
+    command = [
+        sys.executable,
+        "-m",
+        "jaxmicro.cli",
+        "design",
+        "--device",
+        "gpu",
+        "--out",
+        str(tmp_path / "d"),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1].startswith("jaxmicro design: error: --device gpu: JAX finds no GPU")
+    assert "Traceback" not in done.stderr
