@@ -177,6 +177,11 @@ class CylindricalFormat:
         """Outer radius of the jelly roll [m]."""
         return self.diameter_m / 2.0 - self.can_wall_thickness_m - self.winding_clearance_m
 
+    @property
+    def surface_area_m2(self) -> float:
+        """Outer surface of the can, mantle and both ends [m^2] (the lumped model's cooling area)."""
+        return math.pi * self.diameter_m * self.height_m + 0.5 * math.pi * self.diameter_m**2
+
     def housing(self, repeat_unit_thickness_m: float) -> HousingGeometry:
         """Winds a repeat unit of the given thickness [m] into the can."""
         R = self.diameter_m / 2.0
@@ -256,6 +261,12 @@ class PouchFormat:
     @property
     def stack_thickness_m(self) -> float:
         return self.thickness_m - 2.0 * self.laminate_thickness_m
+
+    @property
+    def surface_area_m2(self) -> float:
+        """Outer surface of the pouch [m^2] (the lumped model's cooling area)."""
+        l, w, t = self.length_m, self.width_m, self.thickness_m
+        return 2.0 * (l * w + l * t + w * t)
 
     def housing(self, repeat_unit_thickness_m: float) -> HousingGeometry:
         """Stacks repeat units of the given thickness [m] into the pouch."""

@@ -68,6 +68,9 @@ NOMINAL_CAPACITY = "Nominal cell capacity [A.h]"
 C_MAX = "Maximum concentration in positive electrode [mol.m-3]"
 J0 = "Positive electrode exchange-current density [A.m-2]"
 
+THERMAL_MODELS = ("isothermal", "lumped")
+TEMPERATURE = "Volume-averaged cell temperature [K]"
+
 # Lithium-metal counter electrode of half cells (values from PyBaMM's Xu2019 set).
 LITHIUM_METAL_SET = "Xu2019"
 LITHIUM_METAL_J0 = "Exchange-current density for lithium metal electrode [A.m-2]"
@@ -122,6 +125,13 @@ class CellModelConfig:
         anode_thickness_step_m: full-cell anode thickness is rounded up to this grid [m] so
             that designs differing only in AM fraction share a built model; the anode AM
             fraction is scaled down by the rounding so the N/P ratio stays exact. 0: no grid.
+        thermal: ``"isothermal"`` (298.15 K throughout) or ``"lumped"``: PyBaMM's lumped
+            thermal model (Timms et al., J. Electrochem. Soc. 168 (2021) 070503): one cell
+            temperature, heated by the DFN's reversible and irreversible heat, cooled through
+            the cell format's outer surface; the base set's Arrhenius kinetics then respond.
+        heat_transfer_coefficient_w_m2_k: total heat-transfer coefficient of the lumped
+            model [W/(m^2 K)]; 10 is Chen2020's value for an LG M50 in still air (natural
+            convection, no pack cooling; a cooled pack plate reaches several hundred).
         mesh_points: finite-volume points per electrode, separator and particle.
         rtol, atol: IDAKLU tolerances (PyBaMM defaults; energies agree with rtol=1e-6 to
             about 1e-5 relative at 3 to 5 times less solve time at high rate).
@@ -136,6 +146,8 @@ class CellModelConfig:
     full_cell_voltage_window_v: tuple[float, float] | None = None
     half_cell_voltage_window_v: tuple[float, float] = (3.0, 4.3)
     anode_thickness_step_m: float = 1e-6
+    thermal: str = "isothermal"
+    heat_transfer_coefficient_w_m2_k: float = 10.0
     mesh_points: int = 20
     rtol: float = 1e-4
     atol: float = 1e-6
@@ -158,6 +170,11 @@ class CellModelConfig:
             raise ValueError("anode_thickness_step_m must be >= 0")
         if self.mesh_points < 3:
             raise ValueError("mesh_points must be >= 3")
+        if self.thermal not in THERMAL_MODELS:
+            raise ValueError(f"thermal must be one of {THERMAL_MODELS}, got {self.thermal!r}")
+        h = self.heat_transfer_coefficient_w_m2_k
+        if not (math.isfinite(h) and h > 0.0):
+            raise ValueError(f"heat_transfer_coefficient_w_m2_k must be a positive number, got {h}")
 
 
 @functools.lru_cache(maxsize=4)
@@ -322,6 +339,10 @@ def setup_cell(
     # The 1D model's current collector area is the wound/stacked cathode area.
     fixed["Electrode height [m]"] = 1.0
     fixed["Electrode width [m]"] = A
+    if config.thermal == "lumped":  # the whole wound/stacked cell is one lumped body
+        fixed["Total heat transfer coefficient [W.m-2.K-1]"] = config.heat_transfer_coefficient_w_m2_k
+        fixed["Cell cooling surface area [m2]"] = design.cell_format.surface_area_m2
+        fixed["Cell volume [m3]"] = budget.cell_volume_m3
 
     nominal_ah = q_rev * A * FARADAY_C_MOL / 3600.0
     max_ah = eps_am * c_max * (1.0 - x100) * L_p * A * FARADAY_C_MOL / 3600.0
@@ -342,6 +363,8 @@ def setup_cell(
         ("operating mode", operating_point.mode),
         ("working electrode", "positive" if design.half_cell else "both"),
     )
+    if config.thermal == "lumped":
+        options += (("thermal", "lumped"),)
     return CellSetup(
         options=options,
         fixed=tuple(sorted(fixed.items())),

@@ -38,6 +38,8 @@ class CellResult:
         anode_thickness_m: counter-electrode thickness per side [m].
         cell_mass_kg: whole-cell mass [kg].
         cell_volume_l: whole-cell volume [L].
+        max_temperature_k: highest cell temperature of the discharge [K] (lumped thermal
+            model; NaN when isothermal).
         masses_kg: mass budget by component [kg].
         build_time_s: time spent building the model for this result (0 on a cache hit) [s].
         solve_time_s: time of the solve [s]; the first solve of a new model includes the
@@ -65,6 +67,7 @@ class CellResult:
     anode_thickness_m: float = math.nan
     cell_mass_kg: float = math.nan
     cell_volume_l: float = math.nan
+    max_temperature_k: float = math.nan
     masses_kg: dict[str, float] = dataclasses.field(default_factory=dict)
     build_time_s: float = 0.0
     solve_time_s: float = 0.0
@@ -95,4 +98,6 @@ class CellResult:
             ("cell mass", self.cell_mass_kg * 1e3, "g"),
             ("cell volume", self.cell_volume_l * 1e3, "mL"),
         ]
+        if math.isfinite(self.max_temperature_k):
+            rows.append(("max temperature", self.max_temperature_k - 273.15, "degC"))
         return "\n".join(f"{name:<27s}{value:>12.4g}  {unit}" for name, value, unit in rows)

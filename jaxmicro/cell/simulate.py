@@ -20,6 +20,7 @@ from typing import Any
 from jaxmicro.cell.inputs import CathodeProperties, CellDesign, OperatingPoint
 from jaxmicro.cell.parameters import (
     AREA_FACTOR,
+    TEMPERATURE,
     CellModelConfig,
     CellSetup,
     build_parameter_values,
@@ -60,6 +61,10 @@ def _dfn(options: tuple[tuple[str, str], ...]) -> Any:
     return import_pybamm().lithium_ion.DFN(dict(options))
 
 
+def _outputs(config: CellModelConfig) -> list[str]:
+    return _OUTPUT_VARIABLES + ([TEMPERATURE] if config.thermal == "lumped" else [])
+
+
 def build_simulation(config: CellModelConfig, setup: CellSetup) -> Any:
     """Builds (parameterises and discretises) the PyBaMM simulation of a setup."""
     pybamm = import_pybamm()
@@ -68,7 +73,7 @@ def build_simulation(config: CellModelConfig, setup: CellSetup) -> Any:
         _dfn(setup.options).new_copy(),
         parameter_values=build_parameter_values(config, setup),
         var_pts={"x_n": n, "x_s": n, "x_p": n, "r_n": n, "r_p": n},
-        solver=pybamm.IDAKLUSolver(rtol=config.rtol, atol=config.atol, output_variables=_OUTPUT_VARIABLES),
+        solver=pybamm.IDAKLUSolver(rtol=config.rtol, atol=config.atol, output_variables=_outputs(config)),
     )
     simulation.build()
     return simulation
@@ -165,6 +170,9 @@ def simulate_cell(
                 energy = float(solution[ENERGY].entries[-1])
                 duration = float(solution.t[-1])
                 termination = str(solution.termination)
+                max_temperature = math.nan
+                if config.thermal == "lumped":
+                    max_temperature = float(max(solution[TEMPERATURE].entries))
             break
         except Exception as error:
             if "non-positive at initial conditions" in str(error):
@@ -205,6 +213,7 @@ def simulate_cell(
         energy_density_wh_l=energy / (budget.cell_volume_m3 * 1e3),
         electrode_specific_energy_wh_kg=energy / budget.masses_kg["cathode_coating"],
         am_specific_capacity_mah_g=capacity / budget.am_mass_kg,
+        max_temperature_k=max_temperature,
         inputs=record,
         **geometry,
     )
