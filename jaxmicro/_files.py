@@ -256,9 +256,23 @@ def replace_dir(staging: Path, path: Path) -> None:
 
 # .<name>.<pid>.<random>[.tmp<suffix>]: this module's temporaries, named by their writer.
 _OWNED_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[a-z0-9_]{8}(\.tmp(\.\w+)?)?$")
-# Written before temporaries named their writer: .<name>.<random>[.tmp], .<name>.old,
-# and write_volume's .<name>.tmp<suffix>.
-_LEGACY_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.([a-z0-9_]{8}(\.tmp)?|old|tmp(\.\w+)?)$")
+# Written before temporaries named their writer: files .<name>.<random>.tmp and write_volume's
+# .<name>.tmp<suffix>; folders .<name>.old and staging folders .<name>.<random> (the latter
+# only beside an existing <name>, or for the target asked for, so that a user's hidden folder
+# is never taken for one).
+_LEGACY_TEMPORARY_FILE = re.compile(r"^\.(?P<name>.+)\.([a-z0-9_]{8}\.tmp|tmp(\.\w+)?)$")
+_LEGACY_TEMPORARY_DIR = re.compile(r"^\.(?P<name>.+)\.(?P<random>[a-z0-9_]{8}|old)$")
+
+
+def _legacy_match(entry: Path, name: str | None) -> re.Match[str] | None:
+    if entry.is_dir() and not entry.is_symlink():
+        match = _LEGACY_TEMPORARY_DIR.match(entry.name)
+        if match and (
+            match["random"] == "old" or match["name"] == name or entry.with_name(match["name"]).exists()
+        ):
+            return match
+        return None
+    return _LEGACY_TEMPORARY_FILE.match(entry.name)
 
 
 def _alive(pid: int) -> bool:
@@ -295,7 +309,7 @@ def remove_stale_temporaries(folder: str | os.PathLike, name: str | None = None)
         if not entry.name.startswith(".") or entry.name == LOCK_NAME:
             continue
         owned = _OWNED_TEMPORARY.match(entry.name)
-        match = owned or _LEGACY_TEMPORARY.match(entry.name)
+        match = owned or _legacy_match(entry, name)
         if match is None or (name is not None and match["name"] != name):
             continue
         if owned and _alive(int(owned["pid"])):

@@ -281,9 +281,17 @@ def test_stale_temporaries_of_killed_writers_are_removed_and_live_ones_kept(tmp_
         ".optimum.tif.tmp.tif",  # write_volume's
     ]
     live = [f".generator.{os.getpid()}.abcdefgh", f".summary.json.{os.getppid()}.abcdefgh.tmp.json"]
-    keep = ["generator", "log.jsonl", ".hidden", ".notes.txt", LOCK_NAME]
+    keep = [
+        "generator",
+        "log.jsonl",
+        ".hidden",
+        ".notes.txt",
+        ".config.settings",
+        ".cache.abcdefgh",
+        LOCK_NAME,
+    ]
     for name in stale + live + keep:
-        if "generator" in name:
+        if "generator" in name or name == ".cache.abcdefgh":  # folders
             (tmp_path / name).mkdir()
             (tmp_path / name / "f").write_text("x")
         else:
