@@ -47,7 +47,7 @@ def test_a_second_run_reports_the_finished_campaign_without_evaluating_again(
 
     assert main(argv) == first_code
     second = capsys.readouterr()
-    assert "continuing the campaign(s)" in second.err
+    assert "holds this finished study" in second.err
     assert _evaluations(log) == first  # nothing evaluated again
     best_line = next(line for line in first_out.splitlines() if "W/kg:" in line)
     assert best_line in second.out  # the same result reported

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from jaxmicro.design import _cli_common as common
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.use_help_formatter(parser)
     micro = parser.add_argument_group("measured cathode microstructure")
     micro.add_argument("--porosity", type=float, default=0.30, help="pore volume fraction [-]")
     micro.add_argument("--am-fraction", type=float, default=0.63, help="AM volume fraction [-]")
@@ -26,24 +29,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     micro.add_argument("--coverage", type=float, default=0.0, help="CBD coverage of AM [-]")
     design = parser.add_argument_group("design")
-    design.add_argument("--thickness-um", type=float, default=75.0, help="cathode thickness [um]")
-    design.add_argument("--radius-um", type=float, default=5.22, help="AM particle radius [um]")
+    common.add_thickness_argument(design, basis_note=False)
+    design.add_argument(
+        "--radius-um", type=float, default=common.DEFAULT_RADIUS_UM, help="AM particle radius [um]"
+    )
     design.add_argument("--np-ratio", type=float, default=1.1, help="N/P capacity ratio [-]")
     design.add_argument(
         "--half-cell", action="store_true", help="lithium-metal counter electrode"
     )
-    design.add_argument("--format", choices=("4680", "pouch"), default="4680", dest="cell_format")
+    common.add_cell_format_argument(design)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--c-rate", type=float, default=None, help="constant-current C-rate [1/h]")
     mode.add_argument(
-        "--power-w-per-kg", type=float, default=None, help="constant power per kg of cell [W/kg]"
+        "--c-rate", type=float, default=None, help="constant-current C-rate [1/h] (default 1 C)"
     )
-    parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    mode.add_argument(
+        "--power-w-per-kg", type=float, default=None, help="cell-level discharge power [W/kg]"
+    )
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="FILE",
+        help="the full result as JSON: to FILE, or printed without one",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from jaxmicro._files import plain_json, write_json_atomic
     from jaxmicro.cell import CathodeProperties, CellDesign, OperatingPoint, simulate_cell
 
     radius = args.radius_um * 1e-6
@@ -71,10 +86,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         operating_point = OperatingPoint(c_rate=args.c_rate if args.c_rate is not None else 1.0)
     result = simulate_cell(properties, design, operating_point)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+    if args.json == "-":
+        print(json.dumps(plain_json(result.to_dict()), indent=2, allow_nan=False))
     else:
+        if args.json:
+            write_json_atomic(args.json, result.to_dict())
         kind = "half cell" if design.half_cell else "full cell"
         print(f"{design.cell_format.name} {kind}, {operating_point}")
         print(result.summary())
+        if args.json:
+            print(f"wrote {args.json}")
     return 1 if result.failed else 0

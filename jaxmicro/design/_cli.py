@@ -5,37 +5,33 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from jaxmicro.design import _cli_common as common
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.use_help_formatter(parser)
     what = parser.add_argument_group("what to optimise")
     what.add_argument(
-        "--powers",
-        type=_floats,
-        default=[200.0],
-        help="cell-level discharge powers [W/kg], comma-separated; one campaign each (default 200)",
+        "--power-w-per-kg",
+        type=common.floats,
+        default=f"{common.DEFAULT_POWER_W_PER_KG:g}",
+        help="cell-level discharge power [W/kg]; comma-separated for one campaign each",
     )
+    common.add_hidden_alias(what, "--powers", dest="power_w_per_kg", type=common.floats)
     what.add_argument(
         "--optimise",
         type=common.names,
-        default=["am_wt", "porosity"],
-        help="labels to optimise, comma-separated (default am_wt,porosity; adhesion is then fixed)",
+        default="am_wt,porosity",
+        help="labels to optimise, comma-separated (the others are fixed)",
     )
     common.add_fixed_label_arguments(what)
     common.add_cell_arguments(parser.add_argument_group("cell"))
     budget = parser.add_argument_group("campaign")
-    budget.add_argument("--budget", type=int, default=10, help="labels evaluated per power (default 10)")
-    budget.add_argument("--batch-size", type=int, default=2, help="labels per BO batch (default 2)")
-    budget.add_argument("--n-initial", type=int, default=4, help="Sobol initial labels (default 4)")
+    budget.add_argument("--budget", type=int, default=10, help="labels evaluated per power")
+    budget.add_argument("--batch-size", type=int, default=2, help="labels per BO batch")
+    budget.add_argument("--n-initial", type=int, default=4, help="Sobol initial labels")
     budget.add_argument("--seeds-per-label", type=int, default=2, help="generated volumes per label")
     budget.add_argument(
         "--volume-size", type=int, default=None,
@@ -46,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--out",
         default="runs/design",
-        help="output folder (default runs/design); a campaign already there with the same options "
+        help="output folder; a campaign already there with the same options "
         "is continued, or reported at once if it is finished; other options need another folder",
     )
     run.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # now the default
@@ -71,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     generator = common.load_generator_of(args)
     space = design_space(generator.label_ranges, free=args.optimise, fixed=common.fixed_labels(args))
     volume_size = args.volume_size or (64 if jax.default_backend() == "cpu" else 128)
-    # The power is replaced by each of --powers, one campaign each (run_study).
+    # The power is replaced by each of --power-w-per-kg, one campaign each (run_study).
     design = common.design_settings(args, power_w_per_kg=200.0, volume_size=volume_size)
     campaign = CampaignSettings(
         budget=args.budget,
@@ -79,26 +75,37 @@ def run(args: argparse.Namespace) -> int:
         n_initial=min(args.n_initial, args.budget),
         seed=args.seed,
     )
-    existing = _existing_campaigns(args.out, args.powers)
-    if existing:
-        print(
-            f"continuing the campaign(s) in {', '.join(str(f) for f in existing)} (a finished one reports "
-            "its result; use another --out for a new run)",
-            file=sys.stderr,
-        )
-    with common.cell_executor(args) as executor:
-        result = run_study(
-            generator,
-            args.powers,
-            space,
-            args.out,
-            design,
-            campaign,
-            resume=bool(existing),
-            executor=executor,
-            header={"command": sys.argv},
-            progress=not args.no_progress,
-        )
+    finished = _finished_study(Path(args.out), args.power_w_per_kg, space, design, campaign)
+    if finished is not None:
+        print(f"{args.out} holds this finished study; use another --out for a new run", file=sys.stderr)
+        result = finished
+    else:
+        existing = _existing_campaigns(args.out, args.power_w_per_kg)
+        if existing:
+            print(
+                f"continuing the campaign(s) in {', '.join(str(f) for f in existing)} "
+                "(use another --out for a new run)",
+                file=sys.stderr,
+            )
+        with common.cell_executor(args) as executor:
+            result = run_study(
+                generator,
+                args.power_w_per_kg,
+                space,
+                args.out,
+                design,
+                campaign,
+                resume=bool(existing),
+                executor=executor,
+                header={"command": sys.argv},
+                progress=not args.no_progress,
+            )
+    _report(design, space, result)
+    return 0 if any(c.best is not None for c in result.campaigns) else 1
+
+
+def _report(design: Any, space: Any, result: Any) -> None:
+    """Prints the best labels and cell of each campaign of a :class:`StudyResult`."""
     print(f"\n{design.objective_description}, optimising {', '.join(space.free)}; fixed {space.fixed}")
     for power, found in zip(result.powers_w_per_kg, result.campaigns, strict=True):
         best = found.best
@@ -118,4 +125,50 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nsummary: {result.summary_path}")
     print("figures: " + ", ".join(str(f) for f in result.figures))
     print("logs:    " + ", ".join(str(c.log_path) for c in result.campaigns))
-    return 0 if any(c.best is not None for c in result.campaigns) else 1
+
+
+def _finished_study(
+    out: Path, powers: list[float], space: Any, design: Any, campaign: Any
+) -> Any | None:
+    """The :class:`StudyResult` of a finished study in ``out`` with exactly these options, read
+    from its summary and logs without computing anything; ``None`` when there is none (then
+    :func:`run_study` continues, starts, or refuses other options with a clear error)."""
+    import dataclasses
+    import json
+
+    from jaxmicro.design.campaign import LOG_NAME, STATE_NAME, CampaignResult, best_evaluation
+    from jaxmicro.design.objective import Evaluation
+    from jaxmicro.design.records import read_records
+    from jaxmicro.design.study import SUMMARY_NAME, StudyResult, campaign_dir
+
+    summary_path = out / SUMMARY_NAME
+    if not summary_path.is_file():
+        return None
+    try:
+        summary = json.loads(summary_path.read_text())
+        mine = json.loads(
+            json.dumps(
+                {
+                    "space": space.to_dict(),
+                    "campaign": dataclasses.asdict(campaign),
+                    "design": design.to_dict() | {"power_w_per_kg": [float(p) for p in powers]},
+                }
+            )
+        )
+        if any(summary.get(key) != value for key, value in mine.items()):
+            return None
+        results = []
+        for power in powers:
+            folder = campaign_dir(out, power)
+            state = json.loads((folder / STATE_NAME).read_text())
+            records = [r for r in read_records(folder / LOG_NAME) if r.get("type") == "evaluation"]
+            if state.get("pending") is not None or len(records) < campaign.budget:
+                return None
+            evaluations = tuple(Evaluation.from_dict(r) for r in records)
+            results.append(CampaignResult(folder, evaluations, best_evaluation(evaluations)))
+        figures = tuple(Path(f) for f in summary.get("figures", []))
+        if not all(f.is_file() for f in figures):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # anything unexpected: let run_study look at the folder
+    return StudyResult(out, tuple(float(p) for p in powers), tuple(results), summary_path, figures)

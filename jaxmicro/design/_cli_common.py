@@ -1,4 +1,6 @@
-"""Options and set-up shared by ``jaxmicro design`` and ``jaxmicro sweep``."""
+"""Options and set-up shared by ``jaxmicro design`` and ``jaxmicro sweep``, and the command line's
+shared vocabulary (option names, units, defaults, ``--help`` format) used by ``cell``,
+``characterise`` and ``generate`` too."""
 
 from __future__ import annotations
 
@@ -8,10 +10,55 @@ from typing import Any
 
 LABEL_NAMES = ("am_wt", "porosity", "adhesion")
 
+# The command line's shared vocabulary: one option name and unit per quantity across
+# subcommands. Kept here as plain values so that `jaxmicro --help` imports no jax or pybamm;
+# tests/test_cli_vocabulary.py checks each against the library constant it mirrors.
+OBJECTIVE_NAMES = ("specific_energy", "energy_density", "electrode_specific_energy")
+"""``jaxmicro.design.objective.OBJECTIVES``' keys."""
+CELL_FORMATS = ("4680", "pouch")
+"""Cell formats by name (``jaxmicro.cell.inputs``)."""
+DEFAULT_POWER_W_PER_KG = 200.0
+"""Cell-level discharge power of the README's main job [W/kg]."""
+BASES = ("loading", "thickness")
+"""``jaxmicro.design.objective.BASES``: what stays fixed as the labels change."""
+DEFAULT_LOADING_MG_CM2 = 22.0
+"""``DesignSettings.am_loading_mg_cm2`` [mg/cm^2]."""
+DEFAULT_THICKNESS_UM = 80.0
+"""``DesignSettings.cathode_thickness_m`` in micrometres."""
+DEFAULT_RADIUS_UM = 5.22
+"""``CellDesign.particle_radius_m`` in micrometres."""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default in ``--help``, except unset (None) and off (False) ones."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or "%(default)" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def use_help_formatter(parser: argparse.ArgumentParser) -> None:
+    """Makes ``parser``'s ``--help`` show the defaults (:class:`HelpFormatter`)."""
+    parser.formatter_class = HelpFormatter
+
+
+def add_hidden_alias(group: argparse._ArgumentGroup, old: str, dest: str, **kwargs: Any) -> None:
+    """An old option spelling that still works but is not shown in ``--help``."""
+    group.add_argument(old, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+
 
 def names(text: str) -> list[str]:
     """Comma-separated names -> list (argparse type)."""
     return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def floats(text: str) -> list[float]:
+    """Comma-separated numbers -> list (argparse type)."""
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
 def add_fixed_label_arguments(group: argparse._ArgumentGroup) -> None:
@@ -26,17 +73,46 @@ def add_fixed_label_arguments(group: argparse._ArgumentGroup) -> None:
         )
 
 
+def add_cell_format_argument(group: argparse._ArgumentGroup) -> None:
+    """``--cell-format`` (old spelling ``--format``)."""
+    group.add_argument("--cell-format", choices=CELL_FORMATS, default=CELL_FORMATS[0], help="cell format")
+    add_hidden_alias(group, "--format", dest="cell_format", choices=CELL_FORMATS)
+
+
+def add_thickness_argument(group: argparse._ArgumentGroup, basis_note: bool = True) -> None:
+    """``--thickness-um``: cathode coating thickness per side [um], the same default everywhere."""
+    group.add_argument(
+        "--thickness-um",
+        type=float,
+        default=DEFAULT_THICKNESS_UM,
+        help="cathode coating thickness per side [um]" + (" (--basis thickness)" if basis_note else ""),
+    )
+
+
 def add_cell_arguments(group: argparse._ArgumentGroup) -> None:
-    """Objective and cell design: ``--objective``, ``--cell-format``, ``--half-cell``, ``--thickness-um``."""
+    """Objective and cell design: ``--objective``, ``--cell-format``, ``--half-cell``,
+    ``--basis``, ``--am-loading-mg-cm2``, ``--thickness-um``."""
     group.add_argument(
         "--objective",
-        default="specific_energy",
-        choices=("specific_energy", "energy_density", "electrode_specific_energy"),
-        help="cell-level specific energy [Wh/kg] (default), energy density [Wh/L], or electrode-level",
+        default=OBJECTIVE_NAMES[0],
+        choices=OBJECTIVE_NAMES,
+        help="cell-level specific energy [Wh/kg], energy density [Wh/L], or electrode-level [Wh/kg]",
     )
-    group.add_argument("--cell-format", choices=("4680", "pouch"), default="4680")
+    add_cell_format_argument(group)
     group.add_argument("--half-cell", action="store_true", help="lithium-metal half cell (default: full)")
-    group.add_argument("--thickness-um", type=float, default=80.0, help="cathode coating thickness [um]")
+    group.add_argument(
+        "--basis",
+        choices=BASES,
+        default=BASES[0],
+        help="what stays fixed as the labels change: the AM loading or the coating thickness",
+    )
+    group.add_argument(
+        "--am-loading-mg-cm2",
+        type=float,
+        default=DEFAULT_LOADING_MG_CM2,
+        help="AM loading per side [mg/cm^2] (--basis loading)",
+    )
+    add_thickness_argument(group)
 
 
 def add_run_arguments(group: argparse._ArgumentGroup) -> None:
@@ -52,9 +128,11 @@ def add_run_arguments(group: argparse._ArgumentGroup) -> None:
         "--cell-workers",
         type=int,
         default=1,
-        help="processes for the cell simulations (default 1: in this process, model cached)",
+        help="processes for the cell simulations (1: in this process, model cached)",
     )
-    group.add_argument("--scheduler", default=None, help="Dask scheduler address for the cell simulations")
+    group.add_argument(
+        "--scheduler", default=None, help="Dask scheduler address for the cell simulations (tcp://host:8786)"
+    )
     group.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -88,6 +166,8 @@ def design_settings(args: argparse.Namespace, power_w_per_kg: float, volume_size
         power_w_per_kg=power_w_per_kg,
         half_cell=args.half_cell,
         cell_format=args.cell_format,
+        basis=args.basis,
+        am_loading_mg_cm2=args.am_loading_mg_cm2,
         cathode_thickness_m=args.thickness_um / 1e6,
         volume_size=volume_size,
         seeds_per_label=args.seeds_per_label,

@@ -19,6 +19,7 @@ def _counts(text: str) -> int | list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.use_help_formatter(parser)
     labels = parser.add_argument_group("labels")
     source = labels.add_mutually_exclusive_group()
     source.add_argument(
@@ -28,46 +29,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="grid points per free label, K or K1,K2 (default 5; bounds included)",
     )
     source.add_argument(
-        "--labels",
+        "--labels-csv",
         dest="labels_csv",
         default=None,
         help="CSV file with a header of label names (am_wt,porosity,adhesion); "
         "missing columns take the fixed values",
     )
+    common.add_hidden_alias(source, "--labels", dest="labels_csv")
     labels.add_argument(
         "--vary",
         "--optimise",
         dest="vary",
         type=common.names,
-        default=["am_wt", "porosity"],
-        help="free labels of the grid, comma-separated (default am_wt,porosity)",
+        default="am_wt,porosity",
+        help="free labels of the grid, comma-separated",
     )
     common.add_fixed_label_arguments(labels)
     what = parser.add_argument_group("what to evaluate")
     what.add_argument(
-        "--power", type=float, default=200.0, help="cell-level discharge power [W/kg] (default 200)"
+        "--power-w-per-kg",
+        type=float,
+        default=common.DEFAULT_POWER_W_PER_KG,
+        help="cell-level discharge power [W/kg]",
     )
+    common.add_hidden_alias(what, "--power", dest="power_w_per_kg", type=float)
     what.add_argument(
         "--properties-only", action="store_true", help="generate and characterise only; no cell simulation"
     )
     common.add_cell_arguments(what)
-    what.add_argument(
-        "--seeds-per-label", type=int, default=2, help="generated volumes per label (default 2)"
-    )
-    what.add_argument(
-        "--volume-size", type=int, default=64, help="generated volume edge [voxels] (default 64)"
-    )
+    what.add_argument("--seeds-per-label", type=int, default=2, help="generated volumes per label")
+    what.add_argument("--volume-size", type=int, default=64, help="generated volume edge [voxels]")
     run = parser.add_argument_group("run")
     run.add_argument(
         "--out",
         default="runs/sweep/sweep.jsonl",
-        help="results, one JSON line per label (default runs/sweep/sweep.jsonl); a rerun resumes",
+        help="results, one JSON line per label; a rerun resumes",
     )
     run.add_argument(
         "--chunk-size",
         type=int,
         default=8,
-        help="labels per sharded computation, rounded up to a multiple of the devices (default 8)",
+        help="labels per sharded computation, rounded up to a multiple of the devices",
     )
     run.add_argument("--devices", type=int, default=None, help="use the first N devices (default: all)")
     common.add_run_arguments(run)
@@ -172,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         labels = label_grid(space, args.grid if args.grid is not None else 5)
         described = f"grid of {len(labels)} labels over {', '.join(space.free)} (fixed {dict(space.fixed)})"
     check_labels(generator, labels)  # refuse labels outside the trained range before any work
-    design = common.design_settings(args, power_w_per_kg=args.power, volume_size=args.volume_size)
+    design = common.design_settings(args, power_w_per_kg=args.power_w_per_kg, volume_size=args.volume_size)
     mesh = batch_mesh(args.devices)
     if args.chunk_size < 1:
         raise ValueError(f"--chunk-size must be at least 1, got {args.chunk_size}")

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from jaxmicro.design import _cli_common as common
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.use_help_formatter(parser)
     parser.add_argument(
         "--checkpoint",
         default=None,
-        help="generator folder (exported or a training run) [the shipped checkpoints/default]",
+        help="generator folder, exported or a training run (default: the shipped one)",
     )
     parser.add_argument("--labels", required=True, help="am_wt,porosity,adhesion, e.g. 0.93,0.36,0.5")
-    parser.add_argument("--size", type=int, default=64, help="cubic output edge [voxels] [%(default)s]")
-    parser.add_argument("--seed", type=int, default=0, help="first seed [%(default)s]")
-    parser.add_argument("--n", type=int, default=1, help="volumes, seeds seed..seed+n-1 [%(default)s]")
+    parser.add_argument("--volume-size", type=int, default=64, help="cubic output edge [voxels]")
+    common.add_hidden_alias(parser, "--size", dest="volume_size", type=int)
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument("--n", type=int, default=1, help="volumes, seeds seed..seed+n-1")
     parser.add_argument("--periodic", action="store_true", help="periodic on all faces")
     parser.add_argument("--extrapolate", action="store_true", help="allow labels outside the trained range")
     parser.add_argument(
@@ -52,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     result = generate(
         generator,
         labels,
-        (args.size,) * 3,
+        (args.volume_size,) * 3,
         list(range(args.seed, args.seed + args.n)),
         periodic=args.periodic,
         extrapolate=args.extrapolate,
@@ -72,5 +76,5 @@ def run(args: argparse.Namespace) -> int:
             f"{name} {np.mean(volume == p):.3f}" for p, name in enumerate(("pore", "AM", "CBD"))
         )
         print(f"wrote {path} and {path.name}.json ({fractions}; voxel {result.voxel_size_m:g} m)")
-    print(f"generated {args.n} volume(s) of {args.size}^3 in {seconds:.2f} s (including compilation)")
+    print(f"generated {args.n} volume(s) of {args.volume_size}^3 in {seconds:.2f} s (including compilation)")
     return 0

@@ -32,7 +32,17 @@ def test_characterise_command_writes_tau_for_all_axes_and_metrics(tmp_path, caps
 
 
 def test_characterise_command_reports_bad_input_in_one_line(tmp_path, capsys):
+    path = tmp_path / "grey.npy"
+    np.save(path, np.full((4, 4, 4), 7, np.uint8))  # 7 is no phase of the 0/1/2 mapping
+    assert main(["characterise", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jaxmicro characterise: error:") and "not in the phase mapping" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_missing_conducting_phase_is_tau_null_not_an_error(tmp_path, capsys):
     path = tmp_path / "solid.npy"
     np.save(path, np.full((4, 4, 4), AM, np.uint8))
-    assert main(["characterise", str(path)]) == 2
-    assert "do not occur" in capsys.readouterr().err
+    assert main(["characterise", str(path), "--axis", "0", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out, parse_constant=_refuse)["tortuosity"]["0"]
+    assert row["tau"] is None and row["percolates"] is False
