@@ -1,9 +1,11 @@
 """Gaussian-process Bayesian optimisation in JAX (``docs/bo.md``).
 
 The high-level entry point is the ask/tell :class:`Optimizer` (maximises by default; failed
-evaluations are NaN; its whole state saves to JSON). The pure, jittable pieces it is built from
-are exported too: kernels, GP fit and posterior, acquisitions, acquisition optimisation and the
-box-constrained quasi-Newton minimiser.
+evaluations are NaN; its whole state saves to JSON). It runs the GP on the host
+(:mod:`jaxmicro.bo.host_gp`, :mod:`jaxmicro.bo.host_acq`: NumPy/SciPy, exact size, warm-started,
+nothing to compile). The same model as pure, jittable JAX functions is exported too: kernels,
+GP fit and posterior, acquisitions, acquisition optimisation and the box-constrained
+quasi-Newton minimiser.
 """
 
 from jaxmicro.bo.acqopt import Candidates, acquisition_fn, maximize_acquisition
