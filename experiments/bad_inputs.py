@@ -10,7 +10,8 @@ process through :func:`jaxmicro.cli.main`, or a public function) and records the
 * ``TRACEBACK``: an exception of an undocumented type, or a subcommand that printed a traceback;
 * ``SILENT``: accepted an input it should have refused;
 * ``ESCAPE``: read or wrote outside the folder it was given;
-* ``HANG``: took longer than :data:`TIMEOUT_S`.
+* ``HANG``: took longer than :data:`TIMEOUT_S`;
+* ``LITTER``: a failed write left a temporary file behind.
 
 Usage (CPU, about a minute on a 2-core machine)::
 
@@ -70,8 +71,8 @@ class Escaped(Exception):
     """A case found something read or written outside where it should be."""
 
 
-class Accepted(Exception):
-    """A case that should have been refused ran to the end."""
+class Litter(Exception):
+    """A case left temporary files behind."""
 
 
 CASES: list[Case] = []
@@ -442,6 +443,7 @@ def build_cases(w: World) -> None:
     build_design_cases(w)
     build_generator_cases(w)
     build_record_cases(w)
+    build_full_disk_cases(w)
 
 
 def build_design_cases(w: World) -> None:
@@ -767,6 +769,94 @@ def build_record_cases(w: World) -> None:
     )
 
 
+def build_full_disk_cases(w: World) -> None:
+    """A full disk (ENOSPC from the writer) at each kind of write; nothing may be left behind."""
+    import errno
+    from unittest import mock
+
+    from jaxmicro._files import write_json_atomic
+    from jaxmicro.data import dataset as dataset_module
+    from jaxmicro.data import write_dataset
+    from jaxmicro.design.records import append_record
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def short_write(*args, **kwargs):
+        raise OSError("262144 requested and 32512 written")  # numpy's tofile on a full disk
+
+    def clean_after(folder: Path, run: Callable[[], object]) -> Callable[[], object]:
+        def checked():
+            folder.mkdir(parents=True, exist_ok=True)
+            before = sorted(p.name for p in folder.iterdir())
+            try:
+                run()
+            finally:
+                after = sorted(p.name for p in folder.iterdir())
+                if after != before:
+                    raise Litter(f"left {sorted(set(after) - set(before))}")
+
+        return checked
+
+    folder = w.fresh("disk")
+    add(
+        "write_json_atomic",
+        "a full disk (fsync fails)",
+        clean_after(
+            folder, lambda: _patched(mock.patch("os.fsync", full), write_json_atomic, folder / "s.json", {})
+        ),
+    )
+    log = folder / "l.jsonl"
+    append_record(
+        log, {"i": 0}
+    )  # an existing log: the failed append may leave a part line (repaired on resume)
+    add(
+        "append_record",
+        "a full disk (fsync fails)",
+        clean_after(folder, lambda: _patched(mock.patch("os.fsync", full), append_record, log, {"i": 1})),
+    )
+    add(
+        "write_dataset",
+        "a full disk (the volume writer fails)",
+        clean_after(
+            folder,
+            lambda: _patched(
+                mock.patch.object(dataset_module, "write_volume", full),
+                write_dataset,
+                folder / "ds",
+                w.samples,
+            ),
+        ),
+    )
+    add(
+        "write_dataset",
+        "a short write (numpy: '262144 requested and 32512 written')",
+        clean_after(
+            folder,
+            lambda: _patched(
+                mock.patch.object(dataset_module, "write_volume", short_write),
+                write_dataset,
+                folder / "ds",
+                w.samples,
+            ),
+        ),
+    )
+
+    def figure():
+        from jaxmicro.design import plots
+
+        fig = plots._pyplot().figure()
+        with mock.patch("matplotlib.figure.Figure.savefig", full):
+            plots._save(fig, folder / "campaign.png")
+
+    add("design figures", "a full disk (savefig fails)", clean_after(folder, figure))
+
+
+def _patched(patch, function, *args):
+    with patch:
+        return function(*args)
+
+
 def _text(w: World, text: str) -> Path:
     path = w.fresh("records")
     path.write_text(text)
@@ -808,6 +898,8 @@ def judge(case: Case) -> Outcome:
         outcome, message = "HANG", f"over {TIMEOUT_S} s"
     except Escaped as error:
         outcome, message = "ESCAPE", str(error)
+    except Litter as error:
+        outcome, message = "LITTER", str(error)
     except DOCUMENTED as error:
         text = str(error)
         outcome = "one-line error" if text and "\n" not in text else "TRACEBACK"
@@ -909,7 +1001,8 @@ def write_doc(path: Path, outcomes: list[Outcome], summary: str) -> None:
         "malformed input to one entry point; outcomes: `one-line error` (refused with one line naming "
         "the input; subcommands exit with status 2), `accepted` (only where marked expected), and the "
         "failures the script looks for: `TRACEBACK`, `SILENT` (a wrong input accepted), `ESCAPE` "
-        "(read or wrote outside the folder given), `HANG`.\n\n"
+        "(read or wrote outside the folder given), `HANG`, `LITTER` (a failed write left a temporary "
+        "file).\n\n"
         f"**{len(outcomes)} cases: {summary}.**\n\n"
         f"{table(outcomes)}\n"
     )
