@@ -32,7 +32,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the control (simulator volumes scored like generated ones: the check's floor)",
     )
+    parser.add_argument(
+        "--baseline",
+        choices=("quadratic", "linear", "none"),
+        default="quadratic",
+        help="interpolation baseline scored beside the generator: a least-squares fit of the "
+        "training volumes' metrics over the labels [%(default)s]",
+    )
+    parser.add_argument(
+        "--no-morphology",
+        action="store_true",
+        help="skip the morphology distances (two-point correlation, chord lengths, pore and "
+        "particle sizes), which take about as long again as the scalar metrics",
+    )
     parser.add_argument("--json", default=None, help="also write the report as JSON here")
+    parser.add_argument(
+        "--montage", default=None, help="also write a PNG of generated vs reference slices per label here"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,8 +67,14 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         reference_seeds=args.reference_seeds,
         control=not args.no_control,
+        baseline=None if args.baseline == "none" else args.baseline,
+        morphology_check=not args.no_morphology,
     )
     print(report.table())
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_json(), indent=1) + "\n")
+    if args.montage:
+        from jaxmicro.generator.plotting import save_validation_montage
+
+        print(f"slices: {save_validation_montage(args.montage, report)}")
     return 0

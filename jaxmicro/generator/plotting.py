@@ -8,6 +8,7 @@ import jax
 import numpy as np
 
 from jaxmicro.data.labels import denormalise_labels
+from jaxmicro.data.phases import PHASE_NAMES
 from jaxmicro.generator.config import TrainConfig
 from jaxmicro.generator.model import Params, generator_apply
 from jaxmicro.generator.slices import SliceBank
@@ -36,6 +37,53 @@ def save_slices_png(
             ax.set_axis_off()
             ax.set_title(f"{title} |{'zyx'[axis]}", fontsize=6)
     fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def save_validation_montage(path: str | Path, report) -> Path:
+    """Writes middle slices of generated vs reference volumes, one row per held-out label.
+
+    Args:
+        path: the PNG to write.
+        report: a :class:`jaxmicro.generator.validate.ValidationReport` with ``slices``.
+
+    Returns:
+        The path written. Columns: the first generated volume's slices normal to z (through-plane
+        axis), y and x, then the first reference volume's; colours: pore black, AM grey, CBD orange.
+
+    Raises:
+        ValueError: a report without slices.
+    """
+    if report.slices is None:
+        raise ValueError("the report has no slices; make it with validate_generator")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    n_labels = len(report.labels)
+    fig, axes = plt.subplots(n_labels, 6, figsize=(12, 2.1 * n_labels + 0.4), squeeze=False)
+    for row, label in enumerate(report.labels):
+        tag = ",".join(f"{v:.2f}" for v in label)
+        for source, name in enumerate(("generated", "reference")):
+            for axis in range(3):
+                ax = axes[row, 3 * source + axis]
+                ax.imshow(_COLOURS[report.slices[axis][row, source]], interpolation="nearest")
+                ax.set_axis_off()
+                ax.set_title(f"{name} {tag} |{'zyx'[axis]}", fontsize=6)
+    handles = [Patch(color=_COLOURS[p], label=PHASE_NAMES[p]) for p in PHASE_NAMES]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.suptitle(
+        f"am_wt, porosity, adhesion; middle slices of {'x'.join(map(str, report.shape))} volumes "
+        "(z through-plane)",
+        fontsize=8,
+    )
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -21,6 +21,17 @@ generator would get from the same comparison (the sampling floor of the check).
 Tortuosity uses :func:`jaxmicro.characterise.tortuosity` (no-flux side faces), areas and
 coverage :func:`jaxmicro.characterise.microstructure_metrics` (face counting on the faces inside
 the volume, not across its boundary).
+
+Two further parts make the report say what the generator adds:
+
+* **Morphology**: per label, the generated volumes' pooled two-point correlations and chord-length
+  distributions (per phase, through-plane and in-plane) and local-thickness pore and AM size
+  distributions (:mod:`jaxmicro.characterise.morphology`) against the references', as relative
+  distances; the control's distances are their floor.
+* **Interpolation baseline**: a least-squares fit of the training volumes' seven metrics over the
+  labels (quadratic in the labels, or linear if there are too few finite values), evaluated at the
+  held-out labels and scored like the generator. A generator that does not beat it on the scalar
+  metrics adds nothing over a lookup table of its own training data.
 """
 
 from __future__ import annotations
@@ -34,6 +45,12 @@ from tqdm.auto import tqdm
 
 from jaxmicro._files import plain_json
 from jaxmicro.characterise import microstructure_metrics, tortuosity
+from jaxmicro.characterise.morphology import (
+    distance_names,
+    morphology,
+    morphology_distances,
+    morphology_summary,
+)
 from jaxmicro.data.dataset import LabelledDataset
 from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.data.phases import AM, CBD, PORE
@@ -43,6 +60,8 @@ from jaxmicro.generator.checkpoint import Generator
 from jaxmicro.generator.generate import generate, latent_shape_for
 
 _VALIDATION_STREAM: Final = 0x7A11D  # keys of validation volumes, apart from the dataset's own
+BASELINES: Final[tuple[str, ...]] = ("quadratic", "linear")
+"""Interpolation baselines :func:`validate_generator` can score."""
 
 METRIC_NAMES: Final[tuple[str, ...]] = (
     "porosity",
@@ -100,8 +119,127 @@ def compute_metrics(volumes: np.ndarray, voxel_size_m: float) -> Metrics:
     )
 
 
+def _label_features(labels: np.ndarray, low: np.ndarray, span: np.ndarray, kind: str) -> np.ndarray:
+    """Design matrix ``(m, f)``: 1, the scaled labels, and for ``quadratic`` their products."""
+    unit = (labels - low) / span
+    columns = [np.ones(len(unit)), *unit.T]
+    if kind == "quadratic":
+        columns += [unit[:, i] * unit[:, j] for i in range(unit.shape[1]) for j in range(i, unit.shape[1])]
+    return np.stack(columns, axis=1)
+
+
+def interpolation_baseline(
+    train_labels: np.ndarray, train_metrics: np.ndarray, labels: np.ndarray, kind: str = "quadratic"
+) -> np.ndarray:
+    """Metrics predicted at ``labels`` by a least-squares fit of training metrics over labels.
+
+    Each metric (column) is fitted on its finite training values alone (a non-percolating
+    training volume has an infinite tortuosity). Labels are scaled to [0, 1] over the training
+    range; a label constant over the training set is left out. A ``quadratic`` fit falls back to
+    ``linear`` for a metric with fewer finite values than quadratic coefficients.
+
+    Args:
+        train_labels: ``(t, 3)`` labels of the training volumes.
+        train_metrics: ``(t, k)`` their metrics.
+        labels: ``(m, 3)`` labels to predict at.
+        kind: ``"quadratic"`` (1 + 3 + 6 coefficients for 3 labels) or ``"linear"``.
+
+    Returns:
+        ``(m, k)`` predicted metrics (nan for a metric with too few finite training values).
+
+    Raises:
+        ValueError: an unknown ``kind`` or mismatched shapes.
+    """
+    if kind not in BASELINES:
+        raise ValueError(f"baseline kind must be one of {BASELINES}, got {kind!r}")
+    train_labels = np.asarray(train_labels, np.float64)
+    train_metrics = np.asarray(train_metrics, np.float64)
+    labels = np.asarray(labels, np.float64)
+    if train_labels.ndim != 2 or train_metrics.shape[:1] != train_labels.shape[:1] or labels.ndim != 2:
+        raise ValueError(
+            f"need (t, 3) training labels, (t, k) training metrics and (m, 3) labels, got "
+            f"{train_labels.shape}, {train_metrics.shape}, {labels.shape}"
+        )
+    varying = np.ptp(train_labels, axis=0) > 0
+    low = train_labels[:, varying].min(axis=0)
+    span = np.ptp(train_labels[:, varying], axis=0)
+    predicted = np.full((len(labels), train_metrics.shape[1]), np.nan)
+    for column, values in enumerate(train_metrics.T):
+        finite = np.isfinite(values)
+        for fit in (kind, "linear") if kind == "quadratic" else (kind,):
+            design = _label_features(train_labels[finite][:, varying], low, span, fit)
+            if finite.sum() >= design.shape[1]:
+                coefficients = np.linalg.lstsq(design, values[finite], rcond=None)[0]
+                predicted[:, column] = _label_features(labels[:, varying], low, span, fit) @ coefficients
+                break
+    return predicted
+
+
 def _relative_error(candidate: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.abs(candidate.mean(axis=1) - reference.mean(axis=1)) / np.abs(reference.mean(axis=1))
+
+
+@dataclasses.dataclass(frozen=True)
+class MorphologyComparison:
+    """Morphology distances at the held-out labels (see :mod:`jaxmicro.characterise.morphology`).
+
+    Attributes:
+        names: the distances (:func:`jaxmicro.characterise.morphology.distance_names`).
+        generated: ``(m, d)`` relative distances, pooled generated vs pooled reference volumes.
+        control: ``(m, d)`` the same for the control volumes (the floor), or None.
+        size_names: the mean sizes in ``sizes``: mean chord lengths per phase through-plane and
+            in-plane, mean local-thickness radius of pore and AM [m].
+        sizes: ``(m, 3, s)`` those mean sizes of the reference, generated and control volumes
+            [m] (nan for a missing control).
+    """
+
+    names: tuple[str, ...]
+    generated: np.ndarray
+    control: np.ndarray | None
+    size_names: tuple[str, ...]
+    sizes: np.ndarray
+
+    def to_json(self) -> dict[str, Any]:
+        report = {
+            "distances": list(self.names),
+            "generated": self.generated.tolist(),
+            "generated_mean": dict(zip(self.names, np.nanmean(self.generated, 0).tolist(), strict=True)),
+            "mean_size_names": list(self.size_names),
+            "mean_sizes_m": {
+                group: self.sizes[:, i].tolist()
+                for i, group in enumerate(("reference", "generated", "control"))
+            },
+        }
+        if self.control is not None:
+            report["control"] = self.control.tolist()
+            report["control_mean"] = dict(zip(self.names, np.nanmean(self.control, 0).tolist(), strict=True))
+        return report
+
+
+def _morphology_table(comparison: MorphologyComparison, labels: np.ndarray) -> list[str]:
+    """Rows: distances; columns: labels, mean, control mean, generated / control."""
+    tags = [",".join(f"{v:.2f}" for v in label) for label in labels]
+    head = f"{'distance [%]':>20} " + " ".join(f"{t:>14}" for t in tags) + f" {'mean':>7}"
+    if comparison.control is not None:
+        head += f" {'control':>7} {'gen/ctl':>7}"
+    lines = [
+        "morphology: relative distance [%] of the pooled generated volumes from the pooled "
+        "references (S2: L2 of the normalised autocovariance; chords and sizes: Wasserstein-1 / "
+        "reference mean; through = axis 0, in_plane = axes 1 and 2)",
+        head,
+    ]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for index, name in enumerate(comparison.names):
+            values = comparison.generated[:, index]
+            row = f"{name:>20} " + " ".join(f"{100 * v:14.1f}" for v in values)
+            mean = np.nanmean(values) if np.isfinite(values).any() else np.nan
+            row += f" {100 * mean:7.1f}"
+            if comparison.control is not None:
+                floor = comparison.control[:, index]
+                floor_mean = np.nanmean(floor) if np.isfinite(floor).any() else np.nan
+                row += f" {100 * floor_mean:7.1f} {mean / floor_mean:7.1f}"
+            lines.append(row)
+    return lines
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +254,13 @@ class ValidationReport:
         shape: ``(z, y, x)`` of every compared volume [voxels].
         control: ``(m, c, k)`` metrics of simulator volumes that are not references, or None
             (the dataset was not made by the simulator, or the control was not asked for).
+        baseline: ``(m, k)`` metrics predicted by the interpolation baseline, or None (not asked
+            for, or no 3-D training volumes).
+        baseline_kind: the baseline's fit (:data:`BASELINES`), or None.
+        morphology: the :class:`MorphologyComparison`, or None (not asked for).
+        slices: middle slices for a montage: three ``(m, 2, a, b)`` uint8 arrays, normal to
+            axes 0, 1, 2, entry ``[:, 0]`` of the first generated volume and ``[:, 1]`` of the
+            first reference; or None.
     """
 
     labels: np.ndarray
@@ -123,6 +268,10 @@ class ValidationReport:
     generated: np.ndarray
     shape: tuple[int, int, int]
     control: np.ndarray | None = None
+    baseline: np.ndarray | None = None
+    baseline_kind: str | None = None
+    morphology: MorphologyComparison | None = None
+    slices: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def relative_error(self) -> np.ndarray:
@@ -144,6 +293,11 @@ class ValidationReport:
         """``(m, k)`` relative error of the control volumes (a perfect generator's), or None."""
         return None if self.control is None else _relative_error(self.control, self.reference)
 
+    @property
+    def baseline_error(self) -> np.ndarray | None:
+        """``(m, k)`` relative error of the interpolation baseline, scored like the generator."""
+        return None if self.baseline is None else _relative_error(self.baseline[:, None], self.reference)
+
     def table(self) -> str:
         """A text table of relative errors [%], one row per label, the per-metric mean, and the
         control's per-metric mean (the floor of this comparison)."""
@@ -162,6 +316,8 @@ class ValidationReport:
         for label, errors in zip(self.labels, self.relative_error, strict=True):
             lines.append(row(",".join(f"{v:.2f}" for v in label), errors))
         lines.append(row("mean", self.metric_mean_error))
+        if self.baseline_error is not None:
+            lines.append(row(f"{self.baseline_kind} fit", self.baseline_error.mean(axis=0)))
         if self.control_error is not None:
             lines.append(row("control mean", self.control_error.mean(axis=0)))
         lines.append(
@@ -175,6 +331,18 @@ class ValidationReport:
                 f"generated ones: the floor of this check): mean {100 * self.control_error.mean():.1f} %, "
                 f"worst metric mean {100 * self.control_error.mean(axis=0).max():.1f} %"
             )
+        if self.baseline_error is not None:
+            baseline = self.baseline_error.mean(axis=0)
+            wins = int(np.sum(self.metric_mean_error < baseline))
+            lines.append(
+                f"interpolation baseline ({self.baseline_kind} least-squares fit of the training "
+                f"volumes' metrics over the labels, scored the same way): mean "
+                f"{100 * np.nanmean(self.baseline_error):.1f} %, worst metric mean "
+                f"{100 * np.nanmax(baseline):.1f} %; the generator beats it on {wins} of "
+                f"{len(METRIC_NAMES)} metrics"
+            )
+        if self.morphology is not None:
+            lines += ["", *_morphology_table(self.morphology, self.labels)]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -201,6 +369,19 @@ class ValidationReport:
                 zip(METRIC_NAMES, control_error.mean(axis=0).tolist(), strict=True)
             )
             report["control_mean_error"] = float(control_error.mean())
+        if self.baseline is not None:
+            baseline_error = self.baseline_error
+            report["baseline"] = {
+                "kind": self.baseline_kind,
+                "metrics": self.baseline.tolist(),
+                "relative_error": baseline_error.tolist(),
+                "metric_mean_error": dict(
+                    zip(METRIC_NAMES, baseline_error.mean(axis=0).tolist(), strict=True)
+                ),
+                "mean_error": float(np.nanmean(baseline_error)),
+            }
+        if self.morphology is not None:
+            report["morphology"] = self.morphology.to_json()
         return plain_json(report)
 
 
@@ -220,6 +401,8 @@ def validate_generator(
     size: int | None = None,
     reference_seeds: int = 1,
     control: bool = True,
+    baseline: str | None = "quadratic",
+    morphology_check: bool = True,
     progress: bool = True,
 ) -> ValidationReport:
     """Compares generated volumes with simulated reference volumes at the held-out labels.
@@ -234,6 +417,11 @@ def validate_generator(
             compared) and simulator volumes for the rest; more than 1 needs a simulated dataset.
         control: also score ``seeds`` simulator volumes that are not references (the floor of
             the check; skipped for datasets not made by the simulator).
+        baseline: also score the interpolation baseline of this kind (:data:`BASELINES`), fitted
+            to the metrics of the dataset's 3-D training volumes; None skips it (as does a
+            dataset without 3-D training volumes).
+        morphology_check: also compare morphology descriptors (:class:`MorphologyComparison`;
+            about as long again as the scalar metrics at 128^3).
         progress: show a progress bar.
 
     Returns:
@@ -241,14 +429,16 @@ def validate_generator(
 
     Raises:
         ValueError: no 3-D held-out samples, ``seeds`` or ``reference_seeds < 1``, a size or
-            reference count that needs the simulator for a dataset it did not make, or a shape
-            the generator cannot make.
+            reference count that needs the simulator for a dataset it did not make, a shape
+            the generator cannot make, or an unknown baseline.
     """
     heldout = [s for s in dataset.heldout if s.volume.ndim == 3]
     if not heldout:
         raise ValueError(f"{dataset.root}: no 3-D 'heldout' samples to validate against")
     if seeds < 1 or reference_seeds < 1:
         raise ValueError(f"seeds and reference_seeds must be at least 1, got {seeds}, {reference_seeds}")
+    if baseline is not None and baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {BASELINES} or None, got {baseline!r}")
     simulator = dataset_simulator(dataset)
     shapes = {s.volume.shape for s in heldout}
     shape = (size,) * 3 if size else heldout[0].volume.shape
@@ -264,6 +454,7 @@ def validate_generator(
         config = dataclasses.replace(config, shape=shape)
         root = jax.random.fold_in(jax.random.PRNGKey(dataset_seed), _VALIDATION_STREAM)
     reference, generated, controls = [], [], []
+    distances, control_distances, sizes, slices = [], [], [], []
     for index, sample in enumerate(tqdm(heldout, desc="validating", unit="label", disable=not progress)):
         label = sample.labels.to_array()
         references = [sample.volume[None].astype(np.uint8)] if use_heldout else []
@@ -280,12 +471,48 @@ def validate_generator(
         reference.append(ref)
         generated.append(gen)
         controls.append(ctl)
+        slices.append([np.stack([_middle(fakes[0], a), _middle(volumes[0][0], a)]) for a in range(3)])
+        if morphology_check:
+            pooled = [morphology(v) if len(v) else None for v in volumes]
+            distances.append(morphology_distances(pooled[1], pooled[0]))
+            if pooled[2] is not None:
+                control_distances.append(morphology_distances(pooled[2], pooled[0]))
+            summaries = [morphology_summary(p, sample.voxel_size_m) if p else None for p in pooled]
+            size_names = tuple(summaries[0])
+            sizes.append([[d[n] if d else np.nan for n in size_names] for d in summaries])
     labels = np.stack([s.labels.to_array() for s in heldout])
     has_control = control and simulator is not None
+    comparison = None
+    if morphology_check:
+        comparison = MorphologyComparison(
+            distance_names(),
+            np.stack(distances),
+            np.stack(control_distances) if has_control else None,
+            size_names,
+            np.asarray(sizes, np.float64),
+        )
+    predicted = None
+    train = [s for s in dataset.train if s.volume.ndim == 3]
+    train = [s for s in train if s.volume.shape == train[0].volume.shape]  # one batch of one shape
+    if baseline is not None and train:
+        train_metrics = np.stack(
+            compute_metrics(np.stack([s.volume for s in train]), train[0].voxel_size_m), axis=-1
+        )
+        train_labels = np.stack([s.labels.to_array() for s in train])
+        predicted = interpolation_baseline(train_labels, train_metrics, labels, baseline)
     return ValidationReport(
         labels,
         np.stack(reference),
         np.stack(generated),
         tuple(int(n) for n in shape),
         np.stack(controls) if has_control else None,
+        predicted,
+        baseline if predicted is not None else None,
+        comparison,
+        tuple(np.stack([label_slices[a] for label_slices in slices]) for a in range(3)),
     )
+
+
+def _middle(volume: np.ndarray, axis: int) -> np.ndarray:
+    """The middle slice of a ``(z, y, x)`` volume normal to ``axis``, uint8."""
+    return np.take(volume, volume.shape[axis] // 2, axis=axis).astype(np.uint8)

@@ -7,7 +7,8 @@ import pytest
 from jaxmicro.cli import main
 from jaxmicro.data import AM, CBD, PORE, SimulatorConfig, dataset_simulator
 from jaxmicro.generator import compute_metrics, load_generator, validate_generator
-from jaxmicro.generator.validate import METRIC_NAMES
+from jaxmicro.generator.plotting import save_validation_montage
+from jaxmicro.generator.validate import METRIC_NAMES, interpolation_baseline
 
 
 def test_metrics_of_a_known_volume():
@@ -40,6 +41,22 @@ def test_heldout_validation_end_to_end_on_a_tiny_model(tiny_run, tiny_dataset, t
     )
     assert not np.array_equal(report.control, report.reference)
     assert np.all(np.isfinite(report.control_error)) and "control mean" in report.table()
+    # The interpolation baseline: a quadratic fit of the 21 training volumes' metrics.
+    assert report.baseline_kind == "quadratic" and report.baseline.shape == (6, len(METRIC_NAMES))
+    assert np.all(np.isfinite(report.baseline_error)) and "quadratic fit" in report.table()
+    # Morphology: every distance of the untrained (2-step) generator, and its control floor.
+    morph = report.morphology
+    assert morph.generated.shape == morph.control.shape == (6, len(morph.names)) == (6, 14)
+    assert np.all(np.isfinite(morph.generated)) and np.all(np.isfinite(morph.control))
+    assert morph.sizes.shape == (6, 3, len(morph.size_names)) and np.all(np.isfinite(morph.sizes))
+    # A 2-step generator makes noise: on average it is much farther from the references' shapes
+    # than other simulator volumes are (measured: 2x to 50x per distance).
+    assert np.mean(morph.generated) > 2 * np.mean(morph.control), report.table()
+    assert "s2_am_through" in report.table() and "gen/ctl" in report.table()
+    # Slices for the montage: the first generated volume and the held-out volume itself.
+    assert [a.shape for a in report.slices] == [(6, 2, 16, 16)] * 3
+    np.testing.assert_array_equal(report.slices[0][:, 1], [s.volume[8] for s in heldout])
+    assert save_validation_montage(tmp_path / "montage.png", report).stat().st_size > 1000
     # The CLI prints the same table and writes JSON.
     out = tmp_path / "report.json"
     code = main(
@@ -53,13 +70,45 @@ def test_heldout_validation_end_to_end_on_a_tiny_model(tiny_run, tiny_dataset, t
             "1",
             "--json",
             str(out),
+            "--baseline",
+            "linear",
+            "--montage",
+            str(tmp_path / "cli.png"),
         ]
     )
     assert code == 0
-    assert "relative error" in capsys.readouterr().out
+    assert "relative error" in capsys.readouterr().out and (tmp_path / "cli.png").is_file()
     saved = json.loads(out.read_text())
     assert saved["metrics"] == list(METRIC_NAMES) and len(saved["relative_error"]) == 6
     assert saved["control_mean_error"] == pytest.approx(float(report.control_error.mean()))
+    assert saved["baseline"]["kind"] == "linear" and len(saved["baseline"]["relative_error"]) == 6
+    np.testing.assert_allclose(saved["morphology"]["generated"], morph.generated, rtol=1e-6)
+    assert saved["morphology"]["distances"] == list(morph.names)
+
+
+def test_interpolation_baseline_recovers_a_quadratic_and_skips_infinite_values():
+    rng = np.random.default_rng(0)
+    train = rng.uniform([0.9, 0.28, 0.0], [0.96, 0.44, 1.0], (21, 3))
+    held = rng.uniform([0.9, 0.28, 0.0], [0.96, 0.44, 1.0], (6, 3))
+
+    def truth(labels):
+        am, por, adh = labels.T
+        return np.stack([por, 3 + 40 * (0.44 - por) ** 2 + 2 * am * adh, 0.2 + 0.5 * adh - 0.1 * adh**2], 1)
+
+    metrics = truth(train)
+    metrics[[2, 5], 1] = np.inf  # non-percolating training volumes: left out of that fit
+    np.testing.assert_allclose(interpolation_baseline(train, metrics, held), truth(held), rtol=1e-9)
+    linear = interpolation_baseline(train, truth(train), held, kind="linear")
+    np.testing.assert_allclose(linear[:, 0], held[:, 1], rtol=1e-9)  # porosity is linear
+    assert np.abs(linear[:, 1] - truth(held)[:, 1]).max() > 1e-3  # a quadratic one is not
+    # Too few finite values for a quadratic (10 coefficients): a linear fit; too few for that: nan.
+    few = truth(train[:6])
+    few[2:, 2] = np.inf  # 2 finite values for 4 linear coefficients
+    predicted = interpolation_baseline(train[:6], few, held)
+    np.testing.assert_allclose(predicted[:, 0], held[:, 1], rtol=1e-9)
+    assert np.all(np.isnan(predicted[:, 2]))
+    with pytest.raises(ValueError, match="baseline kind"):
+        interpolation_baseline(train, metrics, held, kind="cubic")
 
 
 def test_more_references_and_another_size_come_from_the_datasets_simulator(tiny_run, tiny_dataset):
@@ -67,14 +116,26 @@ def test_more_references_and_another_size_come_from_the_datasets_simulator(tiny_
     assert config == SimulatorConfig(shape=(16, 16, 16), voxel_size_m=2e-6) and seed == 0
     generator = load_generator(tiny_run)
     more = validate_generator(
-        generator, tiny_dataset, seeds=1, reference_seeds=3, control=False, progress=False
+        generator,
+        tiny_dataset,
+        seeds=1,
+        reference_seeds=3,
+        control=False,
+        baseline=None,
+        morphology_check=False,
+        progress=False,
     )
     assert more.reference.shape == (6, 3, len(METRIC_NAMES)) and more.control is None
-    first = validate_generator(generator, tiny_dataset, seeds=1, control=False, progress=False)
+    first = validate_generator(
+        generator, tiny_dataset, seeds=1, control=False, baseline=None, morphology_check=False, progress=False
+    )
     np.testing.assert_allclose(more.reference[:, :1], first.reference, rtol=1e-5)  # held-out volume first
     assert len({tuple(r) for r in more.reference[0]}) == 3  # three different volumes
-    bigger = validate_generator(generator, tiny_dataset, seeds=1, size=24, control=False, progress=False)
+    bigger = validate_generator(
+        generator, tiny_dataset, seeds=1, size=24, control=False, morphology_check=False, progress=False
+    )
     assert bigger.shape == (24, 24, 24) and np.all(np.isfinite(bigger.relative_error[:, :3]))
+    assert bigger.slices[1].shape == (6, 2, 24, 24) and bigger.morphology is None
     with pytest.raises(ValueError, match="multiples of 8"):  # before any volume is simulated
         validate_generator(generator, tiny_dataset, seeds=1, size=20, progress=False)
 
@@ -85,6 +146,10 @@ def test_a_dataset_not_made_by_the_simulator_has_only_its_heldout_volumes(tiny_r
     generator = load_generator(tiny_run)
     report = validate_generator(generator, imaged, seeds=1, progress=False)
     assert report.control is None and "control" not in report.table()
+    assert report.baseline is not None  # its training volumes are 3-D
+    # Morphology without a control: no floor column, no control sizes.
+    assert report.morphology.control is None and np.all(np.isnan(report.morphology.sizes[:, 2]))
+    assert np.all(np.isfinite(report.morphology.generated)) and "gen/ctl" not in report.table()
     with pytest.raises(ValueError, match="not made by jaxmicro's simulator"):
         validate_generator(generator, imaged, seeds=1, reference_seeds=2, progress=False)
     with pytest.raises(ValueError, match="not made by jaxmicro's simulator"):
