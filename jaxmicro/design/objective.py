@@ -54,6 +54,9 @@ from jaxmicro.generator import Generator, check_labels, latent_shape_for
 _characterise_seeds_traced = jax.jit(characterise_seeds, static_argnums=1)
 
 BASES: Final[tuple[str, str]] = ("loading", "thickness")
+STATUSES: Final[tuple[str, str, str]] = ("ok", "failed", "not_simulated")
+NOT_SIMULATED: Final[str] = "not simulated: properties only"
+"""The ``reason`` of a properties-only evaluation."""
 RADIUS_SOURCES: Final[dict[str, str | None]] = {
     "local_thickness": "particle_radius_m",
     "surface": "equivalent_particle_radius_m",
@@ -202,13 +205,16 @@ class Evaluation:
         labels: the manufacturing labels ``{am_wt, porosity, adhesion}``.
         seeds: generator seeds averaged.
         objective: the objective value (see ``DesignSettings.objective``), NaN when failed.
-        failed: True when no trustworthy objective was obtained.
-        reason: why it failed ("" when it did not).
+        failed: True when there is no objective (``status`` is not ``"ok"``).
+        reason: why there is none ("" when there is).
         properties: the seed-averaged measurement (:func:`~jaxmicro.design.measurement_row`
             of a :class:`~jaxmicro.characterise.measure.Measurement`; SI units in the names).
         cell: the cell simulation result (``CellResult.to_dict()``).
         timings_s: wall time of the label's share of generation + characterisation and of its
             cell simulation [s].
+        status: one of :data:`STATUSES`: ``"ok"``, ``"failed"`` (the measurement or the cell
+            simulation gave no trustworthy objective) or ``"not_simulated"`` (properties only,
+            by request). Derived from ``failed`` when not given.
     """
 
     labels: dict[str, float]
@@ -219,6 +225,32 @@ class Evaluation:
     properties: dict[str, Any]
     cell: dict[str, Any]
     timings_s: dict[str, float]
+    status: str = ""
+
+    def __post_init__(self) -> None:
+        status = self.status or ("failed" if self.failed else "ok")
+        if status not in STATUSES:
+            raise ValueError(f"Evaluation.status must be one of {STATUSES}, got {status!r}")
+        if (status == "ok") == bool(self.failed):
+            raise ValueError(f"Evaluation status {status!r} contradicts failed={self.failed}")
+        object.__setattr__(self, "status", status)
+
+    @classmethod
+    def not_simulated(
+        cls, labels: dict[str, float], seeds: tuple[int, ...], properties: dict[str, Any], measure_s: float
+    ) -> Evaluation:
+        """A properties-only evaluation (no cell simulated, by request)."""
+        return cls(
+            labels=labels,
+            seeds=seeds,
+            objective=math.nan,
+            failed=True,
+            reason=NOT_SIMULATED,
+            properties=properties,
+            cell={},
+            timings_s={"generate_and_characterise": measure_s, "cell": 0.0},
+            status="not_simulated",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -226,7 +258,10 @@ class Evaluation:
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Evaluation:
         """From :meth:`to_dict` output or a log record (extra keys ignored, null objective -> NaN)."""
-        values = {f.name: record[f.name] for f in dataclasses.fields(cls)}
+        values = {f.name: record[f.name] for f in dataclasses.fields(cls) if f.name != "status"}
+        values["status"] = record.get("status") or (
+            "not_simulated" if record.get("reason") == NOT_SIMULATED else ""
+        )
         values["seeds"] = tuple(values["seeds"])
         values["objective"] = math.nan if values["objective"] is None else float(values["objective"])
         return cls(**values)

@@ -36,8 +36,6 @@ from jaxmicro.design.properties import generate_and_characterise, measurement_ro
 from jaxmicro.generator import GeneratorConfig, check_labels
 
 BATCH_AXIS: Final[str] = "batch"
-NOT_SIMULATED: Final[str] = "not simulated: properties only"
-"""The ``reason`` of a properties-only evaluation (``failed``: no objective was computed)."""
 
 
 def batch_mesh(devices: Sequence[jax.Device] | int | None = None) -> Mesh:
@@ -227,16 +225,8 @@ def evaluate_sharded(
         return objective.evaluate_measured(labels, rows, measure_s, on_evaluation)
     evaluations = []
     for i, row in enumerate(rows):
-        evaluation = Evaluation(
-            labels=dict(zip(LABEL_FIELDS, map(float, labels[i]), strict=True)),
-            seeds=objective.seeds,
-            objective=math.nan,
-            failed=True,
-            reason=NOT_SIMULATED,
-            properties=row,
-            cell={},
-            timings_s={"generate_and_characterise": measure_s, "cell": 0.0},
-        )
+        labels_i = dict(zip(LABEL_FIELDS, map(float, labels[i]), strict=True))
+        evaluation = Evaluation.not_simulated(labels_i, objective.seeds, row, measure_s)
         evaluations.append(evaluation)
         if on_evaluation is not None:
             on_evaluation(i, evaluation)

@@ -111,7 +111,8 @@ def _sweep(
     properties_only: bool,
     writer: bool,
 ) -> list[Evaluation]:
-    from jaxmicro.design.sharding import NOT_SIMULATED, evaluate_sharded, padded_size
+    from jaxmicro.design.objective import NOT_SIMULATED
+    from jaxmicro.design.sharding import evaluate_sharded, padded_size
 
     if mesh is not None:
         chunk_size = padded_size(chunk_size, mesh.size)

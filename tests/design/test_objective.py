@@ -202,3 +202,21 @@ def test_labels_outside_the_trained_range_are_refused(toy):
 def test_bad_settings_raise_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DesignSettings(**kwargs)
+
+
+def test_an_evaluation_says_whether_it_is_ok_failed_or_not_simulated():
+    from jaxmicro.design.objective import NOT_SIMULATED, Evaluation
+
+    labels = {"am_wt": 0.93, "porosity": 0.36, "adhesion": 0.5}
+    ok = Evaluation(labels, (0,), 200.0, False, "", {}, {}, {})
+    failed = Evaluation(labels, (0,), math.nan, True, "solver error", {}, {}, {})
+    skipped = Evaluation.not_simulated(labels, (0, 1), {"porosity": 0.36}, 0.5)
+    assert (ok.status, failed.status, skipped.status) == ("ok", "failed", "not_simulated")
+    assert skipped.failed and skipped.reason == NOT_SIMULATED
+    for evaluation in (ok, failed, skipped):
+        assert Evaluation.from_dict(evaluation.to_dict()) == evaluation
+    old_record = skipped.to_dict()
+    del old_record["status"]  # logs written before the status existed
+    assert Evaluation.from_dict(old_record).status == "not_simulated"
+    with pytest.raises(ValueError, match="contradicts"):
+        Evaluation(labels, (0,), 200.0, False, "", {}, {}, {}, status="failed")

@@ -26,7 +26,8 @@ from jaxmicro.design import (
     sweep,
 )
 from jaxmicro.design._cli_sweep import read_labels_csv
-from jaxmicro.design.sharding import NOT_SIMULATED, batch_mesh, evaluate_sharded, pad_rows, padded_size
+from jaxmicro.design.objective import NOT_SIMULATED
+from jaxmicro.design.sharding import batch_mesh, evaluate_sharded, pad_rows, padded_size
 
 REPO = Path(__file__).resolve().parents[2]
 SHAPE = (16, 16, 16)
