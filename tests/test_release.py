@@ -92,11 +92,6 @@ def test_the_build_hook_copies_the_default_checkpoint_into_the_package(tmp_path)
     assert (shipped / "generator.json").read_bytes() == (source / "generator.json").read_bytes()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs jaxmicro/generator/checkpoint.py:default_checkpoint_path() to look in "
-    "jaxmicro/checkpoints/default first (another engineer's file); remove this mark then",
-)
 def test_an_installed_package_finds_its_own_default_checkpoint(tmp_path):
     package = _build_package(tmp_path / "lib")
     code = "from jaxmicro.generator.checkpoint import default_checkpoint_path as p; print(p())"

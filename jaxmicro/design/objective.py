@@ -42,7 +42,6 @@ from jaxmicro.characterise.measure import (
     average_over_seeds,
 )
 from jaxmicro.data.labels import LABEL_FIELDS, LABEL_RANGES, normalise_labels
-from jaxmicro.data.phases import PORE
 from jaxmicro.design.properties import (
     cathode_properties,
     characterise_seeds,
@@ -50,8 +49,6 @@ from jaxmicro.design.properties import (
     measurement_row,
 )
 from jaxmicro.generator import Generator, check_labels, latent_shape_for
-
-_characterise_seeds_traced = jax.jit(characterise_seeds, static_argnums=1)
 
 BASES: Final[tuple[str, str]] = ("loading", "thickness")
 STATUSES: Final[tuple[str, str, str]] = ("ok", "failed", "not_simulated")
@@ -311,12 +308,8 @@ class DesignObjective:
         unit = jnp.asarray(normalise_labels(labels, LABEL_RANGES), dtype=jnp.float32)
         generator, settings = self.generator, self.settings
         volumes = generate_volumes(generator.params, generator.config, self._keys, unit, self._shape)
-        characterise = characterise_seeds
-        if not bool(jnp.any(volumes == PORE)):
-            # Outside jit the tortuosity solve refuses a phase that never occurs; traced, it
-            # reports tau = inf, which becomes a failed evaluation like any blocked volume.
-            characterise = _characterise_seeds_traced
-        measured = characterise(volumes, settings.measure_settings(generator.voxel_size_m))
+        # A phase that never occurs (a batch without pore) gives tau = inf eagerly as traced.
+        measured = characterise_seeds(volumes, settings.measure_settings(generator.voxel_size_m))
         return np.asarray(volumes), average_over_seeds(measured)
 
     def __call__(

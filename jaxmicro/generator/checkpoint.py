@@ -215,10 +215,13 @@ def _check_like(tree: Any, target: Any) -> None:
 
 
 def default_checkpoint_path() -> Path:
-    """The shipped default generator, ``<repo>/checkpoints/default``."""
+    """The shipped default generator: ``jaxmicro/checkpoints/default`` in an installed wheel,
+    else ``<repo>/checkpoints/default`` (a source checkout or an editable install)."""
     import jaxmicro
 
-    return Path(jaxmicro.__file__).resolve().parents[1] / "checkpoints" / "default"
+    package = Path(jaxmicro.__file__).resolve().parent
+    installed = package / "checkpoints" / "default"
+    return installed if (installed / GENERATOR_JSON).is_file() else package.parent / "checkpoints" / "default"
 
 
 def load_default_generator() -> Generator:
