@@ -17,7 +17,7 @@ the standard error of each property over that axis. What is measured, and why:
 * **Areas** from the smoothed-gradient estimate (``microstructure_metrics``'s ``*_smooth``
   fields, TauFactor's ``method="gradient"``): face counting reads a voxelised sphere's area about
   1.5x too high (3 eps / a gives R = 6.68 for a sphere of radius 10 voxels), the smoothed estimate
-  within 1 % for radii of 7 voxels or more (10.03; ``tests/characterise/test_measure.py``).
+  within 3 % for radii of 6.7 voxels or more (10.03 at radius 10, 6.88 at 6.7; ``test_measure.py``).
   ``am_electrolyte_area_per_volume_m`` is the AM surface touching pore (it already excludes the
   AM surface under CBD); ``cbd_coverage`` is the AM-CBD share of the whole AM surface.
 * **Particle radius** two ways. ``particle_radius_m``: the volume-weighted mean local thickness
