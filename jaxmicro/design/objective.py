@@ -10,6 +10,12 @@ cell at a fixed cell-level power over an executor: porosity, electrolyte tortuos
 area, solid conductivity and (by default) the particle radius all come from the measurement.
 Every intermediate quantity is kept in the returned :class:`Evaluation`, and a failed cell
 simulation comes back as a failed evaluation with its reason, never an exception.
+
+With several seeds per label, each seed's own measurement is also simulated (one more cell per
+seed, the cheap part of an evaluation) and the spread of those per-seed objectives gives the
+objective's standard error over seeds, ``std / sqrt(n)``: to first order the objective at the
+seed-averaged properties (the measurement of an n-times larger volume) has that variance. The
+optimiser takes it as the known noise of the point.
 """
 
 from __future__ import annotations
@@ -212,6 +218,12 @@ class Evaluation:
         status: one of :data:`STATUSES`: ``"ok"``, ``"failed"`` (the measurement or the cell
             simulation gave no trustworthy objective) or ``"not_simulated"`` (properties only,
             by request). Derived from ``failed`` when not given.
+        objective_standard_error: standard error over the seeds of the per-seed objectives
+            (``std / sqrt(n)``, ``ddof=1``) [objective's unit]; NaN when unknown: one seed, a
+            seed whose cell failed, a properties-only evaluation, or a log written before it
+            existed.
+        seed_objectives: the per-seed objectives [objective's unit] (NaN for a failed seed;
+            empty when not simulated).
     """
 
     labels: dict[str, float]
@@ -223,6 +235,8 @@ class Evaluation:
     cell: dict[str, Any]
     timings_s: dict[str, float]
     status: str = ""
+    objective_standard_error: float = math.nan
+    seed_objectives: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         status = self.status or ("failed" if self.failed else "ok")
@@ -255,12 +269,15 @@ class Evaluation:
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Evaluation:
         """From :meth:`to_dict` output or a log record (extra keys ignored, null objective -> NaN)."""
-        values = {f.name: record[f.name] for f in dataclasses.fields(cls) if f.name != "status"}
+        optional = {"status", "objective_standard_error", "seed_objectives"}
+        values = {f.name: record[f.name] for f in dataclasses.fields(cls) if f.name not in optional}
         values["status"] = record.get("status") or (
             "not_simulated" if record.get("reason") == NOT_SIMULATED else ""
         )
         values["seeds"] = tuple(values["seeds"])
-        values["objective"] = math.nan if values["objective"] is None else float(values["objective"])
+        values["objective"] = _float_or_nan(values["objective"])
+        values["objective_standard_error"] = _float_or_nan(record.get("objective_standard_error"))
+        values["seed_objectives"] = tuple(map(_float_or_nan, record.get("seed_objectives") or ()))
         return cls(**values)
 
     def label_array(self) -> np.ndarray:
@@ -304,13 +321,18 @@ class DesignObjective:
         Returns:
             Volumes ``(seeds, n, z, y, x)`` uint8 and seed-averaged properties with leading ``n``.
         """
+        volumes, per_seed = self.measure_seeds(labels)
+        return volumes, average_over_seeds(per_seed)
+
+    def measure_seeds(self, labels: np.ndarray) -> tuple[np.ndarray, Measurement]:
+        """As :meth:`measure`, with the properties of every seed: leading ``(seeds, n)``."""
         labels = check_labels(self.generator, labels)
         unit = jnp.asarray(normalise_labels(labels, LABEL_RANGES), dtype=jnp.float32)
         generator, settings = self.generator, self.settings
         volumes = generate_volumes(generator.params, generator.config, self._keys, unit, self._shape)
         # A phase that never occurs (a batch without pore) gives tau = inf eagerly as traced.
         measured = characterise_seeds(volumes, settings.measure_settings(generator.voxel_size_m))
-        return np.asarray(volumes), average_over_seeds(measured)
+        return np.asarray(volumes), measured
 
     def __call__(
         self,
@@ -326,11 +348,16 @@ class DesignObjective:
         """
         labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
         start = time.perf_counter()
-        _, properties = self.measure(labels)
+        _, per_seed = self.measure_seeds(labels)
+        properties = average_over_seeds(per_seed)
         jax.block_until_ready(properties)
         measure_s = (time.perf_counter() - start) / len(labels)
         rows = [measurement_row(properties, i) for i in range(len(labels))]
-        return self.evaluate_measured(labels, rows, measure_s, on_evaluation)
+        seed_rows = None
+        if len(self.seeds) > 1:
+            seeds = [jax.tree.map(lambda x, s=s: x[s], per_seed) for s in range(len(self.seeds))]
+            seed_rows = [[measurement_row(seed, i) for seed in seeds] for i in range(len(labels))]
+        return self.evaluate_measured(labels, rows, measure_s, on_evaluation, seed_rows)
 
     def evaluate_measured(
         self,
@@ -338,33 +365,49 @@ class DesignObjective:
         rows: Sequence[dict[str, Any]],
         measure_s: float = math.nan,
         on_evaluation: Callable[[int, Evaluation], None] | None = None,
+        seed_rows: Sequence[Sequence[dict[str, Any]]] | None = None,
     ) -> list[Evaluation]:
         """The cell half of :meth:`__call__`: simulates cells from measured properties.
 
         Args:
             labels: ``(n, 3)`` labels the properties belong to.
-            rows: one :func:`~jaxmicro.design.measurement_row` per label.
+            rows: one seed-averaged :func:`~jaxmicro.design.measurement_row` per label.
             measure_s: generation + characterisation time per label [s], for the record.
-            on_evaluation: as in :meth:`__call__`.
+            on_evaluation: as in :meth:`__call__`, called once all of a label's cells are done.
+            seed_rows: per label, one row per seed: their cells give the objective's standard
+                error over seeds (``None``: not estimated, NaN).
+
+        Returns:
+            One :class:`Evaluation` per label, in order.
         """
         operating_point = OperatingPoint(power_w_per_kg=self.settings.power_w_per_kg)
+        n_seeds = len(seed_rows[0]) if seed_rows else 0
+        # Per label: the seed-averaged result (slot 0) then one per seed; a ValueError from an
+        # impossible cathode (e.g. a phase missing) stands in for a result.
+        results: list[list[CellResult | str | None]] = [[None] * (1 + n_seeds) for _ in rows]
         evaluations: list[Evaluation | None] = [None] * len(rows)
-        cases, case_rows = [], []
-        for i, row in enumerate(rows):
-            try:
-                design = self.settings.cell_design(row)
-                cases.append(CellCase(cathode_properties(row), design, operating_point))
-                case_rows.append(i)
-            except ValueError as error:  # e.g. a generated volume without one of the phases
-                evaluations[i] = self._evaluation(labels[i], row, None, measure_s, str(error))
+        cases, slots = [], []
+
+        def complete(i: int) -> None:
+            if evaluations[i] is None and all(r is not None for r in results[i]):
+                evaluations[i] = self._evaluation(labels[i], rows[i], results[i], measure_s)
                 if on_evaluation is not None:
                     on_evaluation(i, evaluations[i])
 
+        for i, row in enumerate(rows):
+            for slot, measured in enumerate([row, *(seed_rows[i] if seed_rows else [])]):
+                try:
+                    design = self.settings.cell_design(measured)
+                    cases.append(CellCase(cathode_properties(measured), design, operating_point))
+                    slots.append((i, slot))
+                except ValueError as error:
+                    results[i][slot] = f"invalid cathode: {error}"
+            complete(i)
+
         def finish(case_index: int, result: CellResult) -> None:
-            i = case_rows[case_index]
-            evaluations[i] = self._evaluation(labels[i], rows[i], result, measure_s)
-            if on_evaluation is not None:
-                on_evaluation(i, evaluations[i])
+            i, slot = slots[case_index]
+            results[i][slot] = result
+            complete(i)
 
         simulate_batch(
             cases,
@@ -375,28 +418,45 @@ class DesignObjective:
         )
         return evaluations  # type: ignore[return-value]
 
+    def _objective_of(self, result: CellResult | str) -> tuple[float, str]:
+        """(objective, reason): NaN and why when there is none."""
+        if isinstance(result, str):
+            return math.nan, result
+        value = float(getattr(result, OBJECTIVES[self.settings.objective][0]))
+        if result.failed or not math.isfinite(value):
+            return math.nan, result.reason or "objective is not finite"
+        return value, ""
+
     def _evaluation(
         self,
         label: np.ndarray,
         properties: dict[str, Any],
-        result: CellResult | None,
+        results: Sequence[CellResult | str],
         measure_s: float,
-        error: str = "",
     ) -> Evaluation:
-        if result is None:
-            value, failed, reason, cell, cell_s = math.nan, True, f"invalid cathode: {error}", {}, 0.0
-        else:
-            value = float(getattr(result, OBJECTIVES[self.settings.objective][0]))
-            failed = result.failed or not math.isfinite(value)
-            reason = result.reason or ("objective is not finite" if failed else "")
-            cell, cell_s = result.to_dict(), result.build_time_s + result.solve_time_s
+        value, reason = self._objective_of(results[0])
+        seed_values = tuple(self._objective_of(r)[0] for r in results[1:])
+        standard_error = math.nan
+        if len(seed_values) > 1 and all(math.isfinite(v) for v in seed_values):
+            standard_error = float(np.std(seed_values, ddof=1) / math.sqrt(len(seed_values)))
+        main = results[0]
+        cell = {} if isinstance(main, str) else main.to_dict()
+        cell_s = sum(r.build_time_s + r.solve_time_s for r in results if not isinstance(r, str))
+        failed = not math.isfinite(value)
         return Evaluation(
             labels=dict(zip(LABEL_FIELDS, map(float, label), strict=True)),
             seeds=self.seeds,
-            objective=math.nan if failed else value,
+            objective=value,
             failed=failed,
             reason=reason,
             properties=properties,
             cell=cell,
             timings_s={"generate_and_characterise": measure_s, "cell": cell_s},
+            objective_standard_error=math.nan if failed else standard_error,
+            seed_objectives=seed_values,
         )
+
+
+def _float_or_nan(value: Any) -> float:
+    """A log value as a float; JSON null (NaN or inf when written) becomes NaN."""
+    return math.nan if value is None else float(value)

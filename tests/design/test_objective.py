@@ -1,6 +1,7 @@
 """The design objective: generated volumes -> properties -> PyBaMM cell -> objective."""
 
 import dataclasses
+import json
 import math
 
 import jax
@@ -13,6 +14,7 @@ from jaxmicro.data.labels import LABEL_RANGES, normalise_labels
 from jaxmicro.design import (
     DesignObjective,
     DesignSettings,
+    Evaluation,
     cathode_properties,
     generate_and_characterise,
     measurement_row,
@@ -47,6 +49,36 @@ def test_measured_properties_simulate_to_a_plausible_cell(toy, simulated_rows):
         assert evaluation.properties == row
     # More AM and less pore stores more energy at this modest power.
     assert evaluations[1].objective > evaluations[0].objective
+
+
+def test_the_seed_spread_of_the_objective_is_its_standard_error(toy, simulated_rows):
+    # Two "seeds" of one label: the two simulated electrodes. The standard error is the spread
+    # of their own cells' objectives, std / sqrt(2); a failed seed leaves it unknown (NaN).
+    objective = DesignObjective(toy, DesignSettings(volume_size=SIZE, power_w_per_kg=100.0))
+    averaged = {k: (v + simulated_rows[1][k]) / 2 if isinstance(v, float) else v
+                for k, v in simulated_rows[0].items()}
+    (evaluation,) = objective.evaluate_measured(LABELS[:1], [averaged], seed_rows=[simulated_rows])
+    singles = objective.evaluate_measured(LABELS, simulated_rows)
+    seed_values = tuple(e.objective for e in singles)
+    assert evaluation.seed_objectives == pytest.approx(seed_values, rel=1e-9)
+    assert abs(seed_values[0] - seed_values[1]) > 1.0  # the two electrodes differ [Wh/kg]
+    expected = abs(seed_values[0] - seed_values[1]) / 2  # std(ddof=1) / sqrt(2) of two values
+    assert evaluation.objective_standard_error == pytest.approx(expected, rel=1e-9)
+    assert min(seed_values) < evaluation.objective < max(seed_values)
+    assert evaluation.timings_s["cell"] > singles[0].timings_s["cell"]  # three cells, not one
+    # Through the log: the record keeps it; an old record without it reads NaN.
+    record = json.loads(json.dumps(evaluation.to_dict()))
+    again = Evaluation.from_dict(record)
+    assert again.objective_standard_error == evaluation.objective_standard_error
+    assert again.seed_objectives == evaluation.seed_objectives
+    old = {k: v for k, v in record.items() if k not in ("objective_standard_error", "seed_objectives")}
+    assert math.isnan(Evaluation.from_dict(old).objective_standard_error)
+    blocked = simulated_rows[1] | {"electrolyte_fraction": 0.0}
+    (one_failed,) = objective.evaluate_measured(
+        LABELS[:1], [averaged], seed_rows=[[simulated_rows[0], blocked]]
+    )
+    assert not one_failed.failed and math.isnan(one_failed.objective_standard_error)
+    assert math.isnan(one_failed.seed_objectives[1])
 
 
 def test_other_objectives_read_their_cell_quantity(toy, simulated_rows):
