@@ -198,8 +198,14 @@ def test_accelerator_path_labels_clusters_on_the_device_with_the_same_answer(per
         results.append(traced(jnp.asarray(volumes)))
     for result in results:
         np.testing.assert_array_equal(np.asarray(result.percolates), np.asarray(host.percolates))
-        np.testing.assert_allclose(np.asarray(result.tau), np.asarray(host.tau), rtol=1e-6)
-        np.testing.assert_array_equal(np.asarray(result.iterations), np.asarray(host.iterations))
+        # Not bit for bit: vmapped and sequential float32 reductions differ in the last bits from
+        # one CPU model to the next, which can move the stopping test by one iteration. Both stop
+        # at a flux spread below conv_crit = 1e-4, and tau (from the dissipation) errs
+        # quadratically in the solution error: 1e-4 is far above float32 round-off (1e-7)
+        # and far below what a wrong cluster or operator would change (percent).
+        np.testing.assert_allclose(np.asarray(result.tau), np.asarray(host.tau), rtol=1e-4)
+        steps = np.abs(np.asarray(result.iterations) - np.asarray(host.iterations))
+        assert steps.max() <= 1, (result.iterations, host.iterations)
 
 
 def test_the_strategy_follows_the_platform_option_committed_arrays_and_the_default_device():
@@ -271,6 +277,41 @@ def test_bad_input_raises_clear_value_errors(call, message):
     volume[:, :4] = AM
     with pytest.raises(ValueError, match=message):
         call(volume)
+
+
+def test_a_boolean_mask_conducts_where_it_is_true_as_taufactor_reads_it():
+    medium = gaussian_random_medium((16, 16, 16), 0.45, seed=5)  # phase ids, PORE = 0
+    mask = medium == PORE  # True = pore, as a TauFactor user would pass it
+    expected = tortuosity(medium, PORE)
+    for given in (mask, jnp.asarray(mask)):
+        result = tortuosity(given)
+        assert float(result.eps) == pytest.approx(float(expected.eps))
+        assert float(result.tau) == pytest.approx(float(expected.tau), rel=1e-5)
+    # the complement differs: the mask was not read as phase ids (False = PORE = 0)
+    assert float(expected.eps) != pytest.approx(float(tortuosity(~mask).eps))
+    traced = jax.jit(lambda m: tortuosity(m).tau)(jnp.asarray(mask))
+    assert float(traced) == pytest.approx(float(expected.tau), rel=1e-5)
+    for options in ({"phase": PORE}, {"phase": 1}, {"diffusivities": {1: 1.0}}):
+        with pytest.raises(ValueError, match="boolean mask conducts where it is True"):
+            tortuosity(mask, **options)
+
+
+def test_a_diffusivity_contrast_the_dtype_cannot_resolve_is_refused_not_nan():
+    volume = gaussian_random_medium((12, 12, 12), 0.5, seed=1).astype(np.uint8)
+    volume[::3] = np.where(volume[::3] == AM, CBD, volume[::3])
+    # 1e-9 gave tau = NaN with only converged = False to show for it
+    with pytest.raises(ValueError, match=r"contrast of 1\.0e-09 .* float64 .* leave the weakest phase out"):
+        tortuosity(volume, diffusivities={PORE: 1.0, CBD: 1e-9})
+    field = np.where(volume == PORE, 1.0, np.where(volume == CBD, 1e-9, 0.0)).astype(np.float32)
+    with pytest.raises(ValueError, match="conductivity values span a contrast"):
+        tortuosity_from_field(jnp.asarray(field))
+    # at the limit the answer is finite and converged, and equals leaving the phase out
+    # (tau = sum eps_p D_p / D_eff: the weak phase adds ~1e-7 to both)
+    near = tortuosity(volume, diffusivities={PORE: 1.0, CBD: solver_module.MIN_DIFFUSIVITY_RATIO["float32"]})
+    alone = tortuosity(volume, PORE)
+    assert bool(near.converged) and np.isfinite(float(near.tau))
+    if bool(alone.percolates):
+        assert float(near.tau) == pytest.approx(float(alone.tau), rel=1e-3)
 
 
 def test_too_large_volume_states_the_estimate_before_allocating(monkeypatch):
