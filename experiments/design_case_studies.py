@@ -1,8 +1,10 @@
 """The paper's design case studies on the shipped generator, as resumable runs.
 
-    python experiments/design_case_studies.py powers         # Figure 1: optimum vs cell-level power
+    python experiments/design_case_studies.py powers         # Figure 1: optimum vs cell-level power,
+                                                             # on both design bases and with heat
     python experiments/design_case_studies.py normalisation  # specific energy vs energy density vs electrode
-    python experiments/design_case_studies.py halfcell       # half cell vs full cell
+    python experiments/design_case_studies.py halfcell       # half vs full cell, at equal W/kg and at
+                                                             # equal areal current density
     python experiments/design_case_studies.py sweep          # dense grid (ground truth) vs BO
 
 Each study runs under ``runs/case_studies/<study>/`` (rerun to resume after a crash), then copies
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxmicro.cell import CellModelConfig
 from jaxmicro.design import (
     OBJECTIVES,
     CampaignSettings,
@@ -53,25 +56,47 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 def _best_row(label: str, best, n_evaluations: int, n_failed: int) -> list[str]:
     count = f"{n_evaluations} ({n_failed} failed)"
     if best is None:
-        return [label, "-", "-", "-", "-", "-", "-", count]
-    props = best.properties
+        return [label, *["-"] * (len(BEST_HEADER) - 2), count]
+    props, cell = best.properties, best.cell
+    areal_current = cell.get("c_rate", math.nan) * cell.get("areal_capacity_mah_cm2", math.nan)
     return [
         label,
         f"{best.labels['am_wt']:.4f}",
         f"{best.labels['porosity']:.4f}",
         _fmt(props["electrolyte_tau_through_plane"], 3),
-        _fmt(best.cell.get("specific_energy_wh_kg")),
-        _fmt(best.cell.get("energy_density_wh_l")),
+        _fmt(cell.get("cathode_thickness_m", _design(cell, "cathode_thickness_m")) * 1e6, 3),
+        _fmt(areal_current, 3),
+        _fmt(cell.get("max_temperature_k", math.nan) - 273.15, 3),
+        _fmt(cell.get("specific_energy_wh_kg")),
+        _fmt(cell.get("energy_density_wh_l")),
         _fmt(best.objective),
         count,
     ]
+
+
+def _design(cell: dict, name: str) -> float:
+    return float(cell.get("inputs", {}).get("design", {}).get(name, math.nan))
 
 
 def _campaign_row(label: str, campaign) -> list[str]:
     return _best_row(label, campaign.best, len(campaign.evaluations), campaign.n_failed)
 
 
-BEST_HEADER = ["case", "am_wt", "porosity", "tau (measured)", "Wh/kg", "Wh/L", "objective", "evaluations"]
+BEST_HEADER = [
+    "case",
+    "am_wt",
+    "porosity",
+    "tau (measured)",
+    "cathode um",
+    "mA/cm^2",
+    "max T (C)",
+    "Wh/kg",
+    "Wh/L",
+    "objective",
+    "evaluations",
+]
+# Figure 1 variants: (design basis, thermal model). The first is the default design loop.
+POWER_VARIANTS = (("loading", "isothermal"), ("thickness", "isothermal"), ("loading", "lumped"))
 
 
 def _publish(study: str, figures: list[tuple[str, Path]], text: str) -> Path:
@@ -93,18 +118,36 @@ def _publish(study: str, figures: list[tuple[str, Path]], text: str) -> Path:
 
 
 def study_powers(args, generator, space, design, campaign) -> Path:
-    result = run_study(generator, POWERS, space, args.out / "powers", design, campaign, resume=True)
-    rows = [
-        _campaign_row(f"{p:g} W/kg", c) for p, c in zip(result.powers_w_per_kg, result.campaigns, strict=True)
-    ]
+    rows, figures = [], []
+    for basis, thermal in POWER_VARIANTS:
+        variant = f"{basis}_{thermal}"
+        result = run_study(
+            generator,
+            POWERS,
+            space,
+            args.out / "powers" / variant,
+            dataclasses.replace(design, basis=basis),
+            campaign,
+            resume=True,
+            cell_config=CellModelConfig(thermal=thermal),
+        )
+        rows += [
+            _campaign_row(f"{p:g} W/kg, {basis} basis, {thermal}", c)
+            for p, c in zip(result.powers_w_per_kg, result.campaigns, strict=True)
+        ]
+        figures += [(f"{variant}_{f.parent.name}", f) for f in result.figures if f.name == "campaign.png"]
+        figures += [(variant, f) for f in result.figures if f.name == "optimum_path.png"]
     text = (
         "# Figure 1: the optimum across cell-level powers\n\n"
         f"4680 full cell, {design.objective_description}, optimising am_wt and porosity "
         f"(adhesion {space.fixed['adhesion']}), {campaign.budget} evaluations per power, "
-        f"{design.seeds_per_label} generated {design.volume_size}^3 volumes per label.\n\n"
+        f"{design.seeds_per_label} generated {design.volume_size}^3 volumes per label. Three variants: "
+        f"the default loading basis ({design.am_loading_mg_cm2:g} mg/cm^2 of AM; thickness follows "
+        f"the porosity), a fixed {design.cathode_thickness_m * 1e6:g} um cathode (loading follows "
+        "the porosity), and the loading basis with PyBaMM's lumped thermal model (h = 10 W/m^2K).\n\n"
         + _table(BEST_HEADER, rows)
     )
-    return _publish("powers", [(f.parent.name, f) for f in result.figures], text)
+    return _publish("powers", figures, text)
 
 
 def _compare_settings(args, generator, space, campaign, study: str, cases: dict, title: str) -> Path:
@@ -126,19 +169,37 @@ def study_normalisation(args, generator, space, design, campaign) -> Path:
     }
     title = (
         f"# Normalisation study at {args.power:g} W/kg\n\n"
-        "The same campaign maximising three objectives; how the optimum label moves.\n\n"
+        "The same campaign maximising three objectives; how the optimum label moves. The 4680 can "
+        "has a fixed outer volume, so energy density is energy / 0.133 L and its optimum is the "
+        "energy optimum by construction (structural, not a finding); specific energy differs from it "
+        "only through the cell's mass (a porous cathode carries electrolyte instead of NMC), and the "
+        "electrode-level figure leaves out the anode, separator, current collectors and can.\n\n"
     )
     return _compare_settings(args, generator, space, campaign, "normalisation", cases, title)
 
 
 def study_halfcell(args, generator, space, design, campaign) -> Path:
+    """Half vs full cell at equal W/kg, then both at the C-rate of the full cell's optimum: on
+    the loading basis equal C-rate is equal areal current density (same areal capacity)."""
+    full = run_study(
+        generator, [args.power], space, args.out / "halfcell" / "full", design, campaign, resume=True
+    ).campaigns[0]
+    if full.best is None:
+        raise SystemExit("the full-cell campaign found no valid design; nothing to match")
+    c_rate = round(float(full.best.cell["c_rate"]), 3)
     cases = {
-        name: (f"{name} cell", dataclasses.replace(design, half_cell=name == "half"))
-        for name in ("full", "half")
+        "full": ("full cell, equal W/kg", design),
+        "half": ("half cell, equal W/kg", dataclasses.replace(design, half_cell=True)),
+        "full_crate": (f"full cell, {c_rate:g}C", dataclasses.replace(design, c_rate=c_rate)),
+        "half_crate": (f"half cell, {c_rate:g}C", dataclasses.replace(design, c_rate=c_rate, half_cell=True)),
     }
     title = (
-        f"# Half cell vs full cell at {args.power:g} W/kg\n\n"
-        "Lithium-metal half cell against graphite full cell, both normalised to a 4680 cell.\n\n"
+        f"# Half cell vs full cell at {args.power:g} W/kg and at equal areal current\n\n"
+        "Lithium-metal half cell against graphite full cell, both normalised to a 4680 cell. At equal "
+        "W/kg the two cells draw different areal currents (the half cell is lighter per unit area); "
+        f"the last two rows run both at {c_rate:g}C, the C-rate of the full cell's optimum at "
+        f"{args.power:g} W/kg, which on the loading basis ({design.am_loading_mg_cm2:g} mg/cm^2) is the "
+        "same areal current density for every label and both cells.\n\n"
     )
     return _compare_settings(args, generator, space, campaign, "halfcell", cases, title)
 

@@ -85,6 +85,10 @@ class DesignSettings:
     Attributes:
         objective: a key of :data:`OBJECTIVES`.
         power_w_per_kg: constant discharge power per kg of the whole cell [W/kg].
+        c_rate: when given, a constant-current discharge at this multiple of the cathode's
+            reversible capacity [1/h] instead of ``power_w_per_kg``. On the loading basis every
+            label then draws the same areal current density, and so do a half and a full cell
+            (a controlled comparison of the two; at equal W/kg their areal currents differ).
         half_cell: lithium-metal half cell instead of a graphite full cell.
         cell_format: ``"4680"`` or ``"pouch"``.
         basis: what stays fixed as the labels change. ``"loading"`` (default): the AM coat
@@ -115,6 +119,7 @@ class DesignSettings:
 
     objective: str = "specific_energy"
     power_w_per_kg: float = 200.0
+    c_rate: float | None = None
     half_cell: bool = False
     cell_format: str = "4680"
     basis: str = "loading"
@@ -136,6 +141,8 @@ class DesignSettings:
             raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {self.objective!r}")
         if not (math.isfinite(self.power_w_per_kg) and self.power_w_per_kg > 0):
             raise ValueError(f"power_w_per_kg must be a positive number, got {self.power_w_per_kg}")
+        if self.c_rate is not None and not (math.isfinite(self.c_rate) and self.c_rate > 0):
+            raise ValueError(f"c_rate must be a positive number [1/h] or None, got {self.c_rate}")
         if self.seeds_per_label < 1:
             raise ValueError(f"seeds_per_label must be at least 1, got {self.seeds_per_label}")
         if self.cell_format not in ("4680", "pouch"):
@@ -157,6 +164,12 @@ class DesignSettings:
     @property
     def objective_description(self) -> str:
         return OBJECTIVES[self.objective][1]
+
+    def operating_point(self) -> OperatingPoint:
+        """The discharge every label's cell runs: ``c_rate`` when given, else the power."""
+        if self.c_rate is not None:
+            return OperatingPoint(c_rate=self.c_rate)
+        return OperatingPoint(power_w_per_kg=self.power_w_per_kg)
 
     def cathode_thickness_for(self, am_volume_fraction: float) -> float:
         """Cathode thickness per side [m] of a coating with this AM volume fraction [-]: the
@@ -380,7 +393,7 @@ class DesignObjective:
         Returns:
             One :class:`Evaluation` per label, in order.
         """
-        operating_point = OperatingPoint(power_w_per_kg=self.settings.power_w_per_kg)
+        operating_point = self.settings.operating_point()
         n_seeds = len(seed_rows[0]) if seed_rows else 0
         # Per label: the seed-averaged result (slot 0) then one per seed; a ValueError from an
         # impossible cathode (e.g. a phase missing) stands in for a result.
