@@ -12,6 +12,19 @@ def _ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _voxel_limit(text: str) -> float:
+    """A voxel count for ``--max-voxels``: finite and >= 0 (``2e7`` and ``33554432`` both work)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of voxels, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of voxels >= 0, got {text!r}") from None
+    return value
+
+
 def _names(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
@@ -48,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     sizes.add_argument(
         "--max-voxels",
-        type=float,
+        type=_voxel_limit,
         default=None,
         help="skip calls above this many voxels, batch * edge^3 (default 2^25 = 33.5M; 0: no limit)",
     )
@@ -73,9 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tau.add_argument("--no-taufactor", action="store_true", help="do not time TauFactor")
     tau.add_argument(
         "--taufactor-max-voxels",
-        type=float,
+        type=_voxel_limit,
         default=None,
-        help="largest TauFactor call (default 128^3 on CPU, no limit on GPU)",
+        help="largest TauFactor call (default 128^3 on CPU, no limit on GPU; 0: none)",
     )
     tau.add_argument("--torch-threads", type=int, default=None, help="torch CPU threads (default: torch's)")
 

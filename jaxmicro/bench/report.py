@@ -76,6 +76,10 @@ class BenchConfig:
             raise ValueError(f"repeats must be at least 1, got {self.repeats}")
         if not 0 < self.conv_crit < 1:
             raise ValueError(f"conv_crit must lie in (0, 1), got {self.conv_crit}")
+        for name, least in (("max_voxels", 1), ("taufactor_max_voxels", 0)):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                raise ValueError(f"{name} must be a whole number of voxels >= {least} or None, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -88,6 +88,34 @@ def test_bench_config_rejects_bad_values():
         BenchConfig(bo_observations=(1,))
     with pytest.raises(ValueError, match="conv_crit"):
         BenchConfig(conv_crit=0.0)
+    for value in (0, -5, 2.5, float("nan"), True):
+        with pytest.raises(ValueError, match="max_voxels must be a whole number"):
+            BenchConfig(max_voxels=value)
+    with pytest.raises(ValueError, match="taufactor_max_voxels must be a whole number"):
+        BenchConfig(taufactor_max_voxels=-1)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "-inf", "abc"])
+def test_bench_max_voxels_option_refuses_what_is_not_a_finite_count(value, capsys):
+    """``--max-voxels nan`` or a negative count lifted the limit; ``inf`` overflowed in int()."""
+    from jaxmicro.cli import main
+
+    for option in ("--max-voxels", "--taufactor-max-voxels"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["bench", "--quick", f"{option}={value}"])
+        assert exit_.value.code == 2
+        assert "expected a" in capsys.readouterr().err
+
+
+def test_bench_max_voxels_zero_means_no_limit():
+    import argparse
+
+    from jaxmicro.bench._cli import add_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert config_from_args(parser.parse_args(["--max-voxels", "0"])).max_voxels is None
+    assert config_from_args(parser.parse_args(["--max-voxels", "2e7"])).max_voxels == 20_000_000
 
 
 def test_bench_generator_times_volumes_and_voxels(tiny):
@@ -127,8 +155,15 @@ def test_run_bench_characterisation_beside_taufactor_and_the_report(tiny):
 
 @pytest.mark.slow
 def test_run_bench_cells_bo_and_a_design_iteration(tiny):
-    config = BenchConfig(stages=("cells", "bo", "design"), cell_batches=(2,), bo_observations=(20,),
-                         design_edge=16, design_batch=1, design_seeds=1, repeats=1)
+    config = BenchConfig(
+        stages=("cells", "bo", "design"),
+        cell_batches=(2,),
+        bo_observations=(20,),
+        design_edge=16,
+        design_batch=1,
+        design_seeds=1,
+        repeats=1,
+    )
     report = run_bench(tiny, config)
     assert report.cells[0].simulations_per_s > 0 and report.cells[0].failed == 0
     assert report.bo[0].padded == 32 and report.bo[0].fit.median_s > 0
