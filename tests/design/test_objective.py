@@ -81,6 +81,21 @@ def test_the_seed_spread_of_the_objective_is_its_standard_error(toy, simulated_r
     assert math.isnan(one_failed.seed_objectives[1])
 
 
+def test_a_c_rate_draws_the_same_areal_current_for_every_label_and_both_cells(toy, simulated_rows):
+    # On the loading basis the areal capacity is fixed, so one C-rate is one areal current
+    # density, for the full and the half cell alike (at equal W/kg they differ).
+    currents = {}
+    for half_cell in (False, True):
+        settings = DesignSettings(volume_size=SIZE, c_rate=1.5, half_cell=half_cell)
+        for i, e in enumerate(DesignObjective(toy, settings).evaluate_measured(LABELS, simulated_rows)):
+            assert not e.failed, e.reason
+            assert e.cell["c_rate"] == pytest.approx(1.5, rel=1e-3)
+            currents[half_cell, i] = e.cell["c_rate"] * e.cell["areal_capacity_mah_cm2"]
+    assert max(currents.values()) == pytest.approx(min(currents.values()), rel=2e-3)
+    with pytest.raises(ValueError, match="c_rate"):
+        DesignSettings(c_rate=-1.0)
+
+
 def test_other_objectives_read_their_cell_quantity(toy, simulated_rows):
     for name, key in [("energy_density", "energy_density_wh_l"),
                       ("electrode_specific_energy", "electrode_specific_energy_wh_kg")]:
