@@ -402,17 +402,16 @@ def build_parameter_values(config: CellModelConfig, setup: CellSetup) -> Any:
     scale = _float(_base_values(config.parameter_set, config.parameter_overrides), C_MAX)
     scale /= fixed[C_MAX]
 
+    def times_input(base: Any, factor_name: str, *args: Any) -> Any:
+        # The set's function (or constant) times a scalar input parameter.
+        return (base(*args) if callable(base) else base) * pybamm.Parameter(factor_name)
+
+    # Explicit signatures: PyBaMM calls these with the function parameter's children.
     def j0(c_e: Any, c_s_surf: Any, c_s_max: Any, T: Any) -> Any:
-        factor = pybamm.Parameter(AREA_FACTOR)
-        if callable(base_j0):
-            return base_j0(c_e, c_s_surf * scale, c_s_max * scale, T) * factor
-        return base_j0 * factor
+        return times_input(base_j0, AREA_FACTOR, c_e, c_s_surf * scale, c_s_max * scale, T)
 
     def diffusivity(sto: Any, T: Any) -> Any:
-        factor = pybamm.Parameter(DIFFUSIVITY_FACTOR)
-        if callable(base_diffusivity):
-            return base_diffusivity(sto, T) * factor
-        return base_diffusivity * factor
+        return times_input(base_diffusivity, DIFFUSIVITY_FACTOR, sto, T)
 
     values.update({J0: j0, DIFFUSIVITY: diffusivity}, check_already_exists=False)
     values.update({name: "[input]" for name in setup.inputs}, check_already_exists=False)
