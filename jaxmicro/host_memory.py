@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 import warnings
 
@@ -27,6 +28,22 @@ _M_ARENA_MAX = -8
 
 DEFAULT_KEEP_BYTES: int = 1 << 30
 """Freed memory the process may keep for reuse before trimming [bytes] (1 GiB)."""
+
+
+def available_host_memory_bytes() -> int | None:
+    """Memory the host can still give this process [bytes] (Linux ``MemAvailable``, else free
+    physical pages), or ``None`` where neither is known."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _jax_backends_started() -> bool:

@@ -8,11 +8,12 @@ exceeds the memory available on the device.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 
 import jax
 import numpy as np
+
+from jaxmicro.host_memory import available_host_memory_bytes
 
 BYTES_PER_VOXEL: int = 120
 """Memory per voxel of one float32 solve, as used for the pre-allocation check [bytes]. XLA's
@@ -35,17 +36,7 @@ def available_memory_bytes(device: jax.Device | None = None) -> int | None:
         if "bytes_limit" in stats:
             return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
         return None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    return available_host_memory_bytes()
 
 
 def memory_estimate_bytes(shape: Sequence[int], dtype="float32", one_at_a_time: bool = False) -> int:

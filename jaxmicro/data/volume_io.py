@@ -30,6 +30,12 @@ TIFF_GREY_VALUES: Final[tuple[int, int, int]] = (0, 128, 255)
 VOLUME_SUFFIXES: Final[tuple[str, ...]] = (".tif", ".tiff", ".npy")
 SIDECAR_FORMAT: Final[str] = "jaxmicro-volume"
 """The ``format`` field of a volume's JSON sidecar."""
+TIFF_GREY_KEY: Final[str] = "phase_grey_values"
+"""The ImageJ metadata key under which a written TIFF records its grey values for (pore, AM,
+CBD), e.g. ``phase_grey_values=0,128,255``: the mapping travels with the file, sidecar or not."""
+READ_BYTES_PER_VOXEL: Final[int] = 12
+"""Host memory per voxel of reading a volume, besides the file's own array [bytes]: the
+grey-to-phase lookup's index array (8), masks (2) and the phase ids (1), rounded up."""
 _UM_PER_M: Final[float] = 1e6
 
 
@@ -42,17 +48,14 @@ def _check_grey_values(grey_values: Sequence[int]) -> tuple[int, ...]:
     grey_values = tuple(int(g) for g in grey_values)
     if len(grey_values) != N_PHASES or len(set(grey_values)) != N_PHASES:
         raise ValueError(
-            f"grey_values must give {N_PHASES} distinct grey values for (pore, AM, CBD), "
-            f"got {grey_values}"
+            f"grey_values must give {N_PHASES} distinct grey values for (pore, AM, CBD), got {grey_values}"
         )
     if min(grey_values) < 0 or max(grey_values) > 255:
         raise ValueError(f"grey_values must lie in 0..255 (uint8 files), got {grey_values}")
     return grey_values
 
 
-def grey_to_phase(
-    grey: np.ndarray, grey_values: Sequence[int], source: str = "volume"
-) -> np.ndarray:
+def grey_to_phase(grey: np.ndarray, grey_values: Sequence[int], source: str = "volume") -> np.ndarray:
     """Maps a grey-value array to phase ids.
 
     Args:
@@ -135,39 +138,121 @@ def read_volume(
 
     Args:
         path: ``.tif``/``.tiff`` (one page per ``z`` slice) or ``.npy``.
-        grey_values: the file's grey value for (pore, AM, CBD); default: those in the file's
-            JSON sidecar (:func:`write_volume`), else :func:`default_grey_values` of the suffix.
+        grey_values: the file's grey value for (pore, AM, CBD); default: those the TIFF
+            records (:data:`TIFF_GREY_KEY`) or the file's JSON sidecar (:func:`write_volume`),
+            else :func:`default_grey_values` of the suffix.
         ndim: 3 for a volume ``(z, y, x)``, 2 for a cross-section ``(y, x)``.
         require_all_phases: raise if a phase does not occur.
 
     Returns:
         uint8 array of phase ids with ``ndim`` dimensions; :func:`read_voxel_size_m` gives its
         voxel size.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a grey value outside the mapping, grey values that contradict those the
+            TIFF or its sidecar records, a header declaring more data than the file holds, or
+            more than the host's available memory (checked before anything is read), a wrong
+            dimensionality or a missing phase (``require_all_phases``).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"volume file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npy":
+        _check_declared_size(path, *_npy_declared(path))
         grey = np.load(path, allow_pickle=False)
+        recorded = None
     elif suffix in (".tif", ".tiff"):
         import tifffile
 
-        grey = tifffile.imread(path)
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            _check_declared_size(path, tuple(series.shape), series.dtype, None)
+            recorded = _tiff_grey_values(path, tif.imagej_metadata)
+            grey = series.asarray()
     else:
         raise ValueError(f"{path}: unsupported file type {suffix!r}; use one of {VOLUME_SUFFIXES}")
-    if grey_values is None:
-        sidecar = read_sidecar(path)
-        grey_values = (
-            default_grey_values(path)
-            if sidecar is None
-            else [phase["grey_value"] for phase in sorted(sidecar["phases"], key=lambda p: p["id"])]
-        )
+    grey_values = _grey_values_for(path, grey_values, recorded)
     grey = np.squeeze(grey) if grey.ndim > ndim else grey
     phases = grey_to_phase(grey, grey_values, source=str(path))
-    return check_phase_volume(
-        phases, ndim=ndim, require_all_phases=require_all_phases, source=str(path)
+    return check_phase_volume(phases, ndim=ndim, require_all_phases=require_all_phases, source=str(path))
+
+
+def _npy_declared(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and data bytes in the file, from a ``.npy`` header (nothing else read)."""
+    try:
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(handle)
+            offset = handle.tell()
+    except (ValueError, OSError, SyntaxError) as error:
+        raise ValueError(f"{path}: not a readable .npy file ({error})") from None
+    return tuple(int(n) for n in shape), np.dtype(dtype), path.stat().st_size - offset
+
+
+def _check_declared_size(path: Path, shape: tuple[int, ...], dtype: np.dtype, stored: int | None) -> None:
+    """Refuses a file whose header declares more data than it holds or than memory allows."""
+    voxels = math.prod(shape)
+    declared = voxels * np.dtype(dtype).itemsize
+    if stored is not None and declared > stored:
+        raise ValueError(
+            f"{path}: the header declares an array of shape {shape} ({declared:,} bytes) but the "
+            f"file holds {stored:,}; the file is damaged or truncated"
+        )
+    from jaxmicro import host_memory
+
+    need = declared + voxels * READ_BYTES_PER_VOXEL
+    have = host_memory.available_host_memory_bytes()
+    if have is not None and need > have:
+        raise ValueError(
+            f"{path}: reading its volume of shape {shape} needs about {need / 1e9:.3g} GB "
+            f"but {have / 1e9:.3g} GB is available; crop the file or read it on a larger machine"
+        )
+
+
+def _tiff_grey_values(path: Path, metadata: Mapping[str, Any] | None) -> tuple[int, ...] | None:
+    """The grey values a TIFF records under :data:`TIFF_GREY_KEY`, or ``None``."""
+    text = (metadata or {}).get(TIFF_GREY_KEY)
+    if text is None:
+        return None
+    try:
+        return _check_grey_values(int(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"{path}: unreadable {TIFF_GREY_KEY}={text!r} in its ImageJ metadata") from None
+
+
+def _grey_values_for(
+    path: Path, given: Sequence[int] | None, recorded: tuple[int, ...] | None
+) -> tuple[int, ...]:
+    """The grey values to read ``path`` with: the caller's, the file's, its sidecar's, the
+    suffix's default; refuses a contradiction (it would swap phases without a word)."""
+    sidecar = read_sidecar(path)
+    noted = (
+        None
+        if sidecar is None
+        else tuple(int(p["grey_value"]) for p in sorted(sidecar["phases"], key=lambda p: p["id"]))
     )
+    if recorded is not None and noted is not None and recorded != noted:
+        raise ValueError(
+            f"{path} records grey values {recorded} for (pore, AM, CBD) but its sidecar "
+            f"{sidecar_path(path).name} says {noted}; remove the stale sidecar"
+        )
+    known = recorded if recorded is not None else noted
+    if given is not None:
+        given = _check_grey_values(given)
+        if known is not None and given != known:
+            raise ValueError(
+                f"{path} records grey values {known} for (pore, AM, CBD), not the {given} passed; "
+                "pass grey_values=None to use the file's"
+            )
+        return given
+    return known if known is not None else default_grey_values(path)
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -235,7 +320,10 @@ def write_volume(
             import tifffile
 
             # ImageJ hyperstack: axis 0 as slices (Z), not channels.
-            metadata: dict[str, Any] = {"axes": "ZYX"[3 - volume.ndim :]}
+            metadata: dict[str, Any] = {
+                "axes": "ZYX"[3 - volume.ndim :],
+                TIFF_GREY_KEY: ",".join(str(g) for g in grey_values),
+            }
             resolution = None
             if sizes is not None:
                 um = [v * _UM_PER_M for v in sizes]

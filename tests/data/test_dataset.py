@@ -74,7 +74,11 @@ def _edit_manifest(root, edit):
         (lambda m: m["samples"][0].update(shape=[5, 5, 5]), ValueError, "does not match"),
         (lambda m: m["samples"].append(dict(m["samples"][0])), ValueError, "more than once"),
         (lambda m: m["samples"][0].update(slice_normal_axis=0), ValueError, "2-D array"),
-        (lambda m: m.update(grey_values=[0, 85, 170]), ValueError, "not in the phase mapping"),
+        (
+            lambda m: m.update(grey_values=[0, 85, 170]),
+            ValueError,
+            r"records grey values \(0, 1, 2\) .* not the \(0, 85, 170\)",
+        ),
         (lambda m: m.update(samples=[]), ValueError, "no samples"),
         (lambda m: m.pop("format"), ValueError, "not a jaxmicro dataset"),
     ],

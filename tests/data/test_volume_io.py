@@ -154,3 +154,61 @@ def test_bad_voxel_size_is_a_clear_error(tmp_path, volume):
     with pytest.raises(ValueError, match="voxel_size_m"):
         write_volume(tmp_path / "v.tif", volume, voxel_size_m=-1.0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_tiff_with_other_grey_values_reads_back_unswapped_without_its_sidecar(tmp_path, volume):
+    # (255, 128, 0) are the default TIFF grey values reversed: read with the defaults, pore and
+    # CBD swapped without a word; the TIFF now records its mapping in its ImageJ metadata.
+    path = write_volume(tmp_path / "v.tif", volume, (255, 128, 0), sidecar=False)
+    np.testing.assert_array_equal(read_volume(path), volume)
+    write_volume(tmp_path / "w.tif", volume, (255, 128, 0))
+    (tmp_path / "w.tif.json").unlink()  # sidecar lost on the way to a colleague
+    np.testing.assert_array_equal(read_volume(tmp_path / "w.tif"), volume)
+
+
+def test_grey_values_that_contradict_the_file_are_refused(tmp_path, volume):
+    import json
+
+    path = write_volume(tmp_path / "v.tif", volume, (255, 128, 0))
+    with pytest.raises(ValueError, match=r"records grey values \(255, 128, 0\) .* not the \(0, 128, 255\)"):
+        read_volume(path, (0, 128, 255))
+    sidecar = json.loads((tmp_path / "v.tif.json").read_text())
+    for phase in sidecar["phases"]:
+        phase["grey_value"] = (0, 128, 255)[phase["id"]]
+    (tmp_path / "v.tif.json").write_text(json.dumps(sidecar))
+    with pytest.raises(ValueError, match="but its sidecar v.tif.json says"):
+        read_volume(path)
+
+
+def _npy_with_header(path: Path, shape: tuple[int, ...], data: bytes) -> None:
+    with path.open("wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "|u1", "fortran_order": False, "shape": shape})
+        handle.write(data)
+
+
+def test_a_npy_header_declaring_more_than_the_file_holds_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge.npy"
+    _npy_with_header(path, (100_000, 100_000, 100_000), bytes(64))  # 1e15 bytes declared
+    with pytest.raises(
+        ValueError, match=r"declares an array of shape \(100000, 100000, 100000\) .* holds 64"
+    ):
+        read_volume(path)
+
+
+def test_a_volume_larger_than_the_available_memory_is_refused_with_the_estimate(
+    tmp_path, volume, monkeypatch
+):
+    import tifffile
+
+    from jaxmicro import host_memory
+
+    np.save(tmp_path / "v.npy", volume)
+    compressed = tmp_path / "c.tif"  # a small file that expands to 262 kB
+    tifffile.imwrite(compressed, np.zeros((64, 64, 64), np.uint8), compression="zlib")
+    assert compressed.stat().st_size < 20_000
+    monkeypatch.setattr(host_memory, "available_host_memory_bytes", lambda: 100_000)
+    with pytest.raises(ValueError, match=r"shape \(64, 64, 64\) needs about 0.00341 GB but 0.0001 GB"):
+        read_volume(compressed)
+    monkeypatch.setattr(host_memory, "available_host_memory_bytes", lambda: 1_000)
+    with pytest.raises(ValueError, match=r"shape \(7, 9, 11\) needs about"):
+        read_volume(tmp_path / "v.npy")
