@@ -53,3 +53,34 @@ def test_label_and_shape_validation(generator):
         generate(generator, [0.93, 0.36])
     with pytest.raises(ValueError, match="seed"):
         generate(generator, [0.93, 0.36, 0.5], seed=[])
+
+
+@pytest.mark.parametrize("seed", [2**32, -1, [0, 2**32 + 5], 1.5, True])
+def test_seeds_that_would_wrap_at_2_to_the_32_are_refused(generator, seed):
+    """PRNGKey(2**32) is PRNGKey(0) and PRNGKey(-1) is PRNGKey(2**32 - 1): silent repeats."""
+    with pytest.raises(ValueError, match=r"seed must be"):
+        generate(generator, [0.93, 0.36, 0.5], shape=(16, 16, 16), seed=seed)
+
+
+def test_a_size_beyond_the_memory_is_refused_with_the_estimate_before_allocating(generator, monkeypatch):
+    import importlib
+
+    generate_module = importlib.import_module("jaxmicro.generator.generate")  # not the function
+
+    def never(*args, **kwargs):
+        raise AssertionError("nothing may be generated (or allocated) when the estimate is too large")
+
+    from jaxmicro import host_memory
+
+    monkeypatch.setattr(generate_module, "generate_probabilities", never)
+    monkeypatch.setattr(host_memory, "available_host_memory_bytes", lambda: 64 * 10**9)
+    # 2048^3 aborted the process inside XLA (SIGABRT): 8.6e9 voxels, about 773 GB
+    with pytest.raises(
+        ValueError, match=r"1 volume\(s\) of 2048x2048x2048 voxels needs about 773 GB but 64 GB"
+    ):
+        generate(generator, [0.93, 0.36, 0.5], shape=(2048,) * 3)
+    monkeypatch.setattr(host_memory, "available_host_memory_bytes", lambda: 10**5)
+    with pytest.raises(
+        ValueError, match=r"2 volume\(s\) of 16x16x16 voxels needs about 0.000475 GB but 0.0001 GB"
+    ):
+        generate(generator, [0.93, 0.36, 0.5], shape=(16, 16, 16), seed=[0, 1])
