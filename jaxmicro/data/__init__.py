@@ -9,6 +9,7 @@ from jaxmicro.data.labels import (
     Labels,
     denormalise_labels,
     normalise_labels,
+    read_labels_csv,
     validate_labels,
 )
 from jaxmicro.data.phases import (
@@ -64,6 +65,7 @@ __all__ = [
     "denormalise_labels",
     "load_dataset",
     "normalise_labels",
+    "read_labels_csv",
     "read_volume",
     "simulate",
     "simulate_dataset",

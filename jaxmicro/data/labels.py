@@ -13,6 +13,7 @@ in ``LABEL_FIELDS`` order. Normalisation maps each field's physical range onto [
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Mapping
 from typing import Final
 
@@ -66,9 +67,7 @@ class Labels:
     def from_array(cls, values: Iterable[float]) -> Labels:
         values = np.asarray(values, dtype=np.float64)
         if values.shape != (3,):
-            raise ValueError(
-                f"labels need 3 values {LABEL_FIELDS}, got an array of shape {values.shape}"
-            )
+            raise ValueError(f"labels need 3 values {LABEL_FIELDS}, got an array of shape {values.shape}")
         return cls(*values.tolist())
 
     @classmethod
@@ -86,8 +85,7 @@ def _as_label_matrix(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels, dtype=np.float64)
     if labels.ndim not in (1, 2) or labels.shape[-1] != len(LABEL_FIELDS):
         raise ValueError(
-            f"labels must have shape (3,) or (n, 3) with columns {LABEL_FIELDS}, "
-            f"got shape {labels.shape}"
+            f"labels must have shape (3,) or (n, 3) with columns {LABEL_FIELDS}, got shape {labels.shape}"
         )
     return labels.reshape(-1, len(LABEL_FIELDS))
 
@@ -142,3 +140,66 @@ def denormalise_labels(
     """Inverse of :func:`normalise_labels`: unit-cube values ``(..., 3)`` to physical labels."""
     low, high = _bounds(ranges)
     return low + np.asarray(unit_labels, dtype=np.float64) * (high - low)
+
+
+def read_labels_csv(path: str | os.PathLike, fixed: Mapping[str, float]) -> np.ndarray:
+    """Labels ``(n, 3)`` from a CSV file with a header row of label names.
+
+    Columns may come in any order and any subset of :data:`LABEL_FIELDS`; the missing ones take
+    their value from ``fixed``. Blank lines are skipped. Every error names the file, the line and
+    the field.
+
+    Args:
+        path: the CSV file (comma-separated, one label per row).
+        fixed: values for the label columns the file lacks.
+
+    Returns:
+        float64 array ``(n, 3)``, columns in :data:`LABEL_FIELDS` order, each within its
+        physical range (:data:`LABEL_RANGES`).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a text CSV, no header or no rows, an unknown or repeated column, a row
+            with the wrong number of values, a value that is not a finite number or is outside
+            its physical range (naming file, line and field).
+    """
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            lines = [(number, row) for number, row in enumerate(csv.reader(handle), start=1)]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{path}: not a readable text CSV ({error})") from None
+    lines = [(number, row) for number, row in lines if any(cell.strip() for cell in row)]
+    if len(lines) < 2:
+        raise ValueError(f"{path}: needs a header row of label names and at least one row of labels")
+    header_line, header = lines[0][0], [cell.strip() for cell in lines[0][1]]
+    if unknown := sorted(set(header) - set(LABEL_FIELDS)):
+        raise ValueError(
+            f"{path}: line {header_line}: unknown columns {unknown}; label columns are "
+            f"{', '.join(LABEL_FIELDS)}"
+        )
+    if len(set(header)) != len(header):
+        raise ValueError(f"{path}: line {header_line}: a column is named twice in {header}")
+    missing = [name for name in LABEL_FIELDS if name not in header]
+    if absent := [name for name in missing if name not in fixed]:
+        raise ValueError(f"{path}: no column for {absent} and no fixed value given for them")
+    rows = []
+    for number, row in lines[1:]:
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path}: line {number} has {len(row)} values, the header {len(header)} ({', '.join(header)})"
+            )
+        values = {name: float(fixed[name]) for name in missing}
+        for name, cell in zip(header, row, strict=True):
+            try:
+                values[name] = float(cell)
+            except ValueError:
+                raise ValueError(f"{path}: line {number}, {name}: {cell.strip()!r} is not a number") from None
+        label = np.array([values[name] for name in LABEL_FIELDS])
+        try:
+            validate_labels(label)
+        except ValueError as error:
+            raise ValueError(f"{path}: line {number}: {error}") from None
+        rows.append(label)
+    return np.stack(rows)
