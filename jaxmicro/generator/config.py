@@ -8,7 +8,31 @@ beside each training checkpoint). Both are hashable, so they can be static jit a
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Final
+
+_WHOLE_NUMBERS: Final[tuple[str, ...]] = (
+    "train_latent_size",
+    "slice_size",
+    "batch_volumes",
+    "slices_per_volume",
+    "n_critic",
+    "steps",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "png_every",
+    "seed",
+)
+_NON_NEGATIVE: Final[tuple[str, ...]] = (
+    "gp_weight",
+    "vf_weight",
+    "stats_weight",
+    "tau_weight",
+    "aux_temperature",
+    "ema_decay",
+    "lr_generator",
+    "lr_critic",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,8 +143,31 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "critic_channels", tuple(int(c) for c in self.critic_channels))
-        object.__setattr__(self, "stats_lags", tuple(int(lag) for lag in self.stats_lags))
+        for name in _WHOLE_NUMBERS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"TrainConfig.{name} must be a whole number, got {value!r}")
+        for name in ("critic_channels", "stats_lags"):
+            values = getattr(self, name)
+            if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+                raise ValueError(f"TrainConfig.{name} must be positive whole numbers, got {values!r}")
+        for name in _NON_NEGATIVE:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"TrainConfig.{name} must be a finite number, got {value!r}")
+            if value < 0 or (name.startswith("lr_") and value == 0):
+                least = "positive" if name.startswith("lr_") else ">= 0"
+                raise ValueError(f"TrainConfig.{name} must be {least}, got {value!r}")
+        for name in ("adam_b1", "adam_b2"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
+                raise ValueError(f"TrainConfig.{name} must be in [0, 1), got {value!r}")
+        if self.png_every < 0:
+            raise ValueError(f"TrainConfig.png_every must be 0 (no PNGs) or positive, got {self.png_every}")
+        if not 0 <= self.seed < 2**32:  # PRNG keys take 32 bits: a larger seed repeats another run
+            raise ValueError(f"TrainConfig.seed (--seed) must be in [0, 2**32), got {self.seed}")
+        object.__setattr__(self, "critic_channels", tuple(self.critic_channels))
+        object.__setattr__(self, "stats_lags", tuple(self.stats_lags))
         if not self.stats_lags or not all(1 <= lag < self.slice_size for lag in self.stats_lags):
             raise ValueError(f"stats_lags must be lags in [1, slice_size), got {self.stats_lags}")
         if not 0.0 < self.aux_temperature <= 1.0:

@@ -316,39 +316,6 @@ def _initial_state_from(source: Path, config: TrainConfig, like: TrainState) -> 
     return state, {"run": str(source.resolve()), "step": int(state.step)}
 
 
-def check_train_numbers(config: TrainConfig) -> None:
-    """Refuses what :class:`TrainConfig` lets through: non-finite or negative weights and
-    learning rates, Adam decays outside ``[0, 1)``, a negative ``png_every``, and a seed outside
-    ``[0, 2**32)`` (it would wrap and repeat another seed's run).
-
-    Raises:
-        ValueError: naming the field and its allowed range.
-    """
-    import math
-
-    from jaxmicro.data.simulator import check_seed
-
-    for name in ("gp_weight", "vf_weight", "stats_weight", "tau_weight", "lr_generator", "lr_critic"):
-        value = getattr(config, name)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-        ):
-            raise ValueError(f"TrainConfig.{name} must be a finite number >= 0, got {value!r}")
-    for name in ("lr_generator", "lr_critic"):
-        if not getattr(config, name) > 0:
-            raise ValueError(f"TrainConfig.{name} must be positive, got {getattr(config, name)}")
-    for name in ("adam_b1", "adam_b2"):
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
-            raise ValueError(f"TrainConfig.{name} must be in [0, 1), got {value!r}")
-    if config.png_every < 0:
-        raise ValueError(f"TrainConfig.png_every must be 0 (no PNGs) or positive, got {config.png_every}")
-    check_seed(config.seed, "TrainConfig.seed (--seed)")
-
-
 def train(
     dataset: LabelledDataset,
     run_dir: str | Path,
@@ -382,7 +349,6 @@ def train(
             whole run; staging folders of killed exports are removed once it is taken).
         NoSpaceError: the disk filled up (the newest checkpoint stays; resume after freeing space).
     """
-    check_train_numbers(config)
     run_dir = Path(run_dir)
     with run_lock(run_dir):
         remove_stale_temporaries(run_dir)

@@ -120,6 +120,31 @@ def test_config_validation():
     assert TrainConfig.from_json(TINY.to_json()) == TINY
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("steps", float("nan"), "steps must be a whole number"),
+        ("steps", 2.5, "steps must be a whole number"),
+        ("batch_volumes", True, "batch_volumes must be a whole number"),
+        ("checkpoint_every", 0, "checkpoint_every must be at least 1"),
+        ("gp_weight", float("nan"), "gp_weight must be a finite number"),
+        ("vf_weight", float("nan"), "vf_weight must be a finite number"),
+        ("tau_weight", float("inf"), "tau_weight must be a finite number"),
+        ("gp_weight", -1.0, "gp_weight must be >= 0"),
+        ("lr_critic", -1e-4, "lr_critic must be positive"),
+        ("aux_temperature", float("nan"), "aux_temperature must be a finite number"),
+        ("critic_channels", (8, 0), "critic_channels must be positive whole numbers"),
+        ("stats_lags", (1.5,), "stats_lags must be positive whole numbers"),
+        ("seed", 2**32, r"seed \(--seed\) must be in \[0, 2\*\*32\)"),
+    ],
+)
+def test_train_config_refuses_nan_negative_zero_and_fractional_values_when_made(field, value, match):
+    """NaN weights and steps passed the old ``min(...) < 0`` / ``< 1`` checks (NaN compares
+    False), and the rest was checked only when training started."""
+    with pytest.raises(ValueError, match=match):
+        TINY.replace(**{field: value})
+
+
 def test_exported_generator_is_the_moving_average_of_the_weights(tiny_dataset, tiny_run, tmp_path):
     from jaxmicro.generator import load_generator
 
@@ -221,6 +246,6 @@ def test_a_second_trainer_is_refused_and_a_resume_removes_stale_exports(tiny_dat
     ],
 )
 def test_train_refuses_non_finite_or_out_of_range_numbers_before_any_work(tmp_path, field, value, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=match):  # refused as the config is made
         train(None, tmp_path / "run", TINY.replace(**{field: value}), progress=False)  # type: ignore[arg-type]
     assert not (tmp_path / "run").exists()
