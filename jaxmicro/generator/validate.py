@@ -37,6 +37,7 @@ Two further parts make the report say what the generator adds:
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Final, NamedTuple
 
 import jax
@@ -90,12 +91,8 @@ class Metrics(NamedTuple):
 def pore_tortuosity(volumes: np.ndarray, axis: int) -> np.ndarray:
     """Pore tortuosity factors ``(n,)`` of ``(n, z, y, x)`` volumes along ``axis`` (inf if the
     pores do not percolate), with the jaxmicro JAX solver."""
-    volumes = np.asarray(volumes, np.int32)
-    tau = np.full(volumes.shape[0], np.inf)
-    has_pores = np.any(volumes == PORE, axis=(1, 2, 3))  # the solver rejects an empty phase
-    if has_pores.any():
-        tau[has_pores] = np.asarray(tortuosity(volumes[has_pores], PORE, axis).tau, dtype=np.float64)
-    return tau
+    # A volume without pores gives inf from the solver itself (eager as traced).
+    return np.asarray(tortuosity(np.asarray(volumes, np.int32), PORE, axis).tau, dtype=np.float64)
 
 
 def compute_metrics(volumes: np.ndarray, voxel_size_m: float) -> Metrics:
@@ -404,6 +401,7 @@ def validate_generator(
     baseline: str | None = "quadratic",
     morphology_check: bool = True,
     progress: bool = True,
+    allow_voxel_size_mismatch: bool = False,
 ) -> ValidationReport:
     """Compares generated volumes with simulated reference volumes at the held-out labels.
 
@@ -423,6 +421,9 @@ def validate_generator(
         morphology_check: also compare morphology descriptors (:class:`MorphologyComparison`;
             about as long again as the scalar metrics at 128^3).
         progress: show a progress bar.
+        allow_voxel_size_mismatch: compare even if the generator's voxel size differs from the
+            held-out volumes' (their metrics in metres, e.g. the AM surface area, then differ
+            by the ratio: say so in the report). By default that is refused.
 
     Returns:
         The :class:`ValidationReport`.
@@ -430,11 +431,23 @@ def validate_generator(
     Raises:
         ValueError: no 3-D held-out samples, ``seeds`` or ``reference_seeds < 1``, a size or
             reference count that needs the simulator for a dataset it did not make, a shape
-            the generator cannot make, or an unknown baseline.
+            the generator cannot make, an unknown baseline, or (unless
+            ``allow_voxel_size_mismatch``) held-out volumes of another voxel size than the
+            generator's.
     """
     heldout = [s for s in dataset.heldout if s.volume.ndim == 3]
     if not heldout:
         raise ValueError(f"{dataset.root}: no 3-D 'heldout' samples to validate against")
+    sizes_m = sorted({s.voxel_size_m for s in heldout})
+    if not allow_voxel_size_mismatch and any(
+        not math.isclose(size, generator.voxel_size_m, rel_tol=1e-6) for size in sizes_m
+    ):
+        raise ValueError(
+            f"the generator makes voxels of {generator.voxel_size_m:g} m but {dataset.root}'s held-out "
+            f"volumes have {', '.join(f'{v:g}' for v in sizes_m)} m: their structures are not "
+            "comparable voxel for voxel; validate against a dataset of the generator's voxel size "
+            "(or pass allow_voxel_size_mismatch=True)"
+        )
     if seeds < 1 or reference_seeds < 1:
         raise ValueError(f"seeds and reference_seeds must be at least 1, got {seeds}, {reference_seeds}")
     if baseline is not None and baseline not in BASELINES:

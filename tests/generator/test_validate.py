@@ -179,3 +179,29 @@ def test_generate_cli_writes_volumes(tiny_run, tmp_path):
     a, b = (read_volume(tmp_path / f"vol_seed{s}.tif") for s in (0, 1))
     assert a.shape == (16, 16, 16) and not np.array_equal(a, b)
     assert main(["generate", "--checkpoint", str(tiny_run), "--labels", "0.93,0.36", "--out", str(out)]) == 2
+
+
+def test_a_generator_and_a_dataset_of_other_voxel_sizes_are_not_compared_silently(tiny_run, tiny_dataset):
+    generator = load_generator(tiny_run)
+    coarser = dataclasses.replace(generator, voxel_size_m=0.75 * generator.voxel_size_m)
+    with pytest.raises(ValueError, match=r"voxels of 1.5e-06 m but .* have 2e-06 m"):
+        validate_generator(coarser, tiny_dataset, seeds=1, progress=False)
+    report = validate_generator(
+        coarser,
+        tiny_dataset,
+        seeds=1,
+        control=False,
+        baseline=None,
+        morphology_check=False,
+        progress=False,
+        allow_voxel_size_mismatch=True,
+    )
+    assert report.generated.shape[0] == len([s for s in tiny_dataset.heldout if s.volume.ndim == 3])
+
+
+def test_pore_tortuosity_of_a_volume_without_pores_is_inf_beside_others():
+    from jaxmicro.generator.validate import pore_tortuosity
+
+    volumes = np.ones((2, 8, 8, 8), np.uint8)  # all AM
+    volumes[1, :, :4] = 0  # straight pore channels: tau = 1
+    np.testing.assert_allclose(pore_tortuosity(volumes, 0), [np.inf, 1.0], rtol=1e-5)
