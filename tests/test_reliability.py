@@ -335,3 +335,59 @@ def test_device_gpu_without_a_gpu_is_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1].startswith("jaxmicro design: error: --device gpu: JAX finds no GPU")
     assert "Traceback" not in done.stderr
+
+
+# --- sweep --coordinator: an unreachable coordinator is a one-line error, not a hang ----------
+
+
+def test_an_unreachable_coordinator_times_out_in_one_line_instead_of_hanging(monkeypatch):
+    import socket
+    import time
+
+    import jax
+
+    from jaxmicro.design import sharding
+
+    def never(**kwargs):
+        raise AssertionError("jax.distributed.initialize waits, then aborts the process (SIGABRT)")
+
+    monkeypatch.setattr(jax.distributed, "initialize", never)
+    with socket.socket() as probe:  # a free port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    start = time.monotonic()
+    with pytest.raises(TimeoutError, match=rf"no coordinator answered at 127.0.0.1:{port} within 1 s"):
+        sharding.initialize_distributed(f"127.0.0.1:{port}", 2, 1, timeout_s=1.0)
+    assert time.monotonic() - start < 10
+    for address, message in [
+        ("node0", "must be HOST:PORT"),
+        ("node0:http", "must be HOST:PORT"),
+        ("no-such-host.invalid:1234", "does not resolve"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            sharding.initialize_distributed(address, 2, 1, timeout_s=1.0)
+    with pytest.raises(ValueError, match="--process-id must be in 0 .. --num-processes - 1"):
+        sharding.initialize_distributed(f"127.0.0.1:{port}", 2, 2)
+
+
+def test_a_listening_coordinator_lets_initialisation_go_ahead_with_the_timeout(monkeypatch):
+    import socket
+
+    import jax
+
+    from jaxmicro.design import sharding
+
+    calls = []
+    monkeypatch.setattr(jax.distributed, "initialize", lambda **kwargs: calls.append(kwargs))
+    collectives = jax.config.jax_cpu_collectives_implementation
+    try:
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+            address = f"127.0.0.1:{server.getsockname()[1]}"
+            sharding.initialize_distributed(address, 2, 1, timeout_s=5.0)
+    finally:  # initialize_distributed chose gloo for CPU processes: not for the other tests
+        jax.config.update("jax_cpu_collectives_implementation", collectives)
+    assert calls == [
+        {"coordinator_address": address, "num_processes": 2, "process_id": 1, "initialization_timeout": 5}
+    ]

@@ -37,6 +37,98 @@ from jaxmicro.generator import GeneratorConfig, check_labels
 
 BATCH_AXIS: Final[str] = "batch"
 
+COORDINATOR_TIMEOUT_S: Final[float] = 120.0
+"""How long a process waits for the coordinator (process 0) to answer before giving up [s]."""
+
+
+def _coordinator_host_port(address: str) -> tuple[str, int]:
+    host, sep, port = str(address).rpartition(":")
+    host = host.strip("[]")  # [::1]:1234
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--coordinator must be HOST:PORT (e.g. node0:12355), got {address!r}")
+    return host, int(port)
+
+
+def wait_for_coordinator(address: str, timeout_s: float = COORDINATOR_TIMEOUT_S) -> None:
+    """Returns once a TCP connection to ``address`` (``HOST:PORT``) succeeds; refuses after
+    ``timeout_s`` seconds of failed attempts (one every 0.5 s).
+
+    JAX's ``jax.distributed.initialize`` otherwise waits for an unreachable coordinator and then
+    aborts the process from C++ (SIGABRT, no Python error).
+
+    Raises:
+        ValueError: an address that is not ``HOST:PORT`` or a host name that does not resolve.
+        TimeoutError: nothing answered at ``address`` within ``timeout_s``.
+    """
+    import socket
+
+    host, port = _coordinator_host_port(address)
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
+        raise ValueError(f"the coordinator timeout must be a positive number of seconds, got {timeout_s!r}")
+    try:
+        socket.getaddrinfo(host, port)
+    except socket.gaierror as error:
+        raise ValueError(
+            f"--coordinator {address}: the host {host!r} does not resolve ({error.strerror})"
+        ) from None
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with socket.create_connection((host, port), timeout=max(min(left, 5.0), 0.01)):
+                return
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+        if time.monotonic() + 0.5 >= deadline:
+            raise TimeoutError(
+                f"no coordinator answered at {address} within {timeout_s:g} s ({reason}); start "
+                "process 0 first, check the address and port, or that no firewall is in the way"
+            )
+        time.sleep(0.5)
+
+
+def initialize_distributed(
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    timeout_s: float = COORDINATOR_TIMEOUT_S,
+) -> None:
+    """``jax.distributed.initialize`` that fails in one line instead of hanging or aborting.
+
+    With a ``coordinator``, every process but process 0 first waits (at most ``timeout_s``)
+    until the coordinator's port answers (:func:`wait_for_coordinator`); JAX's own
+    initialisation then gets the same timeout. CPU processes exchange data over gloo. Without a
+    coordinator JAX detects the cluster (Slurm, Open MPI, TPU pods).
+
+    Args:
+        coordinator: ``HOST:PORT`` of process 0, or ``None`` to auto-detect.
+        num_processes: number of processes (``None``: auto-detect).
+        process_id: this process's id, ``0 .. num_processes - 1`` (``None``: auto-detect).
+        timeout_s: seconds to wait for the coordinator [s].
+
+    Raises:
+        ValueError: a bad address, process count or id.
+        TimeoutError: the coordinator did not answer in time.
+    """
+    if num_processes is not None and (isinstance(num_processes, bool) or num_processes < 1):
+        raise ValueError(f"--num-processes must be at least 1, got {num_processes}")
+    if process_id is not None and not (
+        0 <= process_id and (num_processes is None or process_id < num_processes)
+    ):
+        raise ValueError(f"--process-id must be in 0 .. --num-processes - 1, got {process_id}")
+    if coordinator is not None:
+        _coordinator_host_port(coordinator)
+        if process_id != 0:
+            wait_for_coordinator(coordinator, timeout_s)
+    if jax.config.jax_cpu_collectives_implementation is None:  # CPU processes gather over gloo
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(
+        coordinator_address=coordinator,
+        num_processes=num_processes,
+        process_id=process_id,
+        initialization_timeout=max(math.ceil(timeout_s), 1),
+    )
+
 
 def batch_mesh(devices: Sequence[jax.Device] | int | None = None) -> Mesh:
     """A 1-D mesh with axis ``"batch"`` over devices.
