@@ -200,9 +200,14 @@ def test_measuring_in_two_steps_equals_the_single_jitted_computation(toy):
     fused_volumes, fused = generate_and_characterise(
         toy.params, toy.config, keys, unit, (SIZE,) * 3, settings.measure_settings(toy.voxel_size_m)
     )
-    np.testing.assert_array_equal(volumes, np.asarray(fused_volumes))
+    # Two compilations of the same float32 network may differ in the last bits (from one CPU
+    # model to the next), which can flip the argmax of a voxel whose top two probabilities tie
+    # to ~1e-7; a wrong seed or label changes about half the voxels and tau by percent.
+    differ = float(np.mean(volumes != np.asarray(fused_volumes)))
+    assert differ <= 1e-3, f"{differ:.2%} of the voxels differ"
+    rtol = 1e-3 if differ == 0 else 1e-2  # 1e-3: the solver's stopping test may move a step
     for ours, theirs in zip(properties, average_over_seeds(fused), strict=True):
-        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=rtol)
 
 
 def test_a_batch_without_any_pore_is_a_failed_evaluation_not_an_error(toy, monkeypatch):

@@ -196,9 +196,15 @@ def test_four_host_devices_give_the_single_device_results(toy, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     volumes, reference = _reference(toy)
     sharded = np.load(tmp_path / "sharded.npz")
-    np.testing.assert_array_equal(sharded["volumes"], np.asarray(volumes))  # (seeds, labels, z, y, x)
+    # (seeds, labels, z, y, x). Not bit for bit: XLA compiles the sharded and the single-device
+    # network separately, and float32 results may differ in the last bits between CPU models,
+    # flipping the argmax of a voxel whose top two probabilities tie to ~1e-7. A misplaced
+    # label, seed or padding row changes about half the voxels and tau by percent.
+    differ = float(np.mean(sharded["volumes"] != np.asarray(volumes)))
+    assert differ <= 1e-3, f"{differ:.2%} of the voxels differ"
+    rtol = 1e-3 if differ == 0 else 1e-2  # 1e-3: the solver's stopping test may move a step
     for name, value in reference._asdict().items():
-        np.testing.assert_allclose(sharded[name], np.asarray(value), rtol=1e-5, equal_nan=True, err_msg=name)
+        np.testing.assert_allclose(sharded[name], np.asarray(value), rtol=rtol, equal_nan=True, err_msg=name)
     assert not sharded["percolates"].all() and sharded["percolates"].any()  # both kinds of volume
 
 
