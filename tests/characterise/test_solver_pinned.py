@@ -3,7 +3,11 @@ code is reorganised (values from the solver as of 2026-12-03, commit 222fd10).
 
 float32 values are compared at rel 1e-5 (the solves stop at a flux spread of 1e-4 or 1e-3 and
 tau is accurate to about 1e-6 there; last-bit differences between CPU models stay far below),
-float64 at 1e-9.
+float64 at 1e-9. float32 iteration counts may differ by one: the stopping test compares a flux
+spread computed in float32 with the criterion, and last-bit differences between CPU models can
+move a spread that lands within round-off of the criterion to the other side (one more step
+only makes tau more accurate). float64 counts are exact (the spread is 1e8 times above its
+round-off).
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ def medium() -> np.ndarray:
 
 def _check(result, tau, iterations) -> None:
     np.testing.assert_allclose(np.asarray(result.tau), tau, rtol=1e-5)
-    np.testing.assert_array_equal(np.asarray(result.iterations), iterations)
+    steps = np.abs(np.asarray(result.iterations) - np.asarray(iterations))
+    assert steps.max() <= 1, (np.asarray(result.iterations), iterations)
     assert np.asarray(result.percolates).all()
 
 
