@@ -104,8 +104,9 @@ def test_batched_and_jitted_metrics_equal_single_ones():
     for i in range(2):
         single = microstructure_metrics(volumes[i], 1e-6)
         for a, b, c in zip(single, batch, jitted, strict=True):
-            np.testing.assert_allclose(np.asarray(b)[i], np.asarray(a), rtol=1e-6)
-            np.testing.assert_allclose(np.asarray(c)[i], np.asarray(a), rtol=1e-6)
+            # float32 sums in another order (batched, jitted): 1e-5, far above their round-off
+            np.testing.assert_allclose(np.asarray(b)[i], np.asarray(a), rtol=1e-5)
+            np.testing.assert_allclose(np.asarray(c)[i], np.asarray(a), rtol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -114,7 +114,8 @@ def test_isolated_clusters_and_dead_ends_do_not_change_the_flux():
     plain, busy = tortuosity(base), tortuosity(decorated)
     assert float(busy.D_rel) == pytest.approx(float(plain.D_rel), rel=1e-4)
     assert float(busy.eps) > float(plain.eps)  # they count in eps, as in TauFactor
-    assert float(busy.tau) == pytest.approx(float(busy.eps) / float(busy.D_rel), rel=1e-6)
+    # float32 identity tau = eps / D_rel: 1e-5 is ~100 float32 ulps (rounding of two divisions)
+    assert float(busy.tau) == pytest.approx(float(busy.eps) / float(busy.D_rel), rel=1e-5)
     assert int(busy.iterations) <= 10
 
 
@@ -462,8 +463,10 @@ def test_the_config_is_hashable_and_keyword_options_override_it():
     overridden = tortuosity(volume, config=config, conv_crit=1e-6)
     assert int(overridden.iterations) > int(by_config.iterations)
     field = jnp.asarray(volume == PORE, jnp.float32)
+    # another compiled path: last-bit differences may move the stopping test by one step,
+    # which changes tau (from the dissipation, accurate to ~1e-5 at conv_crit 1e-3) by less
     assert float(tortuosity_from_field(field, config=config).tau) == pytest.approx(
-        float(by_config.tau), rel=1e-6
+        float(by_config.tau), rel=1e-4
     )
     with pytest.raises(TypeError, match="unknown solver option"):
         tortuosity(volume, conv_crt=1e-3)
