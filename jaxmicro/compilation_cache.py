@@ -1,12 +1,12 @@
 """A persistent XLA compilation cache for the command line: later runs skip most compilation.
 
-Compilation takes most of a short run on a CPU: in ``jaxmicro design`` the Gaussian-process fit
-and acquisition compile for about 10 s (``jaxmicro bench`` of 2026-12-02: 5.3 s + 4.3 s at 20
-observations), the generation and characterisation of 128^3 volumes for about 10 to 12 s.
-JAX can keep compiled executables on disk, keyed by the computation, the compile options, the
-jax/jaxlib versions and the device, and load them in a later process instead of compiling
-again. :func:`enable_compilation_cache` turns that on. The ``jaxmicro`` command calls
-it for every subcommand but ``bench`` (which measures compilation); a library import does not.
+Compilation takes most of a short run on a CPU: in ``jaxmicro design`` the generation and
+characterisation of the volumes compile for several seconds per shape (the Bayesian optimiser
+compiles nothing: it runs a NumPy GP; measured times are in ``docs/bench.md``). JAX can keep
+compiled executables on disk, keyed by the computation, the compile options, the jax/jaxlib
+versions and the device, and load them in a later process instead of compiling again.
+:func:`enable_compilation_cache` turns that on. The ``jaxmicro`` command calls it for every
+subcommand but ``bench`` (which measures compilation); a library import does not.
 
 JAX skips computations that call back into Python (it cannot serialise the callback): the
 tortuosity solve traced inside a larger jitted function on CPU labels its clusters through such

@@ -139,22 +139,26 @@ class CellRow(NamedTuple):
 
 
 class BORow(NamedTuple):
-    """GP fit and one acquisition optimisation at ``observations`` points (float64).
+    """The Bayesian optimiser's work at ``observations`` points, as :class:`~jaxmicro.bo.Optimizer`
+    does it (NumPy host GP, float64, single-threaded BLAS, its default settings).
 
     Attributes:
         observations: observed points.
         dim: input dimensions.
-        padded: padded data size (the jitted shape).
-        fit: :func:`~jaxmicro.bo.fit_gp` + :func:`~jaxmicro.bo.gp_posterior` [s]
-            (``compile_s``: first-call excess, as these are the library's jitted functions).
-        acquisition: :func:`~jaxmicro.bo.maximize_acquisition` for one point [s].
+        fit: a cold multi-start fit of the GP hyperparameters plus the posterior
+            (:func:`~jaxmicro.bo.host_gp.fit_map` from ``fit_starts`` starts,
+            :func:`~jaxmicro.bo.host_gp.posterior`) [s].
+        acquisition: the acquisition maximised for one point
+            (:func:`~jaxmicro.bo.host_acq.maximize`) [s].
+        ask: ``Optimizer.ask(1)`` of an optimiser restored from the state after ``observations``
+            tells: all of the above plus its bookkeeping [s].
     """
 
     observations: int
     dim: int
-    padded: int
     fit: Timing
     acquisition: Timing
+    ask: Timing
 
 
 class DesignIterationRow(NamedTuple):
@@ -414,18 +418,6 @@ def bench_cells(n: int, repeats: int = 3, settings: Any = None) -> CellRow:
     return CellRow(n, timing, timing.per_second(n), sum(r.failed for r in results))
 
 
-@contextlib.contextmanager
-def _gp_context() -> Iterator[None]:
-    """float64 and single-threaded BLAS, as :class:`~jaxmicro.bo.Optimizer` computes."""
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(jax.enable_x64(True))
-        with contextlib.suppress(ImportError):
-            from threadpoolctl import threadpool_limits
-
-            stack.enter_context(threadpool_limits(1, user_api="blas"))
-        yield
-
-
 def _bo_data(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A smooth test objective at ``n`` uniform random unit-box points, standardised."""
     x = np.random.default_rng(seed).uniform(size=(n, dim))
@@ -434,50 +426,60 @@ def _bo_data(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bench_bo(observations: int, dim: int = 2, repeats: int = 3, seed: int = 0) -> BORow:
-    """Times a GP fit and one acquisition optimisation with :class:`~jaxmicro.bo.Settings` defaults.
+    """Times the Bayesian optimiser's GP fit, its acquisition and a whole ``ask``.
+
+    The pieces are the functions :class:`~jaxmicro.bo.Optimizer` calls, with its default
+    :class:`~jaxmicro.bo.Settings`, inside its compute context (single-threaded BLAS); the
+    ``ask`` row times the Optimizer itself, restored from one state for every call so each
+    call does the same work (a cold multi-start fit, as after a resume). Nothing is jitted:
+    ``compile_s`` is the first call's excess over the steady median (imports, caches).
 
     Args:
-        observations: number of observed points.
+        observations: number of observed points (at least 2).
         dim: input dimensions.
         repeats: steady-state calls.
-        seed: seed of the data and the fit.
+        seed: seed of the data and the optimiser.
     """
-    from jaxmicro.bo import Settings, bucket_size, fit_gp, gp_posterior, make_data, maximize_acquisition
+    from jaxmicro.bo import Optimizer, Settings, host_acq, host_gp
+    from jaxmicro.bo.optimizer import _compute_context
     from jaxmicro.bo.sobol import sobol_points
 
-    s = Settings(bounds=((0.0, 1.0),) * dim)
+    bounds = ((0.0, 1.0),) * dim
+    s = Settings(bounds=bounds)
     x, y = _bo_data(observations, dim, seed)
-    padded = bucket_size(observations + 1, min_size=32)  # as Optimizer.ask(1)
-    with _gp_context():
-        # The library's own jitted functions with the Optimizer's arguments, so that their
-        # compilation is shared with (and timed as in) a campaign.
-        data = make_data(x, y, n_pad=padded)
-        key = jax.random.PRNGKey(seed)
+    optimizer = Optimizer(bounds=list(bounds), seed=seed, n_initial=2)
+    optimizer.tell(x, y)
+    state = optimizer.to_dict()
+    rng = np.random.default_rng(seed)
+    starts = host_gp.prior_starts(dim, s.fit_starts, rng)
+    with _compute_context():
+        sq_diffs = host_gp.squared_differences(x)
 
         def fit() -> Any:
-            params = fit_gp(data, key, s.noise_min, kernel=s.kernel, n_starts=s.fit_starts, maxiter=s.maxiter)
-            return gp_posterior(params, data, s.kernel)
+            options = {"noise_min": s.noise_min, "kernel": s.kernel, "sq_diffs": sq_diffs}
+            theta = host_gp.fit_map(x, y, starts, maxiter=s.maxiter, **options).theta
+            return host_gp.posterior(theta, x, y, s.kernel, sq_diffs)
 
         fit_timing, post = time_call(fit, repeats)
-        raw = jnp.asarray(sobol_points(s.n_raw, dim, seed))
-        lower, upper = jnp.zeros(dim), jnp.ones(dim)
-        best_f = jnp.asarray(y.max())
+        raw = sobol_points(s.n_raw, dim, seed)
+        lower, upper = np.zeros(dim), np.ones(dim)
 
         def acquire() -> Any:
-            return maximize_acquisition(
+            return host_acq.maximize(
+                s.acquisition,
                 post,
-                best_f,
+                float(y.max()),
                 raw,
                 lower,
                 upper,
                 s.beta,
-                kind=s.acquisition,
                 n_refine=s.n_refine,
                 maxiter=s.maxiter,
             )
 
         acq_timing, _ = time_call(acquire, repeats)
-    return BORow(observations, dim, padded, fit_timing, acq_timing)
+    ask_timing, _ = time_call(lambda: Optimizer.from_dict(state).ask(1), repeats)
+    return BORow(observations, dim, fit_timing, acq_timing, ask_timing)
 
 
 def bench_design_iteration(
