@@ -101,11 +101,20 @@ class DesignSettings:
             basis); 22 mg/cm^2 is about 3.9 mAh/cm^2 at the model's 175 mAh/g, a high-energy
             EV cathode.
         cathode_thickness_m: cathode coating thickness per side [m] (``"thickness"`` basis).
-        particle_radius: where the cell model's particle radius comes from:
-            ``"local_thickness"`` (default; the AM's mean local-thickness radius, insensitive to
-            contacts between particles), ``"surface"`` (``3 eps_AM / a_AM``, which contacts
-            inflate) or ``"fixed"`` (``particle_radius_m``). See :mod:`jaxmicro.characterise.measure`.
-        particle_radius_m: the ``"fixed"`` radius [m].
+        particle_radius: where the cell model's particle radius comes from: ``"fixed"``
+            (default; ``particle_radius_m``), ``"local_thickness"`` (the AM's mean local-thickness
+            radius measured on each volume, insensitive to contacts between particles) or
+            ``"surface"`` (``3 eps_AM / a_AM``, which contacts inflate). The default is fixed
+            because the particle size is not a label (the simulator that made the shipped
+            generator's training data draws 5 um particles at every label) and the shipped
+            generator's particles read 20-30 % smaller than its training data's (3.9-4.6 vs
+            5.3-5.6 um by local thickness at 64^3): measured on its volumes, that error alone
+            raised the objective at 500 W/kg by up to 16 % over the simulator's at the same labels
+            (docs/design.md, "Representative volumes"). Use ``"local_thickness"`` for a generator
+            trained on data whose particle size varies with the labels, once it reproduces it.
+            See :mod:`jaxmicro.characterise.measure`.
+        particle_radius_m: the ``"fixed"`` radius [m]; 5 um, the shipped generator's training
+            particles (simulator ``mean_radius_m``).
         volume_size: edge of the generated cubic volumes [voxels].
         seeds_per_label: generated volumes per label, averaged.
         in_plane: also measure the in-plane electrolyte tortuosity (reported, not simulated).
@@ -125,7 +134,7 @@ class DesignSettings:
     basis: str = "loading"
     am_loading_mg_cm2: float = 22.0
     cathode_thickness_m: float = 80e-6
-    particle_radius: str = "local_thickness"
+    particle_radius: str = "fixed"
     particle_radius_m: float = 5e-6
     volume_size: int = 64
     seeds_per_label: int = 2

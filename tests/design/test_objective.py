@@ -127,7 +127,8 @@ def test_the_cell_sees_the_measurement_with_coverage_counted_once(toy, simulated
     from jaxmicro.cell import setup_cell
     from jaxmicro.cell.parameters import AREA_FACTOR, PARTICLE_RADIUS, SOLID_CONDUCTIVITY
 
-    settings = DesignSettings(volume_size=SIZE, power_w_per_kg=100.0)
+    settings = DesignSettings(volume_size=SIZE, power_w_per_kg=100.0, particle_radius="local_thickness")
+    assert DesignSettings().cell_design(simulated_rows[0]).particle_radius_m == 5e-6  # the default: fixed
     for row in simulated_rows:
         assert 0.1 < row["cbd_coverage"] < 0.9
         cathode = cathode_properties(row)
