@@ -76,17 +76,6 @@ class TrainState(NamedTuple):
     g_ema: Params
 
 
-class _TrainStateV1(NamedTuple):
-    """The training state of checkpoints written before ``g_ema`` existed."""
-
-    step: jax.Array
-    g_params: Params
-    d_params: tuple[Params, Params, Params]
-    g_opt: Any
-    d_opt: Any
-    key: jax.Array
-
-
 class StepMetrics(NamedTuple):
     """Losses of one step (scalars; critic ones averaged over the critic updates).
 
@@ -125,19 +114,6 @@ def init_train_state(config: TrainConfig) -> TrainState:
     return TrainState(
         jnp.zeros((), jnp.int32), g_params, d_params, g_tx.init(g_params), d_tx.init(d_params), key, g_params
     )
-
-
-def _restore_state(manager, like: TrainState) -> TrainState:
-    """The newest training state of ``manager``'s run, also from checkpoints written before
-    ``g_ema`` existed (their average starts at the restored weights)."""
-    try:
-        return restore_train_state(manager, like)[1]
-    except ValueError as error:
-        try:
-            _, old, _ = restore_train_state(manager, _TrainStateV1(*like[:6]))
-        except ValueError:
-            raise error from None
-        return TrainState(*old, g_ema=old.g_params)
 
 
 def _critic_loss(d_params, config: TrainConfig, reals, fakes, labels, key):
@@ -253,7 +229,7 @@ class TrainResult:
         generator: the trained generator (also exported to ``run_dir/generator``).
         state: the final training state.
         history: ``(steps_run, 7)`` losses of the steps run in this call, in
-            :class:`StepMetrics` field order.
+            :class:`StepMetrics` field order; read one by name with :meth:`loss`.
         seconds: wall time of this call's training loop [s].
     """
 
@@ -261,6 +237,17 @@ class TrainResult:
     state: TrainState = dataclasses.field(repr=False)
     history: np.ndarray = dataclasses.field(repr=False)
     seconds: float
+
+    def loss(self, name: str) -> np.ndarray:
+        """The ``(steps_run,)`` values of one :class:`StepMetrics` field, e.g. ``"tau_loss"``.
+
+        Raises:
+            ValueError: an unknown name (the message lists the known ones).
+        """
+        if name not in StepMetrics._fields:
+            known = ", ".join(StepMetrics._fields)
+            raise ValueError(f"unknown training metric {name!r}; choose from {known}")
+        return self.history[:, StepMetrics._fields.index(name)]
 
 
 def _export(run_dir: Path, state: TrainState, config: TrainConfig, data: dict[str, Any]) -> Generator:
@@ -312,7 +299,7 @@ def _initial_state_from(source: Path, config: TrainConfig, like: TrainState) -> 
     manager = checkpoint_manager(source, source_config.keep_checkpoints)
     if manager.latest_step() is None:
         raise ValueError(f"{source}: no checkpoint to start from")
-    state = _restore_state(manager, like)
+    state = restore_train_state(manager, like)[1]
     return state, {"run": str(source.resolve()), "step": int(state.step)}
 
 
@@ -381,7 +368,7 @@ def _train_locked(
             raise ValueError(f"{run_dir}: the run was trained on other data ({saved_data.get('root')})")
         if "init_from" in saved_data:
             data["init_from"] = saved_data["init_from"]
-        state = _restore_state(manager, state)
+        state = restore_train_state(manager, state)[1]
         _truncate_losses(run_dir / "losses.csv", int(state.step))
     elif init_from is not None:
         state, data["init_from"] = _initial_state_from(Path(init_from), config, state)
@@ -402,13 +389,14 @@ def _train_locked(
         row = np.array(jax.device_get(metrics), dtype=np.float64)
         rows.append(row)
         pending.append(row)
+        named = StepMetrics(*row.tolist())
         bar.set_postfix(
-            d=f"{row[0]:.3g}",
-            w=f"{row[1]:.3g}",
-            g=f"{row[3]:.3g}",
-            vf=f"{row[4]:.2g}",
-            st=f"{row[5]:.2g}",
-            tau=f"{row[6]:.2g}",
+            d=f"{named.critic_loss:.3g}",
+            w=f"{named.wasserstein:.3g}",
+            g=f"{named.generator_loss:.3g}",
+            vf=f"{named.vf_loss:.2g}",
+            st=f"{named.stats_loss:.2g}",
+            tau=f"{named.tau_loss:.2g}",
         )
         if not np.all(np.isfinite(row)):
             raise FloatingPointError(

@@ -98,9 +98,9 @@ def test_training_from_2d_sections_only(tiny_dataset, tmp_path):
 
 def test_tortuosity_loss_trains_with_finite_values(tiny_dataset, tmp_path):
     result = train(tiny_dataset, tmp_path / "tau", TINY.replace(steps=1, tau_weight=1.0), progress=False)
-    assert result.history[0, 6] > 0 and np.all(np.isfinite(result.history))
+    assert result.loss("tau_loss")[0] > 0 and np.all(np.isfinite(result.history))
     plain = train(tiny_dataset, tmp_path / "plain", TINY.replace(steps=1), progress=False)
-    assert plain.history[0, 6] == 0.0
+    assert plain.loss("tau_loss")[0] == 0.0
     assert not _leaves_equal(result.state.g_params, plain.state.g_params)
 
 
@@ -159,25 +159,37 @@ def test_exported_generator_is_the_moving_average_of_the_weights(tiny_dataset, t
 def test_two_point_loss_is_reported_and_steers_training(tiny_dataset, tmp_path):
     with_stats = train(tiny_dataset, tmp_path / "a", TINY.replace(steps=2), progress=False)
     without = train(tiny_dataset, tmp_path / "b", TINY.replace(steps=2, stats_weight=0.0), progress=False)
-    assert np.all(with_stats.history[:, 5] > 0) and np.all(np.isfinite(with_stats.history))
+    assert np.all(with_stats.loss("stats_loss") > 0) and np.all(np.isfinite(with_stats.history))
     # Same first draw, so the same statistics loss; the two runs are different XLA programs (the
     # loss weight differs), so compare above float32 round-off rather than bit for bit.
-    np.testing.assert_allclose(with_stats.history[0, 5], without.history[0, 5], rtol=1e-4)
+    np.testing.assert_allclose(with_stats.loss("stats_loss")[0], without.loss("stats_loss")[0], rtol=1e-4)
     assert not _leaves_equal(with_stats.state.g_params, without.state.g_params)
 
 
-def test_resume_of_a_checkpoint_written_before_the_moving_average(tiny_dataset, tmp_path):
+def test_a_checkpoint_of_another_state_layout_is_refused_in_one_line(tiny_dataset, tmp_path):
+    """Training states written before the moving average (no ``g_ema``; no run in the
+    repository has one) are no longer converted: resuming one says what is wrong."""
+    from typing import NamedTuple
+
     from jaxmicro.generator.checkpoint import save_train_state, write_run_json
-    from jaxmicro.generator.train import _TrainStateV1, data_description
+    from jaxmicro.generator.train import data_description
+
+    class WithoutMovingAverage(NamedTuple):
+        step: object
+        g_params: object
+        d_params: object
+        g_opt: object
+        d_opt: object
+        key: object
 
     config = TINY.replace(steps=3, ema_decay=0.0)
-    state = init_train_state(config)
     run_dir = tmp_path / "legacy"
     write_run_json(run_dir, config, data_description(tiny_dataset))
-    save_train_state(checkpoint_manager(run_dir, 3), 0, _TrainStateV1(*state[:6]), {"step": 0})
-    resumed = train(tiny_dataset, run_dir, config, resume=True, progress=False)
-    fresh = train(tiny_dataset, tmp_path / "fresh", config, progress=False)
-    assert _leaves_equal(resumed.state, fresh.state)
+    old = WithoutMovingAverage(*init_train_state(config)[:6])
+    save_train_state(checkpoint_manager(run_dir, 3), 0, old, {"step": 0})
+    with pytest.raises(ValueError, match="cannot restore the training state") as error:
+        train(tiny_dataset, run_dir, config, resume=True, progress=False)
+    assert "\n" not in str(error.value)
 
 
 def test_init_from_starts_a_new_run_at_another_runs_state(tiny_dataset, tiny_run, tmp_path):
@@ -249,3 +261,14 @@ def test_train_refuses_non_finite_or_out_of_range_numbers_before_any_work(tmp_pa
     with pytest.raises(ValueError, match=match):  # refused as the config is made
         train(None, tmp_path / "run", TINY.replace(**{field: value}), progress=False)  # type: ignore[arg-type]
     assert not (tmp_path / "run").exists()
+
+
+def test_training_losses_are_read_by_name():
+    from jaxmicro.generator.train import StepMetrics, TrainResult
+
+    history = np.arange(14, dtype=float).reshape(2, 7)
+    result = TrainResult(None, None, history, 0.0)  # type: ignore[arg-type]
+    for column, name in enumerate(StepMetrics._fields):
+        np.testing.assert_array_equal(result.loss(name), history[:, column])
+    with pytest.raises(ValueError, match="unknown training metric 'tau'; choose from critic_loss"):
+        result.loss("tau")
