@@ -303,25 +303,27 @@ def run_bench(
 # Output.
 
 
-def _plain(value: Any) -> Any:
-    """NamedTuples -> dicts, tuples -> lists, non-finite floats -> None (strict JSON)."""
+def _as_dicts(value: Any) -> Any:
+    """NamedTuple rows -> dicts (with each tortuosity row's speed-up), recursively; the JSON
+    clean-up itself (arrays, non-finite floats) is :func:`~jaxmicro._files.plain_json`'s."""
     if isinstance(value, tuple) and hasattr(value, "_asdict"):
-        out = {k: _plain(v) for k, v in value._asdict().items()}
+        out = {k: _as_dicts(v) for k, v in value._asdict().items()}
         if isinstance(value, stages.TortuosityRow):
-            out["speedup_vs_taufactor"] = _plain(value.speedup)
+            out["speedup_vs_taufactor"] = value.speedup
         return out
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _as_dicts(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+        return [_as_dicts(v) for v in value]
     return value
 
 
 def report_to_dict(report: BenchReport) -> dict[str, Any]:
-    """The report as strict-JSON-ready dicts and lists (every time in seconds)."""
-    return {"format": "jaxmicro-bench", "version": 1, **_plain(report._asdict())}
+    """The report as strict-JSON-ready dicts and lists (every time in seconds; non-finite
+    values as ``None``)."""
+    from jaxmicro._files import plain_json
+
+    return plain_json({"format": "jaxmicro-bench", "version": 1, **_as_dicts(report._asdict())})
 
 
 def _si(value: float) -> str:

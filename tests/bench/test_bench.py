@@ -201,3 +201,13 @@ def test_bench_quick_command_writes_every_stage(tmp_path, capsys):
     for stage in ("generator", "tortuosity", "metrics", "cells", "bo", "design"):
         assert data[stage], stage
     assert "wrote" in capsys.readouterr().out
+
+
+def test_report_to_dict_is_strict_json_through_the_one_sanitiser():
+    from jaxmicro.bench import BenchReport, BORow
+
+    row = BORow(20, 2, Timing(0.1, 0.2, float("nan"), 0.1, 3), Timing(0, 0, 0, 0, 1), Timing(0, 0, 0, 0, 1))
+    data = report_to_dict(BenchReport(meta={"load": np.array([1.0, float("inf")])}, bo=(row,)))
+    assert data["meta"]["load"] == [1.0, None]  # arrays -> lists, inf -> None
+    assert data["bo"][0]["fit"]["median_s"] is None and data["bo"][0]["observations"] == 20
+    json.dumps(data, allow_nan=False)
