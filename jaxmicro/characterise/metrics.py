@@ -135,6 +135,9 @@ def _tpb_counts(volume: Array) -> Array:
 
 
 def _metrics_one(volume: Array, spacing: tuple[float, float, float]) -> Metrics:
+    # The one zero-safe ratio of the package (imported here: measure imports this module).
+    from jaxmicro.characterise.measure import _safe_ratio
+
     dz, dy, dx = spacing
     shape = volume.shape
     total_volume = math.prod(shape) * dz * dy * dx
@@ -149,9 +152,6 @@ def _metrics_one(volume: Array, spacing: tuple[float, float, float]) -> Metrics:
     pair_smooth = jnp.stack([0.5 * (smooth[p] + smooth[q] - smooth[3 - p - q]) for p, q in PHASE_PAIRS])
     am_cbd = PHASE_PAIRS.index((AM, CBD))
 
-    def ratio(a: Array, b: Array) -> Array:
-        return jnp.where(b > 0, a / jnp.where(b > 0, b, 1.0), 0.0)
-
     tpb = _tpb_counts(volume)
     n0, n1, n2 = shape
     interior_edges = n0 * (n1 - 1) * (n2 - 1) + n1 * (n0 - 1) * (n2 - 1) + n2 * (n0 - 1) * (n1 - 1)
@@ -163,8 +163,8 @@ def _metrics_one(volume: Array, spacing: tuple[float, float, float]) -> Metrics:
         interfacial_area=pair_area,
         interfacial_area_smooth=pair_smooth,
         interfacial_area_by_axis=by_axis,
-        cbd_coverage=ratio(pair_area[am_cbd], phase_area[AM]),
-        cbd_coverage_smooth=ratio(pair_smooth[am_cbd], smooth[AM]),
+        cbd_coverage=_safe_ratio(pair_area[am_cbd], phase_area[AM], 0.0),
+        cbd_coverage_smooth=_safe_ratio(pair_smooth[am_cbd], smooth[AM], 0.0),
         tpb_density=jnp.sum(tpb_by_axis),
         tpb_density_by_axis=tpb_by_axis,
         tpb_fraction=jnp.sum(tpb) / interior_edges,
