@@ -11,18 +11,16 @@ import dataclasses
 import math
 from typing import Any, Final
 
-_WHOLE_NUMBERS: Final[tuple[str, ...]] = (
-    "train_latent_size",
-    "slice_size",
+_AT_LEAST_ONE: Final[tuple[str, ...]] = (
     "batch_volumes",
     "slices_per_volume",
     "n_critic",
     "steps",
     "checkpoint_every",
     "keep_checkpoints",
-    "png_every",
-    "seed",
+    "train_latent_size",
 )
+_WHOLE_NUMBERS: Final[tuple[str, ...]] = (*_AT_LEAST_ONE, "slice_size", "png_every", "seed")
 _NON_NEGATIVE: Final[tuple[str, ...]] = (
     "gp_weight",
     "vf_weight",
@@ -183,15 +181,7 @@ class TrainConfig:
             )
         if self.slice_size % 2 ** len(self.critic_channels):
             raise ValueError(f"slice_size {self.slice_size} must be divisible by 2**len(critic_channels)")
-        for name in (
-            "batch_volumes",
-            "slices_per_volume",
-            "n_critic",
-            "steps",
-            "checkpoint_every",
-            "keep_checkpoints",
-            "train_latent_size",
-        ):
+        for name in _AT_LEAST_ONE:
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be at least 1, got {getattr(self, name)}")
 
