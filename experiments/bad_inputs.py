@@ -1240,6 +1240,20 @@ the tests named below and by `experiments/bad_inputs.py`, which writes this file
 * **Command-line errors.** `jaxmicro` reports errors caused by its inputs (bad options, bad or
   damaged files, a busy run, a full disk, a missing device) in one line, exit status 2;
   `JAXMICRO_TRACEBACK=1` shows the traceback.
+* **Sizes before allocating.** `generate` (`jaxmicro generate --size 2048` aborted inside XLA;
+  now "needs about 773 GB"), `read_volume` (a `.npy` header or TIFF series declaring more than
+  the file holds or than the host's available memory, compressed TIFFs included), the
+  tortuosity solver and the simulator estimate their memory and refuse with the estimate.
+* **Inputs that gave a wrong answer without a word.** A boolean mask given to `tortuosity` now
+  conducts where it is `True` (it solved its `False` voxels); a diffusivity contrast below what
+  the dtype resolves is refused (it gave tau NaN); a TIFF records its grey values, so one
+  written with non-default values no longer reads back with phases swapped, and grey values
+  contradicting the file are refused; seeds outside `[0, 2**32)` are refused everywhere (they
+  wrapped onto other seeds); `validate_generator` refuses a generator and a dataset of other
+  voxel sizes; `TrainConfig` refuses NaN, negative and zero values when made.
+* **No hang on an unreachable coordinator.** `design.sharding.initialize_distributed` waits for
+  the coordinator's port at most `timeout_s` and says so in one line (JAX waited, then aborted
+  the process).
 
 """
 
