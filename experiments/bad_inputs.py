@@ -671,6 +671,11 @@ def build_misc_cases(w: World) -> None:
     )
     add(
         "initialize_distributed",
+        "process 0 with the coordinator at another machine's address (192.0.2.1:1234)",
+        lambda: initialize_distributed("192.0.2.1:1234", 2, 0, timeout_s=2.0),
+    )
+    add(
+        "initialize_distributed",
         "process_id 2 of 2",
         lambda: initialize_distributed(f"127.0.0.1:{port}", 2, 2, timeout_s=2.0),
     )

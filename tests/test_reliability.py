@@ -368,6 +368,9 @@ def test_an_unreachable_coordinator_times_out_in_one_line_instead_of_hanging(mon
             sharding.initialize_distributed(address, 2, 1, timeout_s=1.0)
     with pytest.raises(ValueError, match="--process-id must be in 0 .. --num-processes - 1"):
         sharding.initialize_distributed(f"127.0.0.1:{port}", 2, 2)
+    # process 0 hosts the coordinator: an address of another machine (TEST-NET-1) is refused
+    with pytest.raises(ValueError, match=r"process 0 runs the coordinator, so the address must be this"):
+        sharding.initialize_distributed("192.0.2.1:1234", 2, 0)
 
 
 def test_a_listening_coordinator_lets_initialisation_go_ahead_with_the_timeout(monkeypatch):

@@ -17,6 +17,7 @@ process (see ``docs/bench.md``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -87,6 +88,29 @@ def wait_for_coordinator(address: str, timeout_s: float = COORDINATOR_TIMEOUT_S)
         time.sleep(0.5)
 
 
+def _check_coordinator_is_here(address: str) -> None:
+    """Process 0 runs the coordinator: its address must be one of this machine's (else JAX's own
+    client waits for a service that is not there, then aborts the process)."""
+    import socket
+
+    host, port = _coordinator_host_port(address)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise ValueError(
+            f"--coordinator {address}: the host {host!r} does not resolve ({error.strerror})"
+        ) from None
+    for family, kind, proto, _, sockaddr in infos:
+        with contextlib.suppress(OSError), socket.socket(family, kind, proto) as probe:
+            probe.bind((sockaddr[0], 0))
+            return
+    raise ValueError(
+        f"--coordinator {address}: process 0 runs the coordinator, so the address must be this "
+        f"machine's, but {host} ({', '.join(sorted({i[4][0] for i in infos}))}) is not; give this "
+        "machine's host name or address"
+    )
+
+
 def initialize_distributed(
     coordinator: str | None = None,
     num_processes: int | None = None,
@@ -118,7 +142,9 @@ def initialize_distributed(
         raise ValueError(f"--process-id must be in 0 .. --num-processes - 1, got {process_id}")
     if coordinator is not None:
         _coordinator_host_port(coordinator)
-        if process_id != 0:
+        if process_id == 0:
+            _check_coordinator_is_here(coordinator)
+        else:
             wait_for_coordinator(coordinator, timeout_s)
     if jax.config.jax_cpu_collectives_implementation is None:  # CPU processes gather over gloo
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
