@@ -58,7 +58,7 @@ def _best_row(label: str, best, n_evaluations: int, n_failed: int) -> list[str]:
     if best is None:
         return [label, *["-"] * (len(BEST_HEADER) - 2), count]
     props, cell = best.properties, best.cell
-    areal_current = cell.get("c_rate", math.nan) * cell.get("areal_capacity_mah_cm2", math.nan)
+    areal_current = _number(cell, "c_rate") * _number(cell, "areal_capacity_mah_cm2")
     return [
         label,
         f"{best.labels['am_wt']:.4f}",
@@ -66,12 +66,18 @@ def _best_row(label: str, best, n_evaluations: int, n_failed: int) -> list[str]:
         _fmt(props["electrolyte_tau_through_plane"], 3),
         _fmt(cell.get("cathode_thickness_m", _design(cell, "cathode_thickness_m")) * 1e6, 3),
         _fmt(areal_current, 3),
-        _fmt(cell.get("max_temperature_k", math.nan) - 273.15, 3),
+        _fmt(_number(cell, "max_temperature_k") - 273.15, 3),
         _fmt(cell.get("specific_energy_wh_kg")),
         _fmt(cell.get("energy_density_wh_l")),
         _fmt(best.objective),
         count,
     ]
+
+
+def _number(cell: dict, name: str) -> float:
+    """A cell figure from a log record (null, e.g. an isothermal cell's temperature, -> NaN)."""
+    value = cell.get(name)
+    return math.nan if value is None else float(value)
 
 
 def _design(cell: dict, name: str) -> float:

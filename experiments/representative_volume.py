@@ -55,6 +55,10 @@ LABELS = (
 ADHESION = 0.5
 SEEDS_PER_SIZE = {64: 8, 96: 6, 128: 4, 192: 3, 256: 2}
 SOURCES = ("simulator", "generator")
+# Stored per row at run time: each volume's own measured (local-thickness) particle radius.
+MEASURED_RADIUS = DesignSettings(particle_radius="local_thickness")
+# Recomputed by `report` from the stored properties: the design loop's default, a fixed 5 um.
+FIXED_RADIUS = DesignSettings(particle_radius="fixed", particle_radius_m=5e-6)
 TARGET_RELATIVE_ERROR = 0.01
 
 
@@ -91,7 +95,7 @@ def _volumes(source: str, label, size: int, seeds: list[int], generator) -> np.n
 
 def run(args) -> None:
     generator = load_default_generator()
-    settings = DesignSettings()
+    settings = MEASURED_RADIUS
     measure_settings = settings.measure_settings(generator.voxel_size_m)
     config = CellModelConfig()
     done = {_key(r["source"], r["label"], r["size"], r["seed"]) for r in read_records(args.rows)}
@@ -117,6 +121,7 @@ def run(args) -> None:
                     "voxel_size_m": generator.voxel_size_m,
                     "properties": row,
                     "specific_energy_wh_kg": _objectives(row, settings, config),
+                    "particle_radius": settings.particle_radius,
                 },
             )
         print(
@@ -157,6 +162,20 @@ def _stats(values: list[float | None]) -> dict[str, float | int | None]:
     }
 
 
+def with_fixed_radius(rows: list[dict], cache_path: Path) -> list[dict]:
+    """Adds ``specific_energy_fixed_radius_wh_kg`` (the loop's default radius) to every row,
+    simulating only rows not in the cache file (one JSON line per row key)."""
+    cache = {tuple(r["key"]): r["values"] for r in read_records(cache_path)}
+    config = CellModelConfig()
+    for r in rows:
+        key = _key(r["source"], r["label"], r["size"], r["seed"])
+        if key not in cache:
+            cache[key] = _objectives(r["properties"], FIXED_RADIUS, config)
+            append_record(cache_path, {"key": list(key), "values": cache[key]})
+        r["specific_energy_fixed_radius_wh_kg"] = cache[key]
+    return rows
+
+
 def summarise(rows: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -174,14 +193,19 @@ def summarise(rows: list[dict]) -> list[dict]:
         }
         for name in PROPERTIES:
             entry["properties"][name] = _stats([m["properties"].get(name) for m in members])
+        entry["objective_measured_radius"] = {}
         for power in POWERS_W_PER_KG:
-            stats = _stats([m["specific_energy_wh_kg"][f"{power:g}"] for m in members])
-            rel = stats["relative_sd"]
-            # Seeds for a standard error below 1 %: (sd_1 / (0.01 mean))^2.
-            stats["seeds_for_1_percent"] = (
-                None if rel is None else max(1, math.ceil((rel / TARGET_RELATIVE_ERROR) ** 2))
-            )
-            entry["objective"][f"{power:g}"] = stats
+            for field, name in (
+                ("objective", "specific_energy_fixed_radius_wh_kg"),
+                ("objective_measured_radius", "specific_energy_wh_kg"),
+            ):
+                stats = _stats([m[name][f"{power:g}"] for m in members])
+                rel = stats["relative_sd"]
+                # Seeds for a standard error below 1 %: (sd_1 / (0.01 mean))^2.
+                stats["seeds_for_1_percent"] = (
+                    None if rel is None else max(1, math.ceil((rel / TARGET_RELATIVE_ERROR) ** 2))
+                )
+                entry[field][f"{power:g}"] = stats
         out.append(entry)
     return out
 
@@ -190,11 +214,42 @@ def _fmt(x, digits=3):
     return "-" if x is None else f"{x:.{digits}g}"
 
 
+def _source_table(summary: list[dict]) -> str:
+    """Generator against simulator at the same label and size: particle radius and the mean
+    objective with each volume's measured radius and with the fixed 5 um."""
+    by_key = {(e["source"], tuple(e["label"]), e["size"]): e for e in summary}
+    lines = [
+        "| am_wt | porosity | size | radius um: sim / gen | "
+        + " | ".join(f"{p:g} W/kg, measured radius: sim / gen (gap)" for p in POWERS_W_PER_KG)
+        + " | "
+        + " | ".join(f"{p:g} W/kg, 5 um: sim / gen (gap)" for p in POWERS_W_PER_KG)
+        + " |",
+        "|" + "---|" * (4 + 2 * len(POWERS_W_PER_KG)),
+    ]
+    for (source, label, size), sim in sorted(by_key.items(), key=lambda kv: (kv[0][2], kv[0][1])):
+        gen = by_key.get(("generator", label, size))
+        if source != "simulator" or gen is None:
+            continue
+        radius = [e["properties"]["particle_radius_m"]["mean"] * 1e6 for e in (sim, gen)]
+        cells = []
+        for field in ("objective_measured_radius", "objective"):
+            for p in POWERS_W_PER_KG:
+                a, b = (e[field][f"{p:g}"]["mean"] for e in (sim, gen))
+                gap = "-" if not (a and b) else f"{100 * (b / a - 1):+.1f} %"
+                cells.append(f"{_fmt(a, 4)} / {_fmt(b, 4)} ({gap})")
+        lines.append(
+            f"| {label[0]:.2f} | {label[1]:.2f} | {size} | {radius[0]:.2f} / {radius[1]:.2f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
 def report(args) -> None:
     rows = read_records(args.rows)
     if not rows:
         raise SystemExit(f"no rows in {args.rows}; run `python {sys.argv[0]} run` first")
-    summary = summarise(rows)
+    summary = summarise(with_fixed_radius(rows, args.rows.with_name("fixed_radius.jsonl")))
     write_json_atomic(
         args.json,
         {
@@ -227,7 +282,7 @@ def report(args) -> None:
             + " | ".join(cells)
             + " |"
         )
-    table = "\n".join(lines)
+    table = "\n".join(lines) + "\n\n" + _source_table(summary)
     print(table)
     args.table.parent.mkdir(parents=True, exist_ok=True)
     args.table.write_text(table + "\n")
