@@ -159,7 +159,7 @@ def padded_ask(x_unit: np.ndarray, y: np.ndarray, seed: int) -> None:
     from jaxmicro.bo.optimizer import _compute_context, _standardise
 
     with _compute_context(), jax.enable_x64(True):
-        z, _ = _standardise(y)
+        z = _standardise(y)[0]
         data = make_data(x_unit, z, n_pad=bucket_size(len(z) + 1, min_size=32))
         key = jax.random.fold_in(jax.random.PRNGKey(seed), len(z))
         params = fit_gp(data, key, 1e-6, n_starts=4, maxiter=60)

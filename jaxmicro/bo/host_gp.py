@@ -19,6 +19,13 @@ observations on a CPU:
 
 Parameters are the flat vector ``theta = (log lengthscale (d), log outputscale, log noise,
 mean)`` in unit-box inputs and standardised outputs.
+
+**Known per-point noise** (heteroscedastic): every function takes an optional ``known_noise``,
+shape ``(n,)``, the variance of each observation's own measurement error [standardised units^2]
+(e.g. the squared standard error of a mean over seeds). It adds to the diagonal beside the
+learned noise ``exp(theta[d + 1])``, which then models only what the known part leaves out
+(model misfit, solver noise), as BoTorch's fixed-noise GP with a learned floor. ``None`` is all
+zeros: the homoscedastic GP, unchanged.
 """
 
 from __future__ import annotations
@@ -69,11 +76,22 @@ def kernel_and_slope(kernel: str, u: np.ndarray, outputscale: float) -> tuple[np
     raise ValueError(f"unknown kernel {kernel!r}; pass 'matern52' or 'rbf'")
 
 
-def param_bounds(d: int, noise_min: float) -> list[tuple[float, float]]:
-    """Box bounds of ``theta`` (same as the jitted fit's)."""
+def param_bounds(d: int, noise_min: float, noise_max: float = NOISE_MAX) -> list[tuple[float, float]]:
+    """Box bounds of ``theta`` (same as the jitted fit's); ``noise_max = noise_min`` fixes the
+    learned noise (a noiseless model)."""
     return ([(math.log(LENGTHSCALE_BOUNDS[0]), math.log(LENGTHSCALE_BOUNDS[1]))] * d
             + [(math.log(OUTPUTSCALE_BOUNDS[0]), math.log(OUTPUTSCALE_BOUNDS[1])),
-               (math.log(noise_min), math.log(NOISE_MAX)), MEAN_BOUNDS])
+               (math.log(noise_min), math.log(noise_max)), MEAN_BOUNDS])
+
+
+def _known(known_noise: np.ndarray | None, n: int) -> np.ndarray:
+    """Known per-point noise variances, shape ``(n,)`` (zeros for ``None``)."""
+    if known_noise is None:
+        return np.zeros(n)
+    known = np.asarray(known_noise, np.float64)
+    if known.shape != (n,) or not (np.isfinite(known).all() and (known >= 0).all()):
+        raise ValueError(f"known_noise must be {n} finite variances >= 0, got {known!r}")
+    return known
 
 
 def cholesky(matrix: np.ndarray) -> np.ndarray:
@@ -103,7 +121,8 @@ def squared_differences(x: np.ndarray) -> np.ndarray:
 
 
 def neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str = "matern52",
-                      sq_diffs: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+                      sq_diffs: np.ndarray | None = None,
+                      known_noise: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Negative log joint ``-(log p(y | theta) + log p(theta))`` and its gradient in ``theta``.
 
     Args:
@@ -112,6 +131,7 @@ def neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: s
         y: standardised outputs, shape ``(n,)``.
         kernel: ``"matern52"`` or ``"rbf"``.
         sq_diffs: :func:`squared_differences` of ``x`` if already computed (saves work across calls).
+        known_noise: known per-point noise variances, shape ``(n,)`` (module docstring).
 
     Returns:
         ``(value, gradient)``; ``(1e10, 0)`` if the covariance cannot be factorised.
@@ -123,7 +143,7 @@ def neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: s
     u = (sq.reshape(d, -1).T @ (1.0 / ls2)).reshape(n, n)
     kf, slope = kernel_and_slope(kernel, u, s)
     cov = kf.copy()
-    cov[np.diag_indices(n)] += noise
+    cov[np.diag_indices(n)] += noise + _known(known_noise, n)
     try:
         chol = cholesky(cov)
     except np.linalg.LinAlgError:
@@ -169,8 +189,8 @@ class FitResult:
 
 
 def fit_map(x: np.ndarray, y: np.ndarray, starts: np.ndarray, *, noise_min: float = 1e-6,
-            kernel: str = "matern52", maxiter: int = 60,
-            sq_diffs: np.ndarray | None = None) -> FitResult:
+            kernel: str = "matern52", maxiter: int = 60, sq_diffs: np.ndarray | None = None,
+            known_noise: np.ndarray | None = None, noise_max: float = NOISE_MAX) -> FitResult:
     """MAP hyperparameters by SciPy's L-BFGS-B from each start in turn; the lowest value wins.
 
     Args:
@@ -181,6 +201,8 @@ def fit_map(x: np.ndarray, y: np.ndarray, starts: np.ndarray, *, noise_min: floa
         kernel: ``"matern52"`` or ``"rbf"``.
         maxiter: L-BFGS-B iterations per start.
         sq_diffs: :func:`squared_differences` of ``x`` if already computed.
+        known_noise: known per-point noise variances, shape ``(n,)`` (module docstring).
+        noise_max: upper bound of the learned noise variance (``noise_min`` fixes it).
 
     Returns:
         The :class:`FitResult`. Deterministic for given inputs (one BLAS thread).
@@ -193,13 +215,14 @@ def fit_map(x: np.ndarray, y: np.ndarray, starts: np.ndarray, *, noise_min: floa
     if x.ndim != 2 or len(x) == 0 or y.shape != (len(x),) or starts.shape[1:] != (d + 3,) or len(starts) == 0:
         raise ValueError(f"need x (n, d) with n >= 1, y (n,) and starts (k, d + 3); got {x.shape}, "
                          f"{y.shape}, {starts.shape}")
-    bounds = param_bounds(d, noise_min)
+    bounds = param_bounds(d, noise_min, noise_max)
     lo, hi = np.array(bounds).T
     sq = squared_differences(x) if sq_diffs is None else sq_diffs
+    known = _known(known_noise, len(x))
     best, n_eval = None, 0
     for start in starts:
         res = scipy.optimize.minimize(
-            neg_log_posterior, np.clip(start, lo, hi), args=(x, y, kernel, sq), jac=True,
+            neg_log_posterior, np.clip(start, lo, hi), args=(x, y, kernel, sq, known), jac=True,
             method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter})
         n_eval += int(res.nfev)
         if best is None or res.fun < best.fun:
@@ -222,9 +245,10 @@ class HostPosterior:
         kernel: ``"matern52"`` or ``"rbf"``.
         x: training inputs (unit box), shape ``(n, d)``.
         y: training outputs (standardised), shape ``(n,)``.
-        chol: lower Cholesky factor ``L`` of ``K + noise I``, shape ``(n, n)``.
+        chol: lower Cholesky factor ``L`` of ``K + noise I + diag(known_noise)``, shape ``(n, n)``.
         chol_inv: ``L^-1`` (lower triangular), shape ``(n, n)``.
         alpha: ``K^-1 (y - mean)``, shape ``(n,)``.
+        known_noise: known per-point noise variances, shape ``(n,)`` (zeros: homoscedastic).
     """
 
     theta: np.ndarray
@@ -234,6 +258,7 @@ class HostPosterior:
     chol: np.ndarray
     chol_inv: np.ndarray
     alpha: np.ndarray
+    known_noise: np.ndarray
 
     @property
     def lengthscale(self) -> np.ndarray:
@@ -257,9 +282,9 @@ class HostPosterior:
 
 
 def posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str = "matern52",
-              sq_diffs: np.ndarray | None = None) -> HostPosterior:
+              sq_diffs: np.ndarray | None = None, known_noise: np.ndarray | None = None) -> HostPosterior:
     """Conditions the GP with parameters ``theta`` on ``(x, y)`` (one Cholesky, one triangular
-    inverse); ``sq_diffs`` as in :func:`fit_map`."""
+    inverse); ``sq_diffs`` and ``known_noise`` as in :func:`fit_map`."""
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
     theta = np.asarray(theta, np.float64)
@@ -267,15 +292,16 @@ def posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str = "ma
     sq = squared_differences(x) if sq_diffs is None else sq_diffs
     u = np.tensordot(np.exp(-2.0 * theta[:d]), sq, axes=1)
     kf, _ = kernel_and_slope(kernel, u, math.exp(theta[d]))
-    chol = cholesky(kf + math.exp(theta[d + 1]) * np.eye(len(x)))
+    known = _known(known_noise, len(x))
+    chol = cholesky(kf + np.diag(math.exp(theta[d + 1]) + known))
     chol_inv, _ = scipy.linalg.lapack.dtrtri(chol, lower=1)
-    return _finish(theta, kernel, x, y, chol, chol_inv)
+    return _finish(theta, kernel, x, y, chol, chol_inv, known)
 
 
-def _finish(theta, kernel, x, y, chol, chol_inv) -> HostPosterior:
+def _finish(theta, kernel, x, y, chol, chol_inv, known_noise) -> HostPosterior:
     resid = y - theta[x.shape[1] + 2]
     alpha = chol_inv.T @ (chol_inv @ resid)
-    return HostPosterior(theta, kernel, x, y, chol, chol_inv, alpha)
+    return HostPosterior(theta, kernel, x, y, chol, chol_inv, alpha, known_noise)
 
 
 def cross_covariance(post: HostPosterior, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -320,13 +346,14 @@ def predict(post: HostPosterior, xq: np.ndarray, grad: bool = False):
     return mean, var, dmean, dvar
 
 
-def append(post: HostPosterior, x_new: np.ndarray, y_new: float) -> HostPosterior:
+def append(post: HostPosterior, x_new: np.ndarray, y_new: float, known_noise: float = 0.0) -> HostPosterior:
     """Adds one observation, keeping the parameters: a new row of ``L`` and ``L^-1``, ``O(n^2)``.
 
     Args:
         post: the current posterior.
         x_new: the input, shape ``(d,)``.
         y_new: its (possibly fantasised) standardised output.
+        known_noise: its known noise variance [standardised units^2].
 
     Returns:
         The posterior conditioned on the extra point (equal to :func:`posterior` on the
@@ -335,7 +362,7 @@ def append(post: HostPosterior, x_new: np.ndarray, y_new: float) -> HostPosterio
     x_new = np.asarray(x_new, np.float64).reshape(1, -1)
     k = cross_covariance(post, x_new)[0][0]
     row = post.chol_inv @ k  # L^-1 k: the new row of L
-    diag2 = post.outputscale + post.noise - row @ row
+    diag2 = post.outputscale + post.noise + known_noise - row @ row
     diag = math.sqrt(max(diag2, 1e-12 * (post.outputscale + post.noise)))
     n = len(post.x)
     chol = np.zeros((n + 1, n + 1))
@@ -348,4 +375,23 @@ def append(post: HostPosterior, x_new: np.ndarray, y_new: float) -> HostPosterio
     chol_inv[n, n] = 1.0 / diag
     x = np.concatenate([post.x, x_new])
     y = np.concatenate([post.y, [float(y_new)]])
-    return _finish(post.theta, post.kernel, x, y, chol, chol_inv)
+    known = np.concatenate([post.known_noise, [float(known_noise)]])
+    return _finish(post.theta, post.kernel, x, y, chol, chol_inv, known)
+
+
+def joint_predict(post: HostPosterior, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and joint latent covariance at query points.
+
+    Args:
+        post: the conditioned GP.
+        xq: query points in the unit box, shape ``(m, d)``.
+
+    Returns:
+        ``(mean, cov)`` of shapes ``(m,)`` and ``(m, m)`` [standardised units, units^2].
+    """
+    xq = np.atleast_2d(np.asarray(xq, np.float64))
+    k, _ = cross_covariance(post, xq)
+    diff = xq[:, None, :] - xq[None, :, :]
+    kqq, _ = kernel_and_slope(post.kernel, (diff * diff) @ (1.0 / post.lengthscale**2), post.outputscale)
+    v = k @ post.chol_inv.T
+    return post.mean + k @ post.alpha, kqq - v @ v.T

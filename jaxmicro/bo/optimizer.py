@@ -8,6 +8,15 @@ out. Points asked but not yet told (pending) are treated the same way.
 Failed evaluations (``y`` NaN or infinite) are kept: the GP sees them at the worst successful
 value (pessimistic imputation), which lowers the posterior mean around them so that the
 acquisition steers away, while they still count as evaluated (never re-proposed).
+
+Noisy observations: :meth:`Optimizer.tell` takes each value's standard error (``noise_std``,
+e.g. over the seeds of a design evaluation). With the default ``noise_model="heteroscedastic"``
+the GP uses it as known per-point noise (plus a learned floor) and LogEI's incumbent becomes the
+best posterior mean at the observed points instead of the best observed value, so one lucky
+sample neither pins the GP nor inflates the incumbent (the "plug-in" noisy EI of Picheny et al.,
+Struct. Multidisc. Optim. 2013, as BoTorch's LogEI on a fixed-noise GP). Without standard errors
+it is the homoscedastic GP, unchanged. :meth:`Optimizer.recommend` gives the optimum with its
+error bars.
 """
 
 from __future__ import annotations
@@ -30,12 +39,14 @@ from jaxmicro.bo.host_gp import HostPosterior, append, fit_map, prior_starts, sq
 from jaxmicro.bo.host_gp import posterior as host_posterior
 from jaxmicro.bo.host_gp import predict as host_predict
 from jaxmicro.bo.kernels import check_kernel
+from jaxmicro.bo.recommend import Recommendation, recommend
 from jaxmicro.bo.sobol import sobol_points
 
 STATE_FORMAT = "jaxmicro-bo-optimizer"
 STATE_VERSION = 1
 # Two unit-box points closer than this (max-norm) count as the same point.
 _DUPLICATE_TOL = 1e-6
+NOISE_MODELS = ("heteroscedastic", "homoscedastic", "noiseless")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +94,11 @@ class Settings:
             grows with ``n`` only through the linear algebra.
         explore_maxiter: iterations of the exploring start per ask.
         explore_restart_every: asks between restarts of the exploring start.
+        noise_model: ``"heteroscedastic"`` (default): the told standard errors are known
+            per-point noise, a learned homoscedastic term on top, and LogEI's incumbent is the
+            best posterior mean at the observations once any standard error is positive;
+            ``"homoscedastic"``: standard errors ignored, one learned noise; ``"noiseless"``:
+            the data are taken as exact (noise fixed at ``noise_min``).
     """
 
     bounds: tuple[tuple[float, float], ...]
@@ -101,6 +117,7 @@ class Settings:
     multistart_below: int = 32
     explore_maxiter: int = 5
     explore_restart_every: int = 10
+    noise_model: str = "heteroscedastic"
 
 
 def _check_bounds(bounds: Any) -> tuple[tuple[float, float], ...]:
@@ -136,6 +153,8 @@ def _check_settings(s: Settings) -> Settings:
         raise ValueError(f"n_raw ({s.n_raw}) must be >= n_refine ({s.n_refine})")
     if not s.noise_min > 0:
         raise ValueError(f"noise_min must be > 0, got {s.noise_min}")
+    if s.noise_model not in NOISE_MODELS:
+        raise ValueError(f"unknown noise_model {s.noise_model!r}; pass one of {NOISE_MODELS}")
     return dataclasses.replace(s, bounds=bounds, fixed=tuple(sorted(fixed)), seed=int(s.seed),
                                n_initial=int(s.n_initial), maximize=bool(s.maximize))
 
@@ -222,6 +241,7 @@ class Optimizer:
         d = self.dim
         self._x = np.zeros((0, d))
         self._y = np.zeros(0)
+        self._noise_std = np.zeros(0)  # told standard errors (0 = unknown)
         self._pending = np.zeros((0, d))
         self._n_design = 0
         self._theta: np.ndarray | None = None  # last GP fit (warm start of the next)
@@ -242,6 +262,11 @@ class Optimizer:
     def y(self) -> np.ndarray:
         """Observed values, shape ``(n,)``; NaN marks a failed evaluation (a copy)."""
         return self._y.copy()
+
+    @property
+    def noise_std(self) -> np.ndarray:
+        """Told standard errors of the observations, shape ``(n,)``; 0 where none was told."""
+        return self._noise_std.copy()
 
     @property
     def pending(self) -> np.ndarray:
@@ -316,19 +341,23 @@ class Optimizer:
         x_obs = self._to_unit(self._x)
         pending = np.concatenate([self._to_unit(self._pending), extra_pending]) if len(extra_pending) \
             else self._to_unit(self._pending)
-        y, ok = _standardise(self._y if s.maximize else -self._y)
+        y, ok, known = self._standardised()
         lower, upper = self._unit_box()
         # Randomness keyed by (seed, points seen): a reloaded state continues identically.
         counter = len(y) + len(pending)
         with _compute_context():
             sq_diffs = squared_differences(x_obs)
-            theta = self._fit(x_obs, y, counter, sq_diffs)
-            post = host_posterior(theta, x_obs, y, s.kernel, sq_diffs)
-            # Incumbent = best successful observation (standardised), as BoTorch's standard loop.
-            # The largest posterior mean at the observations did worse (median regret on
-            # Hartmann-6, tuning seeds 100-109: 0.0057 vs 0.0027 noiseless, 0.090 vs 0.066 with
-            # noise sd 0.1).
-            best_f = float(y[ok].max())
+            theta = self._fit(x_obs, y, counter, sq_diffs, known)
+            post = host_posterior(theta, x_obs, y, s.kernel, sq_diffs, known)
+            if known is not None and known.any():
+                # Known noise: the best posterior mean at the observations (plug-in noisy EI).
+                best_f = float(host_predict(post, x_obs[ok])[0].max())
+            else:
+                # Incumbent = best successful observation (standardised), as BoTorch's standard
+                # loop. The largest posterior mean at the observations did worse with a learned
+                # noise (median regret on Hartmann-6, tuning seeds 100-109: 0.0057 vs 0.0027
+                # noiseless, 0.090 vs 0.066 with noise sd 0.1).
+                best_f = float(y[ok].max())
             for p in pending:  # a fantasy counts as an observation, incumbent included
                 post, fantasy = _fantasize(post, p)
                 best_f = max(best_f, fantasy)
@@ -350,13 +379,23 @@ class Optimizer:
                     best_f = max(best_f, fantasy)
         return chosen
 
-    def _fit(self, x: np.ndarray, y: np.ndarray, counter: int, sq_diffs: np.ndarray) -> np.ndarray:
+    def _standardised(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Standardised values (sign-flipped when minimising, failures imputed), the success
+        mask, and the known noise variances in standardised units (None unless the noise model
+        is heteroscedastic)."""
+        y, ok, _, sd = _standardise(self._y if self.settings.maximize else -self._y)
+        if self.settings.noise_model != "heteroscedastic":
+            return y, ok, None
+        return y, ok, np.where(ok, (self._noise_std / sd) ** 2, 0.0)
+
+    def _fit(self, x: np.ndarray, y: np.ndarray, counter: int, sq_diffs: np.ndarray,
+             known: np.ndarray | None) -> np.ndarray:
         """GP hyperparameters for this ask (see ``Settings.multistart_below``); updates the
         warm-start state. Random starts are keyed by ``(seed, counter)``."""
         s = self.settings
         d = self.dim
         rng = np.random.default_rng([s.seed, counter])
-        options = {"noise_min": s.noise_min, "kernel": s.kernel, "sq_diffs": sq_diffs}
+        options = self._fit_options(sq_diffs, known)
         if self._theta is None or len(y) < s.multistart_below:
             warm = [] if self._theta is None else [self._theta]
             starts = np.concatenate([np.reshape(warm, (-1, d + 3)),
@@ -376,20 +415,30 @@ class Optimizer:
         self._theta, self._explore = best.theta, explore.theta
         return best.theta
 
-    def tell(self, x: Any, y: Any) -> None:
+    def _fit_options(self, sq_diffs: np.ndarray, known: np.ndarray | None) -> dict[str, Any]:
+        s = self.settings
+        options = {"noise_min": s.noise_min, "kernel": s.kernel, "sq_diffs": sq_diffs, "known_noise": known}
+        if s.noise_model == "noiseless":
+            options["noise_max"] = s.noise_min
+        return options
+
+    def tell(self, x: Any, y: Any, noise_std: Any = None) -> None:
         """Records evaluations (NaN, inf or None in ``y`` = failed; kept and avoided).
 
         Args:
             x: points in original units, shape ``(m, d)`` (or ``(d,)`` for one point); they
                 need not have been asked, but must lie inside the bounds.
             y: objective values, shape ``(m,)`` (or a scalar).
+            noise_std: standard error of each value [objective units], shape ``(m,)``; NaN or
+                None where unknown (treated as 0: the learned noise only). Used by the
+                heteroscedastic noise model.
 
         Raises:
-            ValueError: for wrong shapes, non-finite or out-of-bounds ``x``.
+            ValueError: for wrong shapes, non-finite or out-of-bounds ``x``, negative or
+                infinite ``noise_std``.
         """
         x = np.asarray(x, dtype=np.float64)
-        y = np.atleast_1d(np.asarray(y, dtype=object))
-        y = np.array([np.nan if v is None else v for v in y.ravel()], dtype=np.float64).reshape(y.shape)
+        y = _floats(y)
         if x.ndim == 1:
             x = x[None, :]
         if x.ndim != 2 or x.shape[1] != self.dim:
@@ -406,6 +455,7 @@ class Optimizer:
             raise ValueError(f"x has points outside the bounds {list(self.settings.bounds)}; "
                              "tell only points inside them")
         y = np.where(np.isfinite(y), y, np.nan)
+        noise = _check_noise_std(noise_std, len(y))
         for row in self._to_unit(x):
             if len(self._pending):
                 dist = np.max(np.abs(self._to_unit(self._pending) - row), axis=1)
@@ -414,6 +464,52 @@ class Optimizer:
                     self._pending = np.delete(self._pending, i, axis=0)
         self._x = np.concatenate([self._x, np.clip(x, lo, hi)])
         self._y = np.concatenate([self._y, y])
+        self._noise_std = np.concatenate([self._noise_std, noise])
+
+    def recommend(self, level: float = 0.95, n_region: int = 1024,
+                  edge_tol: float = 0.02) -> Recommendation | None:
+        """The optimum with error bars, from the GP fitted to every observation.
+
+        Args:
+            level: confidence level of the interval and of "not distinguishable" (0..1).
+            n_region: Sobol points (over the free dimensions) searched for the region.
+            edge_tol: a free coordinate within this fraction of its range from a bound counts as
+                on that bound.
+
+        Returns:
+            A :class:`~jaxmicro.bo.recommend.Recommendation` (original units), or None with fewer
+            than two successful observations. Deterministic for a given state.
+        """
+        ok = np.isfinite(self._y)
+        if ok.sum() < 2:
+            return None
+        s = self.settings
+        y, ok, known = self._standardised()
+        _, _, mu, sd = _standardise(self._y if s.maximize else -self._y)
+        x_obs = self._to_unit(self._x)
+        lower, upper = self._unit_box()
+        with _compute_context():
+            sq_diffs = squared_differences(x_obs)
+            # A fresh fit to every observation (the last ask's fit predates the last tell), from
+            # that fit and the prior; the optimiser's own warm-start state is left alone.
+            warm = np.reshape([] if self._theta is None else self._theta, (-1, self.dim + 3))
+            starts = np.concatenate([warm, prior_starts(self.dim, s.fit_starts - 1, np.random.default_rng(
+                [s.seed, len(y), 1 << 20]))])
+            theta = fit_map(x_obs, y, starts, maxiter=s.maxiter, **self._fit_options(sq_diffs, known)).theta
+            post = host_posterior(theta, x_obs, y, s.kernel, sq_diffs, known)
+            grid = np.clip(sobol_points(n_region, self.dim, (s.seed, 1 << 20)), lower, upper)
+            unit = recommend(post, ok, grid, level=level, seed=s.seed)
+        sign = 1.0 if s.maximize else -1.0
+        free = upper > lower
+        u = x_obs[unit.index]
+        edges = tuple((int(k), "lower" if u[k] <= edge_tol else "upper") for k in np.flatnonzero(free)
+                      if u[k] <= edge_tol or u[k] >= 1.0 - edge_tol)
+        low, high = sorted((sign * (mu + sd * unit.lower), sign * (mu + sd * unit.upper)))
+        return Recommendation(
+            x=self._x[unit.index].copy(), index=unit.index, mean=sign * (mu + sd * unit.mean),
+            lower=low, upper=high, level=level, observed=float(self._y[unit.index]),
+            prob_other_better=unit.prob_other_better, prob_better=unit.prob_better,
+            region=self._from_unit(unit.region), on_edge=edges)
 
     # ----------------------------------------------------------------- state
     def to_dict(self) -> dict[str, Any]:
@@ -427,6 +523,7 @@ class Optimizer:
             "settings": s,
             "x": self._x.tolist(),
             "y": [None if math.isnan(v) else float(v) for v in self._y],
+            "noise_std": [float(v) for v in self._noise_std],
             "pending": self._pending.tolist(),
             "n_design": self._n_design,
             # Hyperparameters of the last fit, the next fit's warm start (exact as JSON floats).
@@ -448,14 +545,16 @@ class Optimizer:
         d = opt.dim
         opt._x = np.asarray(state["x"], dtype=np.float64).reshape(-1, d)
         opt._y = np.asarray([np.nan if v is None else v for v in state["y"]], dtype=np.float64)
+        # Absent in states written before noisy observations: none told.
+        opt._noise_std = np.asarray(state.get("noise_std", [0.0] * len(opt._y)), dtype=np.float64)
         opt._pending = np.asarray(state["pending"], dtype=np.float64).reshape(-1, d)
         opt._n_design = int(state["n_design"])
         for key, attr in (("gp_theta", "_theta"), ("gp_explore", "_explore")):
             theta = state.get(key)  # absent in states written before the warm start
             if theta is not None and len(theta) == d + 3:
                 setattr(opt, attr, np.asarray(theta, dtype=np.float64))
-        if opt._y.shape != (opt._x.shape[0],):
-            raise ValueError("corrupt state: x and y have different lengths")
+        if not opt._y.shape == opt._noise_std.shape == (opt._x.shape[0],):
+            raise ValueError("corrupt state: x, y and noise_std have different lengths")
         return opt
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -472,8 +571,28 @@ class Optimizer:
                 f"failed={int(np.isnan(self._y).sum())}, pending={len(self._pending)})")
 
 
-def _standardise(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Standardised values with failures imputed at the worst success; and the success mask."""
+def _floats(values: Any) -> np.ndarray:
+    """Values as a float64 array of at least one dimension, None read as NaN."""
+    values = np.atleast_1d(np.asarray(values, dtype=object))
+    flat = [np.nan if v is None else v for v in values.ravel()]
+    return np.array(flat, dtype=np.float64).reshape(values.shape)
+
+
+def _check_noise_std(noise_std: Any, m: int) -> np.ndarray:
+    """Told standard errors as an array ``(m,)``; NaN/None -> 0 (unknown)."""
+    if noise_std is None:
+        return np.zeros(m)
+    values = _floats(noise_std)
+    if values.shape != (m,):
+        raise ValueError(f"noise_std must have shape ({m},) to match y, got {values.shape}")
+    if (values[~np.isnan(values)] < 0).any() or np.isinf(values).any():
+        raise ValueError(f"noise_std must be finite and >= 0 (NaN for unknown), got {values.tolist()}")
+    return np.nan_to_num(values, nan=0.0)
+
+
+def _standardise(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Standardised values with failures imputed at the worst success, the success mask, and
+    the shift and scale (``z = (y - mu) / sd``)."""
     ok = np.isfinite(y)
     good = y[ok]
     mu = good.mean()
@@ -483,7 +602,7 @@ def _standardise(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Pessimistic imputation: a failure looks as bad as the worst success, so the GP mean dips
     # there and the acquisition moves away, without inventing an arbitrary penalty scale.
     z[~ok] = ((good - mu) / sd).min()
-    return z, ok
+    return z, ok, float(mu), float(sd)
 
 
 def _first_new(candidates: np.ndarray, taken: np.ndarray) -> np.ndarray | None:

@@ -100,12 +100,17 @@ def run(args: argparse.Namespace) -> int:
                 header={"command": sys.argv},
                 progress=not args.no_progress,
             )
-    _report(design, space, result)
+    _report(design, space, result, generator.label_ranges)
     return 0 if any(c.best is not None for c in result.campaigns) else 1
 
 
-def _report(design: Any, space: Any, result: Any) -> None:
-    """Prints the best labels and cell of each campaign of a :class:`StudyResult`."""
+def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
+    """Prints the best labels and cell of each campaign of a :class:`StudyResult`, with the
+    optimum's error bars and a warning when it lies on the edge of the trained range."""
+    import textwrap
+
+    from jaxmicro.design.recommendation import describe, summarise
+
     print(f"\n{design.objective_description}, optimising {', '.join(space.free)}; fixed {space.fixed}")
     for power, found in zip(result.powers_w_per_kg, result.campaigns, strict=True):
         best = found.best
@@ -122,6 +127,9 @@ def _report(design: Any, space: Any, result: Any) -> None:
             f"{best.cell.get('energy_density_wh_l', float('nan')):.0f} Wh/L, "
             f"{best.cell.get('power_w_per_kg', float('nan')):.0f} W/kg"
         )
+        summary = summarise(found.recommendation, space, label_ranges)
+        if summary is not None:
+            print(textwrap.indent(describe(summary), " " * 14))
     print(f"\nsummary: {result.summary_path}")
     print("figures: " + ", ".join(str(f) for f in result.figures))
     print("logs:    " + ", ".join(str(c.log_path) for c in result.campaigns))
@@ -136,8 +144,7 @@ def _finished_study(
     import dataclasses
     import json
 
-    from jaxmicro.design.campaign import LOG_NAME, STATE_NAME, CampaignResult, best_evaluation
-    from jaxmicro.design.objective import Evaluation
+    from jaxmicro.design.campaign import LOG_NAME, STATE_NAME, campaign_result, load_optimizer
     from jaxmicro.design.records import read_records
     from jaxmicro.design.study import SUMMARY_NAME, StudyResult, campaign_dir
 
@@ -160,12 +167,11 @@ def _finished_study(
         results = []
         for power in powers:
             folder = campaign_dir(out, power)
-            state = json.loads((folder / STATE_NAME).read_text())
+            optimizer, pending, _ = load_optimizer(folder / STATE_NAME)
             records = [r for r in read_records(folder / LOG_NAME) if r.get("type") == "evaluation"]
-            if state.get("pending") is not None or len(records) < campaign.budget:
+            if pending is not None or len(records) < campaign.budget:
                 return None
-            evaluations = tuple(Evaluation.from_dict(r) for r in records)
-            results.append(CampaignResult(folder, evaluations, best_evaluation(evaluations)))
+            results.append(campaign_result(folder, optimizer))
         figures = tuple(Path(f) for f in summary.get("figures", []))
         if not all(f.is_file() for f in figures):
             return None

@@ -9,6 +9,11 @@ folder holds
 * ``state.json``: the optimiser's whole state and the pending batch, replaced atomically after
   every ask and every tell.
 
+Each label's objective is told to the optimiser with its standard error over seeds, which the
+GP uses as known noise; the campaign's answer is :meth:`jaxmicro.bo.Optimizer.recommend`'s: the
+evaluated label with the best posterior mean, with a confidence interval, the region of labels
+not distinguishable from it, and whether it sits on a bound of the space.
+
 Resuming (``resume=True``) reloads the state, evaluates only the labels of the pending batch
 that the log does not hold, and goes on; so nothing logged is lost or computed twice, and a
 resumed campaign makes the proposals the uninterrupted one would have made.
@@ -33,6 +38,7 @@ from tqdm.auto import tqdm
 from jaxmicro._files import remove_stale_temporaries, run_lock
 from jaxmicro.bo import Optimizer
 from jaxmicro.bo.acquisition import check_acquisition
+from jaxmicro.bo.recommend import Recommendation
 from jaxmicro.data.simulator import check_seed
 from jaxmicro.design.objective import DesignObjective, Evaluation
 from jaxmicro.design.records import append_record, read_records, repair_records, write_json_atomic
@@ -82,12 +88,17 @@ class CampaignResult:
     Attributes:
         out_dir: the campaign folder.
         evaluations: every evaluation, in the order it was logged.
-        best: the evaluation with the highest objective (``None`` if all failed).
+        best: the recommended evaluation: the label with the best GP posterior mean (not the
+            luckiest sample); with fewer than two successes the highest objective; ``None`` if
+            all failed.
+        recommendation: the optimiser's :class:`~jaxmicro.bo.recommend.Recommendation` (points
+            in the space's free labels), ``None`` with fewer than two successes.
     """
 
     out_dir: Path
     evaluations: tuple[Evaluation, ...]
     best: Evaluation | None
+    recommendation: Recommendation | None = None
 
     @property
     def log_path(self) -> Path:
@@ -102,6 +113,43 @@ def best_evaluation(evaluations: tuple[Evaluation, ...] | list[Evaluation]) -> E
     """The successful evaluation with the highest objective (first one on ties)."""
     ok = [e for e in evaluations if not e.failed]
     return max(ok, key=lambda e: e.objective) if ok else None
+
+
+def campaign_result(out_dir: str | Path, optimizer: Optimizer) -> CampaignResult:
+    """The result of the campaign logged in ``out_dir`` whose optimiser has been told every
+    evaluation (no pending batch): its evaluations and its recommendation."""
+    out_dir = Path(out_dir)
+    records = [r for r in read_records(out_dir / LOG_NAME) if r.get("type") == "evaluation"]
+    evaluations = tuple(Evaluation.from_dict(r) for r in records)
+    recommendation = optimizer.recommend()
+    if recommendation is None:
+        return CampaignResult(out_dir, evaluations, best_evaluation(evaluations))
+    # The optimiser was told batch by batch, each in index order.
+    told = sorted(records, key=lambda r: (r["batch"], r["index"]))
+    best = Evaluation.from_dict(told[recommendation.index])
+    return CampaignResult(out_dir, evaluations, best, recommendation)
+
+
+def load_optimizer(state_path: str | Path) -> tuple[Optimizer, dict[str, Any] | None, int]:
+    """The optimiser, pending batch and next batch number of a campaign's ``state.json``.
+
+    Raises:
+        ValueError: the file is not a campaign state or is damaged.
+    """
+    state_path = Path(state_path)
+    try:
+        state = json.loads(state_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{state_path}: not valid JSON ({error}); the state is damaged") from None
+    if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
+        raise ValueError(f"{state_path} is not a jaxmicro campaign state")
+    try:
+        return Optimizer.from_dict(state["optimizer"]), state["pending"], int(state["next_batch"])
+    except (KeyError, TypeError, IndexError) as error:
+        raise ValueError(
+            f"{state_path}: damaged campaign state ({type(error).__name__}: {error}); "
+            "restore it or start a new campaign"
+        ) from None
 
 
 class Campaign:
@@ -201,19 +249,7 @@ class Campaign:
     def _load_state(self) -> tuple[Optimizer, dict[str, Any] | None, int]:
         if not self.state_path.is_file():
             return self._new_optimizer(), None, 0
-        try:
-            state = json.loads(self.state_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"{self.state_path}: not valid JSON ({error}); the state is damaged") from None
-        if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
-            raise ValueError(f"{self.state_path} is not a jaxmicro campaign state")
-        try:
-            return Optimizer.from_dict(state["optimizer"]), state["pending"], int(state["next_batch"])
-        except (KeyError, TypeError, IndexError) as error:
-            raise ValueError(
-                f"{self.state_path}: damaged campaign state ({type(error).__name__}: {error}); "
-                "restore it or start a new campaign"
-            ) from None
+        return load_optimizer(self.state_path)
 
     def _save_state(self, optimizer: Optimizer, pending: dict[str, Any] | None, next_batch: int) -> None:
         write_json_atomic(
@@ -259,8 +295,12 @@ class Campaign:
             if pending is not None:
                 self._finish_batch(pending, evaluated, records, bar)
                 x = np.asarray(pending["x"], dtype=np.float64)
-                y = np.array([_objective_or_nan(evaluated[(pending["batch"], i)]) for i in range(len(x))])
-                optimizer.tell(x, y)
+                told = [evaluated[(pending["batch"], i)] for i in range(len(x))]
+                optimizer.tell(
+                    x,
+                    [_objective_or_nan(r) for r in told],
+                    [r.get("objective_standard_error") for r in told],  # None/NaN: unknown
+                )
                 pending = None
                 self._save_state(optimizer, pending, next_batch)
             remaining = self.settings.budget - len(evaluated)
@@ -272,10 +312,7 @@ class Campaign:
             next_batch += 1
             self._save_state(optimizer, pending, next_batch)
         bar.close()
-        evaluations = tuple(
-            Evaluation.from_dict(r) for r in read_records(self.log_path) if r.get("type") == "evaluation"
-        )
-        return CampaignResult(self.out_dir, evaluations, best_evaluation(evaluations))
+        return campaign_result(self.out_dir, optimizer)
 
     def _finish_batch(
         self,

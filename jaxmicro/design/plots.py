@@ -1,7 +1,7 @@
 """Campaign figures (matplotlib, Agg backend; an edge of the package).
 
 * :func:`plot_campaign`: the evaluated labels coloured by the objective, failures marked, the
-  optimum circled (one panel per campaign).
+  optimum circled and the labels not distinguishable from it shaded (one panel per campaign).
 * :func:`plot_optimum_path`: where the optimum sits in label space at each power (the paper's
   Figure 1 final panel), and the optimum objective against power.
 """
@@ -58,17 +58,29 @@ def plot_campaign(
     path: str | Path,
     objective_label: str,
     title: str = "",
+    *,
+    optimum: Evaluation | None = None,
+    region: np.ndarray | None = None,
 ) -> Path:
     """Scatter of the evaluated free labels (first two), coloured by the objective.
 
     With one free label the objective is plotted against it instead. Failed evaluations are
-    grey crosses; the best evaluation is circled in red.
+    grey crosses; the optimum (``optimum``, else the highest objective) is circled in red;
+    ``region`` (points in the free labels, shape ``(m, dim)``), the labels not distinguishable
+    from it, is shaded.
     """
     plt = _pyplot()
     x = _free(evaluations, space)
     y = np.array([e.objective for e in evaluations], dtype=float)
     ok = np.isfinite(y)
     fig, ax = plt.subplots(figsize=(5, 4))
+    if region is not None and len(region):
+        if space.dim == 1:
+            for u in region[:, 0]:
+                ax.axvline(u, color="tab:orange", alpha=0.08, lw=2)
+        else:
+            ax.scatter(region[:, 0], region[:, 1], s=6, color="tab:orange", alpha=0.35, lw=0,
+                       label="not distinguishable from the optimum")
     if space.dim == 1:
         ax.plot(x[ok, 0], y[ok], "o", color="tab:blue")
         if not ok.all():
@@ -85,6 +97,9 @@ def plot_campaign(
         ax.set_ylabel(space.free[1])
         best_xy = tuple(x[ok][np.argmax(y[ok])][:2]) if ok.any() else None
         _set_limits(ax, space.bounds)
+    if optimum is not None:
+        u = _free([optimum], space)[0]
+        best_xy = (u[0], optimum.objective) if space.dim == 1 else tuple(u[:2])
     if best_xy is not None:
         ax.plot(*best_xy, "o", ms=16, mfc="none", mec="red", mew=2, label="optimum")
     ax.set_xlabel(space.free[0])

@@ -23,6 +23,7 @@ from jaxmicro.data.volume_io import write_volume
 from jaxmicro.design.campaign import LOG_NAME, STATE_NAME, Campaign, CampaignResult, CampaignSettings
 from jaxmicro.design.objective import DesignObjective, DesignSettings, Evaluation
 from jaxmicro.design.plots import plot_campaign, plot_optimum_path
+from jaxmicro.design.recommendation import summarise as summarise_recommendation
 from jaxmicro.design.records import write_json_atomic
 from jaxmicro.design.space import DesignSpace
 from jaxmicro.generator import Generator
@@ -88,7 +89,8 @@ def _optimum_figures(
     return [tiff, png]
 
 
-def _best_summary(best: Evaluation | None) -> dict[str, Any] | None:
+def _best_summary(result: CampaignResult, space: DesignSpace, generator: Generator) -> dict[str, Any] | None:
+    best = result.best
     if best is None:
         return None
     keys = (
@@ -107,6 +109,8 @@ def _best_summary(best: Evaluation | None) -> dict[str, Any] | None:
         "objective": best.objective,
         "properties": best.properties,
         "cell": {k: best.cell.get(k) for k in keys if k in best.cell},
+        "objective_standard_error": best.objective_standard_error,
+        "recommendation": summarise_recommendation(result.recommendation, space, generator.label_ranges),
     }
 
 
@@ -207,6 +211,8 @@ def _run_study_locked(
                 folder / "campaign.png",
                 settings.objective_description,
                 f"{settings.objective_description} at {power:g} W/kg",
+                optimum=result.best,
+                region=None if result.recommendation is None else result.recommendation.region,
             )
         )
         if result.best is not None:
@@ -217,7 +223,7 @@ def _run_study_locked(
                 "folder": str(folder),
                 "n_evaluations": len(result.evaluations),
                 "n_failed": result.n_failed,
-                "best": _best_summary(result.best),
+                "best": _best_summary(result, space, generator),
             }
         )
     figures.append(

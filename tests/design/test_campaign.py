@@ -21,11 +21,12 @@ from jaxmicro.design import (
 )
 
 SIZE = 16
+SEEDS = 2  # two seeds per label: each objective has a standard error, told to the optimiser
 SETTINGS = CampaignSettings(budget=6, batch_size=2, n_initial=4, seed=0)
 
 
 def _objective(generator):
-    return DesignObjective(generator, DesignSettings(volume_size=SIZE, seeds_per_label=1))
+    return DesignObjective(generator, DesignSettings(volume_size=SIZE, seeds_per_label=SEEDS))
 
 
 def _evaluations(log):
@@ -57,8 +58,17 @@ def test_campaign_logs_every_evaluation_once_and_reports_the_best(finished):
     ok = [e for e in result.evaluations if not e.failed]
     # The toy generator's volumes percolate at some labels and not at others.
     assert ok and result.n_failed > 0
-    assert result.best.objective == max(e.objective for e in ok)
-    assert json.loads((out / "state.json").read_text())["pending"] is None
+    state = json.loads((out / "state.json").read_text())
+    assert state["pending"] is None
+    # Each success's standard error over its seeds went to the optimiser as known noise.
+    told = state["optimizer"]["noise_std"]
+    assert len(told) == SETTINGS.budget and sum(v > 0 for v in told) == sum(
+        np.isfinite(e.objective_standard_error) and e.objective_standard_error > 0 for e in ok)
+    # The reported optimum is the recommendation (best posterior mean), a successful evaluation.
+    rec = result.recommendation
+    assert rec is not None and not result.best.failed
+    assert [result.best.labels[k] for k in space.free] == pytest.approx(rec.x)
+    assert rec.lower <= rec.mean <= rec.upper
 
 
 def test_an_existing_campaign_is_never_overwritten_and_resume_checks_settings(finished, toy):
@@ -84,7 +94,7 @@ def _design_command(checkpoint, out, *extra):
     return [
         sys.executable, "-m", "jaxmicro.cli", "design", "--checkpoint", str(checkpoint), "--out", str(out),
         "--budget", str(SETTINGS.budget), "--batch-size", str(SETTINGS.batch_size),
-        "--n-initial", str(SETTINGS.n_initial), "--volume-size", str(SIZE), "--seeds-per-label", "1",
+        "--n-initial", str(SETTINGS.n_initial), "--volume-size", str(SIZE), "--seeds-per-label", str(SEEDS),
         "--no-progress", *extra,
     ]  # fmt: skip
 
@@ -118,8 +128,16 @@ def test_a_killed_campaign_resumes_with_nothing_lost_or_repeated(toy_checkpoint,
     by_key = {(r["batch"], r["index"]): r["labels"] for r in uninterrupted}
     for record in evaluations:
         assert record["labels"] == pytest.approx(by_key[(record["batch"], record["index"])])
+    # ... and the optimiser's state (noise included) ends where the uninterrupted one's does.
+    state = json.loads((campaign_dir(out, 200.0) / "state.json").read_text())["optimizer"]
+    reference = json.loads((finished[0] / "state.json").read_text())["optimizer"]
+    for key in ("x", "y", "noise_std"):
+        assert np.asarray(state[key], float) == pytest.approx(np.asarray(reference[key], float), nan_ok=True)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["campaigns"][0]["n_evaluations"] == SETTINGS.budget
+    best = summary["campaigns"][0]["best"]
+    free_labels = {k: best["labels"][k] for k in ("am_wt", "porosity")}
+    assert best["recommendation"]["labels"] == pytest.approx(free_labels)
     for figure in summary["figures"]:
         assert os.path.isfile(figure)
     assert "summary:" in resumed.stdout

@@ -1,0 +1,125 @@
+"""The optimum of a campaign with its error bars: what a designer can defend.
+
+The recommended point is the **evaluated** point with the best GP posterior mean, not the
+luckiest sample: with noisy observations the best observed value is biased upwards (the
+"winner's curse"), while the posterior mean pools its neighbours. It is an evaluated point, so
+its volumes, cell and figures exist. Around it:
+
+* a confidence interval for its (noise-free) objective from the latent posterior variance;
+* the probability that each other evaluated point is better (``P(f_j > f_best)`` from the
+  joint posterior of the pair), and that *any* other is (Monte Carlo over the joint posterior of
+  all evaluated points, seeded);
+* the region of the box whose objective is not distinguishable from it: points ``c`` where the
+  upper confidence bound of ``f(c) - f(best)`` (joint posterior, same level) is not below 0.
+
+All functions here work in the unit box and standardised, maximised units;
+:meth:`jaxmicro.bo.Optimizer.recommend` converts to the user's units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import numpy as np
+import scipy.stats
+
+from jaxmicro.bo.host_gp import HostPosterior, joint_predict
+
+# Monte Carlo draws for the probability that another evaluated point is better: its standard
+# error is at most 0.5 / sqrt(4096) = 0.008.
+_DRAWS = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class Recommendation:
+    """The optimum of a campaign with its uncertainty, in the optimiser's original units.
+
+    Attributes:
+        x: the recommended point (an evaluated one), shape ``(d,)``.
+        index: its position among the told observations (0-based).
+        mean: posterior mean of the objective there (the noise-free value's estimate).
+        lower: lower end of the ``level`` confidence interval of that value.
+        upper: upper end.
+        level: confidence level of the interval and of the region (e.g. 0.95).
+        observed: the value observed there (differs from ``mean`` by noise and model fit).
+        prob_other_better: probability that some other evaluated point has a better
+            noise-free objective.
+        prob_better: per told observation, the probability that it is better than the
+            recommendation, shape ``(n,)``; NaN for the recommendation itself and for failures.
+        region: points whose objective is not distinguishable from the recommendation's at
+            ``level``, shape ``(m, d)`` (Sobol points of the box and evaluated points).
+        on_edge: ``(dimension, "lower" | "upper")`` for each free dimension where the
+            recommendation lies on (within ``edge_tol`` of) a bound.
+    """
+
+    x: np.ndarray
+    index: int
+    mean: float
+    lower: float
+    upper: float
+    level: float
+    observed: float
+    prob_other_better: float
+    prob_better: np.ndarray
+    region: np.ndarray
+    on_edge: tuple[tuple[int, str], ...]
+
+
+class UnitRecommendation(NamedTuple):
+    """:class:`Recommendation` in the unit box and standardised, maximised units."""
+
+    index: int
+    mean: float
+    lower: float
+    upper: float
+    prob_other_better: float
+    prob_better: np.ndarray
+    region: np.ndarray
+
+
+def check_level(level: float) -> float:
+    """A confidence level strictly between 0 and 1."""
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie strictly between 0 and 1 (e.g. 0.95), got {level}")
+    return level
+
+
+def recommend(post: HostPosterior, ok: np.ndarray, candidates: np.ndarray, level: float = 0.95,
+              seed: int = 0) -> UnitRecommendation:
+    """The recommendation from a GP conditioned on every observation (failures imputed).
+
+    Args:
+        post: the conditioned GP (``post.x`` are the observations, unit box).
+        ok: which observations succeeded, shape ``(n,)``, at least one True.
+        candidates: unit-box points searched for the indistinguishable region, shape ``(m, d)``.
+        level: confidence level.
+        seed: seeds the Monte Carlo draws.
+
+    Returns:
+        The :class:`UnitRecommendation`.
+    """
+    z = float(scipy.stats.norm.ppf(0.5 + check_level(level) / 2.0))
+    ok = np.asarray(ok, bool)
+    mean, cov = joint_predict(post, post.x)
+    best = int(np.flatnonzero(ok)[np.argmax(mean[ok])])
+    sd_best = float(np.sqrt(max(cov[best, best], 0.0)))
+    diff_var = np.maximum(np.diagonal(cov) + cov[best, best] - 2.0 * cov[:, best], 1e-12 * post.outputscale)
+    prob_better = scipy.stats.norm.cdf((mean - mean[best]) / np.sqrt(diff_var))
+    prob_better[best] = np.nan
+    prob_better[~ok] = np.nan
+    prob_other = 0.0
+    others = np.flatnonzero(ok & (np.arange(len(ok)) != best))
+    if others.size:
+        idx = np.concatenate([[best], others])
+        sub = cov[np.ix_(idx, idx)]
+        chol = np.linalg.cholesky(sub + 1e-9 * post.outputscale * np.eye(len(idx)))
+        draws = mean[idx] + np.random.default_rng(seed).standard_normal((_DRAWS, len(idx))) @ chol.T
+        prob_other = float(np.mean(draws[:, 1:].max(axis=1) > draws[:, 0]))
+    points = np.concatenate([post.x[best][None], candidates, post.x[ok]])
+    m, c = joint_predict(post, points)
+    var = np.maximum(np.diagonal(c)[1:] + c[0, 0] - 2.0 * c[1:, 0], 0.0)
+    region = points[1:][(m[1:] - m[0]) + z * np.sqrt(var) >= 0.0]
+    return UnitRecommendation(best, float(mean[best]), float(mean[best] - z * sd_best),
+                              float(mean[best] + z * sd_best), prob_other, prob_better, region)

@@ -1,0 +1,83 @@
+"""A campaign's optimum in the user's words: labels, error bars, the indistinguishable region and
+whether it sits on the edge of the generator's trained range (for the summary JSON, the printed
+result and the figures)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from jaxmicro.bo.recommend import Recommendation
+from jaxmicro.design.space import DesignSpace
+
+
+def edges(recommendation: Recommendation, space: DesignSpace,
+          label_ranges: Mapping[str, tuple[float, float]]) -> list[dict[str, Any]]:
+    """The free labels at which the optimum lies on a bound of the space.
+
+    Args:
+        recommendation: the optimiser's recommendation (points in the space's free labels).
+        space: the design space.
+        label_ranges: the generator's trained range per label.
+
+    Returns:
+        One entry per such label: ``label``, ``bound`` (``"lower"``/``"upper"``), ``value`` and
+        ``trained_range_edge`` (the bound is the generator's own limit, so the optimum may lie
+        beyond what the generator can make).
+    """
+    out = []
+    for k, side in recommendation.on_edge:
+        name = space.free[k]
+        value = space.bounds[k][0 if side == "lower" else 1]
+        trained = label_ranges.get(name, (np.nan, np.nan))[0 if side == "lower" else 1]
+        out.append({"label": name, "bound": side, "value": float(value),
+                    "trained_range_edge": bool(np.isclose(value, trained, rtol=0.0, atol=1e-9))})
+    return out
+
+
+def summarise(recommendation: Recommendation | None, space: DesignSpace,
+              label_ranges: Mapping[str, tuple[float, float]]) -> dict[str, Any] | None:
+    """The recommendation as JSON-ready data (``None`` stays ``None``).
+
+    Returns:
+        ``labels`` (free labels of the optimum), ``objective_mean`` and ``interval`` (its
+        ``level`` confidence interval) [objective's unit], ``observed``, ``prob_other_better``,
+        ``region`` (per free label, the range spanned by the labels not distinguishable from the
+        optimum, and their number) and ``on_edge`` (:func:`edges`).
+    """
+    if recommendation is None:
+        return None
+    region = recommendation.region
+    spans = {name: [float(region[:, k].min()), float(region[:, k].max())]
+             for k, name in enumerate(space.free)}
+    return {
+        "labels": {name: float(v) for name, v in zip(space.free, recommendation.x, strict=True)},
+        "objective_mean": recommendation.mean,
+        "interval": [recommendation.lower, recommendation.upper],
+        "level": recommendation.level,
+        "observed": recommendation.observed,
+        "prob_other_better": recommendation.prob_other_better,
+        "region": {
+            "n_points": len(region),
+            **spans,
+        },
+        "on_edge": edges(recommendation, space, label_ranges),
+    }
+
+
+def describe(summary: Mapping[str, Any] | None) -> str:
+    """One or two printable lines from :func:`summarise`'s output ('' for ``None``)."""
+    if summary is None:
+        return ""
+    low, high = summary["interval"]
+    region = ", ".join(f"{k} {v[0]:.3f}-{v[1]:.3f}" for k, v in summary["region"].items() if k != "n_points")
+    text = (f"posterior mean {summary['objective_mean']:.4g} ({100 * summary['level']:.0f} % interval "
+            f"{low:.4g} to {high:.4g}); P(another evaluated label is better) "
+            f"{summary['prob_other_better']:.2f}; not distinguishable: {region}")
+    for edge in summary["on_edge"]:
+        where = "the generator's trained range" if edge["trained_range_edge"] else "the design space"
+        text += (f"\nON THE EDGE: {edge['label']} at the {edge['bound']} bound {edge['value']:g} of {where}; "
+                 "the optimum may lie beyond it")
+    return text
