@@ -37,6 +37,7 @@ from jaxmicro.design import (
     sweep,
 )
 from jaxmicro.design.plots import plot_campaign
+from jaxmicro.design.recommendation import summarise as summarise_recommendation
 from jaxmicro.generator import load_default_generator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,10 +54,18 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
 
 
-def _best_row(label: str, best, n_evaluations: int, n_failed: int) -> list[str]:
+def _best_row(
+    label: str, best, n_evaluations: int, n_failed: int, recommendation: dict | None = None
+) -> list[str]:
     count = f"{n_evaluations} ({n_failed} failed)"
     if best is None:
         return [label, *["-"] * (len(BEST_HEADER) - 2), count]
+    interval, region, edge = "-", "-", "-"
+    if recommendation is not None:
+        low, high = recommendation["interval"]
+        interval = f"{recommendation['objective_mean']:.4g} [{low:.4g}, {high:.4g}]"
+        region = "{:.3f}-{:.3f}".format(*recommendation["region"]["porosity"])
+        edge = ", ".join(f"{e['label']} {e['bound']}" for e in recommendation["on_edge"]) or "no"
     props, cell = best.properties, best.cell
     areal_current = _number(cell, "c_rate") * _number(cell, "areal_capacity_mah_cm2")
     return [
@@ -70,6 +79,9 @@ def _best_row(label: str, best, n_evaluations: int, n_failed: int) -> list[str]:
         _fmt(cell.get("specific_energy_wh_kg")),
         _fmt(cell.get("energy_density_wh_l")),
         _fmt(best.objective),
+        interval,
+        region,
+        edge,
         count,
     ]
 
@@ -84,8 +96,9 @@ def _design(cell: dict, name: str) -> float:
     return float(cell.get("inputs", {}).get("design", {}).get(name, math.nan))
 
 
-def _campaign_row(label: str, campaign) -> list[str]:
-    return _best_row(label, campaign.best, len(campaign.evaluations), campaign.n_failed)
+def _campaign_row(label: str, campaign, space, generator) -> list[str]:
+    recommendation = summarise_recommendation(campaign.recommendation, space, generator.label_ranges)
+    return _best_row(label, campaign.best, len(campaign.evaluations), campaign.n_failed, recommendation)
 
 
 BEST_HEADER = [
@@ -99,6 +112,9 @@ BEST_HEADER = [
     "Wh/kg",
     "Wh/L",
     "objective",
+    "posterior mean [95 % interval]",
+    "porosity not distinguishable",
+    "on the edge",
     "evaluations",
 ]
 # Figure 1 variants: (design basis, thermal model). The first is the default design loop.
@@ -138,7 +154,7 @@ def study_powers(args, generator, space, design, campaign) -> Path:
             cell_config=CellModelConfig(thermal=thermal),
         )
         rows += [
-            _campaign_row(f"{p:g} W/kg, {basis} basis, {thermal}", c)
+            _campaign_row(f"{p:g} W/kg, {basis} basis, {thermal}", c, space, generator)
             for p, c in zip(result.powers_w_per_kg, result.campaigns, strict=True)
         ]
         figures += [(f"{variant}_{f.parent.name}", f) for f in result.figures if f.name == "campaign.png"]
@@ -163,7 +179,7 @@ def _compare_settings(args, generator, space, campaign, study: str, cases: dict,
         result = run_study(
             generator, [args.power], space, args.out / study / case, settings, campaign, resume=True
         )
-        rows.append(_campaign_row(label, result.campaigns[0]))
+        rows.append(_campaign_row(label, result.campaigns[0], space, generator))
         figures += [(case, f) for f in result.figures if f.name == "campaign.png"]
     return _publish(study, figures, title + _table(BEST_HEADER, rows))
 
@@ -234,7 +250,7 @@ def study_sweep(args, generator, space, design, campaign) -> Path:
     needed = evaluations_to_reach(bo_values, best.objective, 0.01) or "never (not within the budget)"
     rows = [
         _best_row(f"grid {args.grid}x{args.grid}", best, len(evaluations), int(np.isnan(values).sum())),
-        _campaign_row("BO", bo),
+        _campaign_row("BO", bo, space, generator),
     ]
     text = (
         f"# Dense sweep vs Bayesian optimisation at {args.power:g} W/kg\n\n"
