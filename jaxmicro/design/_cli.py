@@ -107,12 +107,15 @@ def run(args: argparse.Namespace) -> int:
 def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
     """Prints the best labels and cell of each campaign of a :class:`StudyResult`, with the
     optimum's error bars and a warning when it lies on the edge of the trained range."""
+    import json
     import textwrap
 
     from jaxmicro.design.recommendation import describe, summarise
+    from jaxmicro.design.sensitivity import Sensitivity, most_important
 
     print(f"\n{design.objective_description}, optimising {', '.join(space.free)}; fixed {space.fixed}")
-    for power, found in zip(result.powers_w_per_kg, result.campaigns, strict=True):
+    rows = json.loads(result.summary_path.read_text())["campaigns"]
+    for i, (power, found) in enumerate(zip(result.powers_w_per_kg, result.campaigns, strict=True)):
         best = found.best
         head = f"{power:7g} W/kg: {len(found.evaluations)} evaluations, {found.n_failed} failed"
         if best is None:
@@ -130,6 +133,13 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
         summary = summarise(found.recommendation, space, label_ranges)
         if summary is not None:
             print(textwrap.indent(describe(summary), " " * 14))
+        steps = [Sensitivity.from_dict(d) for d in (rows[i].get("sensitivities") or [])]
+        if steps:
+            unit = design.objective_description.rsplit("[", 1)[-1].rstrip("]")
+            print(f"{'':14}per step at the optimum: " + "; ".join(s.describe(unit) for s in steps))
+            top = most_important(tuple(steps))
+            if top is not None and len(steps) > 1:
+                print(f"{'':14}matters most here: {top.name}")
     print(f"\nsummary: {result.summary_path}")
     print("figures: " + ", ".join(str(f) for f in result.figures))
     print("logs:    " + ", ".join(str(c.log_path) for c in result.campaigns))

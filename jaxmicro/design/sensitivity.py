@@ -45,6 +45,9 @@ class Sensitivity:
         properties_per_step: change of each of :data:`PROPERTY_KEYS` per ``+step`` [their units].
         method: ``"central"``, ``"forward"`` or ``"backward"`` difference, or ``"failed"`` when a
             neighbour's evaluation failed (then the values are NaN).
+        objective_per_step_standard_error: its standard error over the generator seeds: the
+            same difference taken on each seed's own objective, ``sd / sqrt(n)`` [objective's
+            unit]; NaN with one seed or when a seed's cell failed.
     """
 
     name: str
@@ -52,18 +55,36 @@ class Sensitivity:
     objective_per_step: float
     properties_per_step: dict[str, float]
     method: str
+    objective_per_step_standard_error: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
         values["objective_per_step"] = _finite_or_none(self.objective_per_step)
+        values["objective_per_step_standard_error"] = _finite_or_none(self.objective_per_step_standard_error)
         values["properties_per_step"] = {k: _finite_or_none(v) for k, v in self.properties_per_step.items()}
         return values
 
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Sensitivity:
+        """Reads :meth:`to_dict` output back (None -> NaN)."""
+        nan = lambda v: math.nan if v is None else float(v)  # noqa: E731
+        return cls(
+            name=values["name"],
+            step=float(values["step"]),
+            objective_per_step=nan(values["objective_per_step"]),
+            properties_per_step={k: nan(v) for k, v in values["properties_per_step"].items()},
+            method=values["method"],
+            objective_per_step_standard_error=nan(values.get("objective_per_step_standard_error")),
+        )
+
     def describe(self, unit: str = "") -> str:
-        """One line, e.g. ``+0.01 porosity: -1.9 Wh/kg``."""
+        """One line, e.g. ``+0.01 porosity: -1.9 Wh/kg`` (``-1.9 +- 0.2 Wh/kg`` with a seed
+        standard error)."""
         if self.method == "failed":
             return f"+{self.step:g} {self.name}: (a neighbouring evaluation failed)"
-        return f"+{self.step:g} {self.name}: {self.objective_per_step:+.3g} {unit}".rstrip()
+        error = self.objective_per_step_standard_error
+        spread = f" +- {error:.2g}" if math.isfinite(error) else ""
+        return f"+{self.step:g} {self.name}: {self.objective_per_step:+.3g}{spread} {unit}".rstrip()
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -106,6 +127,7 @@ def sensitivities(
     space: DesignSpace,
     labels: Mapping[str, float],
     steps: Mapping[str, float] | None = None,
+    batch_size: int | None = None,
 ) -> tuple[Sensitivity, ...]:
     """The objective's and the properties' change per step of each free label at ``labels``.
 
@@ -114,6 +136,8 @@ def sensitivities(
         space: which labels are free, and their bounds.
         labels: the full label ``{am_wt, porosity, adhesion}`` (e.g. a campaign's optimum).
         steps: step per free label in its unit (default :data:`DEFAULT_STEPS`).
+        batch_size: evaluate in batches of this many labels, the last padded with the label
+            itself (a campaign's batch size reuses its compiled generation); ``None``: one batch.
 
     Returns:
         One :class:`Sensitivity` per free label, in ``space.free`` order.
@@ -123,7 +147,13 @@ def sensitivities(
     """
     point = np.array([float(labels[name]) for name in space.free])
     points, plan = _neighbours(space, point, steps or {})
-    evaluations = objective(space.full_labels(np.stack(points)))
+    labels_array = space.full_labels(np.stack(points))
+    size = len(points) if batch_size is None else int(batch_size)
+    evaluations: list[Evaluation] = []
+    for start in range(0, len(points), size):
+        chunk = labels_array[start : start + size]
+        padding = np.repeat(labels_array[:1], size - len(chunk), axis=0)
+        evaluations += list(objective(np.concatenate([chunk, padding])))[: len(chunk)]
     return tuple(_difference(evaluations, *row) for row in plan)
 
 
@@ -142,7 +172,11 @@ def _difference(
         return (float(a) - float(b)) / span
 
     properties = {key: per_step(up.properties.get(key), down.properties.get(key)) for key in PROPERTY_KEYS}
-    return Sensitivity(name, step, per_step(up.objective, down.objective), properties, method)
+    seeds = np.subtract(up.seed_objectives, down.seed_objectives) / span if (
+        len(up.seed_objectives) == len(down.seed_objectives)) else np.array([])  # fmt: skip
+    error = (float(np.std(seeds, ddof=1) / math.sqrt(len(seeds)))
+             if len(seeds) > 1 and np.isfinite(seeds).all() else math.nan)  # fmt: skip
+    return Sensitivity(name, step, per_step(up.objective, down.objective), properties, method, error)
 
 
 def most_important(items: tuple[Sensitivity, ...]) -> Sensitivity | None:

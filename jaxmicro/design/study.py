@@ -1,8 +1,10 @@
 """A design study: one campaign per cell-level power, their figures and a summary.
 
 This is what ``jaxmicro design`` runs. Each power gets its own resumable campaign folder
-``power_<P>W_per_kg/`` (log, state, campaign figure, slices and TIFF of the optimum); the study
-folder gets ``summary.json`` and ``optimum_path.png`` (the paper's Figure 1 final panel).
+``power_<P>W_per_kg/`` (log, state, campaign figure, slices and TIFF of the optimum, and
+``sensitivities.json``: the objective's and the properties' change per step of each free label at
+the optimum); the study folder gets ``summary.json`` and ``optimum_path.png`` (the paper's
+Figure 1 final panel).
 The study folder and each campaign folder are locked for the run (one writer at a time).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,11 +28,13 @@ from jaxmicro.design.objective import DesignObjective, DesignSettings, Evaluatio
 from jaxmicro.design.plots import plot_campaign, plot_optimum_path
 from jaxmicro.design.recommendation import summarise as summarise_recommendation
 from jaxmicro.design.records import write_json_atomic
+from jaxmicro.design.sensitivity import sensitivities
 from jaxmicro.design.space import DesignSpace
 from jaxmicro.generator import Generator
 from jaxmicro.generator.plotting import save_slices_png
 
 SUMMARY_NAME = "summary.json"
+SENSITIVITIES_NAME = "sensitivities.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +92,21 @@ def _optimum_figures(
     with atomic_path(png) as tmp:
         save_slices_png(tmp, volumes[:, 0], titles)
     return [tiff, png]
+
+
+def _optimum_sensitivities(
+    objective: DesignObjective, space: DesignSpace, best: Evaluation, folder: Path, batch_size: int
+) -> list[dict[str, Any]]:
+    """The sensitivities at the optimum, computed once and kept in the campaign folder (a
+    resumed or re-reported study reads them back)."""
+    path = folder / SENSITIVITIES_NAME
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        if stored.get("labels") == json.loads(json.dumps(best.labels)):
+            return stored["sensitivities"]
+    found = [s.to_dict() for s in sensitivities(objective, space, best.labels, batch_size=batch_size)]
+    write_json_atomic(path, {"labels": best.labels, "sensitivities": found})
+    return found
 
 
 def _best_summary(result: CampaignResult, space: DesignSpace, generator: Generator) -> dict[str, Any] | None:
@@ -215,8 +235,10 @@ def _run_study_locked(
                 region=None if result.recommendation is None else result.recommendation.region,
             )
         )
+        found = None
         if result.best is not None:
             figures += _optimum_figures(objective, result.best, folder, campaign.batch_size)
+            found = _optimum_sensitivities(objective, space, result.best, folder, campaign.batch_size)
         rows.append(
             {
                 "power_w_per_kg": power,
@@ -224,6 +246,7 @@ def _run_study_locked(
                 "n_evaluations": len(result.evaluations),
                 "n_failed": result.n_failed,
                 "best": _best_summary(result, space, generator),
+                "sensitivities": found,
             }
         )
     figures.append(

@@ -138,6 +138,9 @@ def test_a_killed_campaign_resumes_with_nothing_lost_or_repeated(toy_checkpoint,
     best = summary["campaigns"][0]["best"]
     free_labels = {k: best["labels"][k] for k in ("am_wt", "porosity")}
     assert best["recommendation"]["labels"] == pytest.approx(free_labels)
+    # What drives the optimum: one sensitivity per free label, stored and printed.
+    assert [s["name"] for s in summary["campaigns"][0]["sensitivities"]] == ["am_wt", "porosity"]
+    assert "per step at the optimum" in resumed.stdout
     for figure in summary["figures"]:
         assert os.path.isfile(figure)
     assert "summary:" in resumed.stdout

@@ -1,5 +1,6 @@
 """Sensitivities at a label: finite differences of the objective and the properties per step."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -78,3 +79,37 @@ def test_sensitivities_of_the_real_objective_use_common_seeds(toy):
     again = sensitivities(objective, space, middle)
     for a, b in zip(items, again, strict=True):  # same seeds: deterministic differences
         assert a.to_dict() == b.to_dict()
+
+
+def test_batched_evaluation_pads_the_last_batch_and_gives_the_same_answer():
+    calls = []
+
+    class _Counting(_Linear):
+        def __call__(self, labels):
+            calls.append(len(labels))
+            return super().__call__(labels)
+
+    label = {"am_wt": 0.93, "porosity": 0.36, "adhesion": 0.5}
+    batched = sensitivities(_Counting(), SPACE, label, batch_size=2)
+    assert calls == [2, 2, 2]  # 5 points: the label, and one step either way in two labels
+    assert [s.to_dict() for s in batched] == [s.to_dict() for s in sensitivities(_Linear(), SPACE, label)]
+    back = [type(s).from_dict(s.to_dict()) for s in batched]
+    assert [s.to_dict() for s in back] == [s.to_dict() for s in batched]
+
+
+def test_the_seed_standard_error_of_a_step_comes_from_each_seeds_own_difference():
+    class _Seeded(_Linear):
+        """Two seeds whose objectives differ by +-100 am_wt around the mean."""
+
+        def __call__(self, labels):
+            out = super().__call__(labels)
+            return [dataclasses.replace(e, seeds=(0, 1), seed_objectives=(
+                e.objective + 100 * e.labels["am_wt"], e.objective - 100 * e.labels["am_wt"])) for e in out]
+
+    am, por = sensitivities(_Seeded(), SPACE, {"am_wt": 0.93, "porosity": 0.36, "adhesion": 0.5})
+    # Per seed the am_wt step is 3 +- 1 (100 x 0.02 / 2), so sd/sqrt(2) = 1; porosity: no spread.
+    assert am.objective_per_step_standard_error == pytest.approx(1.0)
+    assert por.objective_per_step_standard_error == pytest.approx(0.0, abs=1e-9)
+    assert am.describe("Wh/kg") == "+0.01 am_wt: +3 +- 1 Wh/kg"
+    assert math.isnan(sensitivities(_Linear(), SPACE, {"am_wt": 0.93, "porosity": 0.36, "adhesion": 0.5})[0]
+                      .objective_per_step_standard_error)  # one seed: unknown
