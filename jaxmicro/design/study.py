@@ -27,9 +27,10 @@ from jaxmicro.design.campaign import LOG_NAME, STATE_NAME, Campaign, CampaignRes
 from jaxmicro.design.objective import DesignObjective, DesignSettings, Evaluation
 from jaxmicro.design.plots import plot_campaign, plot_optimum_path
 from jaxmicro.design.recommendation import summarise as summarise_recommendation
-from jaxmicro.design.records import write_json_atomic
+from jaxmicro.design.records import read_records, write_json_atomic
 from jaxmicro.design.sensitivity import sensitivities
 from jaxmicro.design.space import DesignSpace
+from jaxmicro.design.table import RESULTS_NAME, write_results_csv
 from jaxmicro.generator import Generator
 from jaxmicro.generator.plotting import save_slices_png
 
@@ -224,6 +225,7 @@ def _run_study_locked(
             progress=progress,
         ).run()
         results.append(result)
+        write_results_csv(read_records(folder / LOG_NAME), folder / RESULTS_NAME, settings.objective)
         figures.append(
             plot_campaign(
                 result.evaluations,

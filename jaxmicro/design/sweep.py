@@ -28,6 +28,7 @@ from jaxmicro._files import run_lock
 from jaxmicro.design.objective import DesignObjective, Evaluation
 from jaxmicro.design.records import append_record, read_records, repair_records
 from jaxmicro.design.space import DesignSpace
+from jaxmicro.design.table import write_results_csv
 
 if TYPE_CHECKING:
     from jax.sharding import Mesh
@@ -58,6 +59,10 @@ def sweep(
     properties_only: bool = False,
 ) -> list[Evaluation]:
     """Evaluates every label, appending ``{"type": "sweep", "index": i, ...}`` records to ``path``.
+
+    At the end the whole sweep is also written as a CSV table beside it (:func:`table_path`:
+    ``sweep.jsonl`` -> ``sweep.csv``; :func:`jaxmicro.design.table.results_rows`), one row per
+    label in input order.
 
     Args:
         objective: evaluates labels.
@@ -152,7 +157,18 @@ def _sweep(
 
         multihost_utils.sync_global_devices("jaxmicro sweep written")
     records = {r["index"]: r for r in read_records(path) if r.get("type") == "sweep"}
-    return [Evaluation.from_dict(records[i]) for i in range(len(labels))]
+    ordered = [records[i] for i in range(len(labels))]
+    if writer:
+        write_results_csv(ordered, table_path(path), objective.settings.objective)
+    return [Evaluation.from_dict(r) for r in ordered]
+
+
+def table_path(path: str | Path) -> Path:
+    """The CSV table beside a sweep's JSONL results: ``<name>.csv`` (``sweep.jsonl`` ->
+    ``sweep.csv``; a results file that is itself named ``.csv`` gets ``.csv.csv``)."""
+    path = Path(path)
+    table = path.with_suffix(".csv")
+    return table if table != path else path.with_name(path.name + ".csv")
 
 
 def evaluations_to_reach(values: Sequence[float], target: float, tolerance: float = 0.01) -> int | None:
