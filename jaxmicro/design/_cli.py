@@ -77,15 +77,15 @@ def run(args: argparse.Namespace) -> int:
     )
     finished = _finished_study(Path(args.out), args.power_w_per_kg, space, design, campaign)
     if finished is not None:
-        print(f"{args.out} holds this finished study; use another --out for a new run", file=sys.stderr)
+        common.note(args, f"{args.out} holds this finished study; use another --out for a new run")
         result = finished
     else:
         existing = _existing_campaigns(args.out, args.power_w_per_kg)
         if existing:
-            print(
+            common.note(
+                args,
                 f"continuing the campaign(s) in {', '.join(str(f) for f in existing)} "
                 "(use another --out for a new run)",
-                file=sys.stderr,
             )
         with common.cell_executor(args) as executor:
             result = run_study(
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 resume=bool(existing),
                 executor=executor,
                 header={"command": sys.argv},
-                progress=not args.no_progress,
+                progress=common.show_progress(args),
             )
     _report(design, space, result, generator.label_ranges)
     return 0 if any(c.best is not None for c in result.campaigns) else 1

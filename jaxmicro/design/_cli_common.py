@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from typing import Any
 
 LABEL_NAMES = ("am_wt", "porosity", "adhesion")
@@ -116,7 +117,8 @@ def add_cell_arguments(group: argparse._ArgumentGroup) -> None:
 
 
 def add_run_arguments(group: argparse._ArgumentGroup) -> None:
-    """``--checkpoint``, ``--device``, ``--cell-workers``, ``--scheduler``, ``--no-progress``."""
+    """``--checkpoint``, ``--device``, ``--cell-workers``, ``--scheduler``, ``--no-progress``,
+    ``--quiet``."""
     group.add_argument("--checkpoint", default=None, help="generator checkpoint (default: the shipped one)")
     group.add_argument(
         "--device",
@@ -134,6 +136,23 @@ def add_run_arguments(group: argparse._ArgumentGroup) -> None:
         "--scheduler", default=None, help="Dask scheduler address for the cell simulations (tcp://host:8786)"
     )
     group.add_argument("--no-progress", action="store_true", help="no progress bars")
+    group.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bars and no notes: print only the final result lines (and errors)",
+    )
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Whether to show progress bars: neither ``--no-progress`` nor ``--quiet``."""
+    return not (getattr(args, "no_progress", False) or getattr(args, "quiet", False))
+
+
+def note(args: argparse.Namespace, message: str) -> None:
+    """Prints a note on what the command is doing to stderr, unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
 
 
 def select_device(args: argparse.Namespace) -> None:

@@ -161,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
 
     from jaxmicro.design import DesignObjective, design_space, label_grid, sweep
     from jaxmicro.design.sharding import batch_mesh, padded_size
+    from jaxmicro.design.sweep import table_path
     from jaxmicro.generator import check_labels
 
     generator = common.load_generator_of(args)
@@ -192,10 +193,10 @@ def run(args: argparse.Namespace) -> int:
     )
     executors = contextlib.nullcontext(None) if args.properties_only else common.cell_executor(args)
     devices = mesh.devices.flat[0]
-    print(
+    common.note(
+        args,
         f"{described}; {mesh.size} {devices.platform} device(s), {chunk} labels per chunk"
         f"{', properties only' if args.properties_only else f', {design.objective_description}'}",
-        file=sys.stderr,
     )
     start = time.perf_counter()
     with executors as executor:
@@ -204,14 +205,14 @@ def run(args: argparse.Namespace) -> int:
             labels,
             out,
             chunk_size=chunk,
-            progress=not args.no_progress,
+            progress=common.show_progress(args),
             mesh=mesh,
             properties_only=args.properties_only,
         )
     seconds = time.perf_counter() - start
     if jax.process_index() != 0:
         return 0
-    print(f"{len(evaluations)} labels in {out} ({seconds:.1f} s this run)")
+    print(f"{len(evaluations)} labels in {out} ({seconds:.1f} s this run); table {table_path(out)}")
     porosity = np.array([e.properties["porosity"] for e in evaluations])
     tau = np.array([e.properties["electrolyte_tau_through_plane"] or math.inf for e in evaluations])
     print(
