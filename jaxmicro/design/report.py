@@ -80,7 +80,8 @@ class CampaignReport:
         failures: number of failed evaluations per reason.
         sensitivities: the stored sensitivities at the optimum (``Sensitivity.to_dict()``), or
             ``None`` when none were stored for these labels.
-        running: a batch is in flight (the campaign is not finished).
+        running: the campaign is not finished (a batch in flight, or fewer evaluations than
+            its budget).
     """
 
     folder: Path
@@ -163,21 +164,27 @@ def _campaign_report(folder: Path, space: Any, study_row: Mapping[str, Any] | No
     """Reads one campaign folder and refits its GP (no volume, no cell); ``study_row`` is its
     entry in the study's ``summary.json``, whose sensitivities are used when the campaign folder
     keeps none."""
-    from jaxmicro.design.campaign import campaign_result, load_optimizer
+    from jaxmicro.design.campaign import CampaignResult, campaign_result, load_optimizer
     from jaxmicro.design.recommendation import summarise
+    from jaxmicro.design.records import read_records
 
     header = _campaign_header(folder)
     state = folder / _STATE_NAME
-    if not state.is_file():
-        raise NotARunError(f"{folder} has a log but no {_STATE_NAME}; its campaign never started")
-    optimizer, pending, _ = load_optimizer(state)
+    if state.is_file():
+        optimizer, pending, _ = load_optimizer(state)
+    elif any(r.get("type") == "evaluation" for r in read_records(folder / _LOG_NAME)):
+        raise NotARunError(
+            f"{folder} has evaluations but no {_STATE_NAME}; restore it to report the campaign"
+        )
+    else:  # just started: the header is logged, the first batch not yet asked for
+        optimizer, pending = None, None
     try:
         label_ranges = {k: tuple(v) for k, v in header["generator"]["label_ranges"].items()}
         design = header["design"]
         budget = int(header["campaign"]["budget"])
     except (KeyError, TypeError, ValueError) as error:
         raise NotARunError(f"{folder / _LOG_NAME}: damaged campaign header ({error!r})") from None
-    result = campaign_result(folder, optimizer)
+    result = CampaignResult(folder, (), None) if optimizer is None else campaign_result(folder, optimizer)
     stored = None
     path = folder / "sensitivities.json"  # jaxmicro.design.study.SENSITIVITIES_NAME
     if result.best is not None and path.is_file():
@@ -202,6 +209,19 @@ def _campaign_report(folder: Path, space: Any, study_row: Mapping[str, Any] | No
     )
 
 
+def _started_campaigns(run_dir: Path) -> list[Path]:
+    """The campaign folders ``power_<P>W_per_kg/`` holding a log, in power order."""
+    found = []
+    for folder in run_dir.glob("power_*W_per_kg"):
+        try:
+            power = float(folder.name.removeprefix("power_").removesuffix("W_per_kg"))
+        except ValueError:
+            continue
+        if (folder / _LOG_NAME).is_file():
+            found.append((power, folder))
+    return [folder for _, folder in sorted(found)]
+
+
 def _study_folders(run_dir: Path) -> tuple[dict[str, Any], list[Path]]:
     """The summary of a study folder and its campaign folders, in power order."""
     from jaxmicro.design.study import campaign_dir
@@ -222,7 +242,8 @@ def write_report(run_dir: str | Path) -> Report:
     """Regenerates a design run's figures and tables and writes its ``report.md``.
 
     Args:
-        run_dir: a study folder (with ``summary.json``) or a single campaign folder (with
+        run_dir: a study folder (with ``summary.json``, or still on its first pass: with
+            ``power_<P>W_per_kg/`` campaign folders) or a single campaign folder (with
             ``log.jsonl`` and ``state.json``).
 
     Returns:
@@ -255,11 +276,13 @@ def write_report(run_dir: str | Path) -> Report:
             raise NotARunError(f"{missing[0]}: this study's campaign is missing (no {_LOG_NAME})")
         space_dict, objective = summary["space"], summary.get("objective")
         study_rows = summary.get("campaigns") if isinstance(summary.get("campaigns"), list) else []
-    elif (run_dir / _LOG_NAME).is_file():
-        header = _campaign_header(run_dir)
-        summary, folders = None, [run_dir]  # the settings come from the log's header
+    elif (run_dir / _LOG_NAME).is_file() or _started_campaigns(run_dir):
+        # One campaign, or a study still on its first pass (no summary.json yet): the settings
+        # come from the (first) campaign log's header.
+        folders = [run_dir] if (run_dir / _LOG_NAME).is_file() else _started_campaigns(run_dir)
+        header = _campaign_header(folders[0])
+        summary, study_rows = None, []
         space_dict, objective = header.get("space"), (header.get("design") or {}).get("objective")
-        study_rows = []
     else:
         raise NotARunError(
             f"{run_dir} is not a jaxmicro design run: it has no {_SUMMARY_NAME} (a study) "
@@ -278,23 +301,24 @@ def write_report(run_dir: str | Path) -> Report:
     for campaign in campaigns:
         result = campaign.result
         at = f" at {campaign.power_w_per_kg:g} W/kg" if math.isfinite(campaign.power_w_per_kg) else ""
-        figures.append(
-            plot_campaign(
-                result.evaluations,
-                space,
-                campaign.folder / "campaign.png",
-                description,
-                f"{description}{at}",
-                optimum=result.best,
-                region=None if result.recommendation is None else result.recommendation.region,
+        if result.evaluations:  # nothing to draw before the first evaluation
+            figures.append(
+                plot_campaign(
+                    result.evaluations,
+                    space,
+                    campaign.folder / "campaign.png",
+                    description,
+                    f"{description}{at}",
+                    optimum=result.best,
+                    region=None if result.recommendation is None else result.recommendation.region,
+                )
             )
-        )
         tables.append(
             write_results_csv(
                 read_records(campaign.folder / _LOG_NAME), campaign.folder / RESULTS_NAME, objective
             )
         )
-    if summary is not None:
+    if folders != [run_dir]:  # a study
         figures.append(
             plot_optimum_path(
                 [c.power_w_per_kg for c in campaigns],
@@ -369,11 +393,11 @@ def _campaign_markdown(
     title = f"{power:g} W/kg" if math.isfinite(power) else campaign.folder.name
     n_failed = sum(campaign.failures.values())
     lines = [f"## {title}", ""]
-    state = " (still running: a batch is in flight)" if campaign.running else ""
+    state = " (not finished)" if campaign.running else ""
+    figure = f"Figure [`{folder}/campaign.png`]({folder}/campaign.png), t" if result.evaluations else "T"
     lines += [
         f"{len(result.evaluations)} of {campaign.budget} evaluations{state}, {n_failed} failed. "
-        f"Figure [`{folder}/campaign.png`]({folder}/campaign.png), table [`{folder}/results.csv`]"
-        f"({folder}/results.csv).",
+        f"{figure}able [`{folder}/results.csv`]({folder}/results.csv).",
         "",
     ]
     best = result.best

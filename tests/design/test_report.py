@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import shutil
 
 import pytest
 
@@ -136,6 +137,31 @@ def test_report_of_one_campaign_folder(study, capsys):
     assert "## 100 W/kg" in report.path.read_text()
     assert main(["report", "--quiet", str(folder)]) == 0
     assert capsys.readouterr().out.splitlines() == [f"report:  {folder / 'report.md'}"]
+
+
+def test_report_of_a_study_on_its_first_pass(study, tmp_path):
+    """No summary.json yet, the second campaign only just started (its header logged, no state)."""
+    shutil.copytree(study[0], tmp_path / "run")
+    run = tmp_path / "run"
+    (run / "summary.json").unlink()
+    second = run / f"power_{POWERS[1]:g}W_per_kg"
+    for name in ("state.json", "campaign.png", "results.csv"):
+        (second / name).unlink()
+    header = (second / "log.jsonl").read_text().splitlines(keepends=True)[0]
+    (second / "log.jsonl").write_text(header)
+    report = write_report(run)
+    assert [c.power_w_per_kg for c in report.campaigns] == list(POWERS)
+    assert [c.running for c in report.campaigns] == [False, True]
+    assert (run / "optimum_path.png").is_file() and not (second / "campaign.png").exists()
+    with open(second / RESULTS_NAME, newline="") as handle:
+        assert list(csv.DictReader(handle)) == []
+    text = report.path.read_text()
+    assert f"0 of {BUDGET} evaluations (not finished), 0 failed." in text
+    assert "**Optimum**" in text.split(f"## {POWERS[1]:g} W/kg")[0]
+    # Evaluations logged without the state that told them: a one-line error.
+    (run / f"power_{POWERS[0]:g}W_per_kg" / "state.json").unlink()
+    with pytest.raises(ValueError, match="has evaluations but no state.json"):
+        write_report(run)
 
 
 def test_best_so_far_and_failure_counts():
