@@ -371,9 +371,32 @@ class DesignObjective:
         labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
         start = time.perf_counter()
         _, per_seed = self.measure_seeds(labels)
-        properties = average_over_seeds(per_seed)
-        jax.block_until_ready(properties)
+        jax.block_until_ready(per_seed)
         measure_s = (time.perf_counter() - start) / len(labels)
+        return self.evaluate_seeds(labels, per_seed, measure_s, on_evaluation)
+
+    def evaluate_seeds(
+        self,
+        labels: np.ndarray,
+        per_seed: Measurement,
+        measure_s: float = math.nan,
+        on_evaluation: Callable[[int, Evaluation], None] | None = None,
+    ) -> list[Evaluation]:
+        """The cell half of :meth:`__call__` from per-seed measurements: the seed-averaged cell
+        gives the objective, and with more than one seed each seed's own cell gives its
+        standard error.
+
+        Args:
+            labels: ``(n, 3)`` labels the measurements belong to.
+            per_seed: the measurement with leading ``(s, n)`` (seeds, labels).
+            measure_s: generation + characterisation time per label [s], for the record.
+            on_evaluation: as in :meth:`__call__`.
+
+        Returns:
+            One :class:`Evaluation` per label, in order.
+        """
+        per_seed = jax.tree.map(jnp.asarray, per_seed)
+        properties = average_over_seeds(per_seed)
         rows = [measurement_row(properties, i) for i in range(len(labels))]
         seed_rows = None
         if len(self.seeds) > 1:

@@ -292,6 +292,14 @@ def measure_sharded(
         mesh: a 1-D ``"batch"`` mesh (``None``: all devices).
         pad_to: see :func:`generate_and_characterise_sharded`.
     """
+    per_seed = _measure_seeds_sharded(objective, labels, mesh, pad_to)
+    return jax.tree.map(np.asarray, average_over_seeds(jax.tree.map(jnp.asarray, per_seed)))
+
+
+def _measure_seeds_sharded(
+    objective: DesignObjective, labels: np.ndarray, mesh: Mesh | None, pad_to: int | None
+) -> Measurement:
+    """Per-seed measurements (leading ``(s, n)``, numpy) with the labels sharded over ``mesh``."""
     labels = check_labels(objective.generator, labels)
     settings = objective.settings
     keys = jnp.stack([jax.random.PRNGKey(s) for s in objective.seeds])
@@ -306,7 +314,7 @@ def measure_sharded(
         pad_to=pad_to,
         with_volumes=False,
     )
-    return jax.tree.map(np.asarray, average_over_seeds(jax.tree.map(jnp.asarray, properties)))
+    return properties
 
 
 def evaluate_sharded(
@@ -334,13 +342,14 @@ def evaluate_sharded(
     labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
     start = time.perf_counter()
     if mesh is None:
-        properties = jax.block_until_ready(objective.measure(labels)[1])
+        per_seed = jax.block_until_ready(objective.measure_seeds(labels)[1])
     else:
-        properties = measure_sharded(objective, labels, mesh, pad_to)
+        per_seed = _measure_seeds_sharded(objective, labels, mesh, pad_to)
     measure_s = (time.perf_counter() - start) / len(labels)
-    rows = [measurement_row(properties, i) for i in range(len(labels))]
     if not properties_only:
-        return objective.evaluate_measured(labels, rows, measure_s, on_evaluation)
+        return objective.evaluate_seeds(labels, per_seed, measure_s, on_evaluation)
+    properties = average_over_seeds(jax.tree.map(jnp.asarray, per_seed))
+    rows = [measurement_row(properties, i) for i in range(len(labels))]
     evaluations = []
     for i, row in enumerate(rows):
         labels_i = dict(zip(LABEL_FIELDS, map(float, labels[i]), strict=True))

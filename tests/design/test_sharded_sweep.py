@@ -2,6 +2,7 @@
 4 host CPU devices (in a subprocess) against one device."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -106,6 +107,12 @@ def test_evaluate_sharded_simulates_cells_like_the_objective(toy):
             assert a.properties[name] == pytest.approx(b.properties[name], rel=1e-5)
         # The DFN amplifies float32 rounding of tau (1e-7) to about 1e-4 in the energy.
         assert a.objective == pytest.approx(b.objective, rel=1e-3, nan_ok=True)
+        # Each seed's own cell ran too: the same standard error over seeds as unsharded.
+        assert a.seed_objectives == pytest.approx(b.seed_objectives, rel=1e-3, nan_ok=True)
+        assert a.objective_standard_error == pytest.approx(b.objective_standard_error, rel=1e-2, nan_ok=True)
+    # (On the toy generator one seed of each percolating label fails, so its error is NaN.)
+    assert all(len(e.seed_objectives) == SETTINGS.seeds_per_label for e in sharded)
+    assert any(math.isfinite(v) for e in sharded for v in e.seed_objectives)
 
 
 def _small_sweep_argv(checkpoint: Path, out: Path) -> list[str]:
