@@ -9,7 +9,8 @@ with n seeds (``sd_1 / sqrt(n)``, the loop averaging n seeds' properties) and th
 that brings it below 1 % of the objective.
 
     python experiments/representative_volume.py run       # resumable; rows -> runs/rve/rows.jsonl
-    python experiments/representative_volume.py report    # docs/rve.json + the table in docs/rve.md
+    python experiments/representative_volume.py report    # docs/rve.json + the tables (runs/rve/table.md;
+                                                          # docs/rve.md holds a copy with its header)
 
 ``run`` appends one JSON line per (source, label, size, seed) as it is measured, and skips rows
 already present, so it resumes after a kill; sizes run smallest first so that partial results
