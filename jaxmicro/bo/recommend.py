@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.stats
 
-from jaxmicro.bo.host_gp import HostPosterior, joint_predict
+from jaxmicro.bo.host_gp import HostPosterior, cholesky, joint_predict
 
 # Monte Carlo draws for the probability that another evaluated point is better: its standard
 # error is at most 0.5 / sqrt(4096) = 0.008.
@@ -114,7 +114,7 @@ def recommend(post: HostPosterior, ok: np.ndarray, candidates: np.ndarray, level
     if others.size:
         idx = np.concatenate([[best], others])
         sub = cov[np.ix_(idx, idx)]
-        chol = np.linalg.cholesky(sub + 1e-9 * post.outputscale * np.eye(len(idx)))
+        chol = cholesky(sub + 1e-9 * post.outputscale * np.eye(len(idx)))  # jitter retried if needed
         draws = mean[idx] + np.random.default_rng(seed).standard_normal((_DRAWS, len(idx))) @ chol.T
         prob_other = float(np.mean(draws[:, 1:].max(axis=1) > draws[:, 0]))
     points = np.concatenate([post.x[best][None], candidates, post.x[ok]])
