@@ -110,7 +110,7 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
     import json
     import textwrap
 
-    from jaxmicro.design.recommendation import describe, summarise
+    from jaxmicro.design.recommendation import describe, objective_unit, summarise
     from jaxmicro.design.sensitivity import Sensitivity, most_important
 
     print(f"\n{design.objective_description}, optimising {', '.join(space.free)}; fixed {space.fixed}")
@@ -135,7 +135,7 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
             print(textwrap.indent(describe(summary), " " * 14))
         steps = [Sensitivity.from_dict(d) for d in (rows[i].get("sensitivities") or [])]
         if steps:
-            unit = design.objective_description.rsplit("[", 1)[-1].rstrip("]")
+            unit = objective_unit(design.objective_description)
             print(f"{'':14}per step at the optimum: " + "; ".join(s.describe(unit) for s in steps))
             top = most_important(tuple(steps))
             if top is not None and len(steps) > 1:

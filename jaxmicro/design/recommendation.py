@@ -67,6 +67,12 @@ def summarise(recommendation: Recommendation | None, space: DesignSpace,
     }
 
 
+def objective_unit(description: str) -> str:
+    """The unit in an objective's description, e.g. ``"Wh/kg"`` from ``"cell-level specific
+    energy [Wh/kg]"`` (the description itself when it has no bracketed unit)."""
+    return description.rsplit("[", 1)[-1].rstrip("]")
+
+
 def describe(summary: Mapping[str, Any] | None) -> str:
     """One or two printable lines from :func:`summarise`'s output ('' for ``None``)."""
     if summary is None:

@@ -167,6 +167,7 @@ def _campaign_report(folder: Path, space: Any, study_row: Mapping[str, Any] | No
     from jaxmicro.design.campaign import CampaignResult, campaign_result, load_optimizer
     from jaxmicro.design.recommendation import summarise
     from jaxmicro.design.records import read_records
+    from jaxmicro.design.study import stored_sensitivities
 
     header = _campaign_header(folder)
     state = folder / _STATE_NAME
@@ -186,11 +187,11 @@ def _campaign_report(folder: Path, space: Any, study_row: Mapping[str, Any] | No
         raise NotARunError(f"{folder / _LOG_NAME}: damaged campaign header ({error!r})") from None
     result = CampaignResult(folder, (), None) if optimizer is None else campaign_result(folder, optimizer)
     stored = None
-    path = folder / "sensitivities.json"  # jaxmicro.design.study.SENSITIVITIES_NAME
-    if result.best is not None and path.is_file():
-        found = _read_json(path, "sensitivities file")
-        if isinstance(found, dict) and found.get("labels") == json.loads(json.dumps(result.best.labels)):
-            stored = found.get("sensitivities")
+    if result.best is not None:
+        try:
+            stored = stored_sensitivities(folder, result.best.labels)
+        except ValueError as error:
+            raise NotARunError(str(error)) from None
     if stored is None and result.best is not None and isinstance(study_row, Mapping):
         best = study_row.get("best") or {}
         if best.get("labels") == json.loads(json.dumps(result.best.labels)):
@@ -383,10 +384,10 @@ def _value_rows(values: Mapping[str, Any], rows: Sequence[tuple[str, str, float]
 def _campaign_markdown(
     campaign: CampaignReport, space: Any, description: str, run_dir: Path
 ) -> list[str]:
-    from jaxmicro.design.recommendation import describe
+    from jaxmicro.design.recommendation import describe, objective_unit
     from jaxmicro.design.sensitivity import Sensitivity, most_important
 
-    unit = description.rsplit("[", 1)[-1].rstrip("]")
+    unit = objective_unit(description)
     result = campaign.result
     power = campaign.power_w_per_kg
     folder = campaign.folder.relative_to(run_dir).as_posix() if campaign.folder != run_dir else "."

@@ -100,14 +100,31 @@ def _optimum_sensitivities(
 ) -> list[dict[str, Any]]:
     """The sensitivities at the optimum, computed once and kept in the campaign folder (a
     resumed or re-reported study reads them back)."""
-    path = folder / SENSITIVITIES_NAME
-    if path.is_file():
-        stored = json.loads(path.read_text())
-        if stored.get("labels") == json.loads(json.dumps(best.labels)):
-            return stored["sensitivities"]
+    stored = stored_sensitivities(folder, best.labels)
+    if stored is not None:
+        return stored
     found = [s.to_dict() for s in sensitivities(objective, space, best.labels, batch_size=batch_size)]
-    write_json_atomic(path, {"labels": best.labels, "sensitivities": found})
+    write_json_atomic(folder / SENSITIVITIES_NAME, {"labels": best.labels, "sensitivities": found})
     return found
+
+
+def stored_sensitivities(folder: Path, labels: dict[str, float]) -> list[dict[str, Any]] | None:
+    """The sensitivities kept in a campaign folder for these labels (``Sensitivity.to_dict()``
+    each), or ``None`` when none are kept for them.
+
+    Raises:
+        ValueError: the file is not valid JSON.
+    """
+    path = Path(folder) / SENSITIVITIES_NAME
+    if not path.is_file():
+        return None
+    try:
+        stored = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error}); delete it to recompute") from None
+    if isinstance(stored, dict) and stored.get("labels") == json.loads(json.dumps(labels)):
+        return stored.get("sensitivities")
+    return None
 
 
 def _best_summary(result: CampaignResult, space: DesignSpace, generator: Generator) -> dict[str, Any] | None:

@@ -22,12 +22,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from jaxmicro._files import atomic_path
+from jaxmicro.data.labels import LABEL_FIELDS
 
 RESULTS_NAME: Final[str] = "results.csv"
 """The table's name in a campaign folder."""
-
-LABEL_NAMES: Final[tuple[str, ...]] = ("am_wt", "porosity", "adhesion")
-"""The generator labels, in order (``label_<name>`` columns)."""
 
 CELL_COLUMNS: Final[tuple[str, ...]] = (
     "specific_energy_wh_kg",
@@ -109,7 +107,7 @@ def results_columns(records: Iterable[Mapping[str, Any]], objective: str | None 
     records = evaluation_records(records)
     value, error = objective_columns(objective)
     position = [k for k in ("batch", "index") if any(k in r for r in records)]
-    labels = [f"label_{name}" for name in LABEL_NAMES]
+    labels = [f"label_{name}" for name in LABEL_FIELDS]
     timings = ["generate_and_characterise_time_s", "cell_time_s"]
     return [
         *position,
@@ -168,7 +166,7 @@ def results_rows(records: Iterable[Mapping[str, Any]], objective: str | None = N
             for key in ("batch", "index"):
                 if key in row:
                     row[key] = record[key] if key in record else None
-            row.update({f"label_{name}": _float(labels.get(name)) for name in LABEL_NAMES})
+            row.update({f"label_{name}": _float(labels.get(name)) for name in LABEL_FIELDS})
             row["n_seeds"] = len(record.get("seeds") or ())
             row["status"] = record.get("status") or ("failed" if failed else "ok")
             row["failed"] = failed
