@@ -33,11 +33,12 @@ from jaxmicro.design.sharding import (
     generate_and_characterise_sharded,
     measure_sharded,
 )
-from jaxmicro.design.space import DesignSpace, design_space
+from jaxmicro.design.space import CELL_VARIABLES, DesignSpace, design_space
 from jaxmicro.design.study import StudyResult, campaign_dir, run_study
 from jaxmicro.design.sweep import evaluations_to_reach, label_grid, sweep
 
 __all__ = [
+    "CELL_VARIABLES",
     "OBJECTIVES",
     "Campaign",
     "CampaignResult",

@@ -24,7 +24,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--optimise",
         type=common.names,
         default="am_wt,porosity",
-        help="labels to optimise, comma-separated (the others are fixed)",
+        help="design variables to optimise, comma-separated: labels (the others are fixed) and "
+        f"at most one cell variable, {' or '.join(common.CELL_VARIABLE_NAMES)} "
+        "(AM coat weight per side [mg/cm^2] or coating thickness per side [um])",
+    )
+    what.add_argument(
+        "--bounds",
+        type=common.bounds,
+        action="append",
+        default=[],
+        metavar="NAME=LOW,HIGH",
+        help="bounds of an optimised variable (repeatable); labels default to the generator's "
+        "trained range, am_loading_mg_cm2 to 10,35 and cathode_thickness_um to 40,160",
     )
     common.add_fixed_label_arguments(what)
     common.add_cell_arguments(parser.add_argument_group("cell"))
@@ -65,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from jaxmicro.design import CampaignSettings, design_space, run_study
 
     generator = common.load_generator_of(args)
-    space = design_space(generator.label_ranges, free=args.optimise, fixed=common.fixed_labels(args))
+    space = design_space(
+        generator.label_ranges, free=args.optimise, fixed=common.fixed_labels(args), bounds=dict(args.bounds)
+    )
     volume_size = args.volume_size or (64 if jax.default_backend() == "cpu" else 128)
     # The power is replaced by each of --power-w-per-kg, one campaign each (run_study).
     design = common.design_settings(args, power_w_per_kg=200.0, volume_size=volume_size)
@@ -121,11 +134,14 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
         if best is None:
             print(f"{head}; no successful evaluation")
             continue
-        labels = ", ".join(f"{k} {v:.4f}" for k, v in best.labels.items())
+        labels = ", ".join(f"{k} {v:.4g}" for k, v in best.labels.items())
         props = best.properties
+        cell_design = (best.cell.get("inputs") or {}).get("design") or {}
+        thickness_um = 1e6 * float(cell_design.get("cathode_thickness_m", float("nan")))
         print(
             f"{head}; best {best.objective:.4g} at {labels}\n"
             f"{'':14}porosity {props['porosity']:.3f}, tau {props['electrolyte_tau_through_plane']:.2f}, "
+            f"{thickness_um:.0f} um, {best.cell.get('areal_capacity_mah_cm2', float('nan')):.2f} mAh/cm^2, "
             f"{best.cell.get('specific_energy_wh_kg', float('nan')):.1f} Wh/kg, "
             f"{best.cell.get('energy_density_wh_l', float('nan')):.0f} Wh/L, "
             f"{best.cell.get('power_w_per_kg', float('nan')):.0f} W/kg"

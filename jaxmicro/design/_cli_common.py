@@ -10,6 +10,8 @@ import sys
 from typing import Any
 
 LABEL_NAMES = ("am_wt", "porosity", "adhesion")
+CELL_VARIABLE_NAMES = ("am_loading_mg_cm2", "cathode_thickness_um")
+"""``jaxmicro.design.space.CELL_VARIABLES``: cell design variables a campaign can optimise."""
 
 # The command line's shared vocabulary: one option name and unit per quantity across
 # subcommands. Kept here as plain values so that `jaxmicro --help` imports no jax or pybamm;
@@ -60,6 +62,17 @@ def floats(text: str) -> list[float]:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def bounds(text: str) -> tuple[str, tuple[float, float]]:
+    """``NAME=LOW,HIGH`` -> ``(name, (low, high))`` (argparse type)."""
+    name, _, values = text.partition("=")
+    numbers = floats(values) if values else []
+    if not name.strip() or len(numbers) != 2:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=LOW,HIGH (e.g. am_loading_mg_cm2=15,30), got {text!r}"
+        )
+    return name.strip(), (numbers[0], numbers[1])
 
 
 def add_fixed_label_arguments(group: argparse._ArgumentGroup) -> None:

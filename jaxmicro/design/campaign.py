@@ -336,7 +336,7 @@ class Campaign:
         todo = [i for i in range(len(pending["x"])) if (batch, i) not in evaluated]
         if not todo:
             return
-        labels = self.space.full_labels(np.asarray(pending["x"])[todo])
+        x = np.asarray(pending["x"])[todo]
 
         def log(position: int, evaluation: Evaluation) -> None:
             record = {"type": "evaluation", "batch": batch, "index": todo[position], **evaluation.to_dict()}
@@ -348,7 +348,8 @@ class Campaign:
             if best is not None:
                 bar.set_postfix(best=f"{best.objective:.4g}")
 
-        self.objective(labels, on_evaluation=log)
+        labels, cells = self.space.full_labels(x), self.space.cell_variables(x)
+        self.objective(labels, on_evaluation=log, cell_variables=cells)
 
 
 def _objective_or_nan(record: dict[str, Any]) -> float:

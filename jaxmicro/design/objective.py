@@ -24,7 +24,7 @@ import concurrent.futures
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import jax
@@ -54,6 +54,7 @@ from jaxmicro.design.properties import (
     generate_volumes,
     measurement_row,
 )
+from jaxmicro.design.space import CELL_VARIABLES
 from jaxmicro.generator import Generator, check_labels, latent_shape_for
 
 BASES: Final[tuple[str, str]] = ("loading", "thickness")
@@ -180,6 +181,22 @@ class DesignSettings:
             return OperatingPoint(c_rate=self.c_rate)
         return OperatingPoint(power_w_per_kg=self.power_w_per_kg)
 
+    def at(self, cell_variables: Mapping[str, float] | None) -> DesignSettings:
+        """These settings at one design point's cell variable (a ``{name: value}`` of
+        :data:`~jaxmicro.design.space.CELL_VARIABLES`, or ``None``: unchanged). A coat weight
+        puts the point on the loading basis with that loading [mg/cm^2], a thickness on the
+        thickness basis with that thickness [um]."""
+        if not cell_variables:
+            return self
+        (name, value), *more = cell_variables.items()
+        if more or name not in CELL_VARIABLES:
+            raise ValueError(
+                f"a point has one cell variable out of {tuple(CELL_VARIABLES)}, got {dict(cell_variables)}"
+            )
+        if name == "am_loading_mg_cm2":
+            return dataclasses.replace(self, basis="loading", am_loading_mg_cm2=float(value))
+        return dataclasses.replace(self, basis="thickness", cathode_thickness_m=float(value) * 1e-6)
+
     def cathode_thickness_for(self, am_volume_fraction: float) -> float:
         """Cathode thickness per side [m] of a coating with this AM volume fraction [-]: the
         fixed thickness, or on the loading basis ``loading / (eps_AM rho_AM)``."""
@@ -227,7 +244,8 @@ class Evaluation:
     """One evaluated label, with everything measured on the way.
 
     Attributes:
-        labels: the manufacturing labels ``{am_wt, porosity, adhesion}``.
+        labels: the manufacturing labels ``{am_wt, porosity, adhesion}``, and the point's cell
+            variable (e.g. ``am_loading_mg_cm2``) when one is optimised.
         seeds: generator seeds averaged.
         objective: the objective value (see ``DesignSettings.objective``), NaN when failed.
         failed: True when there is no objective (``status`` is not ``"ok"``).
@@ -360,6 +378,7 @@ class DesignObjective:
         self,
         labels: np.ndarray | Sequence[Sequence[float]],
         on_evaluation: Callable[[int, Evaluation], None] | None = None,
+        cell_variables: Sequence[Mapping[str, float]] | None = None,
     ) -> list[Evaluation]:
         """Evaluates labels ``(n, 3)`` (or ``(3,)``); one :class:`Evaluation` per label.
 
@@ -367,13 +386,16 @@ class DesignObjective:
             labels: manufacturing labels inside the generator's trained range.
             on_evaluation: called as ``on_evaluation(index, evaluation)`` as each label's cell
                 simulation completes (a campaign logs it there).
+            cell_variables: per label, its cell variable (``{"am_loading_mg_cm2": 25.0}`` or
+                ``{"cathode_thickness_um": 90.0}``, see :meth:`DesignSettings.at`); ``None``:
+                the settings' coat weight or thickness for every label.
         """
         labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
         start = time.perf_counter()
         _, per_seed = self.measure_seeds(labels)
         jax.block_until_ready(per_seed)
         measure_s = (time.perf_counter() - start) / len(labels)
-        return self.evaluate_seeds(labels, per_seed, measure_s, on_evaluation)
+        return self.evaluate_seeds(labels, per_seed, measure_s, on_evaluation, cell_variables)
 
     def evaluate_seeds(
         self,
@@ -381,6 +403,7 @@ class DesignObjective:
         per_seed: Measurement,
         measure_s: float = math.nan,
         on_evaluation: Callable[[int, Evaluation], None] | None = None,
+        cell_variables: Sequence[Mapping[str, float]] | None = None,
     ) -> list[Evaluation]:
         """The cell half of :meth:`__call__` from per-seed measurements: the seed-averaged cell
         gives the objective, and with more than one seed each seed's own cell gives its
@@ -391,6 +414,7 @@ class DesignObjective:
             per_seed: the measurement with leading ``(s, n)`` (seeds, labels).
             measure_s: generation + characterisation time per label [s], for the record.
             on_evaluation: as in :meth:`__call__`.
+            cell_variables: as in :meth:`__call__`.
 
         Returns:
             One :class:`Evaluation` per label, in order.
@@ -402,7 +426,7 @@ class DesignObjective:
         if len(self.seeds) > 1:
             seeds = [jax.tree.map(lambda x, s=s: x[s], per_seed) for s in range(len(self.seeds))]
             seed_rows = [[measurement_row(seed, i) for seed in seeds] for i in range(len(labels))]
-        return self.evaluate_measured(labels, rows, measure_s, on_evaluation, seed_rows)
+        return self.evaluate_measured(labels, rows, measure_s, on_evaluation, seed_rows, cell_variables)
 
     def evaluate_measured(
         self,
@@ -411,6 +435,7 @@ class DesignObjective:
         measure_s: float = math.nan,
         on_evaluation: Callable[[int, Evaluation], None] | None = None,
         seed_rows: Sequence[Sequence[dict[str, Any]]] | None = None,
+        cell_variables: Sequence[Mapping[str, float]] | None = None,
     ) -> list[Evaluation]:
         """The cell half of :meth:`__call__`: simulates cells from measured properties.
 
@@ -421,11 +446,17 @@ class DesignObjective:
             on_evaluation: as in :meth:`__call__`, called once all of a label's cells are done.
             seed_rows: per label, one row per seed: their cells give the objective's standard
                 error over seeds (``None``: not estimated, NaN).
+            cell_variables: as in :meth:`__call__`.
 
         Returns:
             One :class:`Evaluation` per label, in order.
         """
         operating_point = self.settings.operating_point()
+        if cell_variables is not None and len(cell_variables) != len(rows):
+            raise ValueError(
+                f"got {len(cell_variables)} cell variables for {len(rows)} labels; give one per label"
+            )
+        points = [self.settings.at(cell_variables[i] if cell_variables else None) for i in range(len(rows))]
         n_seeds = len(seed_rows[0]) if seed_rows else 0
         # Per label: the seed-averaged result (slot 0) then one per seed; a ValueError from an
         # impossible cathode (e.g. a phase missing) stands in for a result.
@@ -435,14 +466,15 @@ class DesignObjective:
 
         def complete(i: int) -> None:
             if evaluations[i] is None and all(r is not None for r in results[i]):
-                evaluations[i] = self._evaluation(labels[i], rows[i], results[i], measure_s)
+                cell_variable = dict(cell_variables[i]) if cell_variables else {}
+                evaluations[i] = self._evaluation(labels[i], cell_variable, rows[i], results[i], measure_s)
                 if on_evaluation is not None:
                     on_evaluation(i, evaluations[i])
 
         for i, row in enumerate(rows):
             for slot, measured in enumerate([row, *(seed_rows[i] if seed_rows else [])]):
                 try:
-                    design = self.settings.cell_design(measured)
+                    design = points[i].cell_design(measured)
                     cases.append(CellCase(cathode_properties(measured), design, operating_point))
                     slots.append((i, slot))
                 except ValueError as error:
@@ -475,6 +507,7 @@ class DesignObjective:
     def _evaluation(
         self,
         label: np.ndarray,
+        cell_variable: dict[str, float],
         properties: dict[str, Any],
         results: Sequence[CellResult | str],
         measure_s: float,
@@ -489,7 +522,7 @@ class DesignObjective:
         cell_s = sum(r.build_time_s + r.solve_time_s for r in results if not isinstance(r, str))
         failed = not math.isfinite(value)
         return Evaluation(
-            labels=dict(zip(LABEL_FIELDS, map(float, label), strict=True)),
+            labels=dict(zip(LABEL_FIELDS, map(float, label), strict=True)) | cell_variable,
             seeds=self.seeds,
             objective=value,
             failed=failed,

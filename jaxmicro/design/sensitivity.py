@@ -20,9 +20,15 @@ import numpy as np
 from jaxmicro.design.objective import DesignObjective, Evaluation
 from jaxmicro.design.space import DesignSpace
 
-DEFAULT_STEPS: Final[dict[str, float]] = {"am_wt": 0.01, "porosity": 0.01, "adhesion": 0.05}
-"""One step of each label, in its own units: a percentage point of AM weight fraction and of
-porosity, 0.05 of binder adhesion."""
+DEFAULT_STEPS: Final[dict[str, float]] = {
+    "am_wt": 0.01,
+    "porosity": 0.01,
+    "adhesion": 0.05,
+    "am_loading_mg_cm2": 1.0,
+    "cathode_thickness_um": 5.0,
+}
+"""One step of each design variable, in its own units: a percentage point of AM weight fraction
+and of porosity, 0.05 of binder adhesion, 1 mg/cm^2 of coat weight, 5 um of thickness."""
 
 PROPERTY_KEYS: Final[tuple[str, ...]] = (
     "electrolyte_tau_through_plane",
@@ -134,7 +140,8 @@ def sensitivities(
     Args:
         objective: the design objective (its seeds are the common random numbers).
         space: which labels are free, and their bounds.
-        labels: the full label ``{am_wt, porosity, adhesion}`` (e.g. a campaign's optimum).
+        labels: the full label ``{am_wt, porosity, adhesion}`` (e.g. a campaign's optimum),
+            with the free cell variable when the space has one.
         steps: step per free label in its unit (default :data:`DEFAULT_STEPS`).
         batch_size: evaluate in batches of this many labels, the last padded with the label
             itself (a campaign's batch size reuses its compiled generation); ``None``: one batch.
@@ -145,15 +152,14 @@ def sensitivities(
     Raises:
         ValueError: a step that is not positive, or leaves the space both ways.
     """
-    point = np.array([float(labels[name]) for name in space.free])
-    points, plan = _neighbours(space, point, steps or {})
-    labels_array = space.full_labels(np.stack(points))
+    points, plan = _neighbours(space, space.point(labels), steps or {})
     size = len(points) if batch_size is None else int(batch_size)
     evaluations: list[Evaluation] = []
     for start in range(0, len(points), size):
-        chunk = labels_array[start : start + size]
-        padding = np.repeat(labels_array[:1], size - len(chunk), axis=0)
-        evaluations += list(objective(np.concatenate([chunk, padding])))[: len(chunk)]
+        chunk = np.stack(points[start : start + size])
+        padded = np.concatenate([chunk, np.repeat(chunk[:1], size - len(chunk), axis=0)])
+        found = objective(space.full_labels(padded), cell_variables=space.cell_variables(padded))
+        evaluations += list(found)[: len(chunk)]
     return tuple(_difference(evaluations, *row) for row in plan)
 
 

@@ -41,6 +41,11 @@ def label_grid(space: DesignSpace, points_per_label: int | Sequence[int]) -> np.
         space: the design space.
         points_per_label: grid points per free label (one number for all, or one each).
     """
+    if space.cell_variable is not None:
+        raise ValueError(
+            f"a label grid cannot vary {space.cell_variable}; sweep the labels once per value of it, "
+            "or optimise it with a campaign"
+        )
     counts = [points_per_label] * space.dim if isinstance(points_per_label, int) else list(points_per_label)
     if len(counts) != space.dim or min(counts) < 1:
         raise ValueError(f"need a positive number of grid points for each of {space.free}, got {counts}")

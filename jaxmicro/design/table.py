@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from jaxmicro._files import atomic_path
 from jaxmicro.data.labels import LABEL_FIELDS
+from jaxmicro.design.space import CELL_VARIABLES
 
 RESULTS_NAME: Final[str] = "results.csv"
 """The table's name in a campaign folder."""
@@ -93,8 +94,9 @@ def results_columns(records: Iterable[Mapping[str, Any]], objective: str | None 
     """The table's columns for these records, in order.
 
     ``batch`` appears only when a record has one (campaigns; a sweep's records have an
-    ``index`` only); the measured properties are those the records hold, in the order first
-    seen.
+    ``index`` only); an optimised cell variable (e.g. ``am_loading_mg_cm2``) follows the
+    labels when a record has one; the measured properties are those the records hold, in the
+    order first seen.
 
     Args:
         records: log records (non-evaluation records are ignored).
@@ -108,6 +110,7 @@ def results_columns(records: Iterable[Mapping[str, Any]], objective: str | None 
     value, error = objective_columns(objective)
     position = [k for k in ("batch", "index") if any(k in r for r in records)]
     labels = [f"label_{name}" for name in LABEL_FIELDS]
+    labels += [name for name in CELL_VARIABLES if any(name in (r.get("labels") or {}) for r in records)]
     timings = ["generate_and_characterise_time_s", "cell_time_s"]
     return [
         *position,
@@ -167,6 +170,7 @@ def results_rows(records: Iterable[Mapping[str, Any]], objective: str | None = N
                 if key in row:
                     row[key] = record[key] if key in record else None
             row.update({f"label_{name}": _float(labels.get(name)) for name in LABEL_FIELDS})
+            row.update({name: _float(labels.get(name)) for name in CELL_VARIABLES if name in row})
             row["n_seeds"] = len(record.get("seeds") or ())
             row["status"] = record.get("status") or ("failed" if failed else "ok")
             row["failed"] = failed

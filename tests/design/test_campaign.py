@@ -19,6 +19,7 @@ from jaxmicro.design import (
     design_space,
     read_records,
 )
+from jaxmicro.design.table import results_columns
 
 SIZE = 16
 SEEDS = 2  # two seeds per label: each objective has a standard error, told to the optimiser
@@ -69,6 +70,27 @@ def test_campaign_logs_every_evaluation_once_and_reports_the_best(finished):
     assert rec is not None and not result.best.failed
     assert [result.best.labels[k] for k in space.free] == pytest.approx(rec.x)
     assert rec.lower <= rec.mean <= rec.upper
+
+
+def test_a_campaign_optimises_the_coat_weight_beside_a_label(toy, tmp_path):
+    space = design_space(toy.label_ranges, free=("porosity", "am_loading_mg_cm2"),
+                         bounds={"am_loading_mg_cm2": (15.0, 30.0)})
+    settings = CampaignSettings(budget=4, batch_size=2, n_initial=2, seed=1)
+    result = Campaign(_objective(toy), space, tmp_path / "c", settings, progress=False).run()
+    evaluations = _evaluations(tmp_path / "c" / "log.jsonl")
+    assert len(evaluations) == 4
+    loadings = [r["labels"]["am_loading_mg_cm2"] for r in evaluations]
+    assert all(15.0 <= v <= 30.0 for v in loadings) and len(set(loadings)) == 4
+    for record in evaluations:
+        if not record["failed"]:  # the cell was built at the point's coat weight
+            design = record["cell"]["inputs"]["design"]
+            eps_am = record["properties"]["am_volume_fraction"]
+            expected = record["labels"]["am_loading_mg_cm2"] * 1e-2 / (eps_am * 4700.0)
+            assert design["cathode_thickness_m"] == pytest.approx(expected, rel=1e-9)
+    columns = results_columns(evaluations)
+    assert columns.index("am_loading_mg_cm2") == columns.index("label_adhesion") + 1
+    if result.best is not None:
+        assert set(result.best.labels) == {"am_wt", "porosity", "adhesion", "am_loading_mg_cm2"}
 
 
 def test_an_existing_campaign_is_never_overwritten_and_resume_checks_settings(finished, toy):

@@ -158,6 +158,28 @@ def test_the_loading_basis_keeps_the_coat_weight_and_the_thickness_basis_the_thi
     assert loading.cathode_thickness_for(eps_am) == pytest.approx(20e-2 / (eps_am * 4700.0), rel=1e-12)
 
 
+def test_a_cell_variable_sets_each_points_coat_weight_or_thickness(toy, simulated_rows):
+    # Same labels, two coat weights: thickness and areal capacity scale with the loading, and
+    # the evaluation records the point's cell variable beside its labels.
+    objective = DesignObjective(toy, DesignSettings(volume_size=SIZE, power_w_per_kg=100.0))
+    rows = [simulated_rows[0]] * 2
+    loads = [{"am_loading_mg_cm2": 15.0}, {"am_loading_mg_cm2": 30.0}]
+    light, heavy = objective.evaluate_measured(LABELS[[0, 0]], rows, cell_variables=loads)
+    assert not (light.failed or heavy.failed), (light.reason, heavy.reason)
+    assert light.labels["am_loading_mg_cm2"] == 15.0 and heavy.labels["am_loading_mg_cm2"] == 30.0
+    for name in ("cathode_thickness_m", "areal_capacity_mah_cm2"):
+        assert _cell_value(heavy, name) / _cell_value(light, name) == pytest.approx(2.0, rel=1e-9)
+    assert Evaluation.from_dict(json.loads(json.dumps(heavy.to_dict()))).labels == heavy.labels
+    # A thickness puts its point on the thickness basis, whatever the settings' basis.
+    thickness = [{"cathode_thickness_um": 95.0}]
+    (thick,) = objective.evaluate_measured(LABELS[:1], rows[:1], cell_variables=thickness)
+    assert _cell_value(thick, "cathode_thickness_m") == pytest.approx(95e-6, rel=1e-12)
+    with pytest.raises(ValueError, match="one per label"):
+        objective.evaluate_measured(LABELS, simulated_rows, cell_variables=loads[:1])
+    with pytest.raises(ValueError, match="one cell variable out of"):
+        DesignSettings().at({"porosity": 0.3})
+
+
 def _cell_value(evaluation, name):
     if name in evaluation.cell:
         return evaluation.cell[name]

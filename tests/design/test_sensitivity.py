@@ -10,25 +10,29 @@ from jaxmicro.design import DesignObjective, DesignSettings, design_space
 from jaxmicro.design.objective import Evaluation
 from jaxmicro.design.sensitivity import PROPERTY_KEYS, most_important, sensitivities
 
-SPACE = design_space({"am_wt": (0.90, 0.96), "porosity": (0.28, 0.44), "adhesion": (0.0, 1.0)})
+SPACE_RANGES = {"am_wt": (0.90, 0.96), "porosity": (0.28, 0.44), "adhesion": (0.0, 1.0)}
+SPACE = design_space(SPACE_RANGES)
 
 
 class _Linear:
-    """A stand-in objective: 300 am_wt - 80 porosity^2 [Wh/kg]; tau = 2 / porosity."""
+    """A stand-in objective: 300 am_wt - 80 porosity^2 + 2 am_loading_mg_cm2 [Wh/kg] (the
+    loading 20 mg/cm^2 unless a cell variable gives it); tau = 2 / porosity."""
 
     def __init__(self, fail_above_porosity: float = math.inf) -> None:
         self.fail_above = fail_above_porosity
 
-    def __call__(self, labels):
+    def __call__(self, labels, cell_variables=None):
         out = []
-        for am, por, adh in np.asarray(labels):
+        cells = cell_variables or [{}] * len(labels)
+        for (am, por, adh), cell in zip(np.asarray(labels), cells, strict=True):
+            loading = cell.get("am_loading_mg_cm2", 20.0)
             failed = por > self.fail_above
             properties = {key: 0.0 for key in PROPERTY_KEYS} | {"electrolyte_tau_through_plane": 2.0 / por}
             out.append(
                 Evaluation(
-                    labels={"am_wt": am, "porosity": por, "adhesion": adh},
+                    labels={"am_wt": am, "porosity": por, "adhesion": adh} | cell,
                     seeds=(0,),
-                    objective=math.nan if failed else 300 * am - 80 * por**2,
+                    objective=math.nan if failed else 300 * am - 80 * por**2 + 2 * loading,
                     failed=failed,
                     reason="x" if failed else "",
                     properties=properties,
@@ -85,9 +89,9 @@ def test_batched_evaluation_pads_the_last_batch_and_gives_the_same_answer():
     calls = []
 
     class _Counting(_Linear):
-        def __call__(self, labels):
+        def __call__(self, labels, cell_variables=None):
             calls.append(len(labels))
-            return super().__call__(labels)
+            return super().__call__(labels, cell_variables)
 
     label = {"am_wt": 0.93, "porosity": 0.36, "adhesion": 0.5}
     batched = sensitivities(_Counting(), SPACE, label, batch_size=2)
@@ -101,8 +105,8 @@ def test_the_seed_standard_error_of_a_step_comes_from_each_seeds_own_difference(
     class _Seeded(_Linear):
         """Two seeds whose objectives differ by +-100 am_wt around the mean."""
 
-        def __call__(self, labels):
-            out = super().__call__(labels)
+        def __call__(self, labels, cell_variables=None):
+            out = super().__call__(labels, cell_variables)
             return [dataclasses.replace(e, seeds=(0, 1), seed_objectives=(
                 e.objective + 100 * e.labels["am_wt"], e.objective - 100 * e.labels["am_wt"])) for e in out]
 
@@ -113,3 +117,12 @@ def test_the_seed_standard_error_of_a_step_comes_from_each_seeds_own_difference(
     assert am.describe("Wh/kg") == "+0.01 am_wt: +3 +- 1 Wh/kg"
     assert math.isnan(sensitivities(_Linear(), SPACE, {"am_wt": 0.93, "porosity": 0.36, "adhesion": 0.5})[0]
                       .objective_per_step_standard_error)  # one seed: unknown
+
+
+def test_a_cell_variable_gets_its_own_step():
+    space = design_space(SPACE_RANGES, free=("porosity", "am_loading_mg_cm2"))
+    label = {"am_wt": 0.93, "porosity": 0.36, "adhesion": 0.5, "am_loading_mg_cm2": 20.0}
+    porosity, loading = sensitivities(_Linear(), space, label)
+    assert (loading.name, loading.step, loading.method) == ("am_loading_mg_cm2", 1.0, "central")
+    assert loading.objective_per_step == pytest.approx(2.0, rel=1e-9)  # 2 Wh/kg per mg/cm^2
+    assert porosity.objective_per_step == pytest.approx(-80 * 2 * 0.36 * 0.01, rel=1e-9)
