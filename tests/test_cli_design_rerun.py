@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 from pathlib import Path
@@ -56,3 +57,36 @@ def test_a_second_run_reports_the_finished_campaign_without_evaluating_again(
     assert main([*argv, "--seed", "1"]) == 2
     assert "new output folder" in capsys.readouterr().err
     assert _evaluations(log) == first
+
+
+def test_design_optimises_the_coat_weight_within_the_given_bounds(toy_checkpoint, tmp_path, capsys):
+    out = tmp_path / "design"
+    argv = [
+        "design", "--checkpoint", str(toy_checkpoint), "--out", str(out), "--budget", "2",
+        "--n-initial", "2", "--batch-size", "2", "--volume-size", "16", "--seeds-per-label", "1",
+        "--optimise", "porosity,am_loading_mg_cm2", "--bounds", "am_loading_mg_cm2=18,26", "--quiet",
+    ]  # fmt: skip
+    assert main(argv) in (0, 1)
+    printed = capsys.readouterr().out
+    assert "optimising porosity, am_loading_mg_cm2" in printed
+    evaluations = _evaluations(out / "power_200W_per_kg" / "log.jsonl")
+    loadings = [r["labels"]["am_loading_mg_cm2"] for r in evaluations]
+    assert len(loadings) == 2 and all(18.0 <= v <= 26.0 for v in loadings)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--bounds", "am_loading_mg_cm2=18"], "expected NAME=LOW,HIGH"),
+        (["--optimise", "porosity,am_loading_mg_cm2,cathode_thickness_um"], "at most one cell variable"),
+        (["--optimise", "porosity,am_loading_mg_cm2", "--bounds", "am_loading_mg_cm2=26,18"], "low < high"),
+    ],
+)
+def test_bad_cell_variable_options_are_one_line_errors(toy_checkpoint, tmp_path, capsys, extra, message):
+    argv = ["design", "--checkpoint", str(toy_checkpoint), "--out", str(tmp_path / "d"), *extra]
+    with pytest.raises(SystemExit) if "NAME=" in message else contextlib.nullcontext():  # argparse: exit 2
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "d").exists()
+
