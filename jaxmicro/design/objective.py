@@ -117,7 +117,18 @@ class DesignSettings:
         particle_radius_m: the ``"fixed"`` radius [m]; 5 um, the shipped generator's training
             particles (simulator ``mean_radius_m``).
         volume_size: edge of the generated cubic volumes [voxels].
-        seeds_per_label: generated volumes per label, averaged.
+        seeds_per_label: generated volumes per label, averaged (with ``max_seeds_per_label``:
+            the first block of them).
+        max_seeds_per_label: adaptive seeds: while a label's objective has a standard error
+            over its seeds above ``target_relative_standard_error`` of its value, another block
+            of ``seeds_per_label`` seeds is generated, measured and simulated for that label,
+            up to this many seeds in all (``None``: always ``seeds_per_label``). Seeds are
+            always the first ``k`` of the same sequence, so labels keep sharing their first
+            seeds (common random numbers). Where the spread is large (the low-porosity,
+            high-power cliff, docs/design.md "Representative volumes") this spends seeds there
+            and nowhere else.
+        target_relative_standard_error: the adaptive seeds' target, a fraction of the
+            objective's magnitude [-] (0.01: 1 %).
         in_plane: also measure the in-plane electrolyte tortuosity (reported, not simulated).
         conv_crit: transport solver flux criterion.
         solid_conductivity: measure the solid's electronic conductivity and simulate with it
@@ -139,6 +150,8 @@ class DesignSettings:
     particle_radius_m: float = 5e-6
     volume_size: int = 64
     seeds_per_label: int = 2
+    max_seeds_per_label: int | None = None
+    target_relative_standard_error: float = 0.01
     in_plane: bool = False
     conv_crit: float = 1e-3
     solid_conductivity: bool = True
@@ -155,6 +168,19 @@ class DesignSettings:
             raise ValueError(f"c_rate must be a positive number [1/h] or None, got {self.c_rate}")
         if self.seeds_per_label < 1:
             raise ValueError(f"seeds_per_label must be at least 1, got {self.seeds_per_label}")
+        if self.max_seeds_per_label is not None and (
+            self.seeds_per_label < 2 or self.max_seeds_per_label < self.seeds_per_label
+        ):
+            raise ValueError(
+                "adaptive seeds need seeds_per_label >= 2 (a standard error) and max_seeds_per_label >= "
+                f"seeds_per_label, got {self.seeds_per_label} and {self.max_seeds_per_label}"
+            )
+        target = self.target_relative_standard_error
+        if not (math.isfinite(target) and target > 0):
+            raise ValueError(
+                "target_relative_standard_error must be a positive fraction, "
+                f"got {self.target_relative_standard_error}"
+            )
         if self.cell_format not in ("4680", "pouch"):
             raise ValueError(f"cell_format must be '4680' or 'pouch', got {self.cell_format!r}")
         if self.particle_radius not in RADIUS_SOURCES:
@@ -364,12 +390,20 @@ class DesignObjective:
         volumes, per_seed = self.measure_seeds(labels)
         return volumes, average_over_seeds(per_seed)
 
-    def measure_seeds(self, labels: np.ndarray) -> tuple[np.ndarray, Measurement]:
-        """As :meth:`measure`, with the properties of every seed: leading ``(seeds, n)``."""
+    def measure_seeds(
+        self, labels: np.ndarray, seeds: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, Measurement]:
+        """As :meth:`measure`, with the properties of every seed: leading ``(seeds, n)``.
+
+        Args:
+            labels: ``(n, 3)`` labels.
+            seeds: generator seeds (default :attr:`seeds`).
+        """
         labels = check_labels(self.generator, labels)
         unit = jnp.asarray(normalise_labels(labels, LABEL_RANGES), dtype=jnp.float32)
         generator, settings = self.generator, self.settings
-        volumes = generate_volumes(generator.params, generator.config, self._keys, unit, self._shape)
+        keys = self._keys if seeds is None else jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+        volumes = generate_volumes(generator.params, generator.config, keys, unit, self._shape)
         # A phase that never occurs (a batch without pore) gives tau = inf eagerly as traced.
         measured = characterise_seeds(volumes, settings.measure_settings(generator.voxel_size_m))
         return np.asarray(volumes), measured
@@ -379,23 +413,82 @@ class DesignObjective:
         labels: np.ndarray | Sequence[Sequence[float]],
         on_evaluation: Callable[[int, Evaluation], None] | None = None,
         cell_variables: Sequence[Mapping[str, float]] | None = None,
+        adaptive: bool = True,
     ) -> list[Evaluation]:
         """Evaluates labels ``(n, 3)`` (or ``(3,)``); one :class:`Evaluation` per label.
 
         Args:
             labels: manufacturing labels inside the generator's trained range.
             on_evaluation: called as ``on_evaluation(index, evaluation)`` as each label's cell
-                simulation completes (a campaign logs it there).
+                simulation completes (a campaign logs it there); with adaptive seeds, once a
+                label needs no more seeds.
             cell_variables: per label, its cell variable (``{"am_loading_mg_cm2": 25.0}`` or
                 ``{"cathode_thickness_um": 90.0}``, see :meth:`DesignSettings.at`); ``None``:
                 the settings' coat weight or thickness for every label.
+            adaptive: add seeds where the standard error is above target, when the settings
+                allow it (``max_seeds_per_label``); ``False``: ``seeds_per_label`` for every
+                label (finite differences between labels need the same seeds).
         """
         labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
         start = time.perf_counter()
         _, per_seed = self.measure_seeds(labels)
         jax.block_until_ready(per_seed)
         measure_s = (time.perf_counter() - start) / len(labels)
-        return self.evaluate_seeds(labels, per_seed, measure_s, on_evaluation, cell_variables)
+        if not (adaptive and self.settings.max_seeds_per_label):
+            return self.evaluate_seeds(labels, per_seed, measure_s, on_evaluation, cell_variables)
+        evaluations = self.evaluate_seeds(labels, per_seed, measure_s, None, cell_variables)
+        return self._add_seeds(labels, per_seed, evaluations, measure_s, on_evaluation, cell_variables)
+
+    def _wants_more_seeds(self, evaluation: Evaluation) -> bool:
+        settings = self.settings
+        error, value = evaluation.objective_standard_error, evaluation.objective
+        return (
+            not evaluation.failed
+            and math.isfinite(error)
+            and error > settings.target_relative_standard_error * abs(value)
+            and len(evaluation.seeds) + settings.seeds_per_label <= (settings.max_seeds_per_label or 0)
+        )
+
+    def _add_seeds(
+        self,
+        labels: np.ndarray,
+        per_seed: Measurement,
+        evaluations: list[Evaluation],
+        measure_s: float,
+        on_evaluation: Callable[[int, Evaluation], None] | None,
+        cell_variables: Sequence[Mapping[str, float]] | None,
+    ) -> list[Evaluation]:
+        """Adaptive seeds: another block of seeds for each label above the target, until none
+        is (or it has ``max_seeds_per_label``). A label is reported once it is done."""
+        todo = [i for i, e in enumerate(evaluations) if self._wants_more_seeds(e)]
+        for i, evaluation in enumerate(evaluations):
+            if on_evaluation is not None and i not in todo:
+                on_evaluation(i, evaluation)
+        seeds = self.seeds
+        measured = jax.tree.map(lambda x: x[:, todo], per_seed)
+        while todo and len(seeds) + self.settings.seeds_per_label <= (self.settings.max_seeds_per_label or 0):
+            block = tuple(range(len(seeds), len(seeds) + self.settings.seeds_per_label))
+            seeds = seeds + block
+            # The flagged labels padded to the batch's size: the compiled generation is reused.
+            padded = np.concatenate([labels[todo], np.repeat(labels[todo][:1], len(labels) - len(todo), 0)])
+            start = time.perf_counter()
+            _, extra = self.measure_seeds(padded, block)
+            n_todo = len(todo)
+            extra = jax.block_until_ready(jax.tree.map(lambda x, n=n_todo: x[:, :n], extra))
+            measure_s += (time.perf_counter() - start) / len(todo)
+            measured = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), measured, extra)
+            cells = [cell_variables[i] for i in todo] if cell_variables else None
+            again = self.evaluate_seeds(labels[todo], measured, measure_s, None, cells)
+            keep = []
+            for j, (i, evaluation) in enumerate(zip(todo, again, strict=True)):
+                evaluations[i] = evaluation
+                if self._wants_more_seeds(evaluation):
+                    keep.append(j)
+                elif on_evaluation is not None:
+                    on_evaluation(i, evaluation)
+            todo = [todo[j] for j in keep]
+            measured = jax.tree.map(lambda x, keep=keep: x[:, keep], measured)
+        return evaluations
 
     def evaluate_seeds(
         self,
@@ -423,8 +516,9 @@ class DesignObjective:
         properties = average_over_seeds(per_seed)
         rows = [measurement_row(properties, i) for i in range(len(labels))]
         seed_rows = None
-        if len(self.seeds) > 1:
-            seeds = [jax.tree.map(lambda x, s=s: x[s], per_seed) for s in range(len(self.seeds))]
+        n_seeds = jax.tree.leaves(per_seed)[0].shape[0]
+        if n_seeds > 1:
+            seeds = [jax.tree.map(lambda x, s=s: x[s], per_seed) for s in range(n_seeds)]
             seed_rows = [[measurement_row(seed, i) for seed in seeds] for i in range(len(labels))]
         return self.evaluate_measured(labels, rows, measure_s, on_evaluation, seed_rows, cell_variables)
 
@@ -458,6 +552,7 @@ class DesignObjective:
             )
         points = [self.settings.at(cell_variables[i] if cell_variables else None) for i in range(len(rows))]
         n_seeds = len(seed_rows[0]) if seed_rows else 0
+        seeds = tuple(range(n_seeds)) if n_seeds else self.seeds
         # Per label: the seed-averaged result (slot 0) then one per seed; a ValueError from an
         # impossible cathode (e.g. a phase missing) stands in for a result.
         results: list[list[CellResult | str | None]] = [[None] * (1 + n_seeds) for _ in rows]
@@ -467,7 +562,9 @@ class DesignObjective:
         def complete(i: int) -> None:
             if evaluations[i] is None and all(r is not None for r in results[i]):
                 cell_variable = dict(cell_variables[i]) if cell_variables else {}
-                evaluations[i] = self._evaluation(labels[i], cell_variable, rows[i], results[i], measure_s)
+                evaluations[i] = self._evaluation(
+                    labels[i], cell_variable, rows[i], results[i], measure_s, seeds
+                )
                 if on_evaluation is not None:
                     on_evaluation(i, evaluations[i])
 
@@ -511,6 +608,7 @@ class DesignObjective:
         properties: dict[str, Any],
         results: Sequence[CellResult | str],
         measure_s: float,
+        seeds: tuple[int, ...],
     ) -> Evaluation:
         value, reason = self._objective_of(results[0])
         seed_values = tuple(self._objective_of(r)[0] for r in results[1:])
@@ -523,7 +621,7 @@ class DesignObjective:
         failed = not math.isfinite(value)
         return Evaluation(
             labels=dict(zip(LABEL_FIELDS, map(float, label), strict=True)) | cell_variable,
-            seeds=self.seeds,
+            seeds=seeds,
             objective=value,
             failed=failed,
             reason=reason,

@@ -257,6 +257,31 @@ def test_end_to_end_call_returns_one_evaluation_per_label(toy):
         assert evaluation.timings_s["generate_and_characterise"] > 0
 
 
+def test_adaptive_seeds_go_where_the_standard_error_is_above_target(toy):
+    labels = np.array([[0.93, 0.36, 0.5], [0.95, 0.30, 0.5], [0.94, 0.40, 0.8]])
+    fixed_two, fixed_four = (DesignObjective(toy, DesignSettings(volume_size=SIZE, seeds_per_label=n))(labels)
+                             for n in (2, 4))  # fmt: skip
+    # A target no label meets: every label with a standard error gets the second block of seeds
+    # (and is then the 4-seed evaluation); a label whose error is unknown keeps its 2 seeds.
+    adaptive = DesignSettings(volume_size=SIZE, max_seeds_per_label=4, target_relative_standard_error=1e-9)
+    seen = []
+    evaluations = DesignObjective(toy, adaptive)(labels, on_evaluation=lambda i, _: seen.append(i))
+    assert sorted(seen) == [0, 1, 2]  # each label reported once, when done
+    grew = [i for i, e in enumerate(fixed_two) if math.isfinite(e.objective_standard_error)]
+    assert grew, "the toy gives at least one label a standard error"
+    for i, evaluation in enumerate(evaluations):
+        reference = fixed_four[i] if i in grew else fixed_two[i]
+        assert evaluation.seeds == reference.seeds
+        assert evaluation.objective == pytest.approx(reference.objective, rel=1e-4, nan_ok=True)
+    # A target every label meets adds nothing; finite differences switch adaptive seeds off.
+    lenient = dataclasses.replace(adaptive, target_relative_standard_error=10.0)
+    for settings, kwargs in ((lenient, {}), (adaptive, {"adaptive": False})):
+        again = DesignObjective(toy, settings)(labels, **kwargs)
+        assert [e.seeds for e in again] == [e.seeds for e in fixed_two]
+        expected = [e.objective for e in fixed_two]
+        assert [e.objective for e in again] == pytest.approx(expected, rel=1e-9, nan_ok=True)
+
+
 def test_labels_outside_the_trained_range_are_refused(toy):
     narrow = dataclasses.replace(toy, label_ranges={"am_wt": (0.92, 0.94), "porosity": (0.3, 0.4),
                                                     "adhesion": (0.0, 1.0)})
@@ -271,6 +296,9 @@ def test_labels_outside_the_trained_range_are_refused(toy):
         ({"objective": "power"}, "objective must be one of"),
         ({"power_w_per_kg": -5.0}, "power_w_per_kg must be a positive"),
         ({"seeds_per_label": 0}, "seeds_per_label"),
+        ({"seeds_per_label": 1, "max_seeds_per_label": 4}, "adaptive seeds need seeds_per_label >= 2"),
+        ({"max_seeds_per_label": 1}, "max_seeds_per_label >= seeds_per_label"),
+        ({"target_relative_standard_error": 0.0}, "target_relative_standard_error"),
         ({"cell_format": "18650"}, "cell_format"),
     ],
 )

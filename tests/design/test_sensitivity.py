@@ -21,7 +21,7 @@ class _Linear:
     def __init__(self, fail_above_porosity: float = math.inf) -> None:
         self.fail_above = fail_above_porosity
 
-    def __call__(self, labels, cell_variables=None):
+    def __call__(self, labels, cell_variables=None, adaptive=True):
         out = []
         cells = cell_variables or [{}] * len(labels)
         for (am, por, adh), cell in zip(np.asarray(labels), cells, strict=True):
@@ -89,7 +89,8 @@ def test_batched_evaluation_pads_the_last_batch_and_gives_the_same_answer():
     calls = []
 
     class _Counting(_Linear):
-        def __call__(self, labels, cell_variables=None):
+        def __call__(self, labels, cell_variables=None, adaptive=True):
+            assert not adaptive  # finite differences need the same seeds at every point
             calls.append(len(labels))
             return super().__call__(labels, cell_variables)
 
@@ -105,7 +106,7 @@ def test_the_seed_standard_error_of_a_step_comes_from_each_seeds_own_difference(
     class _Seeded(_Linear):
         """Two seeds whose objectives differ by +-100 am_wt around the mean."""
 
-        def __call__(self, labels, cell_variables=None):
+        def __call__(self, labels, cell_variables=None, adaptive=True):
             out = super().__call__(labels, cell_variables)
             return [dataclasses.replace(e, seeds=(0, 1), seed_objectives=(
                 e.objective + 100 * e.labels["am_wt"], e.objective - 100 * e.labels["am_wt"])) for e in out]
