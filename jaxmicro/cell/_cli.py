@@ -1,4 +1,5 @@
-"""``jaxmicro cell``: simulate one cell design and print the result table or JSON."""
+"""``jaxmicro cell``: simulate one cell design and print the result table or JSON; optionally
+plot its discharge curve (``--plot``) and export the cell as a BPX parameter file (``--bpx``)."""
 
 from __future__ import annotations
 
@@ -53,13 +54,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the full result as JSON: to FILE, or printed without one",
     )
+    parser.add_argument(
+        "--plot",
+        default=None,
+        metavar="FILE",
+        help="write the discharge curve (voltage against capacity) as an image, e.g. curve.png",
+    )
+    parser.add_argument(
+        "--bpx",
+        default=None,
+        metavar="FILE",
+        help="write the full cell as a BPX parameter file (JSON) for PyBaMM and other BPX readers",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from jaxmicro._files import plain_json, write_json_atomic
-    from jaxmicro.cell import CathodeProperties, CellDesign, OperatingPoint, simulate_cell
+    from jaxmicro._files import atomic_path, plain_json, write_json_atomic
+    from jaxmicro.cell import CathodeProperties, CellDesign, OperatingPoint, export_bpx, simulate_cell
+    from jaxmicro.cli import CommandError
 
     radius = args.radius_um * 1e-6
     cbd = args.cbd_fraction
@@ -85,15 +99,29 @@ def run(args: argparse.Namespace) -> int:
         operating_point = OperatingPoint(power_w_per_kg=args.power_w_per_kg)
     else:
         operating_point = OperatingPoint(c_rate=args.c_rate if args.c_rate is not None else 1.0)
+    if args.bpx and design.half_cell:
+        raise CommandError("--bpx: BPX describes full cells; a lithium-metal half cell cannot be exported")
     result = simulate_cell(properties, design, operating_point)
+    written = []
+    if args.json and args.json != "-":
+        write_json_atomic(args.json, result.to_dict())
+        written.append(args.json)
+    if args.bpx:
+        export_bpx(properties, design, args.bpx)
+        written.append(args.bpx)
+    if args.plot and not result.failed:
+        ax = result.plot()
+        with atomic_path(args.plot) as tmp:
+            ax.figure.savefig(tmp, dpi=120)
+        written.append(args.plot)
     if args.json == "-":
         print(json.dumps(plain_json(result.to_dict()), indent=2, allow_nan=False))
     else:
-        if args.json:
-            write_json_atomic(args.json, result.to_dict())
         kind = "half cell" if design.half_cell else "full cell"
         print(f"{design.cell_format.name} {kind}, {operating_point}")
         print(result.summary())
-        if args.json:
-            print(f"wrote {args.json}")
+        for path in written:
+            print(f"wrote {path}")
+    if args.plot and result.failed:
+        raise CommandError(f"--plot: no curve to plot, the simulation failed: {result.reason}")
     return 1 if result.failed else 0

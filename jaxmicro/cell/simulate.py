@@ -27,12 +27,14 @@ from jaxmicro.cell.parameters import (
     import_pybamm,
     setup_cell,
 )
-from jaxmicro.cell.result import CellResult
+from jaxmicro.cell.result import CellResult, DischargeCurve
 
 CACHE_SIZE = 8
 CAPACITY = "Discharge capacity [A.h]"
 ENERGY = "Discharge energy [W.h]"
-_OUTPUT_VARIABLES = [CAPACITY, ENERGY]
+VOLTAGE = "Voltage [V]"
+CURRENT = "Current [A]"
+_OUTPUT_VARIABLES = [CAPACITY, ENERGY, VOLTAGE, CURRENT]
 _CUTOFF_EVENT = "Minimum voltage [V]"
 _INFEASIBLE = "the voltage starts below the cut-off; the operating point is infeasible"
 RETRY_TOLERANCE_FACTOR = 100.0
@@ -166,13 +168,22 @@ def simulate_cell(
         try:
             with lock:
                 solution = simulation.solve([0.0, setup.t_max_s], inputs=setup.inputs)
-                capacity = float(solution[CAPACITY].entries[-1])
+                capacities = solution[CAPACITY].entries
+                capacity = float(capacities[-1])
                 energy = float(solution[ENERGY].entries[-1])
                 duration = float(solution.t[-1])
                 termination = str(solution.termination)
-                max_temperature = math.nan
+                max_temperature, temperatures = math.nan, None
                 if config.thermal == "lumped":
-                    max_temperature = float(max(solution[TEMPERATURE].entries))
+                    temperatures = solution[TEMPERATURE].entries
+                    max_temperature = float(max(temperatures))
+                curve = DischargeCurve.from_solution(
+                    solution.t,
+                    solution[VOLTAGE].entries,
+                    solution[CURRENT].entries,
+                    capacities,
+                    temperatures,
+                )
             break
         except Exception as error:
             if "non-positive at initial conditions" in str(error):
@@ -215,5 +226,6 @@ def simulate_cell(
         am_specific_capacity_mah_g=capacity / budget.am_mass_kg,
         max_temperature_k=max_temperature,
         inputs=record,
+        curve=curve,
         **geometry,
     )
