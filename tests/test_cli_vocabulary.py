@@ -149,3 +149,13 @@ def test_generate_writes_the_generators_voxel_size_and_labels(tmp_path):
     assert main([*argv, "--volume-size", "16", "--out", str(out)]) == 0
     assert read_voxel_size_m(out) == pytest.approx((toy.TOY_VOXEL_SIZE_M,) * 3)
     assert read_sidecar(out)["labels"] == pytest.approx({"am_wt": 0.93, "porosity": 0.36, "adhesion": 0.5})
+
+
+def test_adaptive_seed_options_reach_the_design_settings(subparsers):
+    args = subparsers["design"].parse_args(["--max-seeds-per-label", "8", "--target-relative-error", "0.02"])
+    settings = common.design_settings(args, power_w_per_kg=500.0, volume_size=64)
+    assert (settings.seeds_per_label, settings.max_seeds_per_label) == (2, 8)
+    assert settings.target_relative_standard_error == 0.02
+    plain = subparsers["design"].parse_args([])
+    default = common.design_settings(plain, power_w_per_kg=500.0, volume_size=64)
+    assert default.max_seeds_per_label is None  # fixed seeds unless asked

@@ -45,6 +45,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--n-initial", type=int, default=4, help="Sobol initial labels")
     budget.add_argument("--seeds-per-label", type=int, default=2, help="generated volumes per label")
     budget.add_argument(
+        "--max-seeds-per-label",
+        type=int,
+        default=None,
+        help="adaptive seeds: add --seeds-per-label more seeds to a label while its objective's seed "
+        "standard error is above --target-relative-error, up to this many",
+    )
+    budget.add_argument(
+        "--target-relative-error",
+        type=float,
+        default=0.01,
+        help="adaptive seeds' target standard error, a fraction of the objective [-]",
+    )
+    budget.add_argument(
         "--volume-size", type=int, default=None,
         help="generated volume edge [voxels] (default 64 on CPU, 128 on an accelerator)",
     )

@@ -203,6 +203,8 @@ def design_settings(args: argparse.Namespace, power_w_per_kg: float, volume_size
         cathode_thickness_m=args.thickness_um / 1e6,
         volume_size=volume_size,
         seeds_per_label=args.seeds_per_label,
+        max_seeds_per_label=getattr(args, "max_seeds_per_label", None),
+        target_relative_standard_error=getattr(args, "target_relative_error", 0.01),
     )
 
 
