@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cell": ("jaxmicro.cell._cli", "simulate one cell design (PyBaMM DFN, 4680 or pouch)"),
     "characterise": ("jaxmicro.characterise._cli", "tortuosity and microstructure metrics of a volume"),
     "sweep": ("jaxmicro.design._cli_sweep", "evaluate a grid or list of labels, sharded over all devices"),
+    "sensitivity": (
+        "jaxmicro.design._cli_sensitivity",
+        "the objective's change per step of each design variable at one label",
+    ),
     "report": ("jaxmicro.design.report", "regenerate a design run's figures and write its report.md"),
     "bench": ("jaxmicro.bench._cli", "time every stage of the design loop on the current device"),
 }

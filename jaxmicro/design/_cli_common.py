@@ -75,6 +75,15 @@ def bounds(text: str) -> tuple[str, tuple[float, float]]:
     return name.strip(), (numbers[0], numbers[1])
 
 
+def named_value(text: str) -> tuple[str, float]:
+    """``NAME=VALUE`` -> ``(name, value)`` (argparse type)."""
+    name, _, value = text.partition("=")
+    numbers = floats(value) if value else []
+    if not name.strip() or len(numbers) != 1:
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER (e.g. porosity=0.02), got {text!r}")
+    return name.strip(), numbers[0]
+
+
 def add_fixed_label_arguments(group: argparse._ArgumentGroup) -> None:
     """``--am-wt``, ``--porosity``, ``--adhesion``: values of the labels that are not varied."""
     for name in LABEL_NAMES:

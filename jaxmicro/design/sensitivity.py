@@ -135,34 +135,45 @@ def sensitivities(
     steps: Mapping[str, float] | None = None,
     batch_size: int | None = None,
 ) -> tuple[Sensitivity, ...]:
-    """The objective's and the properties' change per step of each free label at ``labels``.
+    """The objective's and the properties' change per step of each free variable at ``labels``.
 
     Args:
         objective: the design objective (its seeds are the common random numbers).
         space: which labels are free, and their bounds.
         labels: the full label ``{am_wt, porosity, adhesion}`` (e.g. a campaign's optimum),
             with the free cell variable when the space has one.
-        steps: step per free label in its unit (default :data:`DEFAULT_STEPS`).
+        steps: step per free variable in its unit (default :data:`DEFAULT_STEPS`).
         batch_size: evaluate in batches of this many labels, the last padded with the label
             itself (a campaign's batch size reuses its compiled generation); ``None``: one batch.
 
     Returns:
-        One :class:`Sensitivity` per free label, in ``space.free`` order.
+        One :class:`Sensitivity` per free variable, in ``space.free`` order.
 
     Raises:
         ValueError: a step that is not positive, or leaves the space both ways.
     """
+    return point_and_sensitivities(objective, space, labels, steps, batch_size)[1]
+
+
+def point_and_sensitivities(
+    objective: DesignObjective,
+    space: DesignSpace,
+    labels: Mapping[str, float],
+    steps: Mapping[str, float] | None = None,
+    batch_size: int | None = None,
+) -> tuple[Evaluation, tuple[Sensitivity, ...]]:
+    """As :func:`sensitivities`, with the evaluation of ``labels`` itself (evaluated anyway)."""
     points, plan = _neighbours(space, space.point(labels), steps or {})
     size = len(points) if batch_size is None else int(batch_size)
     evaluations: list[Evaluation] = []
     for start in range(0, len(points), size):
         chunk = np.stack(points[start : start + size])
         padded = np.concatenate([chunk, np.repeat(chunk[:1], size - len(chunk), axis=0)])
-        # The same seeds at every point (no adaptive seeds): a difference of the design alone.
         cells = space.cell_variables(padded)
+        # The same seeds at every point (no adaptive seeds): a difference of the design alone.
         found = objective(space.full_labels(padded), cell_variables=cells, adaptive=False)
         evaluations += list(found)[: len(chunk)]
-    return tuple(_difference(evaluations, *row) for row in plan)
+    return evaluations[0], tuple(_difference(evaluations, *row) for row in plan)
 
 
 def _difference(
