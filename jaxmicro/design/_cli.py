@@ -92,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
     space = design_space(
         generator.label_ranges, free=args.optimise, fixed=common.fixed_labels(args), bounds=dict(args.bounds)
     )
-    volume_size = args.volume_size or (64 if jax.default_backend() == "cpu" else 128)
+    volume_size = args.volume_size
+    if volume_size is None:
+        volume_size = 64 if jax.default_backend() == "cpu" else 128
     # The power is replaced by each of --power-w-per-kg, one campaign each (run_study).
     design = common.design_settings(args, power_w_per_kg=200.0, volume_size=volume_size)
     campaign = CampaignSettings(
