@@ -31,7 +31,7 @@ from jaxmicro.design.records import read_records, write_json_atomic
 from jaxmicro.design.sensitivity import sensitivities
 from jaxmicro.design.space import DesignSpace
 from jaxmicro.design.table import RESULTS_NAME, write_results_csv
-from jaxmicro.generator import Generator
+from jaxmicro.generator import Generator, latent_shape_for
 from jaxmicro.generator.plotting import save_slices_png
 
 SUMMARY_NAME = "summary.json"
@@ -188,6 +188,7 @@ def run_study(
         NoSpaceError: the disk filled up (what was logged is kept; resume after freeing space).
     """
     powers = _check_powers(powers_w_per_kg)
+    latent_shape_for(generator.config, (design.volume_size,) * 3, periodic=False)  # before any folder
     out_dir = Path(out_dir)
     with run_lock(out_dir):
         remove_stale_temporaries(out_dir)
