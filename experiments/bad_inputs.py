@@ -782,9 +782,29 @@ def build_design_cases(w: World) -> None:
         "--seed -1": ["--seed", "-1"],
         "--seed 4294967296": ["--seed", "4294967296"],
         "--optimise foo": ["--optimise", "foo"],
+        "--volume-size 0 (ran at 64)": ["--volume-size", "0"],
+        "--optimise two cell variables": ["--optimise", "porosity,am_loading_mg_cm2,cathode_thickness_um"],
+        "--bounds am_loading_mg_cm2=30,10": ["--optimise", "porosity,am_loading_mg_cm2",
+                                             "--bounds", "am_loading_mg_cm2=30,10"],
+        "--bounds porosity": ["--bounds", "porosity"],
+        "--max-seeds-per-label 1": ["--max-seeds-per-label", "1"],
+        "--target-relative-error 0": ["--seeds-per-label", "2", "--max-seeds-per-label", "4",
+                                      "--target-relative-error", "0"],
     }.items():
         add("jaxmicro design", given, lambda e=extra: run_cli(*design, "--out", str(w.fresh("design")), *e))
     add("jaxmicro design", "--out a file", lambda: run_cli(*design, "--out", str(w.a_file)))
+    sensitivity = ["sensitivity", "--checkpoint", str(w.generator), "--volume-size", "16", "--quiet"]
+    for given, extra in {
+        "--labels 0.93,0.36": ["--labels", "0.93,0.36"],
+        "--labels 0.99,0.36,0.5 (outside the trained range)": ["--labels", "0.99,0.36,0.5"],
+        "--labels nan,0.36,0.5": ["--labels", "nan,0.36,0.5"],
+        "--vary thickness": ["--vary", "thickness"],
+        "--steps porosity=0": ["--steps", "porosity=0"],
+        "--steps porosity=-0.01": ["--steps", "porosity=-0.01"],
+        "--steps porosity": ["--steps", "porosity"],
+        "--steps porosity=0.5 (both ways out)": ["--vary", "porosity", "--steps", "porosity=0.5"],
+    }.items():
+        add("jaxmicro sensitivity", given, lambda e=extra: run_cli(*sensitivity, *e))
     add(
         "jaxmicro design",
         "--resume with nothing to resume (documented: missing campaigns start)",

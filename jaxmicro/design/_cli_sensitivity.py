@@ -70,17 +70,21 @@ def run(args: argparse.Namespace) -> int:
     common.select_device(args)
     import json
 
+    import numpy as np
+
     from jaxmicro._files import plain_json, write_json_atomic
     from jaxmicro.data.labels import LABEL_FIELDS
     from jaxmicro.design import DesignObjective, design_space
     from jaxmicro.design.recommendation import objective_unit
     from jaxmicro.design.sensitivity import most_important, point_and_sensitivities
+    from jaxmicro.generator import check_labels
 
     generator = common.load_generator_of(args)
     ranges = generator.label_ranges
     values = args.labels or [0.5 * (lo + hi) for lo, hi in (ranges[n] for n in LABEL_FIELDS)]
     if len(values) != len(LABEL_FIELDS):
         raise ValueError(f"--labels needs the values of {','.join(LABEL_FIELDS)}, got {values}")
+    check_labels(generator, np.array([values]))  # inside the trained range, finite
     labels = dict(zip(LABEL_FIELDS, values, strict=True))
     cell_values = {"am_loading_mg_cm2": args.am_loading_mg_cm2, "cathode_thickness_um": args.thickness_um}
     # A cell variable has no trained range: bounds wide enough that its steps are central.
