@@ -46,6 +46,9 @@ def test_the_vocabulary_mirrors_the_library_constants():
     assert common.DEFAULT_THICKNESS_UM * 1e-6 == pytest.approx(DesignSettings().cathode_thickness_m)
     radius = {f.name: f.default for f in dataclasses.fields(CellDesign)}["particle_radius_m"]
     assert common.DEFAULT_RADIUS_UM * 1e-6 == pytest.approx(radius)
+    from jaxmicro.cell.parameters import NMC811_PARAMETER_SETS, THERMAL_MODELS
+
+    assert common.PARAMETER_SETS == NMC811_PARAMETER_SETS and common.THERMAL_MODELS == tuple(THERMAL_MODELS)
     for name in common.CELL_FORMATS:
         DesignSettings(cell_format=name)  # accepted by the library
     with pytest.raises(ValueError):

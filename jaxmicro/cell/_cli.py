@@ -39,6 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--half-cell", action="store_true", help="lithium-metal counter electrode"
     )
     common.add_cell_format_argument(design)
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--parameter-set",
+        choices=common.PARAMETER_SETS,
+        default=common.PARAMETER_SETS[0],
+        help="PyBaMM parameter set for everything not measured or designed (NMC811 cathodes only; "
+        "other sets through the Python API, CellModelConfig)",
+    )
+    model.add_argument(
+        "--thermal",
+        choices=common.THERMAL_MODELS,
+        default=common.THERMAL_MODELS[0],
+        help="isothermal at 298.15 K, or PyBaMM's lumped thermal model (maximum temperature reported)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--c-rate", type=float, default=None, help="constant-current C-rate [1/h] (default 1 C)"
@@ -72,7 +86,14 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from jaxmicro._files import atomic_path, plain_json, write_json_atomic
-    from jaxmicro.cell import CathodeProperties, CellDesign, OperatingPoint, export_bpx, simulate_cell
+    from jaxmicro.cell import (
+        CathodeProperties,
+        CellDesign,
+        CellModelConfig,
+        OperatingPoint,
+        export_bpx,
+        simulate_cell,
+    )
     from jaxmicro.cli import CommandError
 
     radius = args.radius_um * 1e-6
@@ -101,13 +122,14 @@ def run(args: argparse.Namespace) -> int:
         operating_point = OperatingPoint(c_rate=args.c_rate if args.c_rate is not None else 1.0)
     if args.bpx and design.half_cell:
         raise CommandError("--bpx: BPX describes full cells; a lithium-metal half cell cannot be exported")
-    result = simulate_cell(properties, design, operating_point)
+    config = CellModelConfig(parameter_set=args.parameter_set, thermal=args.thermal)
+    result = simulate_cell(properties, design, operating_point, config)
     written = []
     if args.json and args.json != "-":
         write_json_atomic(args.json, result.to_dict())
         written.append(args.json)
     if args.bpx:
-        export_bpx(properties, design, args.bpx)
+        export_bpx(properties, design, args.bpx, config)
         written.append(args.bpx)
     if args.plot and not result.failed:
         ax = result.plot()

@@ -100,6 +100,15 @@ def import_pybamm() -> Any:
     return pybamm
 
 
+NMC811_PARAMETER_SETS = ("Chen2020", "OKane2022")
+"""PyBaMM parameter sets whose positive electrode is the NMC811 that :class:`CellModelConfig`'s
+defaults describe (molar mass 0.09728 kg/mol, stoichiometry window 0.27-0.9084, and the density
+of the mass budget): Chen2020 (LG M50, Chen et al., J. Electrochem. Soc. 167 (2020) 080534) and
+OKane2022 (the same cell with degradation parameters, O'Kane et al., PCCP 24 (2022) 7909). Any
+other set needs those options matched to its cathode: at the defaults Mohtat2020 gives 9 Wh/kg
+and Prada2013 (LFP) 25 Wh/kg, silently wrong, so the command line offers only these."""
+
+
 @dataclasses.dataclass(frozen=True)
 class CellModelConfig:
     """Modelling choices shared by a campaign (hashable; part of the model-cache key).

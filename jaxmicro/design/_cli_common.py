@@ -20,6 +20,10 @@ OBJECTIVE_NAMES = ("specific_energy", "energy_density", "electrode_specific_ener
 """``jaxmicro.design.objective.OBJECTIVES``' keys."""
 CELL_FORMATS = ("4680", "pouch")
 """Cell formats by name (``jaxmicro.cell.inputs``)."""
+PARAMETER_SETS = ("Chen2020", "OKane2022")
+"""``jaxmicro.cell.parameters.NMC811_PARAMETER_SETS``."""
+THERMAL_MODELS = ("isothermal", "lumped")
+"""``jaxmicro.cell.parameters.THERMAL_MODELS``."""
 DEFAULT_POWER_W_PER_KG = 200.0
 """Cell-level discharge power of the README's main job [W/kg]."""
 BASES = ("loading", "thickness")
