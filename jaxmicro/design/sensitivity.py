@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from jaxmicro._files import finite_or_none
 from jaxmicro.design.objective import DesignObjective, Evaluation
 from jaxmicro.design.space import DesignSpace
 
@@ -64,11 +65,7 @@ class Sensitivity:
     objective_per_step_standard_error: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        values["objective_per_step"] = _finite_or_none(self.objective_per_step)
-        values["objective_per_step_standard_error"] = _finite_or_none(self.objective_per_step_standard_error)
-        values["properties_per_step"] = {k: _finite_or_none(v) for k, v in self.properties_per_step.items()}
-        return values
+        return finite_or_none(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Sensitivity:
@@ -91,10 +88,6 @@ class Sensitivity:
         error = self.objective_per_step_standard_error
         spread = f" +- {error:.2g}" if math.isfinite(error) else ""
         return f"+{self.step:g} {self.name}: {self.objective_per_step:+.3g}{spread} {unit}".rstrip()
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def _neighbours(
