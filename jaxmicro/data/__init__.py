@@ -27,9 +27,11 @@ from jaxmicro.data.phases import (
 from jaxmicro.data.simulated_dataset import (
     GRID_LEVELS,
     HELDOUT_LABELS,
+    SimulationRecipe,
     dataset_simulator,
     default_label_grid,
     simulate_dataset,
+    simulation_recipe,
 )
 from jaxmicro.data.simulator import (
     SimulatorConfig,
@@ -59,6 +61,7 @@ __all__ = [
     "LabelledDataset",
     "Labels",
     "Sample",
+    "SimulationRecipe",
     "SimulatorConfig",
     "dataset_simulator",
     "default_label_grid",
@@ -71,6 +74,7 @@ __all__ = [
     "simulate_dataset",
     "simulate_electrode",
     "simulate_electrodes",
+    "simulation_recipe",
     "target_volume_fractions",
     "validate_labels",
     "write_dataset",

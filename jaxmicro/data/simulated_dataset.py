@@ -13,7 +13,7 @@ import itertools
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import jax
 import numpy as np
@@ -112,6 +112,10 @@ def simulate_dataset(
         "generator": "jaxmicro.data.simulator",
         "seed": seed,
         "simulator_config": dataclasses.asdict(config),
+        # Enough to simulate the dataset again (simulation_recipe): label i is simulated with
+        # fold_in(PRNGKey(seed), i), so the order of the labels is part of the recipe.
+        "labels": labels.tolist(),
+        "heldout": heldout.tolist(),
     }
     samples = simulate_samples(labels, config, seed, heldout, f".{file_format}", progress)
     return write_dataset(root, samples, source=source, force=force)
@@ -129,3 +133,62 @@ def dataset_simulator(dataset: LabelledDataset) -> tuple[SimulatorConfig, int] |
         raise ValueError(
             f"{dataset.root}: the manifest's simulator settings are not readable by this version ({error})"
         ) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulationRecipe:
+    """What :func:`simulate_dataset` needs to make a dataset again (see :func:`simulation_recipe`).
+
+    Attributes:
+        config: the simulator settings.
+        seed: the dataset seed (label ``i`` is simulated with ``fold_in(PRNGKey(seed), i)``).
+        labels: ``(n, 3)`` labels in simulation order.
+        heldout: ``(m, 3)`` labels of the ``"heldout"`` split.
+        recorded: whether the labels and the split were recorded; False for a source written
+            before they were (then they are :func:`simulate_dataset`'s defaults, the only ones
+            ``jaxmicro simulate`` makes).
+    """
+
+    config: SimulatorConfig
+    seed: int
+    labels: np.ndarray = dataclasses.field(repr=False)
+    heldout: np.ndarray = dataclasses.field(repr=False)
+    recorded: bool = True
+
+    def simulate(self, root: str | os.PathLike, *, force: bool = False, progress: bool = True) -> Path:
+        """Simulates the dataset into ``root`` (see :func:`simulate_dataset`)."""
+        return simulate_dataset(
+            root, self.config, self.seed, self.labels, self.heldout, force=force, progress=progress
+        )
+
+    def splits(self) -> list[str]:
+        """The split of each label: ``"heldout"`` or ``"train"``."""
+        return ["heldout" if _is_heldout(label, self.heldout) else "train" for label in self.labels]
+
+    @property
+    def train_labels(self) -> np.ndarray:
+        """``(k, 3)`` labels of the ``"train"`` split."""
+        return self.labels[np.array([split == "train" for split in self.splits()], bool)].reshape(-1, 3)
+
+
+def simulation_recipe(source: Any, where: str = "the provenance") -> SimulationRecipe | None:
+    """The recipe of a dataset from its manifest's ``source`` (as :func:`simulate_dataset` writes
+    it, and as a trained generator keeps it in ``generator.json``), or None if it was not made
+    by the simulator (imaged data, or no provenance at all).
+
+    Raises:
+        ValueError: naming ``where``, for a simulator source this version cannot read.
+    """
+    if not isinstance(source, dict) or source.get("generator") != "jaxmicro.data.simulator":
+        return None
+    if "simulator_config" not in source:
+        return None
+    recorded = "labels" in source and "heldout" in source
+    try:
+        config = SimulatorConfig(**source["simulator_config"])
+        seed = check_seed(source.get("seed", 0))
+        labels = validate_labels(source["labels"] if recorded else default_label_grid()).reshape(-1, 3)
+        heldout = np.asarray(source["heldout"] if recorded else HELDOUT_LABELS, np.float64).reshape(-1, 3)
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(f"{where}: simulator settings not readable by this version ({error})") from None
+    return SimulationRecipe(config, seed, labels, heldout, recorded)

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+
+
+def default_rebuild_dir() -> Path:
+    """Where ``jaxmicro validate`` without ``--data`` rebuilds a generator's training data:
+    ``$XDG_CACHE_HOME/jaxmicro/datasets``, or ``~/.cache/jaxmicro/datasets``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxmicro" / "datasets"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint", default=None, help="generator folder [the shipped checkpoints/default]"
     )
-    parser.add_argument("--data", required=True, help="labelled dataset with a 'heldout' split")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="labelled dataset with a 'heldout' split [the generator's own training dataset, "
+        "simulated again from the provenance in its generator.json into --rebuild-into]",
+    )
+    parser.add_argument(
+        "--rebuild-into",
+        default=None,
+        metavar="FOLDER",
+        help="without --data: folder of rebuilt training datasets; a later call reuses the "
+        f"rebuild [{default_rebuild_dir()}]",
+    )
     parser.add_argument(
         "--seeds", type=int, default=3, help="generated volumes per held-out label [%(default)s]"
     )
@@ -53,16 +73,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
+    import sys
 
     from jaxmicro.data import load_dataset
     from jaxmicro.generator.checkpoint import load_default_generator, load_generator
-    from jaxmicro.generator.validate import validate_generator
+    from jaxmicro.generator.validate import rebuild_training_dataset, validate_generator
 
+    if args.data is not None and args.rebuild_into is not None:
+        raise ValueError("--rebuild-into is for validating without --data; pass one of them")
     generator = load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
+    if args.data is None:
+        rebuild = rebuild_training_dataset(generator, args.rebuild_into or default_rebuild_dir())
+        print(rebuild.describe(), file=sys.stderr)
+        dataset = rebuild.dataset
+        data = {
+            "root": str(dataset.root),
+            "rebuilt_from_provenance": True,
+            "identical_to_training_data": rebuild.identical,
+        }
+    else:
+        dataset = load_dataset(args.data)
+        data = {"root": str(dataset.root)}
     report = validate_generator(
         generator,
-        load_dataset(args.data),
+        dataset,
         seeds=args.seeds,
         size=args.size,
         reference_seeds=args.reference_seeds,
@@ -72,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(report.table())
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_json(), indent=1) + "\n")
+        Path(args.json).write_text(json.dumps({**report.to_json(), "data": data}, indent=1) + "\n")
     if args.montage:
         from jaxmicro.generator.plotting import save_validation_montage
 
