@@ -1,13 +1,15 @@
 """Campaign figures (matplotlib, Agg backend; an edge of the package).
 
 * :func:`plot_campaign`: the evaluated labels coloured by the objective, failures marked, the
-  optimum circled and the labels not distinguishable from it shaded (one panel per campaign).
+  optimum circled and the labels not distinguishable from it shaded (one panel per pair of
+  free variables).
 * :func:`plot_optimum_path`: where the optimum sits in label space at each power (the paper's
   Figure 1 final panel), and the optimum objective against power.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,7 +43,8 @@ def _save(fig, path: str | Path) -> Path:
 
 
 def _set_limits(ax, bounds: tuple[tuple[float, float], ...]) -> None:
-    """Axis limits of the design box, with a margin so points on its edges stay visible."""
+    """Axis limits of the design box (two dimensions' bounds), with a margin so points on its
+    edges stay visible."""
     (x0, x1), (y0, y1) = bounds[:2]
     ax.set_xlim(x0 - 0.04 * (x1 - x0), x1 + 0.04 * (x1 - x0))
     ax.set_ylim(y0 - 0.04 * (y1 - y0), y1 + 0.04 * (y1 - y0))
@@ -62,49 +65,56 @@ def plot_campaign(
     optimum: Evaluation | None = None,
     region: np.ndarray | None = None,
 ) -> Path:
-    """Scatter of the evaluated free labels (first two), coloured by the objective.
+    """Scatter of the evaluated free variables, coloured by the objective: one panel per pair
+    of free variables (one panel with two, three with three).
 
-    With one free label the objective is plotted against it instead. Failed evaluations are
+    With one free variable the objective is plotted against it instead. Failed evaluations are
     grey crosses; the optimum (``optimum``, else the highest objective) is circled in red;
-    ``region`` (points in the free labels, shape ``(m, dim)``), the labels not distinguishable
-    from it, is shaded.
+    ``region`` (points in the free variables, shape ``(m, dim)``), the points not
+    distinguishable from it, is shaded.
     """
     plt = _pyplot()
     x = _free(evaluations, space)
     y = np.array([e.objective for e in evaluations], dtype=float)
     ok = np.isfinite(y)
-    fig, ax = plt.subplots(figsize=(5, 4))
-    if region is not None and len(region):
-        if space.dim == 1:
-            for u in region[:, 0]:
-                ax.axvline(u, color="tab:orange", alpha=0.08, lw=2)
-        else:
-            ax.scatter(region[:, 0], region[:, 1], s=6, color="tab:orange", alpha=0.35, lw=0,
-                       label="not distinguishable from the optimum")
+    best = x[ok][np.argmax(y[ok])] if ok.any() else None
+    if optimum is not None:
+        best = _free([optimum], space)[0]
     if space.dim == 1:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for u in region[:, 0] if region is not None else ():
+            ax.axvline(u, color="tab:orange", alpha=0.08, lw=2)
         ax.plot(x[ok, 0], y[ok], "o", color="tab:blue")
         if not ok.all():
             floor = np.full((~ok).sum(), np.nanmin(y) if ok.any() else 0.0)
             ax.plot(x[~ok, 0], floor, "x", color="0.6", label="failed (at the lowest value)")
+        if best is not None:
+            value = optimum.objective if optimum is not None else y[ok].max()
+            ax.plot(best[0], value, "o", ms=16, mfc="none", mec="red", mew=2, label="optimum")
+        ax.set_xlabel(space.free[0])
         ax.set_ylabel(objective_label)
-        best_xy = (x[ok, 0][np.argmax(y[ok])], y[ok].max()) if ok.any() else None
-    else:
-        points = ax.scatter(x[ok, 0], x[ok, 1], c=y[ok], cmap="viridis", s=40, edgecolors="k", linewidths=0.3)
-        if ok.any():
-            fig.colorbar(points, ax=ax, label=objective_label)
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7, loc="best")
+        return _save(fig, path)
+    pairs = list(itertools.combinations(range(space.dim), 2))
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 4), squeeze=False)
+    for k, ((i, j), ax) in enumerate(zip(pairs, axes[0], strict=True)):
+        if region is not None and len(region):
+            ax.scatter(region[:, i], region[:, j], s=6, color="tab:orange", alpha=0.35, lw=0,
+                       label="not distinguishable from the optimum")
+        points = ax.scatter(x[ok, i], x[ok, j], c=y[ok], cmap="viridis", s=40, edgecolors="k", linewidths=0.3)
         if not ok.all():
-            ax.plot(x[~ok, 0], x[~ok, 1], "x", color="0.6", label="failed")
-        ax.set_ylabel(space.free[1])
-        best_xy = tuple(x[ok][np.argmax(y[ok])][:2]) if ok.any() else None
-        _set_limits(ax, space.bounds)
-    if optimum is not None:
-        u = _free([optimum], space)[0]
-        best_xy = (u[0], optimum.objective) if space.dim == 1 else tuple(u[:2])
-    if best_xy is not None:
-        ax.plot(*best_xy, "o", ms=16, mfc="none", mec="red", mew=2, label="optimum")
-    ax.set_xlabel(space.free[0])
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="best")
+            ax.plot(x[~ok, i], x[~ok, j], "x", color="0.6", label="failed")
+        if best is not None:
+            ax.plot(best[i], best[j], "o", ms=16, mfc="none", mec="red", mew=2, label="optimum")
+        _set_limits(ax, (space.bounds[i], space.bounds[j]))
+        ax.set_xlabel(space.free[i])
+        ax.set_ylabel(space.free[j])
+        if k == 0:
+            ax.set_title(title, fontsize=9)
+            ax.legend(fontsize=7, loc="best")
+    if ok.any():
+        fig.colorbar(points, ax=axes[0, -1], label=objective_label)
     return _save(fig, path)
 
 
@@ -127,6 +137,14 @@ def plot_optimum_path(
             ax_path.plot(powers, x[:, 0], "o-")
             ax_path.set_xlabel("cell-level power [W/kg]")
             ax_path.set_ylabel(space.free[0])
+        elif space.dim > 2:  # each free variable against power, as a fraction of its range
+            for k, (name, (low, high)) in enumerate(zip(space.free, space.bounds, strict=True)):
+                ax_path.plot(powers, (x[:, k] - low) / (high - low), "o-", color=f"C{k}",
+                             label=f"{name} ({low:g} to {high:g})")
+            ax_path.set_ylim(-0.05, 1.05)
+            ax_path.set_xlabel("cell-level power [W/kg]")
+            ax_path.set_ylabel("position in its range (0: lower bound, 1: upper)")
+            ax_path.legend(fontsize=7, loc="best")
         else:
             ax_path.plot(x[:, 0], x[:, 1], "-", color="0.5", zorder=1)
             points = ax_path.scatter(x[:, 0], x[:, 1], c=powers, cmap="plasma", s=60, zorder=2)
