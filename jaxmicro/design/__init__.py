@@ -27,6 +27,7 @@ from jaxmicro.design.properties import (
     measurement_row,
 )
 from jaxmicro.design.records import append_record, read_records, repair_records, write_json_atomic
+from jaxmicro.design.report import write_report
 from jaxmicro.design.sharding import (
     batch_mesh,
     evaluate_sharded,
@@ -36,6 +37,7 @@ from jaxmicro.design.sharding import (
 from jaxmicro.design.space import CELL_VARIABLES, DesignSpace, design_space
 from jaxmicro.design.study import StudyResult, campaign_dir, run_study
 from jaxmicro.design.sweep import evaluations_to_reach, label_grid, sweep
+from jaxmicro.design.table import write_results_csv
 
 __all__ = [
     "CELL_VARIABLES",
@@ -68,4 +70,6 @@ __all__ = [
     "run_study",
     "sweep",
     "write_json_atomic",
+    "write_report",
+    "write_results_csv",
 ]

@@ -42,6 +42,7 @@ from jaxmicro.generator.validate import (
     Metrics,
     ValidationReport,
     compute_metrics,
+    rebuild_training_dataset,
     validate_generator,
 )
 
@@ -75,6 +76,7 @@ __all__ = [
     "load_generator",
     "make_train_step",
     "preset",
+    "rebuild_training_dataset",
     "save_generator",
     "train",
     "validate_generator",
