@@ -83,7 +83,9 @@ def test_design_optimises_the_coat_weight_within_the_given_bounds(toy_checkpoint
         (["--volume-size", "0"], "shape (0, 0, 0) must be 3 positive multiples"),  # it ran at 64
     ],
 )
-def test_bad_cell_variable_and_size_options_are_one_line_errors(toy_checkpoint, tmp_path, capsys, extra, message):
+def test_bad_cell_variable_and_size_options_are_one_line_errors(
+    toy_checkpoint, tmp_path, capsys, extra, message
+):
     argv = ["design", "--checkpoint", str(toy_checkpoint), "--out", str(tmp_path / "d"), *extra]
     with pytest.raises(SystemExit) if "NAME=" in message else contextlib.nullcontext():  # argparse: exit 2
         assert main(argv) == 2
