@@ -91,7 +91,7 @@ def _optimum_figures(
         raise
     png = folder / "optimum_slices.png"
     with atomic_path(png) as tmp:
-        save_slices_png(tmp, volumes[:, 0], titles)
+        save_slices_png(tmp, volumes[:, 0], titles, voxel_size_m=objective.generator.voxel_size_m)
     return [tiff, png]
 
 

@@ -16,11 +16,34 @@ from jaxmicro.generator.slices import SliceBank
 _COLOURS = np.array([[0.05, 0.05, 0.05], [0.75, 0.75, 0.75], [0.85, 0.35, 0.1]])
 
 
+def _scale_bar(ax, pixels: int, voxel_size_m: float) -> None:
+    """A white micrometre scale bar, at most 2/7 of the image wide, in its lower left corner."""
+    width_um = pixels * voxel_size_m * 1e6
+    lengths_um = (1000, 500, 200, 100, 50, 20, 10, 5, 2, 1, 0.5)
+    bar_um = next((b for b in lengths_um if b <= width_um / 3.5), lengths_um[-1])
+    bar_px = bar_um / (voxel_size_m * 1e6)
+    y = pixels * 0.93
+    ax.plot([pixels * 0.05, pixels * 0.05 + bar_px], [y, y], color="white", lw=2.5, solid_capstyle="butt")
+    ax.text(pixels * 0.05, y - pixels * 0.04, f"{bar_um:g} um", color="white", fontsize=6, va="bottom")
+
+
+def _phase_legend(fig) -> None:
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=_COLOURS[p], label=PHASE_NAMES[p]) for p in PHASE_NAMES]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7, frameon=False)
+
+
 def save_slices_png(
-    path: str | Path, volumes: np.ndarray, titles: list[str], real: np.ndarray | None = None
+    path: str | Path,
+    volumes: np.ndarray,
+    titles: list[str],
+    real: np.ndarray | None = None,
+    voxel_size_m: float | None = None,
 ) -> Path:
     """Writes a grid of the middle slices normal to z, y and x of ``volumes`` ``(n, z, y, x)``
-    (phase ids), one row per volume, plus rows of ``real`` volumes if given."""
+    (phase ids), one row per volume, plus rows of ``real`` volumes if given, with a phase
+    legend and, given ``voxel_size_m`` [m], a micrometre scale bar on each slice."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,14 +52,18 @@ def save_slices_png(
     rows = [(v, t) for v, t in zip(volumes, titles, strict=True)]
     if real is not None:
         rows += [(v, "real " + t) for v, t in zip(real, titles, strict=True)]
-    fig, axes = plt.subplots(len(rows), 3, figsize=(6, 2 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 3, figsize=(6, 2 * len(rows) + 0.3), squeeze=False)
     for (volume, title), row in zip(rows, axes, strict=True):
         mids = [s // 2 for s in volume.shape]
         for axis, ax in enumerate(row):
-            ax.imshow(_COLOURS[np.take(volume, mids[axis], axis=axis)], interpolation="nearest")
+            image = np.take(volume, mids[axis], axis=axis)
+            ax.imshow(_COLOURS[image], interpolation="nearest")
+            if voxel_size_m is not None:
+                _scale_bar(ax, image.shape[1], voxel_size_m)
             ax.set_axis_off()
-            ax.set_title(f"{title} |{'zyx'[axis]}", fontsize=6)
-    fig.tight_layout()
+            ax.set_title(f"{title}, slice normal to {'zyx'[axis]}", fontsize=6)
+    _phase_legend(fig)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -64,8 +91,6 @@ def save_validation_montage(path: str | Path, report) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-
     n_labels = len(report.labels)
     fig, axes = plt.subplots(n_labels, 6, figsize=(12, 2.1 * n_labels + 0.4), squeeze=False)
     for row, label in enumerate(report.labels):
@@ -76,8 +101,7 @@ def save_validation_montage(path: str | Path, report) -> Path:
                 ax.imshow(_COLOURS[report.slices[axis][row, source]], interpolation="nearest")
                 ax.set_axis_off()
                 ax.set_title(f"{name} {tag} |{'zyx'[axis]}", fontsize=6)
-    handles = [Patch(color=_COLOURS[p], label=PHASE_NAMES[p]) for p in PHASE_NAMES]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    _phase_legend(fig)
     fig.suptitle(
         f"am_wt, porosity, adhesion; middle slices of {'x'.join(map(str, report.shape))} volumes "
         "(z through-plane)",

@@ -47,3 +47,18 @@ def test_campaign_figure_has_a_panel_per_pair_of_free_variables(tmp_path, monkey
     assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in panels] == axes
     path = plot_optimum_path([200.0, 500.0], evaluations[:2], space, tmp_path / "p.png", "Wh/kg")
     assert path.stat().st_size > 0
+
+
+def test_slices_have_a_phase_legend_and_a_micrometre_scale_bar(tmp_path, monkeypatch):
+    from jaxmicro.generator.plotting import save_slices_png
+
+    figures = []
+    real_savefig = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, *a, **k: figures.append(fig) or real_savefig(fig, *a, **k))
+    volumes = np.random.default_rng(0).integers(0, 3, (1, 64, 64, 64)).astype(np.uint8)
+    save_slices_png(tmp_path / "s.png", volumes, ["seed 0"], voxel_size_m=0.75e-6)  # a 48 um box
+    (fig,) = figures
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["pore", "AM", "CBD"]
+    bars = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert bars == ["10 um"] * 3
