@@ -459,7 +459,9 @@ class DesignObjective:
         cell_variables: Sequence[Mapping[str, float]] | None,
     ) -> list[Evaluation]:
         """Adaptive seeds: another block of seeds for each label above the target, until none
-        is (or it has ``max_seeds_per_label``). A label is reported once it is done."""
+        is (or it has ``max_seeds_per_label``). A label is reported once it is done. Each round
+        simulates all of a flagged label's cells again (its seed-averaged properties changed;
+        the per-seed cells of earlier seeds could be kept: a saving left for later)."""
         todo = [i for i, e in enumerate(evaluations) if self._wants_more_seeds(e)]
         for i, evaluation in enumerate(evaluations):
             if on_evaluation is not None and i not in todo:
@@ -488,6 +490,8 @@ class DesignObjective:
                     on_evaluation(i, evaluation)
             todo = [todo[j] for j in keep]
             measured = jax.tree.map(lambda x, keep=keep: x[:, keep], measured)
+        for i in todo if on_evaluation is not None else ():  # none, unless the loop's bound ends it
+            on_evaluation(i, evaluations[i])
         return evaluations
 
     def evaluate_seeds(
