@@ -88,8 +88,15 @@ def import_pybamm() -> Any:
     every later JAX computation in the process (generated noise, solver dtypes) depending on
     whether a cell was simulated first; the flag is put back as it was (our cells use
     PyBaMM's IDAKLU solver, not its JAX solver).
+
+    SUNDIALS (7, in IDAKLU) writes every failed IDAS step to stderr as an ``[ERROR]`` line, also
+    when the solve then succeeds at tighter tolerances; the outcome is in the result (a
+    ``CellResult.reason`` names the solver error when it fails), so its error log goes to
+    ``os.devnull`` unless ``SUNLOGGER_ERROR_FILENAME`` is set (SUNDIALS reads it when a solver
+    is made).
     """
     os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("SUNLOGGER_ERROR_FILENAME", os.devnull)
     import jax
 
     x64 = jax.config.jax_enable_x64
