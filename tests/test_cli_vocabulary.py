@@ -47,6 +47,9 @@ def test_the_vocabulary_mirrors_the_library_constants():
     radius = {f.name: f.default for f in dataclasses.fields(CellDesign)}["particle_radius_m"]
     assert common.DEFAULT_RADIUS_UM * 1e-6 == pytest.approx(radius)
     from jaxmicro.cell.parameters import NMC811_PARAMETER_SETS, THERMAL_MODELS
+    from jaxmicro.design.space import CELL_VARIABLES
+
+    assert common.CELL_VARIABLE_NAMES == tuple(CELL_VARIABLES)
 
     assert common.PARAMETER_SETS == NMC811_PARAMETER_SETS and common.THERMAL_MODELS == tuple(THERMAL_MODELS)
     for name in common.CELL_FORMATS:

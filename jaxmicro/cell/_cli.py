@@ -60,14 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument(
         "--power-w-per-kg", type=float, default=None, help="cell-level discharge power [W/kg]"
     )
-    parser.add_argument(
-        "--json",
-        nargs="?",
-        const="-",
-        default=None,
-        metavar="FILE",
-        help="the full result as JSON: to FILE, or printed without one",
-    )
+    common.add_json_argument(parser, "the full result as JSON: to FILE, or printed without one")
     parser.add_argument(
         "--plot",
         default=None,

@@ -42,13 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "else 1, i.e. per-voxel units)",
     )
     parser.add_argument("--periodic", action="store_true", help="periodic side faces")
-    parser.add_argument(
-        "--json",
-        nargs="?",
-        const="-",
-        default=None,
-        metavar="FILE",
-        help="the results as JSON: also written to FILE, or printed (alone) without one",
+    common.add_json_argument(
+        parser, "the results as JSON: also written to FILE, or printed (alone) without one"
     )
 
 

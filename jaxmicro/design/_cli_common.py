@@ -68,24 +68,32 @@ def floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def bounds(text: str) -> tuple[str, tuple[float, float]]:
-    """``NAME=LOW,HIGH`` -> ``(name, (low, high))`` (argparse type)."""
+def _named_numbers(text: str, count: int, form: str) -> tuple[str, list[float]]:
+    """``NAME=N1,...`` with exactly ``count`` numbers -> ``(name, numbers)``; else an argparse
+    error quoting ``form`` (the expected spelling, with an example)."""
     name, _, values = text.partition("=")
     numbers = floats(values) if values else []
-    if not name.strip() or len(numbers) != 2:
-        raise argparse.ArgumentTypeError(
-            f"expected NAME=LOW,HIGH (e.g. am_loading_mg_cm2=15,30), got {text!r}"
-        )
-    return name.strip(), (numbers[0], numbers[1])
+    if not name.strip() or len(numbers) != count:
+        raise argparse.ArgumentTypeError(f"expected {form}, got {text!r}")
+    return name.strip(), numbers
+
+
+def bounds(text: str) -> tuple[str, tuple[float, float]]:
+    """``NAME=LOW,HIGH`` -> ``(name, (low, high))`` (argparse type)."""
+    name, (low, high) = _named_numbers(text, 2, "NAME=LOW,HIGH (e.g. am_loading_mg_cm2=15,30)")
+    return name, (low, high)
 
 
 def named_value(text: str) -> tuple[str, float]:
     """``NAME=VALUE`` -> ``(name, value)`` (argparse type)."""
-    name, _, value = text.partition("=")
-    numbers = floats(value) if value else []
-    if not name.strip() or len(numbers) != 1:
-        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER (e.g. porosity=0.02), got {text!r}")
-    return name.strip(), numbers[0]
+    name, (value,) = _named_numbers(text, 1, "NAME=NUMBER (e.g. porosity=0.02)")
+    return name, value
+
+
+def add_json_argument(group: argparse._ActionsContainer, help_text: str) -> None:
+    """``--json [FILE]``: JSON to FILE, or printed when given alone (the same spelling in every
+    subcommand that has it)."""
+    group.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE", help=help_text)
 
 
 def add_fixed_label_arguments(group: argparse._ArgumentGroup) -> None:

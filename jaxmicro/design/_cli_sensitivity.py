@@ -55,14 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--seeds-per-label", type=int, default=2, help="generated volumes per label")
     what.add_argument("--volume-size", type=int, default=64, help="generated volume edge [voxels]")
     run = parser.add_argument_group("run")
-    run.add_argument(
-        "--json",
-        nargs="?",
-        const="-",
-        default=None,
-        metavar="FILE",
-        help="the result as JSON: to FILE, or printed without one",
-    )
+    common.add_json_argument(run, "the result as JSON: to FILE, or printed without one")
     common.add_run_arguments(run)
 
 
