@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxmicro._files import plain_json
+from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.design import DesignObjective, DesignSettings
 from jaxmicro.generator import load_default_generator
 
@@ -53,7 +54,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     record = {
-        "labels": dict(zip(("am_wt", "porosity", "adhesion"), label.tolist(), strict=True)),
+        "labels": dict(zip(LABEL_FIELDS, label.tolist(), strict=True)),
         "command": "python experiments/loading_scan.py "
         + " ".join(f"--{k} {v}" for k, v in vars(args).items()),
         "rows": rows,

@@ -219,7 +219,7 @@ class DesignSettings:
             raise ValueError(
                 f"a point has one cell variable out of {tuple(CELL_VARIABLES)}, got {dict(cell_variables)}"
             )
-        if name == "am_loading_mg_cm2":
+        if CELL_VARIABLES[name] == "loading":
             return dataclasses.replace(self, basis="loading", am_loading_mg_cm2=float(value))
         return dataclasses.replace(self, basis="thickness", cathode_thickness_m=float(value) * 1e-6)
 
@@ -468,7 +468,7 @@ class DesignObjective:
                 on_evaluation(i, evaluation)
         seeds = self.seeds
         measured = jax.tree.map(lambda x: x[:, todo], per_seed)
-        while todo and len(seeds) + self.settings.seeds_per_label <= (self.settings.max_seeds_per_label or 0):
+        while todo:  # ends: a label wants more seeds only while it has room for another block
             block = tuple(range(len(seeds), len(seeds) + self.settings.seeds_per_label))
             seeds = seeds + block
             # The flagged labels padded to the batch's size: the compiled generation is reused.
@@ -490,8 +490,6 @@ class DesignObjective:
                     on_evaluation(i, evaluation)
             todo = [todo[j] for j in keep]
             measured = jax.tree.map(lambda x, keep=keep: x[:, keep], measured)
-        for i in todo if on_evaluation is not None else ():  # none, unless the loop's bound ends it
-            on_evaluation(i, evaluations[i])
         return evaluations
 
     def evaluate_seeds(
