@@ -105,7 +105,7 @@ class World:
         import jax
 
         from jaxmicro.data import Labels, Sample, write_dataset
-        from jaxmicro.data.labels import LABEL_RANGES
+        from jaxmicro.data.labels import LEGACY_LABEL_NORMALISATION
         from jaxmicro.generator import Generator, GeneratorConfig, init_generator, save_generator
 
         self.root = root
@@ -126,7 +126,8 @@ class World:
         self.secret = self.outside / "secret.npy"
         np.save(self.secret, volume())
         config = GeneratorConfig(latent_channels=4, channels=(8, 4))
-        generator = Generator(config, init_generator(config, jax.random.PRNGKey(0)), dict(LABEL_RANGES), 2e-6)
+        params = init_generator(config, jax.random.PRNGKey(0))
+        generator = Generator(config, params, dict(LEGACY_LABEL_NORMALISATION), 2e-6)
         self.generator = save_generator(generator, root / "generator")
         self.precious = root / "precious"
         self.precious.mkdir()

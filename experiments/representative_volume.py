@@ -35,7 +35,6 @@ from jaxmicro._files import run_lock
 from jaxmicro.cell import CellCase, CellModelConfig, OperatingPoint, simulate_batch
 from jaxmicro.characterise.measure import measure
 from jaxmicro.data import SimulatorConfig, simulate
-from jaxmicro.data.labels import LABEL_RANGES, normalise_labels
 from jaxmicro.design import DesignSettings, cathode_properties, generate_volumes, measurement_row
 from jaxmicro.design.records import append_record, read_records, write_json_atomic
 from jaxmicro.generator import load_default_generator
@@ -89,7 +88,7 @@ def _volumes(source: str, label, size: int, seeds: list[int], generator) -> np.n
         config = SimulatorConfig(shape=(size,) * 3, voxel_size_m=generator.voxel_size_m)
         return np.stack([simulate(labels, config, seed=s) for s in seeds])
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-    unit = jnp.asarray(normalise_labels(labels[None], LABEL_RANGES), dtype=jnp.float32)
+    unit = jnp.asarray(generator.unit_labels(labels[None]))
     volumes = generate_volumes(generator.params, generator.config, keys, unit, (size,) * 3)
     return np.asarray(volumes[:, 0])
 

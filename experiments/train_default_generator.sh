@@ -11,7 +11,7 @@ export JAX_PLATFORMS=${JAX_PLATFORMS:-cpu}
 export XLA_FLAGS=${XLA_FLAGS:-"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 
 if [ ! -f "$DATA/manifest.json" ]; then
-  jaxmicro simulate --out "$DATA" --size 64 --voxel-size-m 0.75e-6 --seed 0
+  jaxmicro simulate --out "$DATA" --size 64 --voxel-size-m 0.75e-6 --seed 0 --grid narrow
 fi
 if [ -f "$RUN_DIR/run.json" ]; then
   jaxmicro train --data "$DATA" --out "$RUN_DIR" --resume --steps "$STEPS"

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmicro.bench.timing import Timing, time_call, time_jitted
-from jaxmicro.data.labels import LABEL_FIELDS, LABEL_RANGES, normalise_labels
+from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.data.phases import AM, CBD, PORE, THROUGH_PLANE_AXIS
 
 # ---------------------------------------------------------------------------------------------
@@ -253,9 +253,7 @@ def bench_generator(generator: Any, edge: int, batch: int, repeats: int = 3) -> 
 
     config = generator.config
     latent = latent_shape_for(config, (edge,) * 3, periodic=False)
-    unit = jnp.asarray(
-        normalise_labels(spread_labels(generator.label_ranges, batch), LABEL_RANGES), jnp.float32
-    )
+    unit = jnp.asarray(generator.unit_labels(spread_labels(generator.label_ranges, batch)))
 
     @jax.jit
     def run(params: Any, key: jax.Array, labels_unit: jax.Array) -> jax.Array:

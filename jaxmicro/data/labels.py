@@ -1,13 +1,16 @@
 """Manufacturing labels: the three parameters an electrode maker chooses.
 
-* ``am_wt`` [-]: active-material weight fraction of the dry coating solids, 0.90 to 0.96.
+* ``am_wt`` [-]: active-material weight fraction of the dry coating solids, 0.80 to 0.99.
   The rest is carbon-binder domain (CBD).
-* ``porosity`` [-]: pore volume fraction after calendering, 0.25 to 0.45.
+* ``porosity`` [-]: pore volume fraction after calendering, 0.15 to 0.60.
 * ``adhesion`` [-]: binder adhesion metric, 0 to 1. 0: CBD forms separate agglomerates in the
   pores; 1: CBD wets the AM and forms films on particle surfaces and necks between particles.
 
 A single label is a :class:`Labels`; a batch is a float array of shape ``(n, 3)`` with columns
-in ``LABEL_FIELDS`` order. Normalisation maps each field's physical range onto [0, 1].
+in ``LABEL_FIELDS`` order. ``LABEL_RANGES`` are the physical ranges any label must lie in
+(wider than the range NMC cathodes are made in: am_wt about 0.85 to 0.98, porosity about 0.20
+to 0.50); a generator has its own, narrower trained range and normalises labels onto [0, 1]
+with the ranges it was trained with (:attr:`jaxmicro.generator.Generator.label_normalisation`).
 """
 
 from __future__ import annotations
@@ -21,10 +24,17 @@ import numpy as np
 
 LABEL_FIELDS: Final[tuple[str, str, str]] = ("am_wt", "porosity", "adhesion")
 LABEL_RANGES: Final[dict[str, tuple[float, float]]] = {
+    "am_wt": (0.80, 0.99),
+    "porosity": (0.15, 0.60),
+    "adhesion": (0.0, 1.0),
+}
+LEGACY_LABEL_NORMALISATION: Final[dict[str, tuple[float, float]]] = {
     "am_wt": (0.90, 0.96),
     "porosity": (0.25, 0.45),
     "adhesion": (0.0, 1.0),
 }
+"""The ranges that generators exported without a ``label_normalisation`` (before 2026-12-04)
+normalised their labels with: the physical ``LABEL_RANGES`` of that time."""
 LABEL_UNITS: Final[dict[str, str]] = {
     "am_wt": "AM weight fraction of dry solids [-]",
     "porosity": "pore volume fraction after calendering [-]",
@@ -38,8 +48,8 @@ class Labels:
     """One set of manufacturing labels, validated on construction.
 
     Attributes:
-        am_wt: active-material weight fraction of the dry solids [-], in [0.90, 0.96].
-        porosity: porosity after calendering [-], in [0.25, 0.45].
+        am_wt: active-material weight fraction of the dry solids [-], in [0.80, 0.99].
+        porosity: porosity after calendering [-], in [0.15, 0.60].
         adhesion: binder adhesion metric [-], in [0, 1].
     """
 
@@ -58,10 +68,6 @@ class Labels:
 
     def to_dict(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in LABEL_FIELDS}
-
-    def normalised(self) -> np.ndarray:
-        """Returns the labels mapped onto [0, 1], shape ``(3,)``."""
-        return normalise_labels(self.to_array())
 
     @classmethod
     def from_array(cls, values: Iterable[float]) -> Labels:
@@ -126,17 +132,14 @@ def _bounds(ranges: Mapping[str, tuple[float, float]]) -> tuple[np.ndarray, np.n
     return low, high
 
 
-def normalise_labels(
-    labels: np.ndarray, ranges: Mapping[str, tuple[float, float]] = LABEL_RANGES
-) -> np.ndarray:
-    """Maps physical labels of shape ``(..., 3)`` onto the unit cube, field by field."""
+def normalise_labels(labels: np.ndarray, ranges: Mapping[str, tuple[float, float]]) -> np.ndarray:
+    """Maps physical labels of shape ``(..., 3)`` onto the unit cube, field by field, with
+    ``ranges`` (``{field: (low, high)}``; a generator's ``label_normalisation``)."""
     low, high = _bounds(ranges)
     return (np.asarray(labels, dtype=np.float64) - low) / (high - low)
 
 
-def denormalise_labels(
-    unit_labels: np.ndarray, ranges: Mapping[str, tuple[float, float]] = LABEL_RANGES
-) -> np.ndarray:
+def denormalise_labels(unit_labels: np.ndarray, ranges: Mapping[str, tuple[float, float]]) -> np.ndarray:
     """Inverse of :func:`normalise_labels`: unit-cube values ``(..., 3)`` to physical labels."""
     low, high = _bounds(ranges)
     return low + np.asarray(unit_labels, dtype=np.float64) * (high - low)

@@ -1,9 +1,17 @@
-"""The default labelled dataset: the simulator run over a 3 x 3 x 3 label grid.
+"""The default labelled dataset: the simulator run over a label grid spanning the range NMC
+cathodes are made in.
 
-27 labels (am_wt 0.90/0.93/0.96 x porosity 0.28/0.36/0.44 x adhesion 0/0.5/1); 6 fixed labels,
-the centre point among them, are held out and 21 are for training, as in the paper this
-project reimplements. No held-out label is a corner of the grid, so validating on them asks
-the generator to interpolate, not to extrapolate.
+The default grid (``GRID_LEVELS``): am_wt 0.85/0.915/0.98 x porosity 0.20/0.30/0.40/0.50 x
+adhesion 0/0.5/1, 36 labels; 6 fixed labels (``HELDOUT_LABELS``) are held out and 30 are for
+training. No held-out label is a corner of the grid, so validating on them asks the generator to
+interpolate, not to extrapolate. The range is that of industrial NMC cathodes: AM 85-98 wt %
+(binder plus carbon 2-15 wt %) and 20-50 % porosity after calendering (Zheng et al., J. Power
+Sources 208 (2012) 52; Kench et al., Matter 2024, whose training grid it widens).
+
+The grid the shipped generator up to 2026-12-03 was trained on (``LEGACY_GRID_LEVELS``: am_wt
+0.90/0.93/0.96 x porosity 0.28/0.36/0.44 x adhesion 0/0.5/1, 27 labels, 21 for training, as in
+the paper) is ``jaxmicro simulate --grid narrow``, and what a provenance without recorded labels
+means.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -24,11 +32,24 @@ from jaxmicro.data.labels import Labels, validate_labels
 from jaxmicro.data.simulator import SimulatorConfig, check_seed, check_simulation_size, simulate_electrode
 
 GRID_LEVELS: Final[dict[str, tuple[float, ...]]] = {
+    "am_wt": (0.85, 0.915, 0.98),
+    "porosity": (0.20, 0.30, 0.40, 0.50),
+    "adhesion": (0.0, 0.5, 1.0),
+}
+HELDOUT_LABELS: Final[tuple[tuple[float, float, float], ...]] = (
+    (0.915, 0.30, 0.5),  # interior
+    (0.915, 0.40, 0.5),
+    (0.85, 0.40, 0.5),  # face centres
+    (0.98, 0.30, 0.5),
+    (0.915, 0.20, 1.0),  # edge midpoints
+    (0.915, 0.50, 0.0),
+)
+LEGACY_GRID_LEVELS: Final[dict[str, tuple[float, ...]]] = {
     "am_wt": (0.90, 0.93, 0.96),
     "porosity": (0.28, 0.36, 0.44),
     "adhesion": (0.0, 0.5, 1.0),
 }
-HELDOUT_LABELS: Final[tuple[tuple[float, float, float], ...]] = (
+LEGACY_HELDOUT_LABELS: Final[tuple[tuple[float, float, float], ...]] = (
     (0.93, 0.36, 0.5),  # centre
     (0.90, 0.36, 0.5),  # face centres
     (0.96, 0.36, 0.5),
@@ -36,11 +57,22 @@ HELDOUT_LABELS: Final[tuple[tuple[float, float, float], ...]] = (
     (0.93, 0.44, 0.0),
     (0.96, 0.44, 0.5),
 )
+GRIDS: Final[dict[str, tuple[Mapping[str, tuple[float, ...]], tuple[tuple[float, float, float], ...]]]] = {
+    "wide": (GRID_LEVELS, HELDOUT_LABELS),
+    "narrow": (LEGACY_GRID_LEVELS, LEGACY_HELDOUT_LABELS),
+}
+"""``jaxmicro simulate --grid`` choices: (levels, held-out labels)."""
+
+
+def label_grid(levels: Mapping[str, tuple[float, ...]] = GRID_LEVELS) -> np.ndarray:
+    """The product of ``levels``, shape ``(n, 3)``, am_wt slowest and adhesion fastest (36
+    labels for the default grid, 27 for ``LEGACY_GRID_LEVELS``)."""
+    return np.array(list(itertools.product(*levels.values())), dtype=np.float64)
 
 
 def default_label_grid() -> np.ndarray:
-    """The 27 grid labels, shape ``(27, 3)``, am_wt slowest and adhesion fastest."""
-    return np.array(list(itertools.product(*GRID_LEVELS.values())), dtype=np.float64)
+    """The default grid's 36 labels, shape ``(36, 3)`` (see :func:`label_grid`)."""
+    return label_grid(GRID_LEVELS)
 
 
 def sample_file_name(labels: Labels, suffix: str = ".npy") -> str:
@@ -145,8 +177,8 @@ class SimulationRecipe:
         labels: ``(n, 3)`` labels in simulation order.
         heldout: ``(m, 3)`` labels of the ``"heldout"`` split.
         recorded: whether the labels and the split were recorded; False for a source written
-            before they were (then they are :func:`simulate_dataset`'s defaults, the only ones
-            ``jaxmicro simulate`` makes).
+            before they were (then they are the legacy grid's, the only ones ``jaxmicro
+            simulate`` made then).
     """
 
     config: SimulatorConfig
@@ -187,8 +219,10 @@ def simulation_recipe(source: Any, where: str = "the provenance") -> SimulationR
     try:
         config = SimulatorConfig(**source["simulator_config"])
         seed = check_seed(source.get("seed", 0))
-        labels = validate_labels(source["labels"] if recorded else default_label_grid()).reshape(-1, 3)
-        heldout = np.asarray(source["heldout"] if recorded else HELDOUT_LABELS, np.float64).reshape(-1, 3)
+        labels = source["labels"] if recorded else label_grid(LEGACY_GRID_LEVELS)
+        labels = validate_labels(labels).reshape(-1, 3)
+        heldout = source["heldout"] if recorded else LEGACY_HELDOUT_LABELS
+        heldout = np.asarray(heldout, np.float64).reshape(-1, 3)
     except (TypeError, ValueError, KeyError) as error:
         raise ValueError(f"{where}: simulator settings not readable by this version ({error})") from None
     return SimulationRecipe(config, seed, labels, heldout, recorded)

@@ -47,7 +47,7 @@ from jaxmicro.characterise.measure import (
     MeasureSettings,
     average_over_seeds,
 )
-from jaxmicro.data.labels import LABEL_FIELDS, LABEL_RANGES, normalise_labels
+from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.design.properties import (
     cathode_properties,
     characterise_seeds,
@@ -400,7 +400,7 @@ class DesignObjective:
             seeds: generator seeds (default :attr:`seeds`).
         """
         labels = check_labels(self.generator, labels)
-        unit = jnp.asarray(normalise_labels(labels, LABEL_RANGES), dtype=jnp.float32)
+        unit = jnp.asarray(self.generator.unit_labels(labels))
         generator, settings = self.generator, self.settings
         keys = self._keys if seeds is None else jnp.stack([jax.random.PRNGKey(s) for s in seeds])
         volumes = generate_volumes(generator.params, generator.config, keys, unit, self._shape)

@@ -31,7 +31,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxmicro.characterise.measure import Measurement, MeasureSettings, average_over_seeds
-from jaxmicro.data.labels import LABEL_FIELDS, LABEL_RANGES, normalise_labels
+from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.design.objective import DesignObjective, Evaluation
 from jaxmicro.design.properties import generate_and_characterise, measurement_row
 from jaxmicro.generator import GeneratorConfig, check_labels
@@ -307,7 +307,7 @@ def _measure_seeds_sharded(
         objective.generator.params,
         objective.generator.config,
         keys,
-        normalise_labels(labels, LABEL_RANGES),
+        objective.generator.unit_labels(labels),
         (settings.volume_size,) * 3,
         settings.measure_settings(objective.generator.voxel_size_m),
         mesh=mesh,

@@ -25,8 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--init-from",
         default=None,
-        metavar="RUN",
-        help="start a new run from the newest checkpoint of run folder RUN (fine-tuning)",
+        metavar="RUN_OR_GENERATOR",
+        help="start a new run from the newest checkpoint of a run folder (fine-tuning), or from "
+        "an exported generator such as checkpoints/default (its weights, fresh critics, step 0: "
+        "fine-tuning on other data)",
     )
     parser.add_argument(
         "--stats-weight", type=float, default=None, help="two-point statistics loss weight [preset's]"

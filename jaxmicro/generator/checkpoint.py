@@ -38,7 +38,7 @@ from jaxmicro._files import (
     staging_dir,
     write_text_atomic,
 )
-from jaxmicro.data.labels import LABEL_FIELDS
+from jaxmicro.data.labels import LABEL_FIELDS, LABEL_RANGES, LEGACY_LABEL_NORMALISATION, normalise_labels
 from jaxmicro.generator.config import GeneratorConfig, TrainConfig
 from jaxmicro.generator.model import Params, init_generator
 
@@ -58,6 +58,9 @@ class Generator:
         label_ranges: the trained range, ``{field: (low, high)}`` of the training labels.
         voxel_size_m: voxel edge of the training data, so of generated volumes [m].
         info: provenance (training steps, data, command), free-form JSON.
+        label_normalisation: ``{field: (low, high)}`` mapped onto [0, 1] before the labels enter
+            the network (what it was trained with; :meth:`unit_labels`). Generators exported
+            before it was recorded used ``LEGACY_LABEL_NORMALISATION``.
     """
 
     config: GeneratorConfig
@@ -65,6 +68,14 @@ class Generator:
     label_ranges: Mapping[str, tuple[float, float]]
     voxel_size_m: float
     info: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    label_normalisation: Mapping[str, tuple[float, float]] = dataclasses.field(
+        default_factory=lambda: dict(LEGACY_LABEL_NORMALISATION)
+    )
+
+    def unit_labels(self, labels: np.ndarray) -> np.ndarray:
+        """Physical labels ``(..., 3)`` as this network takes them: float32, normalised with
+        :attr:`label_normalisation`."""
+        return normalise_labels(labels, self.label_normalisation).astype(np.float32)
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -73,6 +84,7 @@ class Generator:
             "generator_config": dataclasses.asdict(self.config),
             "label_fields": list(LABEL_FIELDS),
             "label_ranges": {k: list(v) for k, v in self.label_ranges.items()},
+            "label_normalisation": {k: list(v) for k, v in self.label_normalisation.items()},
             "voxel_size_m": self.voxel_size_m,
             "info": dict(self.info),
         }
@@ -118,40 +130,59 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return body
 
 
-def _checked_metadata(path: Path, meta: dict[str, Any]) -> tuple[dict[str, tuple[float, float]], float]:
-    """The trained label ranges and voxel size of ``generator.json``, checked (finite, ordered,
-    positive), so that a damaged file cannot switch off the range check of the labels."""
+def _checked_ranges(
+    path: Path, meta: dict[str, Any], key: str, strict: bool
+) -> dict[str, tuple[float, float]]:
+    """``meta[key]``: finite, ordered ranges of every label field (``strict``: low < high)."""
     try:
-        ranges = {str(k): (float(v[0]), float(v[1])) for k, v in meta["label_ranges"].items()}
-        voxel_size_m = float(meta["voxel_size_m"])
+        ranges = {str(k): (float(v[0]), float(v[1])) for k, v in meta[key].items()}
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
-        raise ValueError(
-            f"{path / GENERATOR_JSON}: label_ranges or voxel_size_m missing or not numbers ({error})"
-        ) from None
+        raise ValueError(f"{path / GENERATOR_JSON}: {key} missing or not numbers ({error})") from None
     if sorted(ranges) != sorted(LABEL_FIELDS):
         raise ValueError(
-            f"{path / GENERATOR_JSON}: label_ranges must have {list(LABEL_FIELDS)}, got {sorted(ranges)}"
+            f"{path / GENERATOR_JSON}: {key} must have {list(LABEL_FIELDS)}, got {sorted(ranges)}"
         )
     for name, (low, high) in ranges.items():
-        if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+        if not (np.isfinite(low) and np.isfinite(high) and (low < high if strict else low <= high)):
             raise ValueError(
-                f"{path / GENERATOR_JSON}: label range of {name} ({low}, {high}) must be finite, low <= high"
+                f"{path / GENERATOR_JSON}: {key} of {name} ({low}, {high}) must be finite, "
+                f"low {'<' if strict else '<='} high"
             )
+    return ranges
+
+
+def _checked_metadata(
+    path: Path, meta: dict[str, Any]
+) -> tuple[dict[str, tuple[float, float]], float, dict[str, tuple[float, float]]]:
+    """The trained label ranges, voxel size and label normalisation of ``generator.json``,
+    checked (finite, ordered, positive), so that a damaged file cannot switch off the range
+    check of the labels or feed the network NaN."""
+    ranges = _checked_ranges(path, meta, "label_ranges", strict=False)
+    normalisation = (
+        _checked_ranges(path, meta, "label_normalisation", strict=True)
+        if "label_normalisation" in meta
+        else dict(LEGACY_LABEL_NORMALISATION)
+    )
+    try:
+        voxel_size_m = float(meta["voxel_size_m"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path / GENERATOR_JSON}: voxel_size_m missing or not a number ({error})") from None
     if not (np.isfinite(voxel_size_m) and 0 < voxel_size_m < 1e-3):
         raise ValueError(
             f"{path / GENERATOR_JSON}: voxel_size_m={voxel_size_m} must be in metres, in (0, 1e-3)"
         )
-    return ranges, voxel_size_m
+    return ranges, voxel_size_m, normalisation
 
 
 def _generator_from_metadata(meta: dict[str, Any], params: Params, path: Path = Path(".")) -> Generator:
-    ranges, voxel_size_m = _checked_metadata(path, meta)
+    ranges, voxel_size_m, normalisation = _checked_metadata(path, meta)
     return Generator(
         GeneratorConfig(**meta["generator_config"]),
         params,
         ranges,
         voxel_size_m,
         meta.get("info", {}),
+        normalisation,
     )
 
 
@@ -240,6 +271,16 @@ def trained_label_ranges(labels: np.ndarray) -> dict[str, tuple[float, float]]:
     labels = np.asarray(labels, dtype=np.float64).reshape(-1, 3)
     return {
         name: (float(labels[:, i].min()), float(labels[:, i].max())) for i, name in enumerate(LABEL_FIELDS)
+    }
+
+
+def label_normalisation_for(trained: Mapping[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """The normalisation a new training run uses: its trained range mapped onto [0, 1], so the
+    network sees the whole unit cube; a field that does not vary in the data (one adhesion only)
+    takes its physical range (``LABEL_RANGES``), so its label still maps inside [0, 1]."""
+    return {
+        name: (low, high) if high > low else LABEL_RANGES[name]
+        for name, (low, high) in trained.items()
     }
 
 

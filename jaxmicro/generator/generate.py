@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmicro.data.labels import LABEL_RANGES, normalise_labels, validate_labels
+from jaxmicro.data.labels import validate_labels
 from jaxmicro.generator.checkpoint import Generator
 from jaxmicro.generator.config import GeneratorConfig
 from jaxmicro.generator.model import Params, generator_apply
@@ -53,7 +53,7 @@ def generate_probabilities(
         params: generator parameters.
         config: the generator network (static).
         key: PRNG key of the latent noise.
-        labels_unit: ``(n, 3)`` labels normalised with ``LABEL_RANGES`` (unit cube).
+        labels_unit: ``(n, 3)`` labels as the network takes them (``Generator.unit_labels``).
         latent_shape: ``(lz, ly, lx)`` latent size (static); the output is periodic with edge
             ``latent * config.upsample_factor``.
         output_shape: ``(z, y, x)`` (static, even sizes): return only the first ``z, y, x``
@@ -197,7 +197,7 @@ def generate(
     seeds = np.array([check_seed(s, "seed") for s in seeds.tolist()], dtype=np.int64)
     latent = latent_shape_for(generator.config, shape, periodic)
     _check_generation_memory(len(labels), seeds.size, shape)
-    unit = jnp.asarray(normalise_labels(labels, LABEL_RANGES), jnp.float32)
+    unit = jnp.asarray(generator.unit_labels(labels))
     blocks = []
     for s in seeds.tolist():
         probs = generate_probabilities(

@@ -32,13 +32,6 @@ STATS_FLOOR: Final[float] = 0.01
 """Smallest denominator of the relative two-point errors (rare phase pairs would dominate)."""
 
 
-def sharpen(volumes: jax.Array, temperature: float) -> jax.Array:
-    """``softmax(log(p) / T)`` over the phase axis: ``T -> 0`` approaches the one-hot argmax."""
-    if temperature == 1.0:
-        return volumes
-    return jax.nn.softmax(jnp.log(jnp.maximum(volumes, 1e-30)) / temperature, axis=-1)
-
-
 def volume_fraction_loss(volumes: jax.Array, fractions: jax.Array) -> jax.Array:
     """Mean squared error of the mean phase probabilities against ``(b, 3)`` ``fractions``."""
     return jnp.mean((jnp.mean(volumes, axis=(1, 2, 3)) - fractions) ** 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import jax
@@ -115,8 +116,15 @@ def save_validation_montage(path: str | Path, report) -> Path:
     return path
 
 
-def save_training_png(path: str | Path, g_params: Params, config: TrainConfig, bank: SliceBank) -> Path:
-    """Generated slices at three training labels (fixed noise) above the real ones."""
+def save_training_png(
+    path: str | Path,
+    g_params: Params,
+    config: TrainConfig,
+    bank: SliceBank,
+    label_normalisation: Mapping[str, tuple[float, float]],
+) -> Path:
+    """Generated slices at three training labels (fixed noise) above the real ones (titles: the
+    physical labels, ``bank``'s unit labels mapped back with ``label_normalisation``)."""
     index = np.linspace(0, bank.labels_unit.shape[0] - 1, 3).round().astype(int)
     labels = bank.labels_unit[index]
     z = jax.random.normal(
@@ -124,5 +132,6 @@ def save_training_png(path: str | Path, g_params: Params, config: TrainConfig, b
     )
     volumes = np.asarray(generator_apply(g_params, config.generator, z, labels).argmax(-1))
     real = np.asarray(bank.images[0][index])  # (3, z, y, x) for 3-D training data
-    titles = [",".join(f"{v:.2f}" for v in row) for row in denormalise_labels(np.asarray(labels))]
+    physical = denormalise_labels(np.asarray(labels), label_normalisation)
+    titles = [",".join(f"{v:.2f}" for v in row) for row in physical]
     return save_slices_png(path, volumes, titles, real if real.shape[1:] == volumes.shape[1:] else None)

@@ -9,7 +9,7 @@ cross-sections (``Sample.slice_normal_axis``) for 2-D -> 3-D training.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import jax
@@ -91,6 +91,7 @@ def _real_log_tau(group: Sequence[Sample]) -> np.ndarray:
 def build_slice_bank(
     samples: Sequence[Sample],
     slice_size: int,
+    label_normalisation: Mapping[str, tuple[float, float]],
     stats_lags: Sequence[int] = (1,),
     tortuosity_targets: bool = False,
 ) -> SliceBank:
@@ -100,6 +101,8 @@ def build_slice_bank(
         samples: training samples: 3-D volumes, and/or 2-D sections with ``slice_normal_axis``
             (then every label needs a section normal to each of the three axes).
         slice_size: the critics' slice edge [voxels]; every slice must be at least this big.
+        label_normalisation: ``{field: (low, high)}`` mapped onto [0, 1] for the network
+            (:attr:`jaxmicro.generator.Generator.label_normalisation`).
         stats_lags: lags of the bank's ``two_point`` statistics [voxels].
         tortuosity_targets: compute ``log_tau`` (needs 3-D volumes; NaN otherwise).
 
@@ -155,7 +158,7 @@ def build_slice_bank(
     )
     return SliceBank(
         tuple(images),
-        jnp.asarray(normalise_labels(np.array(keys)), jnp.float32),
+        jnp.asarray(normalise_labels(np.array(keys), label_normalisation), jnp.float32),
         jnp.asarray(fractions, jnp.float32),
         jnp.asarray(two_point),
         jnp.asarray(log_tau),

@@ -39,10 +39,15 @@ import optax
 from tqdm.auto import tqdm
 
 from jaxmicro._files import no_space_guard, remove_stale_temporaries, run_lock, write_text_atomic
+from jaxmicro.characterise.soft import sharpen
 from jaxmicro.data.dataset import LabelledDataset
+from jaxmicro.data.labels import LEGACY_LABEL_NORMALISATION
 from jaxmicro.generator.checkpoint import (
+    RUN_JSON,
     Generator,
     checkpoint_manager,
+    label_normalisation_for,
+    load_generator,
     read_run_json,
     restore_train_state,
     save_generator,
@@ -51,7 +56,7 @@ from jaxmicro.generator.checkpoint import (
     write_run_json,
 )
 from jaxmicro.generator.config import TrainConfig
-from jaxmicro.generator.losses import sharpen, tortuosity_loss, two_point_loss, volume_fraction_loss
+from jaxmicro.generator.losses import tortuosity_loss, two_point_loss, volume_fraction_loss
 from jaxmicro.generator.model import Params, critic_apply, generator_apply, init_critics, init_generator
 from jaxmicro.generator.slices import SliceBank, build_slice_bank, real_slices, volume_slices
 
@@ -254,7 +259,7 @@ def _export(run_dir: Path, state: TrainState, config: TrainConfig, data: dict[st
     info = {
         "steps": int(state.step),
         "train_config": config.to_json(),
-        "data": {k: v for k, v in data.items() if k != "label_ranges"},
+        "data": {k: v for k, v in data.items() if k not in ("label_ranges", "label_normalisation")},
     }
     generator = Generator(
         config.generator,
@@ -262,6 +267,7 @@ def _export(run_dir: Path, state: TrainState, config: TrainConfig, data: dict[st
         {k: tuple(v) for k, v in data["label_ranges"].items()},
         data["voxel_size_m"],
         info,
+        _ranges(data["label_normalisation"]),
     )
     save_generator(generator, run_dir / "generator")
     return generator
@@ -287,20 +293,51 @@ def _truncate_losses(path: Path, step: int) -> None:
         write_text_atomic(path, "\n".join(keep) + "\n")
 
 
-def _initial_state_from(source: Path, config: TrainConfig, like: TrainState) -> tuple[TrainState, dict]:
-    """The newest state of the run in ``source``, checked to fit ``config``'s networks."""
-    source_config, _ = read_run_json(source)
-    for field in ("generator", "critic_channels", "slice_size"):
-        if getattr(source_config, field) != getattr(config, field):
+def _ranges(mapping: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    return {str(k): (float(v[0]), float(v[1])) for k, v in mapping.items()}
+
+
+def _initial_state_from(
+    source: Path, config: TrainConfig, like: TrainState
+) -> tuple[TrainState, dict, dict[str, tuple[float, float]]]:
+    """The state to fine-tune from, its provenance and its label normalisation.
+
+    ``source`` is a run folder (its newest checkpoint: weights, optimiser states, step) or an
+    exported generator (``generator.json``; e.g. ``checkpoints/default``): its weights as the
+    generator and its EMA, with fresh critics and optimiser states, from step 0. Either must have
+    ``config``'s networks.
+    """
+    if not (source / RUN_JSON).is_file():
+        try:
+            generator = load_generator(source)
+        except FileNotFoundError:
             raise ValueError(
-                f"{source}: its {field} is {getattr(source_config, field)}, this run's is "
-                f"{getattr(config, field)}; init_from needs the same networks"
-            )
+                f"{source}: neither a training run (run.json) nor an exported generator"
+            ) from None
+        _check_same(source, "generator", generator.config, config.generator)
+        params = jax.tree_util.tree_map(jnp.asarray, generator.params)
+        provenance = {"generator": str(source.resolve()), "step": int(generator.info.get("steps", 0))}
+        return like._replace(g_params=params, g_ema=params), provenance, dict(generator.label_normalisation)
+    source_config, source_data = read_run_json(source)
+    for field in ("generator", "critic_channels", "slice_size"):
+        _check_same(source, field, getattr(source_config, field), getattr(config, field))
     manager = checkpoint_manager(source, source_config.keep_checkpoints)
     if manager.latest_step() is None:
         raise ValueError(f"{source}: no checkpoint to start from")
     state = restore_train_state(manager, like)[1]
-    return state, {"run": str(source.resolve()), "step": int(state.step)}
+    normalisation = _ranges(source_data.get("label_normalisation", LEGACY_LABEL_NORMALISATION))
+    return state, {"run": str(source.resolve()), "step": int(state.step)}, normalisation
+
+
+def _check_same(source: Path, field: str, theirs: Any, ours: Any) -> None:
+    if theirs != ours:
+        raise ValueError(
+            f"{source}: its {field} is {theirs}, this run's is {ours}; init_from needs the same networks"
+        )
+
+
+def _covers(normalisation: dict[str, tuple[float, float]], trained: dict[str, Any]) -> bool:
+    return all(normalisation[k][0] <= lo and hi <= normalisation[k][1] for k, (lo, hi) in trained.items())
 
 
 def train(
@@ -321,7 +358,10 @@ def train(
         resume: continue from the newest checkpoint of ``run_dir``.
         init_from: start a new run from the newest checkpoint of this other run folder
             (weights, optimiser states and step count): fine-tuning with changed losses or
-            step counts. Its networks and slice size must equal ``config``'s.
+            step counts; or from an exported generator (its weights, with fresh critics, from
+            step 0): fine-tuning on other data. Its networks (and slice size) must equal
+            ``config``'s. The labels keep its normalisation where that covers the new trained
+            range, else take the new range.
         progress: show a tqdm bar with the losses.
 
     Returns:
@@ -351,15 +391,15 @@ def _train_locked(
     progress: bool,
 ) -> TrainResult:
     data = data_description(dataset)
-    bank = build_slice_bank(
-        dataset.train, config.slice_size, config.stats_lags, tortuosity_targets=config.tau_weight > 0
-    )
     manager = checkpoint_manager(run_dir, config.keep_checkpoints, cleanup=True)  # we hold the lock
     state = init_train_state(config)
     if manager.latest_step() is not None and not resume:
         raise FileExistsError(f"{run_dir} already holds a training run; pass --resume or use a new --out")
     if resume and init_from is not None:
         raise ValueError("pass either resume or init_from, not both")
+    # A new run maps its trained range onto [0, 1]; a resumed one keeps what it was started with
+    # (runs from before it was recorded: the legacy ranges).
+    normalisation = label_normalisation_for(data["label_ranges"])
     if resume:
         saved, saved_data = read_run_json(run_dir)
         if saved.replace(steps=config.steps) != config:
@@ -368,10 +408,21 @@ def _train_locked(
             raise ValueError(f"{run_dir}: the run was trained on other data ({saved_data.get('root')})")
         if "init_from" in saved_data:
             data["init_from"] = saved_data["init_from"]
+        normalisation = _ranges(saved_data.get("label_normalisation", LEGACY_LABEL_NORMALISATION))
         state = restore_train_state(manager, state)[1]
         _truncate_losses(run_dir / "losses.csv", int(state.step))
     elif init_from is not None:
-        state, data["init_from"] = _initial_state_from(Path(init_from), config, state)
+        state, data["init_from"], inherited = _initial_state_from(Path(init_from), config, state)
+        if _covers(inherited, data["label_ranges"]):
+            normalisation = inherited
+    data["label_normalisation"] = normalisation
+    bank = build_slice_bank(
+        dataset.train,
+        config.slice_size,
+        normalisation,
+        config.stats_lags,
+        tortuosity_targets=config.tau_weight > 0,
+    )
     write_run_json(run_dir, config, data)
     step_fn = make_train_step(config)
     start_step, rows, pending = int(state.step), [], []
@@ -412,7 +463,9 @@ def _train_locked(
         if config.png_every and step % config.png_every == 0:
             from jaxmicro.generator.plotting import save_training_png
 
-            save_training_png(run_dir / "png" / f"step{step:07d}.png", state.g_params, config, bank)
+            save_training_png(
+                run_dir / "png" / f"step{step:07d}.png", state.g_params, config, bank, normalisation
+            )
     bar.close()
     seconds = time.perf_counter() - started
     if pending:

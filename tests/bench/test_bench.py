@@ -23,7 +23,7 @@ from jaxmicro.bench import (
     time_jitted,
 )
 from jaxmicro.cli import main
-from jaxmicro.data.labels import LABEL_RANGES
+from jaxmicro.data.labels import LEGACY_LABEL_NORMALISATION
 from jaxmicro.data.phases import AM, CBD, PORE
 from jaxmicro.generator import Generator, GeneratorConfig, init_generator
 
@@ -32,7 +32,8 @@ from jaxmicro.generator import Generator, GeneratorConfig, init_generator
 def tiny() -> Generator:
     """Untrained weights: only the timings matter here."""
     config = GeneratorConfig(latent_channels=4, channels=(8, 4))
-    return Generator(config, init_generator(config, jax.random.PRNGKey(0)), dict(LABEL_RANGES), 1e-6)
+    params = init_generator(config, jax.random.PRNGKey(0))
+    return Generator(config, params, dict(LEGACY_LABEL_NORMALISATION), 1e-6)
 
 
 def test_time_call_reports_the_first_call_apart_from_the_steady_median():

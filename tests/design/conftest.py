@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from jaxmicro.data.labels import LABEL_RANGES
+from jaxmicro.data.labels import LEGACY_LABEL_NORMALISATION
 from jaxmicro.generator import Generator, GeneratorConfig, init_generator, save_generator
 
 TOY_CONFIG = GeneratorConfig(latent_channels=4, channels=(8, 4))
@@ -29,7 +29,7 @@ def toy_generator() -> Generator:
     return Generator(
         config=TOY_CONFIG,
         params=params,
-        label_ranges=dict(LABEL_RANGES),
+        label_ranges=dict(LEGACY_LABEL_NORMALISATION),  # trained range = normalisation: unit cube
         voxel_size_m=TOY_VOXEL_SIZE_M,
         info={"toy": "untrained weights for tests"},
     )

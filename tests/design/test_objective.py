@@ -10,7 +10,6 @@ import pytest
 
 from jaxmicro.characterise.measure import MeasureSettings, average_over_seeds, measure
 from jaxmicro.data import SimulatorConfig, simulate
-from jaxmicro.data.labels import LABEL_RANGES, normalise_labels
 from jaxmicro.design import (
     DesignObjective,
     DesignSettings,
@@ -219,7 +218,7 @@ def test_measuring_in_two_steps_equals_the_single_jitted_computation(toy):
     settings = DesignSettings(volume_size=SIZE, seeds_per_label=2)
     volumes, properties = DesignObjective(toy, settings).measure(LABELS)
     keys = jax.numpy.stack([jax.random.PRNGKey(s) for s in range(2)])
-    unit = jax.numpy.asarray(normalise_labels(LABELS, LABEL_RANGES), jax.numpy.float32)
+    unit = jax.numpy.asarray(toy.unit_labels(LABELS))
     fused_volumes, fused = generate_and_characterise(
         toy.params, toy.config, keys, unit, (SIZE,) * 3, settings.measure_settings(toy.voxel_size_m)
     )

@@ -16,7 +16,6 @@ import pytest
 
 from jaxmicro.characterise.measure import average_over_seeds
 from jaxmicro.cli import main
-from jaxmicro.data.labels import LABEL_RANGES, normalise_labels
 from jaxmicro.design import (
     DesignObjective,
     DesignSettings,
@@ -61,7 +60,7 @@ def test_batch_mesh_spans_the_devices_or_the_first_n():
 def _reference(toy):
     """Unsharded, as DesignObjective.measure calls it (so the compilation is shared)."""
     keys = jnp.stack([jax.random.PRNGKey(s) for s in range(SETTINGS.seeds_per_label)])
-    unit = jnp.asarray(normalise_labels(_labels(toy), LABEL_RANGES), jnp.float32)
+    unit = jnp.asarray(toy.unit_labels(_labels(toy)))
     return generate_and_characterise(
         toy.params,
         toy.config,
@@ -166,7 +165,6 @@ SCRIPT = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     from conftest import toy_generator
     from jaxmicro.characterise.measure import MeasureSettings
-    from jaxmicro.data.labels import LABEL_RANGES, normalise_labels
     from jaxmicro.design import design_space, label_grid
     from jaxmicro.design.sharding import batch_mesh, generate_and_characterise_sharded
 
@@ -177,7 +175,7 @@ SCRIPT = textwrap.dedent(
     assert mesh.size == 4, jax.devices()
     keys = jnp.stack([jax.random.PRNGKey(s) for s in range(2)])
     volumes, props = generate_and_characterise_sharded(
-        toy.params, toy.config, keys, normalise_labels(labels, LABEL_RANGES), (16, 16, 16),
+        toy.params, toy.config, keys, toy.unit_labels(labels), (16, 16, 16),
         MeasureSettings(toy.voxel_size_m), mesh=mesh)
     np.savez(out / "sharded.npz", volumes=volumes, **props._asdict())
     """

@@ -5,6 +5,7 @@ import jax
 import numpy as np
 import pytest
 
+from jaxmicro.data.labels import LEGACY_LABEL_NORMALISATION
 from jaxmicro.generator import load_generator, save_generator
 from jaxmicro.generator.checkpoint import default_checkpoint_path, load_default_generator
 
@@ -59,6 +60,9 @@ def test_shipped_default_checkpoint_loads():
     generator = load_default_generator()
     assert generator.config.upsample_factor == 16
     assert generator.label_ranges["porosity"] == (0.28, 0.44)
+    # Exported before label_normalisation was recorded: its network takes the legacy ranges.
+    assert generator.label_normalisation == LEGACY_LABEL_NORMALISATION
+    assert generator.unit_labels(np.array([0.93, 0.35, 0.25])) == pytest.approx([0.5, 0.5, 0.25])
 
 
 @pytest.mark.parametrize(
@@ -68,7 +72,9 @@ def test_shipped_default_checkpoint_loads():
         (lambda m: m["label_ranges"].update(porosity=[0.44, 0.28]), "low <= high"),
         (lambda m: m["label_ranges"].pop("porosity"), "label_ranges must have"),
         (lambda m: m.update(voxel_size_m=float("nan")), "voxel_size_m=nan must be in metres"),
-        (lambda m: m.update(voxel_size_m="abc"), "not numbers"),
+        (lambda m: m.update(voxel_size_m="abc"), "not a number"),
+        (lambda m: m.update(label_normalisation={**m["label_ranges"], "am_wt": [0.9, 0.9]}), "low < high"),
+        (lambda m: m.update(label_normalisation={"am_wt": [0, 1]}), "label_normalisation must have"),
     ],
 )
 def test_a_checkpoint_with_a_broken_range_is_refused_not_unchecked(tiny_run, tmp_path, edit, match):
@@ -80,3 +86,18 @@ def test_a_checkpoint_with_a_broken_range_is_refused_not_unchecked(tiny_run, tmp
     (broken / "generator.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=match):
         load_generator(broken)
+
+
+def test_label_normalisation_round_trips_and_defaults_to_the_legacy_ranges(tiny_run, tmp_path):
+    generator = load_generator(tiny_run)
+    # A new run normalises with its trained range (the tiny dataset spans the default grid).
+    assert generator.label_normalisation == generator.label_ranges
+    labels = np.array(list(generator.label_ranges.values())).T  # (2, 3): lows, highs
+    np.testing.assert_allclose(generator.unit_labels(labels), [[0, 0, 0], [1, 1, 1]], atol=1e-6)
+    assert generator.unit_labels(labels).dtype == np.float32
+    old = tmp_path / "old"
+    shutil.copytree(tiny_run / "generator", old)
+    meta = json.loads((old / "generator.json").read_text())
+    del meta["label_normalisation"]
+    (old / "generator.json").write_text(json.dumps(meta))
+    assert load_generator(old).label_normalisation == LEGACY_LABEL_NORMALISATION

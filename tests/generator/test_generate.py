@@ -42,11 +42,11 @@ def test_periodic_output_sizes(generator):
 
 def test_label_and_shape_validation(generator):
     with pytest.raises(ValueError, match="trained range"):
-        generate(generator, [0.93, 0.45, 0.5])  # physical but above the trained 0.44
+        generate(generator, [0.93, 0.52, 0.5])  # physical but above the trained 0.50
     with pytest.warns(UserWarning, match="extrapolating"):
-        generate(generator, [0.93, 0.45, 0.5], shape=(16, 16, 16), extrapolate=True)
+        generate(generator, [0.93, 0.52, 0.5], shape=(16, 16, 16), extrapolate=True)
     with pytest.raises(ValueError, match="outside its range"):
-        generate(generator, [0.99, 0.36, 0.5], extrapolate=True)  # not physical at all
+        generate(generator, [0.995, 0.36, 0.5], extrapolate=True)  # not physical at all
     with pytest.raises(ValueError, match="multiples of 8"):
         generate(generator, [0.93, 0.36, 0.5], shape=(20, 16, 16))
     with pytest.raises(ValueError, match="shape"):

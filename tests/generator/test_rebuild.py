@@ -1,5 +1,5 @@
 """``jaxmicro validate`` without --data: the generator's training dataset, rebuilt from the
-provenance in its generator.json (here the tiny run's: 27 volumes of 16^3, data seed 0)."""
+provenance in its generator.json (here the tiny run's: 36 volumes of 16^3, data seed 0)."""
 
 import dataclasses
 import json
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxmicro.cli import main
-from jaxmicro.data import HELDOUT_LABELS, SimulatorConfig, default_label_grid
+from jaxmicro.data import LEGACY_GRID_LEVELS, LEGACY_HELDOUT_LABELS, SimulatorConfig, label_grid
 from jaxmicro.generator import load_generator, save_generator
 from jaxmicro.generator.validate import rebuild_training_dataset, training_data_recipe
 
@@ -50,18 +50,23 @@ def test_the_rebuilt_dataset_is_the_training_dataset_and_is_reused(tiny_run, tin
     assert "reused" in second.describe() and "bit-identical" in second.describe()
 
 
-def test_a_provenance_without_labels_means_the_default_grid(tiny_run):
-    """Generators trained before the labels were recorded (the shipped one): the defaults of
-    jaxmicro simulate, checked against the recorded training count and label range."""
-    generator = load_generator(tiny_run)
+def test_a_provenance_without_labels_means_the_legacy_grid(tiny_run):
+    """Generators trained before the labels were recorded (the shipped one): the grid jaxmicro
+    simulate made then (``LEGACY_GRID_LEVELS``), checked against the recorded training count
+    and label range."""
+    generator = load_generator(tiny_run)  # trained on the (recorded) wide grid: 30 volumes
     source = {k: v for k, v in generator.info["data"]["source"].items() if k not in ("labels", "heldout")}
-    recipe = training_data_recipe(_with_data(generator, source=source))
+    legacy_range = {"am_wt": (0.90, 0.96), "porosity": (0.28, 0.44), "adhesion": (0.0, 1.0)}
+    legacy = dataclasses.replace(_with_data(generator, source=source, n_train=21), label_ranges=legacy_range)
+    recipe = training_data_recipe(legacy)
     assert not recipe.recorded
-    np.testing.assert_array_equal(recipe.labels, default_label_grid())
-    np.testing.assert_array_equal(recipe.heldout, HELDOUT_LABELS)
-    np.testing.assert_array_equal(recipe.labels, training_data_recipe(generator).labels)
+    np.testing.assert_array_equal(recipe.labels, label_grid(LEGACY_GRID_LEVELS))
+    np.testing.assert_array_equal(recipe.heldout, LEGACY_HELDOUT_LABELS)
+    assert len(recipe.train_labels) == 21
     with pytest.raises(ValueError, match=r"does not describe .*20 training volumes.*pass --data DATASET"):
-        training_data_recipe(_with_data(generator, source=source, n_train=20))
+        training_data_recipe(_with_data(legacy, n_train=20))
+    with pytest.raises(ValueError, match=r"does not describe .*30 training volumes.*pass --data DATASET"):
+        training_data_recipe(_with_data(generator, source=source))
 
 
 def test_no_provenance_is_a_one_line_error_naming_data(tiny_run):

@@ -7,7 +7,14 @@ the one the checkpoint was trained and validated on.
 import numpy as np
 import pytest
 
-from jaxmicro.data import SimulatorConfig, load_dataset, simulate_dataset
+from jaxmicro.data import (
+    LEGACY_GRID_LEVELS,
+    LEGACY_HELDOUT_LABELS,
+    SimulatorConfig,
+    label_grid,
+    load_dataset,
+    simulate_dataset,
+)
 from jaxmicro.generator import load_default_generator, validate_generator
 
 
@@ -15,7 +22,9 @@ from jaxmicro.generator import load_default_generator, validate_generator
 def default_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("default") / "simulated64"
     config = SimulatorConfig(shape=(64, 64, 64), voxel_size_m=0.75e-6)
-    return load_dataset(simulate_dataset(root, config, seed=0, progress=False))
+    # The legacy grid (jaxmicro simulate --grid narrow) the shipped checkpoint was trained on.
+    labels = label_grid(LEGACY_GRID_LEVELS)
+    return load_dataset(simulate_dataset(root, config, 0, labels, LEGACY_HELDOUT_LABELS, progress=False))
 
 
 def test_quick_check_of_the_shipped_generator(default_dataset):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from jaxmicro.characterise import two_point_statistics
-from jaxmicro.data import Labels, Sample
+from jaxmicro.data import LEGACY_LABEL_NORMALISATION, Labels, Sample
 from jaxmicro.generator.slices import build_slice_bank, random_crops, real_slices, volume_slices
 
 
@@ -17,7 +17,7 @@ def _volume(seed, shape=(8, 10, 12)):
 def test_bank_holds_slices_of_every_axis_with_z_first_in_through_plane_images():
     volume = _volume(0)
     sample = Sample("a.npy", Labels(0.93, 0.36, 0.5), 1e-6, "train", volume)
-    bank = build_slice_bank([sample], 8)
+    bank = build_slice_bank([sample], 8, LEGACY_LABEL_NORMALISATION)
     assert [b.shape for b in bank.images] == [(1, 8, 10, 12), (1, 10, 8, 12), (1, 12, 8, 10)]
     np.testing.assert_array_equal(bank.images[1][0, 4], volume[:, 4, :])
     np.testing.assert_array_equal(bank.images[2][0, 3], volume[:, :, 3])
@@ -28,13 +28,14 @@ def test_bank_holds_slices_of_every_axis_with_z_first_in_through_plane_images():
 def test_bank_two_point_statistics_from_slices_equal_those_of_the_volume():
     volume = _volume(2)
     sample = Sample("a.npy", Labels(0.93, 0.36, 0.5), 1e-6, "train", volume)
-    bank = build_slice_bank([sample], 8, stats_lags=(1, 3))
+    bank = build_slice_bank([sample], 8, LEGACY_LABEL_NORMALISATION, stats_lags=(1, 3))
     direct = two_point_statistics(jax.nn.one_hot(volume, 3), (0, 1, 2), (1, 3))
     assert bank.two_point.shape == (1, 2, 3, 3, 3)
     np.testing.assert_allclose(bank.two_point[0], direct, atol=1e-6)
     # Anisotropy survives: a volume layered along z has interfaces only across z.
     layered = np.broadcast_to((np.arange(8) % 3)[:, None, None], (8, 8, 8)).astype(np.uint8)
-    bank = build_slice_bank([Sample("b.npy", Labels(0.9, 0.3, 0.0), 1e-6, "train", layered)], 8)
+    sample = Sample("b.npy", Labels(0.9, 0.3, 0.0), 1e-6, "train", layered)
+    bank = build_slice_bank([sample], 8, LEGACY_LABEL_NORMALISATION)
     interfaces = 1.0 - np.trace(np.asarray(bank.two_point[0, 0]), axis1=-2, axis2=-1)
     np.testing.assert_allclose(interfaces, [1.0, 0.0, 0.0], atol=1e-6)
 
@@ -42,14 +43,14 @@ def test_bank_two_point_statistics_from_slices_equal_those_of_the_volume():
 def test_bank_from_2d_sections_and_clear_errors():
     labels = Labels(0.9, 0.3, 0.0)
     sections = [Sample(f"s{a}.npy", labels, 1e-6, "train", _volume(a, (1, 9, 9))[0], a) for a in range(3)]
-    bank = build_slice_bank(sections, 8)
+    bank = build_slice_bank(sections, 8, LEGACY_LABEL_NORMALISATION)
     assert [b.shape for b in bank.images] == [(1, 1, 9, 9)] * 3
     with pytest.raises(ValueError, match="no 3-D volume and no 2-D section normal to axis 2"):
-        build_slice_bank(sections[:2], 8)
+        build_slice_bank(sections[:2], 8, LEGACY_LABEL_NORMALISATION)
     with pytest.raises(ValueError, match="smaller than slice_size"):
-        build_slice_bank(sections, 16)
+        build_slice_bank(sections, 16, LEGACY_LABEL_NORMALISATION)
     with pytest.raises(ValueError, match="no training samples"):
-        build_slice_bank([], 8)
+        build_slice_bank([], 8, LEGACY_LABEL_NORMALISATION)
 
 
 def test_crops_come_from_the_requested_items():
@@ -63,7 +64,7 @@ def test_volume_and_real_slices_shapes():
     volumes = jax.random.uniform(jax.random.PRNGKey(0), (2, 8, 8, 8, 3))
     assert volume_slices(volumes, 1, jax.random.PRNGKey(1), 3, 8).shape == (6, 8, 8, 3)
     sample = Sample("a.npy", Labels(0.93, 0.36, 0.5), 1e-6, "train", _volume(1, (8, 8, 8)))
-    bank = build_slice_bank([sample], 8)
+    bank = build_slice_bank([sample], 8, LEGACY_LABEL_NORMALISATION)
     real = real_slices(bank, 0, jax.random.PRNGKey(2), np.array([0, 0]), 2, 8)
     assert real.shape == (4, 8, 8, 3)
     np.testing.assert_allclose(real.sum(-1), 1.0)

@@ -1,11 +1,12 @@
+import dataclasses
 import json
 
 import jax
 import numpy as np
 import pytest
 
-from jaxmicro.data import Sample, load_dataset
-from jaxmicro.generator import TrainConfig, preset, train
+from jaxmicro.data import LABEL_RANGES, Sample, load_dataset
+from jaxmicro.generator import TrainConfig, load_generator, preset, save_generator, train
 from jaxmicro.generator.checkpoint import checkpoint_manager, restore_train_state
 from jaxmicro.generator.train import init_train_state
 
@@ -91,7 +92,9 @@ def test_training_from_2d_sections_only(tiny_dataset, tmp_path):
     result = train(load, tmp_path / "run2d", TINY.replace(steps=1, checkpoint_every=1), progress=False)
     assert result.history.shape == (1, 7)
     assert np.all(np.isfinite(result.history))
-    assert result.generator.label_ranges["am_wt"] == (0.9, 0.9)
+    assert result.generator.label_ranges["am_wt"] == (0.85, 0.85)
+    # One am_wt only: the network sees it normalised with the physical range, inside [0, 1].
+    assert result.generator.label_normalisation["am_wt"] == LABEL_RANGES["am_wt"]
     with pytest.raises(ValueError, match="tortuosity targets need 3-D training volumes"):
         train(load, tmp_path / "tau2d", TINY.replace(steps=1, tau_weight=1.0), progress=False)
 
@@ -202,6 +205,36 @@ def test_init_from_starts_a_new_run_at_another_runs_state(tiny_dataset, tiny_run
         train(tiny_dataset, tmp_path / "c", TINY.replace(critic_channels=(8, 4)), init_from=tiny_run)
     with pytest.raises(ValueError, match="not both"):
         train(tiny_dataset, tmp_path / "tuned", tuned, resume=True, init_from=tiny_run)
+
+
+def test_init_from_an_exported_generator_takes_its_weights_with_fresh_critics(
+    tiny_dataset, tiny_run, tmp_path
+):
+    """Fine-tuning on other data starts from a shipped generator (no run folder): its weights
+    as the generator and its EMA, new critics, step 0; the labels keep its normalisation when
+    that covers the new data's range, else take the new range."""
+    exported = load_generator(tiny_run)
+    start = init_train_state(TINY)
+    from jaxmicro.generator.train import _initial_state_from
+
+    state, provenance, normalisation = _initial_state_from(tiny_run / "generator", TINY, start)
+    assert int(state.step) == 0 and provenance["step"] == 2
+    assert _leaves_equal(state.g_params, exported.params) and _leaves_equal(state.g_ema, exported.params)
+    assert _leaves_equal(state.d_params, start.d_params)
+    assert normalisation == exported.label_normalisation
+
+    narrow = {name: (lo + 0.25 * (hi - lo), hi) for name, (lo, hi) in exported.label_ranges.items()}
+    wider = tmp_path / "wider"
+    save_generator(dataclasses.replace(exported, label_normalisation=narrow), wider)
+    result = train(tiny_dataset, tmp_path / "tuned", TINY.replace(steps=1), init_from=wider, progress=False)
+    assert result.generator.label_normalisation == exported.label_ranges  # narrow did not cover
+    saved = json.loads((tmp_path / "tuned" / "run.json").read_text())
+    assert saved["data"]["init_from"]["generator"] == str(wider.resolve())
+    other = dataclasses.replace(TINY.generator, latent_channels=TINY.generator.latent_channels + 1)
+    with pytest.raises(ValueError, match="the same networks"):
+        _initial_state_from(wider, TINY.replace(generator=other), start)
+    with pytest.raises(ValueError, match="neither a training run"):
+        _initial_state_from(tmp_path / "nothing", TINY, start)
 
 
 HOLD_LOCK = (

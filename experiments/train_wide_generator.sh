@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Fine-tunes the shipped generator onto the wide label grid (jaxmicro simulate's default since
+# 2026-12-04: am_wt 0.85-0.98, porosity 0.20-0.50, adhesion 0-1; issue 26 item 4): its weights
+# as the start, fresh critics, all auxiliary losses on (two-point statistics, pore tortuosity,
+# sharpened), EMA weights exported.
+# Usage: experiments/train_wide_generator.sh [RUN_DIR] [STEPS]
+# Resumable: run it again after a crash or kill and it continues from the newest checkpoint.
+# On a shared CPU it is pinned to one thread; drop XLA_FLAGS on a quiet machine or a GPU.
+set -euo pipefail
+RUN_DIR=${1:-runs/wide}
+STEPS=${2:-6000}
+DATA=data/wide64
+INIT=${INIT:-checkpoints/default}
+export JAX_PLATFORMS=${JAX_PLATFORMS:-cpu}
+export XLA_FLAGS=${XLA_FLAGS:-"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+
+if [ ! -f "$DATA/manifest.json" ]; then
+  jaxmicro simulate --out "$DATA" --size 64 --voxel-size-m 0.75e-6 --seed 0 --grid wide
+fi
+if [ -f "$RUN_DIR/run.json" ]; then
+  jaxmicro train --data "$DATA" --out "$RUN_DIR" --resume --steps "$STEPS"
+else
+  jaxmicro train --data "$DATA" --out "$RUN_DIR" --config small --steps "$STEPS" --init-from "$INIT" \
+    --checkpoint-every 100 --png-every 500 --stats-weight 100 --tau-weight 100 \
+    --aux-temperature 0.2 --ema-decay 0.998
+fi
+# Then: jaxmicro validate --checkpoint "$RUN_DIR" --data "$DATA" --seeds 3 --size 128 --reference-seeds 3
