@@ -5,6 +5,7 @@
   differentiable for continuous fields. Options as one :class:`SolverConfig` (or keywords).
 * :func:`microstructure_metrics`: volume fractions, surface and interfacial areas, CBD coverage,
   triple-phase boundary density, in SI units.
+* :func:`soft_measure`: the ``Measurement`` of soft (probabilistic) volumes, differentiable.
 * :func:`two_point_statistics`: two-point phase-pair probabilities (interfaces, correlation
   lengths) of soft or one-hot fields, differentiable.
 
@@ -23,6 +24,7 @@ from jaxmicro.characterise.memory import (
     memory_estimate_bytes,
 )
 from jaxmicro.characterise.metrics import PHASE_PAIRS, Metrics, microstructure_metrics
+from jaxmicro.characterise.soft import SOFT_TEMPERATURE, sharpen, soft_measure
 from jaxmicro.characterise.solver import (
     TortuosityResult,
     conductivity_field,
@@ -34,6 +36,7 @@ __all__ = [
     "BATCH_BYTES_PER_VOXEL",
     "BYTES_PER_VOXEL",
     "PHASE_PAIRS",
+    "SOFT_TEMPERATURE",
     "Metrics",
     "MultigridConfig",
     "SolverConfig",
@@ -42,6 +45,8 @@ __all__ = [
     "conductivity_field",
     "memory_estimate_bytes",
     "microstructure_metrics",
+    "sharpen",
+    "soft_measure",
     "tortuosity",
     "tortuosity_from_field",
     "two_point_probabilities",

@@ -3,9 +3,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxmicro.characterise.soft import sharpen
 from jaxmicro.generator.losses import (
     TAU_AXES,
-    sharpen,
     soft_log_tau,
     tortuosity_loss,
     two_point_loss,
