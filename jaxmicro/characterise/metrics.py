@@ -106,7 +106,11 @@ def _smoothed_surface(indicator: Array, spacing: tuple[float, float, float]) -> 
     for axis in range(3):
         smooth = _convolve_axis(smooth, kernel, axis)
     grads = jnp.gradient(smooth, *spacing)
-    return jnp.mean(jnp.sqrt(sum(g * g for g in grads)))
+    squared = sum(g * g for g in grads)
+    # sqrt with a zero derivative where the gradient vanishes (jnp.sqrt's is infinite there,
+    # which made derivatives of soft areas NaN in uniform regions).
+    positive = squared > 0
+    return jnp.mean(jnp.where(positive, jnp.sqrt(jnp.where(positive, squared, 1.0)), 0.0))
 
 
 def _convolve_axis(x: Array, kernel: Array, axis: int) -> Array:

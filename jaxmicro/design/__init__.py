@@ -13,6 +13,7 @@ from jaxmicro.design.campaign import (
     CampaignSettings,
     best_evaluation,
 )
+from jaxmicro.design.gradient import LabelGradient, label_gradient
 from jaxmicro.design.objective import (
     OBJECTIVES,
     DesignObjective,
@@ -49,6 +50,7 @@ __all__ = [
     "DesignSettings",
     "DesignSpace",
     "Evaluation",
+    "LabelGradient",
     "StudyResult",
     "append_record",
     "batch_mesh",
@@ -62,6 +64,7 @@ __all__ = [
     "generate_and_characterise",
     "generate_and_characterise_sharded",
     "generate_volumes",
+    "label_gradient",
     "label_grid",
     "measure_sharded",
     "measurement_row",

@@ -1,0 +1,236 @@
+"""The gradient of the design objective with respect to the labels, by the chain rule through
+the microstructure (issue 23 items 2 and 3).
+
+``d objective / d label = sum_i (d objective / d x_i) (d x_i / d label)`` over the cell model's
+measured inputs ``x`` (:data:`CELL_INPUTS`):
+
+* **Cell sensitivities** ``d objective / d x_i`` (:func:`cell_sensitivities`): central
+  differences of the PyBaMM cell on each measured input, the others held (the CBD fraction
+  follows as ``1 - eps - am``, the cell model needs the three to sum to one). Central differences
+  rather than IDAKLU forward sensitivities: the objective is energy to a voltage cut-off whose
+  time moves with the inputs, and it takes 2 x 6 extra cells of about a second each.
+* **Property Jacobian** ``d x / d label`` (:func:`property_jacobian`): forward-mode autodiff
+  (``jax.jacfwd``) of the seed-averaged :func:`~jaxmicro.characterise.soft_measure` of the
+  generator's probabilities, with the objective's own seeds (common random numbers), through
+  the generator and the implicit-differentiation transport solves, in one jitted computation.
+  The soft measurement reads a few percent off the argmax one (``docs/characterise.md``), so
+  its *relative* derivative is applied to the argmax value: ``d x = x_argmax d log x_soft``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import partial
+from typing import Any, Final
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmicro.characterise.measure import Measurement, MeasureSettings, average_over_seeds
+from jaxmicro.characterise.soft import SOFT_TEMPERATURE, soft_measure
+from jaxmicro.data.labels import LABEL_FIELDS
+from jaxmicro.data.phases import AM
+from jaxmicro.design.objective import DesignObjective, Evaluation
+from jaxmicro.generator import GeneratorConfig, check_labels, generate_probabilities, latent_shape_for
+
+CELL_INPUTS: Final[tuple[str, ...]] = (
+    "electrolyte_fraction",
+    "am_volume_fraction",
+    "electrolyte_tau_through_plane",
+    "am_electrolyte_area_per_volume_m",
+    "cbd_coverage",
+    "solid_conductivity_s_m",
+)
+"""The measured properties the cell model takes, by their :func:`measurement_row` names (the
+CBD solid fraction is ``1 - electrolyte - AM``)."""
+
+CELL_RELATIVE_STEP: Final[float] = 0.02
+"""Relative step of the central differences of the cell [-]: 2 % of each input (the cell
+objective is smooth at that scale; ``tests/design/test_gradient.py`` compares 2 % and 1 %)."""
+
+
+def _cell_input_vector(measurement: Measurement) -> jax.Array:
+    """``(..., 6)`` :data:`CELL_INPUTS` of a (seed-averaged) measurement."""
+    return jnp.stack(
+        [
+            measurement.electrolyte_fraction,
+            measurement.volume_fraction[..., AM],
+            measurement.electrolyte_tau_through_plane,
+            measurement.am_electrolyte_area_per_volume_m,
+            measurement.cbd_coverage,
+            measurement.solid_conductivity_s_m,
+        ],
+        axis=-1,
+    )
+
+
+@partial(jax.jit, static_argnames=("config", "shape", "settings", "temperature"))
+def soft_cell_inputs(
+    params: Any,
+    config: GeneratorConfig,
+    keys: jax.Array,
+    label_unit: jax.Array,
+    shape: tuple[int, int, int],
+    settings: MeasureSettings,
+    temperature: float = SOFT_TEMPERATURE,
+) -> jax.Array:
+    """:data:`CELL_INPUTS` of one label from the soft measurement, averaged over seeds.
+
+    Args:
+        params, config: the generator.
+        keys: ``(s, 2)`` PRNG keys of the seeds (as the objective's).
+        label_unit: ``(3,)`` label as the network takes it (``Generator.unit_labels``).
+        shape: volume shape [voxels] (static).
+        settings: how to measure (static).
+        temperature: the soft measurement's sharpening temperature (static).
+
+    Returns:
+        ``(6,)`` float32, differentiable in ``label_unit``.
+    """
+    latent = latent_shape_for(config, shape, periodic=False)
+    probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None, None))(
+        params, config, keys, label_unit[None], latent, shape
+    )[:, 0]
+    return _cell_input_vector(average_over_seeds(soft_measure(probabilities, settings, temperature)))
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelGradient:
+    """The objective's gradient at a label, and its parts.
+
+    Attributes:
+        labels: the label ``{field: value}``.
+        evaluation: the objective's evaluation there (seed-averaged cell, seed standard error).
+        cell_inputs: ``(6,)`` measured :data:`CELL_INPUTS` (argmax measurement, seed-averaged).
+        cell_sensitivities: ``(6,)`` d objective / d input [objective's unit per input's unit].
+        property_jacobian: ``(6, 3)`` d input / d label [input's unit per label unit].
+        gradient: ``(3,)`` d objective / d label [objective's unit per label unit].
+    """
+
+    labels: dict[str, float]
+    evaluation: Evaluation
+    cell_inputs: np.ndarray
+    cell_sensitivities: np.ndarray
+    property_jacobian: np.ndarray
+    gradient: np.ndarray
+
+    def per_step(self, steps: dict[str, float]) -> dict[str, float]:
+        """The objective's change per ``+step`` of each label (first order)."""
+        gradient = dict(zip(LABEL_FIELDS, self.gradient.tolist(), strict=True))
+        return {name: gradient[name] * step for name, step in steps.items()}
+
+
+def _row_with(row: dict[str, Any], name: str, value: float) -> dict[str, Any]:
+    changed = {**row, name: value}
+    changed["cbd_solid_fraction"] = 1.0 - changed["electrolyte_fraction"] - changed["am_volume_fraction"]
+    return changed
+
+
+def cell_sensitivities(
+    objective: DesignObjective,
+    label: np.ndarray,
+    row: dict[str, Any],
+    relative_step: float = CELL_RELATIVE_STEP,
+) -> np.ndarray:
+    """``(6,)`` d objective / d :data:`CELL_INPUTS` at a measured row, by central differences of
+    the cell (12 cell simulations; an input that was not measured, NaN, gets 0).
+
+    Raises:
+        ValueError: a perturbed cell failed (the row lies at the edge of what the cell accepts).
+    """
+    rows, which = [], []
+    for i, name in enumerate(CELL_INPUTS):
+        value = float(row[name])
+        if not math.isfinite(value) or value == 0:
+            continue
+        step = relative_step * abs(value)
+        rows += [_row_with(row, name, value + step), _row_with(row, name, value - step)]
+        which.append((i, 2 * step))
+    labels = np.repeat(np.asarray(label, np.float64)[None], len(rows), axis=0)
+    evaluations = objective.evaluate_measured(labels, rows)
+    gradient = np.zeros(len(CELL_INPUTS))
+    for k, (i, span) in enumerate(which):
+        up, down = evaluations[2 * k], evaluations[2 * k + 1]
+        if up.failed or down.failed:
+            raise ValueError(
+                f"the cell failed with {CELL_INPUTS[i]} changed by {100 * relative_step:g} % "
+                f"({up.reason or down.reason}); no gradient at this label"
+            )
+        gradient[i] = (up.objective - down.objective) / span
+    return gradient
+
+
+def property_jacobian(
+    objective: DesignObjective, label: np.ndarray, hard: np.ndarray, temperature: float = SOFT_TEMPERATURE
+) -> np.ndarray:
+    """``(6, 3)`` d :data:`CELL_INPUTS` / d label (physical units) by forward-mode autodiff of
+    :func:`soft_cell_inputs`, rescaled to the argmax values ``hard`` (``(6,)``)."""
+    generator, settings = objective.generator, objective.settings
+    unit = jnp.asarray(generator.unit_labels(np.asarray(label, np.float64)))
+    measure_settings = settings.measure_settings(generator.voxel_size_m)
+    shape = (settings.volume_size,) * 3
+
+    def inputs(u: jax.Array) -> jax.Array:
+        return soft_cell_inputs(
+            generator.params, generator.config, objective._keys, u, shape, measure_settings, temperature
+        )
+
+    # One forward-mode pass per label direction (jax.jacfwd's vmap over the tangents would batch
+    # the solver's iteration count, which its while loop cannot take).
+    soft, columns = None, []
+    for direction in np.eye(3, dtype=np.float32):
+        soft, column = jax.jvp(inputs, (unit,), (jnp.asarray(direction),))
+        columns.append(np.asarray(column, np.float64))
+    soft = np.asarray(soft, np.float64)
+    jac_unit = np.stack(columns, axis=1)  # (6, 3) per unit label
+    low = np.array([generator.label_normalisation[name][0] for name in LABEL_FIELDS])
+    high = np.array([generator.label_normalisation[name][1] for name in LABEL_FIELDS])
+    jac = jac_unit / (high - low)[None, :]
+    usable = (soft != 0) & np.isfinite(soft) & np.isfinite(hard)
+    scale = np.where(usable, hard / np.where(usable, soft, 1.0), 0.0)
+    return scale[:, None] * jac
+
+
+def label_gradient(
+    objective: DesignObjective, labels: dict[str, float], temperature: float = SOFT_TEMPERATURE
+) -> LabelGradient:
+    """The objective's gradient with respect to the three labels at ``labels`` (chain rule, see
+    the module docstring), with the evaluation there.
+
+    Args:
+        objective: the design objective (generator, settings, seeds, cell model).
+        labels: ``{"am_wt": ..., "porosity": ..., "adhesion": ...}`` inside the trained range.
+        temperature: the soft measurement's sharpening temperature.
+
+    Raises:
+        ValueError: a label outside the trained range, or a cell that fails there.
+    """
+    label = check_labels(objective.generator, np.array([[labels[name] for name in LABEL_FIELDS]]))[0]
+    evaluation = objective(label[None], adaptive=False)[0]
+    if evaluation.failed:
+        raise ValueError(f"the objective failed at {labels} ({evaluation.reason}); no gradient there")
+    row = evaluation.properties
+    hard = np.array([float(row[name]) for name in CELL_INPUTS])
+    sensitivities = cell_sensitivities(objective, label, row)
+    jacobian = property_jacobian(objective, label, hard, temperature)
+    return LabelGradient(
+        dict(zip(LABEL_FIELDS, map(float, label), strict=True)),
+        evaluation,
+        hard,
+        sensitivities,
+        jacobian,
+        sensitivities @ jacobian,
+    )
+
+
+__all__ = [
+    "CELL_INPUTS",
+    "LabelGradient",
+    "cell_sensitivities",
+    "label_gradient",
+    "property_jacobian",
+    "soft_cell_inputs",
+]
+
