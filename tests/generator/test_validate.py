@@ -205,3 +205,21 @@ def test_pore_tortuosity_of_a_volume_without_pores_is_inf_beside_others():
     volumes = np.ones((2, 8, 8, 8), np.uint8)  # all AM
     volumes[1, :, :4] = 0  # straight pore channels: tau = 1
     np.testing.assert_allclose(pore_tortuosity(volumes, 0), [np.inf, 1.0], rtol=1e-5)
+
+
+def test_tortuosity_means_are_conductance_means_that_survive_one_blocked_volume():
+    """A label whose one volume in three does not percolate keeps a finite mean tortuosity:
+    mean(eps) / mean(eps / tau), the blocked volume counting zero conductance."""
+    from jaxmicro.generator.validate import METRIC_NAMES, volume_mean
+
+    k = len(METRIC_NAMES)
+    metrics = np.ones((1, 3, k))
+    porosity, tau = METRIC_NAMES.index("porosity"), METRIC_NAMES.index("tau_through")
+    metrics[0, :, porosity] = [0.2, 0.3, 0.4]
+    metrics[0, :, tau] = [np.inf, 3.0, 4.0]
+    mean = volume_mean(metrics)
+    expected = 0.3 / ((0.0 + 0.1 + 0.1) / 3)
+    assert mean[0, tau] == pytest.approx(expected)  # 4.5, where a plain mean is inf
+    assert mean[0, porosity] == pytest.approx(0.3)
+    metrics[0, :, tau] = np.inf
+    assert volume_mean(metrics)[0, tau] == np.inf  # none percolates: honestly infinite
