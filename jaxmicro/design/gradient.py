@@ -171,10 +171,11 @@ def property_jacobian(
     unit = jnp.asarray(generator.unit_labels(np.asarray(label, np.float64)))
     measure_settings = settings.measure_settings(generator.voxel_size_m)
     shape = (settings.volume_size,) * 3
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in objective.seeds])  # the objective's noise
 
     def inputs(u: jax.Array) -> jax.Array:
         return soft_cell_inputs(
-            generator.params, generator.config, objective._keys, u, shape, measure_settings, temperature
+            generator.params, generator.config, keys, u, shape, measure_settings, temperature
         )
 
     # One forward-mode pass per label direction (jax.jacfwd's vmap over the tangents would batch

@@ -1,6 +1,7 @@
 """The objective's gradient by the chain rule (issue 23 items 2 and 3): each factor against
 finite differences of what it differentiates."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -32,8 +33,9 @@ def test_property_jacobian_is_the_derivative_of_the_soft_measurement(objective):
 
     def soft(label: np.ndarray) -> np.ndarray:
         unit = jnp.asarray(generator.unit_labels(label))
+        keys = jnp.stack([jax.random.PRNGKey(s) for s in objective.seeds])
         inputs = soft_cell_inputs(
-            generator.params, generator.config, objective._keys, unit, (SIZE,) * 3, measure_settings, 1.0
+            generator.params, generator.config, keys, unit, (SIZE,) * 3, measure_settings, 1.0
         )
         return np.asarray(inputs, np.float64)
 
