@@ -9,18 +9,20 @@ probabilities, so gradients flow from cell performance back to the generator's l
   (:func:`sharpen`, as the generator's auxiliary losses use it; ``T -> 0`` is the one-hot argmax, ``T = 1``
   leaves them). The generator's probabilities are soft at phase boundaries; at ``T = 1`` the
   mean probabilities equal the argmax fractions within 0.2 %, but transport through
-  half-pore boundary voxels reads too conductive (pore tau 8-27 % low, solid conductivity
-  32-70 % high on the shipped generator's 48^3 volumes). ``SOFT_TEMPERATURE = 0.1`` with
+  half-pore boundary voxels reads too conductive (with a floor of 1e-3: pore tau 8-27 % low,
+  solid conductivity 32-70 % high on the shipped generator's 48^3 volumes). ``SOFT_TEMPERATURE = 0.1`` with
   ``SOFT_FLOOR = 1e-4`` reads, on those volumes at five labels across the trained range, pore
   tau 0.7-4.9 % low (worst at porosity 0.28), solid conductivity 2.5-5.4 % high, areas and
   coverage within 0.2 %; T 0.2 with floor 1e-3 (the training loss's) gave tau 2.5-14 % low and
-  conductivity 9-30 % high. ``tests/characterise/test_soft.py`` holds it to this.
+  conductivity 9-30 % high. ``tests/characterise/test_soft.py`` holds it to this. A low
+  temperature saturates confident voxels: the derivative then lives on near-tied (boundary)
+  voxels, the phase boundaries moving.
 * Phase fractions: mean sharpened probabilities.
 * Electrolyte and solid transport: the finite-volume solve of
   :func:`~jaxmicro.characterise.tortuosity_from_field` on the per-voxel field ``sum_p p_p D_p``
-  (the phases' relative diffusivities or conductivities, plus a floor ``SOFT_FLOOR`` times the
-  largest so that every voxel conducts a little and has a gradient); implicit differentiation
-  through the solve.
+  (the phases' relative diffusivities or conductivities, at least ``SOFT_FLOOR`` times the
+  smallest of them, so that every voxel conducts a little and has a gradient); implicit
+  differentiation through the solve.
 * Areas and CBD coverage: the smoothed-gradient surface estimate (TauFactor's ``gradient``
   method) applied to the sharpened probabilities instead of the indicators, as the hard
   measurement applies it to the indicators.
