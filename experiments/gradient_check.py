@@ -1,7 +1,8 @@
 """The chain-rule gradient of the design objective (jaxmicro.design.gradient) against common-seed
 central differences of the whole loop, on the shipped generator (issue 23 item 3).
 
-    python experiments/gradient_check.py [--powers 500,700] [--out docs/experiments/gradient_check.json]
+    python experiments/gradient_check.py [--powers 500,700] [--seeds 2] \
+        [--out docs/experiments/gradient_check.json]
 
 For each power and label: the objective, the chain's change per step (0.01 am_wt, 0.01
 porosity) with its two factors, the whole-loop differences with their seed standard errors, and
@@ -25,6 +26,7 @@ LABELS = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--powers", default="500,700", help="powers [W/kg], comma-separated")
+    parser.add_argument("--seeds", type=int, default=2, help="generator seeds per label [%(default)s]")
     parser.add_argument("--out", default="docs/experiments/gradient_check.json")
     args = parser.parse_args()
 
@@ -38,7 +40,8 @@ def main() -> None:
     space = design_space(generator.label_ranges)
     rows = []
     for power in (float(p) for p in args.powers.split(",")):
-        objective = DesignObjective(generator, DesignSettings(power_w_per_kg=power))
+        settings = DesignSettings(power_w_per_kg=power, seeds_per_label=args.seeds)
+        objective = DesignObjective(generator, settings)
         for label in LABELS:
             start = time.perf_counter()
             chain = label_gradient(objective, label)
@@ -49,6 +52,7 @@ def main() -> None:
             steps = {d.name: d.step for d in differences}
             row = {
                 "power_w_per_kg": power,
+                "seeds": args.seeds,
                 "labels": label,
                 "objective_wh_kg": chain.evaluation.objective,
                 "chain_per_step": chain.per_step(steps),
