@@ -113,6 +113,14 @@ def _smoothed_surface(indicator: Array, spacing: tuple[float, float, float]) -> 
     return jnp.mean(jnp.where(positive, jnp.sqrt(jnp.where(positive, squared, 1.0)), 0.0))
 
 
+def pair_areas(phase_areas: Array) -> Array:
+    """Interfacial areas ``(..., 3)`` in ``PHASE_PAIRS`` order from the phases' surface areas
+    ``(..., 3)``: each phase's surface is the sum of its two pairs, so pair ``(p, q)`` is
+    ``(S_p + S_q - S_r) / 2`` with ``r`` the third phase."""
+    s = phase_areas
+    return jnp.stack([0.5 * (s[..., p] + s[..., q] - s[..., 3 - p - q]) for p, q in PHASE_PAIRS], axis=-1)
+
+
 def _convolve_axis(x: Array, kernel: Array, axis: int) -> Array:
     """Valid 3-tap convolution along ``axis`` (the output is 2 shorter)."""
     n = x.shape[axis]
@@ -153,7 +161,7 @@ def _metrics_one(volume: Array, spacing: tuple[float, float, float]) -> Metrics:
         [sum(pair_area[i] for i, pair in enumerate(PHASE_PAIRS) if p in pair) for p in range(3)]
     )
     smooth = jnp.stack([_smoothed_surface((volume == p).astype(jnp.float32), spacing) for p in range(3)])
-    pair_smooth = jnp.stack([0.5 * (smooth[p] + smooth[q] - smooth[3 - p - q]) for p, q in PHASE_PAIRS])
+    pair_smooth = pair_areas(smooth)
     am_cbd = PHASE_PAIRS.index((AM, CBD))
 
     tpb = _tpb_counts(volume)

@@ -39,10 +39,10 @@ from typing import Final
 import jax
 import jax.numpy as jnp
 
-from jaxmicro.characterise.measure import Measurement, MeasureSettings, _mean_local_thickness
-from jaxmicro.characterise.metrics import _smoothed_surface
+from jaxmicro.characterise.measure import Measurement, MeasureSettings, _from_parts, _mean_local_thickness
+from jaxmicro.characterise.metrics import _smoothed_surface, pair_areas
 from jaxmicro.characterise.solver import tortuosity_from_field
-from jaxmicro.data.phases import AM, CBD, IN_PLANE_AXES, PORE, THROUGH_PLANE_AXIS
+from jaxmicro.data.phases import AM, CBD, IN_PLANE_AXES, THROUGH_PLANE_AXIS
 
 SOFT_TEMPERATURE: Final[float] = 0.1
 """Default sharpening temperature of :func:`soft_measure` [-] (see the module docstring)."""
@@ -90,7 +90,6 @@ def soft_measure(
     p = sharpen(probabilities.astype(jnp.float32), temperature)
     spacing = (settings.voxel_size_m,) * 3
     fractions = jnp.mean(p, axis=(1, 2, 3))
-    eps_np = settings.cbd_nanoporosity
     electrolyte_values = dict(settings.electrolyte_diffusivities)
     d_rel = _field_d_rel(p, electrolyte_values, THROUGH_PLANE_AXIS, settings.conv_crit)
     nan = jnp.full_like(d_rel, jnp.nan)
@@ -108,21 +107,7 @@ def soft_measure(
         hard = jnp.argmax(probabilities, axis=-1)
         radius = jax.lax.stop_gradient(_mean_local_thickness(hard, settings))
     surface = jax.vmap(lambda v: jnp.stack([_smoothed_surface(v[..., k], spacing) for k in range(3)]))(p)
-    am_pore = 0.5 * (surface[:, PORE] + surface[:, AM] - surface[:, CBD])
-    am_cbd = 0.5 * (surface[:, AM] + surface[:, CBD] - surface[:, PORE])
-    electrolyte = fractions[:, PORE] + eps_np * fractions[:, CBD]
-    return Measurement(
-        volume_fraction=fractions,
-        electrolyte_fraction=electrolyte,
-        cbd_solid_fraction=(1.0 - eps_np) * fractions[:, CBD],
-        electrolyte_tau_through_plane=electrolyte / d_rel,
-        electrolyte_d_rel_through_plane=d_rel,
-        electrolyte_tau_in_plane=electrolyte / in_plane,
-        percolates=jnp.ones_like(d_rel, dtype=bool),
-        am_electrolyte_area_per_volume_m=am_pore,
-        am_surface_area_per_volume_m=surface[:, AM],
-        cbd_coverage=am_cbd / surface[:, AM],
-        particle_radius_m=radius * settings.voxel_size_m,
-        equivalent_particle_radius_m=3.0 * fractions[:, AM] / surface[:, AM],
-        solid_conductivity_s_m=solid * settings.cbd_conductivity_s_m,
-    )
+    # Every voxel conducts (the floor): the electrolyte always percolates.
+    percolates = jnp.ones_like(d_rel, dtype=bool)
+    fields = (fractions, pair_areas(surface), surface[:, AM])
+    return _from_parts(fields, settings, d_rel, percolates, in_plane, solid, radius)
