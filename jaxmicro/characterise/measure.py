@@ -182,7 +182,10 @@ def _from_parts(
         cbd_solid_fraction=(1.0 - eps_np) * fractions[..., CBD],
         electrolyte_tau_through_plane=_safe_ratio(electrolyte, d_rel, jnp.inf),
         electrolyte_d_rel_through_plane=d_rel,
-        electrolyte_tau_in_plane=_safe_ratio(electrolyte, d_rel_in_plane, jnp.inf),
+        # NaN when not measured (as documented), not the inf of a blocked electrolyte.
+        electrolyte_tau_in_plane=jnp.where(
+            jnp.isnan(d_rel_in_plane), jnp.nan, _safe_ratio(electrolyte, d_rel_in_plane, jnp.inf)
+        ),
         percolates=percolates,
         am_electrolyte_area_per_volume_m=am_pore,
         am_surface_area_per_volume_m=am_smooth,
@@ -273,10 +276,11 @@ def average_over_seeds(measurement: Measurement, axis: int = 0) -> Measurement:
 
 
 def _conductance_mean_tau(measurement: Measurement, axis: int) -> jax.Array:
-    d_rel = _safe_ratio(measurement.electrolyte_fraction, measurement.electrolyte_tau_in_plane, 0.0)
-    d_rel = jnp.where(jnp.isnan(measurement.electrolyte_tau_in_plane), jnp.nan, d_rel)
+    tau = measurement.electrolyte_tau_in_plane
+    d_rel = _safe_ratio(measurement.electrolyte_fraction, tau, 0.0)
     eps = jnp.mean(measurement.electrolyte_fraction, axis=axis)
-    return _safe_ratio(eps, jnp.mean(d_rel, axis=axis), jnp.inf)
+    mean = _safe_ratio(eps, jnp.mean(d_rel, axis=axis), jnp.inf)
+    return jnp.where(jnp.any(jnp.isnan(tau), axis=axis), jnp.nan, mean)  # not measured stays NaN
 
 
 def seed_standard_error(measurement: Measurement, axis: int = 0) -> Measurement:

@@ -1,5 +1,7 @@
 """The differentiable measurement of soft volumes tracks the argmax measurement (issue 23 item 1)."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -93,3 +95,19 @@ def test_sharpen_tends_to_the_argmax_and_checks_the_temperature():
     assert float(sharpen(p, 0.05)[0, 0]) > 0.99
     with pytest.raises(ValueError, match="temperature"):
         soft_measure(jnp.ones((1, 8, 8, 8, 3)) / 3, MeasureSettings(voxel_size_m=1e-6), 0.0)
+
+
+def test_an_unmeasured_in_plane_tortuosity_is_nan_in_both_measurements():
+    """``in_plane=False``: NaN (not measured), not the inf of a blocked electrolyte, eagerly,
+    for the soft measurement, and after the seed average."""
+    from jaxmicro.characterise.measure import average_over_seeds
+
+    config = SimulatorConfig(shape=(16, 16, 16), voxel_size_m=1e-6)
+    volumes = np.stack([simulate(np.array([0.93, 0.40, 0.5]), config, seed=s) for s in range(2)])
+    settings = MeasureSettings(voxel_size_m=1e-6, particle_radius=False, solid_conductivity=False)
+    hard = measure(jnp.asarray(volumes), settings)
+    soft = soft_measure(jax.nn.one_hot(volumes, 3), settings)
+    for measured in (hard, soft, average_over_seeds(hard)):
+        assert np.all(np.isnan(np.asarray(measured.electrolyte_tau_in_plane)))
+    measured_in_plane = measure(jnp.asarray(volumes), dataclasses.replace(settings, in_plane=True))
+    assert np.all(np.isfinite(np.asarray(measured_in_plane.electrolyte_tau_in_plane)))
