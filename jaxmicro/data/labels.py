@@ -145,6 +145,12 @@ def denormalise_labels(unit_labels: np.ndarray, ranges: Mapping[str, tuple[float
     return low + np.asarray(unit_labels, dtype=np.float64) * (high - low)
 
 
+def label_tag(label: Iterable[float]) -> str:
+    """A label for titles and tables, ``0.915,0.2,1``: three significant digits per field (two
+    decimals printed 0.915 as 0.92)."""
+    return ",".join(f"{float(v):.3g}" for v in label)
+
+
 def read_labels_csv(path: str | os.PathLike, fixed: Mapping[str, float]) -> np.ndarray:
     """Labels ``(n, 3)`` from a CSV file with a header row of label names.
 

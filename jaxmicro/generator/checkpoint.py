@@ -130,12 +130,17 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return body
 
 
+def ranges_from_json(mapping: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """``{field: [low, high]}`` as read from JSON -> ``{field: (low, high)}`` of floats."""
+    return {str(k): (float(v[0]), float(v[1])) for k, v in mapping.items()}
+
+
 def _checked_ranges(
     path: Path, meta: dict[str, Any], key: str, strict: bool
 ) -> dict[str, tuple[float, float]]:
     """``meta[key]``: finite, ordered ranges of every label field (``strict``: low < high)."""
     try:
-        ranges = {str(k): (float(v[0]), float(v[1])) for k, v in meta[key].items()}
+        ranges = ranges_from_json(meta[key])
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
         raise ValueError(f"{path / GENERATOR_JSON}: {key} missing or not numbers ({error})") from None
     if sorted(ranges) != sorted(LABEL_FIELDS):

@@ -8,7 +8,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxmicro.data.labels import denormalise_labels
+from jaxmicro.data.labels import denormalise_labels, label_tag
 from jaxmicro.data.phases import PHASE_NAMES
 from jaxmicro.generator.config import TrainConfig
 from jaxmicro.generator.model import Params, generator_apply
@@ -95,7 +95,7 @@ def save_validation_montage(path: str | Path, report) -> Path:
     n_labels = len(report.labels)
     fig, axes = plt.subplots(n_labels, 6, figsize=(12, 2.1 * n_labels + 0.4), squeeze=False)
     for row, label in enumerate(report.labels):
-        tag = ",".join(f"{v:.3g}" for v in label)
+        tag = label_tag(label)
         for source, name in enumerate(("generated", "reference")):
             for axis in range(3):
                 ax = axes[row, 3 * source + axis]
@@ -133,5 +133,5 @@ def save_training_png(
     volumes = np.asarray(generator_apply(g_params, config.generator, z, labels).argmax(-1))
     real = np.asarray(bank.images[0][index])  # (3, z, y, x) for 3-D training data
     physical = denormalise_labels(np.asarray(labels), label_normalisation)
-    titles = [",".join(f"{v:.3g}" for v in row) for row in physical]
+    titles = [label_tag(row) for row in physical]
     return save_slices_png(path, volumes, titles, real if real.shape[1:] == volumes.shape[1:] else None)

@@ -48,6 +48,7 @@ from jaxmicro.generator.checkpoint import (
     checkpoint_manager,
     label_normalisation_for,
     load_generator,
+    ranges_from_json,
     read_run_json,
     restore_train_state,
     save_generator,
@@ -264,10 +265,10 @@ def _export(run_dir: Path, state: TrainState, config: TrainConfig, data: dict[st
     generator = Generator(
         config.generator,
         jax.device_get(state.g_ema),
-        {k: tuple(v) for k, v in data["label_ranges"].items()},
+        ranges_from_json(data["label_ranges"]),
         data["voxel_size_m"],
         info,
-        _ranges(data["label_normalisation"]),
+        ranges_from_json(data["label_normalisation"]),
     )
     save_generator(generator, run_dir / "generator")
     return generator
@@ -291,10 +292,6 @@ def _truncate_losses(path: Path, step: int) -> None:
         except (ValueError, IndexError):
             raise ValueError(f"{path}: not a losses file written by jaxmicro train; move it away") from None
         write_text_atomic(path, "\n".join(keep) + "\n")
-
-
-def _ranges(mapping: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    return {str(k): (float(v[0]), float(v[1])) for k, v in mapping.items()}
 
 
 def _initial_state_from(
@@ -325,7 +322,7 @@ def _initial_state_from(
     if manager.latest_step() is None:
         raise ValueError(f"{source}: no checkpoint to start from")
     state = restore_train_state(manager, like)[1]
-    normalisation = _ranges(source_data.get("label_normalisation", LEGACY_LABEL_NORMALISATION))
+    normalisation = ranges_from_json(source_data.get("label_normalisation", LEGACY_LABEL_NORMALISATION))
     return state, {"run": str(source.resolve()), "step": int(state.step)}, normalisation
 
 
@@ -408,7 +405,7 @@ def _train_locked(
             raise ValueError(f"{run_dir}: the run was trained on other data ({saved_data.get('root')})")
         if "init_from" in saved_data:
             data["init_from"] = saved_data["init_from"]
-        normalisation = _ranges(saved_data.get("label_normalisation", LEGACY_LABEL_NORMALISATION))
+        normalisation = ranges_from_json(saved_data.get("label_normalisation", LEGACY_LABEL_NORMALISATION))
         state = restore_train_state(manager, state)[1]
         _truncate_losses(run_dir / "losses.csv", int(state.step))
     elif init_from is not None:

@@ -59,7 +59,7 @@ from jaxmicro.characterise.morphology import (
     morphology_summary,
 )
 from jaxmicro.data.dataset import LabelledDataset, load_dataset
-from jaxmicro.data.labels import LABEL_FIELDS
+from jaxmicro.data.labels import LABEL_FIELDS, label_tag
 from jaxmicro.data.phases import AM, CBD, PORE
 from jaxmicro.data.simulated_dataset import SimulationRecipe, dataset_simulator, simulation_recipe
 from jaxmicro.data.simulator import SimulatorConfig, simulate_electrodes
@@ -196,11 +196,6 @@ def volume_mean(metrics: np.ndarray) -> np.ndarray:
     return mean
 
 
-def _label_tag(label: np.ndarray) -> str:
-    """``0.915,0.2,1``: three significant digits (two decimals printed 0.915 as 0.92)."""
-    return ",".join(f"{v:.3g}" for v in label)
-
-
 def _relative_error(candidate: np.ndarray, reference: np.ndarray) -> np.ndarray:
     reference_mean = volume_mean(reference)
     return np.abs(volume_mean(candidate) - reference_mean) / np.abs(reference_mean)
@@ -245,7 +240,7 @@ class MorphologyComparison:
 
 def _morphology_table(comparison: MorphologyComparison, labels: np.ndarray) -> list[str]:
     """Rows: distances; columns: labels, mean, control mean, generated / control."""
-    tags = [_label_tag(label) for label in labels]
+    tags = [label_tag(label) for label in labels]
     head = f"{'distance [%]':>20} " + " ".join(f"{t:>14}" for t in tags) + f" {'mean':>7}"
     if comparison.control is not None:
         head += f" {'control':>7} {'gen/ctl':>7}"
@@ -341,7 +336,7 @@ class ValidationReport:
             return f"{tag:>16} " + " ".join(f"{100 * e:12.1f}" for e in errors)
 
         for label, errors in zip(self.labels, self.relative_error, strict=True):
-            lines.append(row(_label_tag(label), errors))
+            lines.append(row(label_tag(label), errors))
         lines.append(row("mean", self.metric_mean_error))
         if self.baseline_error is not None:
             lines.append(row(f"{self.baseline_kind} fit", self.baseline_error.mean(axis=0)))
