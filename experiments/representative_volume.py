@@ -8,13 +8,16 @@ powers. From the per-seed spread it gives, per size, the standard error of the l
 with n seeds (``sd_1 / sqrt(n)``, the loop averaging n seeds' properties) and the number of seeds
 that brings it below 1 % of the objective.
 
-    python experiments/representative_volume.py run       # resumable; rows -> runs/rve/rows.jsonl
+    python experiments/representative_volume.py run       # resumable; rows -> docs/rve_rows.jsonl
     python experiments/representative_volume.py report    # docs/rve.json + the tables (runs/rve/table.md;
                                                           # docs/rve.md holds a copy with its header)
 
 ``run`` appends one JSON line per (source, label, size, seed) as it is measured, and skips rows
 already present, so it resumes after a kill; sizes run smallest first so that partial results
-are usable.
+are usable. The rows live in docs/ (a few hundred short lines) so that they survive a move to
+another machine. Groups summarised in docs/rve.json before the rows were kept there (runs of
+2026-12-03/04, whose rows stayed on that machine) are skipped by ``run`` and kept as they are by
+``report``.
 """
 
 from __future__ import annotations
@@ -93,14 +96,30 @@ def _volumes(source: str, label, size: int, seeds: list[int], generator) -> np.n
     return np.asarray(volumes[:, 0])
 
 
+def _group_key(source: str, label, size: int) -> tuple:
+    return (source, round(label[0], 4), round(label[1], 4), int(size))
+
+
+def _summarised_groups(json_path: Path) -> dict[tuple, dict]:
+    """The groups of an existing summary, by (source, am_wt, porosity, size)."""
+    if not json_path.exists():
+        return {}
+    groups = json.loads(json_path.read_text()).get("groups", [])
+    return {_group_key(g["source"], g["label"], g["size"]): g for g in groups}
+
+
 def run(args) -> None:
     generator = load_default_generator()
     settings = MEASURED_RADIUS
     measure_settings = settings.measure_settings(generator.voxel_size_m)
     config = CellModelConfig()
     done = {_key(r["source"], r["label"], r["size"], r["seed"]) for r in read_records(args.rows)}
-    sizes = [s for s in SEEDS_PER_SIZE if s <= args.max_size]
+    summarised = _summarised_groups(args.json)
+    sizes = [s for s in SEEDS_PER_SIZE if args.min_size <= s <= args.max_size]
     for size, source, label in itertools.product(sizes, args.sources, LABELS):
+        earlier = summarised.get(_group_key(source, label, size))
+        if earlier is not None and earlier["seeds"] >= SEEDS_PER_SIZE[size]:
+            continue  # summarised from rows not kept (see the module docstring)
         seeds = [s for s in range(SEEDS_PER_SIZE[size]) if _key(source, label, size, s) not in done]
         if not seeds:
             continue
@@ -249,7 +268,10 @@ def report(args) -> None:
     rows = read_records(args.rows)
     if not rows:
         raise SystemExit(f"no rows in {args.rows}; run `python {sys.argv[0]} run` first")
-    summary = summarise(with_fixed_radius(rows, args.rows.with_name("fixed_radius.jsonl")))
+    summary = summarise(with_fixed_radius(rows, args.rows.with_name("rve_fixed_radius.jsonl")))
+    fresh = {_group_key(e["source"], e["label"], e["size"]) for e in summary}
+    kept = [g for k, g in _summarised_groups(args.json).items() if k not in fresh]
+    summary = sorted(summary + kept, key=lambda e: (e["source"], tuple(e["label"]), e["size"]))
     write_json_atomic(
         args.json,
         {
@@ -286,7 +308,7 @@ def report(args) -> None:
     print(table)
     args.table.parent.mkdir(parents=True, exist_ok=True)
     args.table.write_text(table + "\n")
-    print(json.dumps({"rows": len(rows), "groups": len(summary), "json": str(args.json)}))
+    print(json.dumps({"rows": len(rows), "groups": len(summary), "kept": len(kept), "json": str(args.json)}))
 
 
 def main() -> None:
@@ -294,9 +316,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("what", choices=("run", "report"))
-    parser.add_argument("--rows", type=Path, default=ROOT / "runs" / "rve" / "rows.jsonl")
+    parser.add_argument("--rows", type=Path, default=ROOT / "docs" / "rve_rows.jsonl")
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "rve.json")
     parser.add_argument("--table", type=Path, default=ROOT / "runs" / "rve" / "table.md")
+    parser.add_argument("--min-size", type=int, default=64, help="smallest box edge [voxels]")
     parser.add_argument("--max-size", type=int, default=256, help="largest box edge [voxels]")
     parser.add_argument("--sources", nargs="+", default=list(SOURCES), choices=SOURCES)
     args = parser.parse_args()

@@ -2,7 +2,10 @@
 # Fine-tunes the shipped generator onto the wide label grid (jaxmicro simulate's default since
 # 2026-12-04: am_wt 0.85-0.98, porosity 0.20-0.50, adhesion 0-1; issue 26 item 4): its weights
 # as the start, fresh critics, all auxiliary losses on (two-point statistics, pore tortuosity,
-# sharpened), EMA weights exported.
+# sharpened), EMA weights exported. Since 2026-12-04 (second run) also the morphology losses: the
+# lineal path (straight runs through each phase) and the 3-D ball erosion (how deep each phase is:
+# the first wide run kept the shipped model's thin-cored AM blobs); LINEAL=0 EROSION=0 gives the
+# first run's recipe.
 # Usage: experiments/train_wide_generator.sh [RUN_DIR] [STEPS]
 # Resumable: run it again after a crash or kill and it continues from the newest checkpoint.
 # On a shared CPU it is pinned to one thread; drop XLA_FLAGS on a quiet machine or a GPU.
@@ -11,6 +14,8 @@ RUN_DIR=${1:-runs/wide}
 STEPS=${2:-6000}
 DATA=data/wide64
 INIT=${INIT:-checkpoints/default}
+LINEAL=${LINEAL:-10}
+EROSION=${EROSION:-10}
 export JAX_PLATFORMS=${JAX_PLATFORMS:-cpu}
 export XLA_FLAGS=${XLA_FLAGS:-"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 
@@ -22,6 +27,6 @@ if [ -f "$RUN_DIR/run.json" ]; then
 else
   jaxmicro train --data "$DATA" --out "$RUN_DIR" --config small --steps "$STEPS" --init-from "$INIT" \
     --checkpoint-every 100 --png-every 500 --stats-weight 100 --tau-weight 100 \
-    --aux-temperature 0.2 --ema-decay 0.998
+    --aux-temperature 0.2 --ema-decay 0.998 --lineal-weight "$LINEAL" --erosion-weight "$EROSION"
 fi
 # Then: jaxmicro validate --checkpoint "$RUN_DIR" --data "$DATA" --seeds 3 --size 128 --reference-seeds 3

@@ -7,7 +7,9 @@
   triple-phase boundary density, in SI units.
 * :func:`soft_measure`: the ``Measurement`` of soft (probabilistic) volumes, differentiable.
 * :func:`two_point_statistics`: two-point phase-pair probabilities (interfaces, correlation
-  lengths) of soft or one-hot fields, differentiable.
+  lengths) of soft or one-hot fields, differentiable; :func:`lineal_path`: the lineal-path
+  function (straight runs through each phase) and :func:`ball_erosion` (how deep each phase
+  is: the particle- and pore-size functions), likewise.
 
 Example::
 
@@ -16,7 +18,12 @@ Example::
 """
 
 from jaxmicro.characterise.config import MultigridConfig, SolverConfig
-from jaxmicro.characterise.correlation import two_point_probabilities, two_point_statistics
+from jaxmicro.characterise.correlation import (
+    ball_erosion,
+    lineal_path,
+    two_point_probabilities,
+    two_point_statistics,
+)
 from jaxmicro.characterise.memory import (
     BATCH_BYTES_PER_VOXEL,
     BYTES_PER_VOXEL,
@@ -42,7 +49,9 @@ __all__ = [
     "SolverConfig",
     "TortuosityResult",
     "available_memory_bytes",
+    "ball_erosion",
     "conductivity_field",
+    "lineal_path",
     "memory_estimate_bytes",
     "microstructure_metrics",
     "sharpen",

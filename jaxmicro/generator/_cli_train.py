@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stats-weight", type=float, default=None, help="two-point statistics loss weight [preset's]"
     )
     parser.add_argument(
+        "--lineal-weight", type=float, default=None, help="lineal-path loss weight [preset's]"
+    )
+    parser.add_argument(
+        "--erosion-weight", type=float, default=None, help="ball-erosion (3-D depth) loss weight [preset's]"
+    )
+    parser.add_argument(
         "--tau-weight", type=float, default=None, help="pore tortuosity loss weight [preset's]"
     )
     parser.add_argument(
@@ -66,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         "png_every": args.png_every,
         "seed": args.seed,
         "stats_weight": args.stats_weight,
+        "lineal_weight": args.lineal_weight,
+        "erosion_weight": args.erosion_weight,
         "tau_weight": args.tau_weight,
         "aux_temperature": args.aux_temperature,
         "ema_decay": args.ema_decay,

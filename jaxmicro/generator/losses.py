@@ -14,7 +14,7 @@ from typing import Final
 import jax
 import jax.numpy as jnp
 
-from jaxmicro.characterise.correlation import two_point_statistics
+from jaxmicro.characterise.correlation import ball_erosion, lineal_path, two_point_statistics
 from jaxmicro.characterise.solver import tortuosity_from_field
 from jaxmicro.data.phases import PORE
 
@@ -30,6 +30,9 @@ TAU_CONV_CRIT: Final[float] = 1e-3
 
 STATS_FLOOR: Final[float] = 0.01
 """Smallest denominator of the relative two-point errors (rare phase pairs would dominate)."""
+
+LOG_OFFSET: Final[float] = 1e-3
+"""Added to lineal-path and erosion values before their logs: rarer runs or cores are not told apart."""
 
 
 def volume_fraction_loss(volumes: jax.Array, fractions: jax.Array) -> jax.Array:
@@ -50,6 +53,45 @@ def two_point_loss(volumes: jax.Array, targets: jax.Array, lags: Sequence[int]) 
     """
     fake = jax.vmap(lambda v: two_point_statistics(v, (0, 1, 2), tuple(lags)))(volumes)
     return jnp.mean(((fake - targets) / jnp.maximum(targets, STATS_FLOOR)) ** 2)
+
+
+def lineal_path_loss(volumes: jax.Array, targets: jax.Array, lengths: Sequence[int]) -> jax.Array:
+    """Mean squared error of the log lineal-path functions along each axis.
+
+    The log weights the tail (long straight runs through a phase: particle and pore sizes) as
+    much as the short segments, where the phase fractions already dominate.
+
+    Args:
+        volumes: ``(b, z, y, x, 3)`` soft volumes.
+        targets: ``(b, len(lengths), 3, 3)`` real lineal-path functions ``[length, axis, p]``.
+        lengths: segment lengths [voxels].
+
+    Returns:
+        Scalar: ``mean((log(L_fake + c) - log(L_real + c))**2)`` with ``c = LOG_OFFSET``.
+    """
+
+    def per_volume(v: jax.Array) -> jax.Array:
+        return jnp.stack([lineal_path(v, axis, tuple(lengths)) for axis in range(3)], axis=1)
+
+    return _log_error(jax.vmap(per_volume)(volumes), targets)
+
+
+def erosion_loss(volumes: jax.Array, targets: jax.Array, radii: Sequence[int]) -> jax.Array:
+    """Mean squared error of the log ball erosion (how deep each phase is) in 3-D.
+
+    Args:
+        volumes: ``(b, z, y, x, 3)`` soft volumes.
+        targets: ``(b, len(radii), 3)`` real ball erosions ``[radius, p]``.
+        radii: ball radii [voxels].
+
+    Returns:
+        Scalar: ``mean((log(E_fake + c) - log(E_real + c))**2)`` with ``c = LOG_OFFSET``.
+    """
+    return _log_error(jax.vmap(lambda v: ball_erosion(v, tuple(radii)))(volumes), targets)
+
+
+def _log_error(fake: jax.Array, real: jax.Array) -> jax.Array:
+    return jnp.mean((jnp.log(fake + LOG_OFFSET) - jnp.log(real + LOG_OFFSET)) ** 2)
 
 
 def soft_log_tau(pore_probability: jax.Array) -> jax.Array:

@@ -9,14 +9,14 @@ cross-sections (``Sample.slice_normal_axis``) for 2-D -> 3-D training.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmicro.characterise.correlation import two_point_probabilities
+from jaxmicro.characterise.correlation import ball_erosion, lineal_path, two_point_probabilities
 from jaxmicro.data.dataset import Sample
 from jaxmicro.data.labels import LABEL_FIELDS, normalise_labels
 from jaxmicro.data.phases import N_PHASES, PORE
@@ -36,15 +36,22 @@ class SliceBank(NamedTuple):
         phase_fractions: ``(n_labels, 3)`` float32 pore/AM/CBD volume fractions of the slices.
         two_point: ``(n_labels, n_lags, 3, 3, 3)`` float32 two-point phase-pair probabilities
             ``[label, lag, volume axis, p, q]`` of the slices (see :func:`real_two_point`).
+        lineal_path: ``(n_labels, n_lengths, 3, 3)`` float32 lineal-path functions
+            ``[label, length, volume axis, p]`` of the slices (see :func:`real_lineal_path`).
         log_tau: ``(n_labels, len(TAU_AXES))`` float32 mean soft ``log tau`` of the label's 3-D
             volumes (:func:`jaxmicro.generator.losses.soft_log_tau`); NaN where not computed.
+        erosion: ``(n_labels, n_radii, 3)`` float32 mean ball erosion ``[label, radius, p]`` of
+            the label's 3-D volumes (:func:`jaxmicro.characterise.ball_erosion`); ``(n_labels,
+            0, 3)`` where not computed.
     """
 
     images: tuple[jax.Array, jax.Array, jax.Array]
     labels_unit: jax.Array
     phase_fractions: jax.Array
     two_point: jax.Array
+    lineal_path: jax.Array
     log_tau: jax.Array
+    erosion: jax.Array
 
 
 def _slices_of(sample: Sample, axis: int) -> np.ndarray | None:
@@ -55,12 +62,34 @@ def _slices_of(sample: Sample, axis: int) -> np.ndarray | None:
     return None
 
 
+def _along_volume_axes(
+    slices: Sequence[np.ndarray], statistic: Callable[[jax.Array, int], jax.Array]
+) -> np.ndarray:
+    """A statistic along each volume axis, from 2-D slices alone.
+
+    Lines along volume axis ``d`` lie in the slices normal to the two other axes; the result
+    averages those two estimates (for slices of a 3-D volume both count every line of the
+    volume, so they agree), which makes 2-D -> 3-D training data work the same way.
+
+    Args:
+        slices: per slice-normal axis ``a``, phase ids ``(n_a, h_a, w_a)`` (see ``AXIS_ORDER``).
+        statistic: ``(one_hot (n, h, w, 3), image axis) -> array`` averaged over the images.
+
+    Returns:
+        ``(3, *statistic's shape)`` float array: ``[volume axis d, ...]``.
+    """
+    out = None
+    for normal, stack in enumerate(slices):
+        one_hot = jax.nn.one_hot(np.asarray(stack), N_PHASES, dtype=jnp.float32)
+        for image_axis, volume_axis in ((1, AXIS_ORDER[normal][1]), (2, AXIS_ORDER[normal][2])):
+            value = np.asarray(statistic(one_hot, image_axis), np.float64)
+            out = np.zeros((3, *value.shape)) if out is None else out
+            out[volume_axis] += 0.5 * value
+    return out
+
+
 def real_two_point(slices: Sequence[np.ndarray], lags: Sequence[int]) -> np.ndarray:
     """Two-point phase-pair probabilities along the volume axes, from 2-D slices alone.
-
-    Pairs along volume axis ``d`` lie in the slices normal to the two other axes; the result
-    averages those two estimates (for slices of a 3-D volume both count every voxel pair of the
-    volume, so they agree), which makes 2-D -> 3-D training data work the same way.
 
     Args:
         slices: per slice-normal axis ``a``, phase ids ``(n_a, h_a, w_a)`` (see ``AXIS_ORDER``).
@@ -69,23 +98,41 @@ def real_two_point(slices: Sequence[np.ndarray], lags: Sequence[int]) -> np.ndar
     Returns:
         ``(len(lags), 3, 3, 3)`` float32: ``[lag, volume axis d, p, q]``.
     """
-    out = np.zeros((len(lags), 3, N_PHASES, N_PHASES))
-    for normal, stack in enumerate(slices):
-        one_hot = jax.nn.one_hot(np.asarray(stack), N_PHASES, dtype=jnp.float32)
-        for image_axis, volume_axis in ((1, AXIS_ORDER[normal][1]), (2, AXIS_ORDER[normal][2])):
-            for i, lag in enumerate(lags):
-                out[i, volume_axis] += 0.5 * np.asarray(two_point_probabilities(one_hot, image_axis, lag))
-    return out.astype(np.float32)
+    values = _along_volume_axes(
+        slices, lambda one_hot, axis: jnp.stack([two_point_probabilities(one_hot, axis, lag) for lag in lags])
+    )
+    return np.moveaxis(values, 0, 1).astype(np.float32)
+
+
+def real_lineal_path(slices: Sequence[np.ndarray], lengths: Sequence[int]) -> np.ndarray:
+    """Lineal-path functions along the volume axes, from 2-D slices alone.
+
+    Args:
+        slices: per slice-normal axis ``a``, phase ids ``(n_a, h_a, w_a)`` (see ``AXIS_ORDER``).
+        lengths: segment lengths [voxels], each at most every slice edge.
+
+    Returns:
+        ``(len(lengths), 3, 3)`` float32: ``[length, volume axis d, p]``.
+    """
+    values = _along_volume_axes(slices, lambda one_hot, axis: lineal_path(one_hot, axis, lengths))
+    return np.moveaxis(values, 0, 1).astype(np.float32)
+
+
+def _volumes_of(group: Sequence[Sample], weight: str) -> np.ndarray:
+    volumes = [s.volume for s in group if s.volume.ndim == 3]
+    if len(volumes) < len(group):
+        raise ValueError(f"{weight} needs 3-D training volumes; train on 2-D sections with {weight} 0")
+    return np.stack(volumes)
 
 
 def _real_log_tau(group: Sequence[Sample]) -> np.ndarray:
-    volumes = [s.volume for s in group if s.volume.ndim == 3]
-    if len(volumes) < len(group):
-        raise ValueError(
-            "tortuosity targets need 3-D training volumes; train on 2-D sections with tau_weight 0"
-        )
-    pores = jnp.asarray(np.stack([v == PORE for v in volumes]), jnp.float32)
+    pores = jnp.asarray(_volumes_of(group, "tau_weight") == PORE, jnp.float32)
     return np.asarray(jnp.mean(soft_log_tau(pores), axis=0))
+
+
+def _real_erosion(group: Sequence[Sample], radii: Sequence[int]) -> np.ndarray:
+    volumes = _volumes_of(group, "erosion_weight")
+    return np.mean([ball_erosion(jax.nn.one_hot(v, N_PHASES), tuple(radii)) for v in volumes], axis=0)
 
 
 def build_slice_bank(
@@ -94,6 +141,8 @@ def build_slice_bank(
     label_normalisation: Mapping[str, tuple[float, float]],
     stats_lags: Sequence[int] = (1,),
     tortuosity_targets: bool = False,
+    lineal_lengths: Sequence[int] = (1,),
+    erosion_radii: Sequence[int] | None = None,
 ) -> SliceBank:
     """Groups the training samples' slices by label and axis.
 
@@ -104,6 +153,9 @@ def build_slice_bank(
         label_normalisation: ``{field: (low, high)}`` mapped onto [0, 1] for the network
             (:attr:`jaxmicro.generator.Generator.label_normalisation`).
         stats_lags: lags of the bank's ``two_point`` statistics [voxels].
+        lineal_lengths: segment lengths of the bank's ``lineal_path`` functions [voxels].
+        erosion_radii: ball radii of the bank's ``erosion`` [voxels] (needs 3-D volumes; None:
+            not computed).
         tortuosity_targets: compute ``log_tau`` (needs 3-D volumes; NaN otherwise).
 
     Returns:
@@ -119,10 +171,13 @@ def build_slice_bank(
     keys = sorted({tuple(s.labels.to_array()) for s in samples})
     per_axis: list[list[np.ndarray]] = [[], [], []]
     log_tau = np.full((len(keys), len(TAU_AXES)), np.nan, np.float32)
+    erosion = np.zeros((len(keys), len(erosion_radii or ()), N_PHASES), np.float32)
     for i, key in enumerate(keys):
         group = [s for s in samples if tuple(s.labels.to_array()) == key]
         if tortuosity_targets:
             log_tau[i] = _real_log_tau(group)
+        if erosion_radii:
+            erosion[i] = _real_erosion(group, erosion_radii)
         for axis in range(3):
             stacks = [x for x in (_slices_of(s, axis) for s in group) if x is not None]
             if not stacks:
@@ -156,12 +211,17 @@ def build_slice_bank(
     two_point = np.stack(
         [real_two_point([stacks[i] for stacks in per_axis], stats_lags) for i in range(len(keys))]
     )
+    lineal = np.stack(
+        [real_lineal_path([stacks[i] for stacks in per_axis], lineal_lengths) for i in range(len(keys))]
+    )
     return SliceBank(
         tuple(images),
         jnp.asarray(normalise_labels(np.array(keys), label_normalisation), jnp.float32),
         jnp.asarray(fractions, jnp.float32),
         jnp.asarray(two_point),
+        jnp.asarray(lineal),
         jnp.asarray(log_tau),
+        jnp.asarray(erosion),
     )
 
 

@@ -57,7 +57,13 @@ from jaxmicro.generator.checkpoint import (
     write_run_json,
 )
 from jaxmicro.generator.config import TrainConfig
-from jaxmicro.generator.losses import tortuosity_loss, two_point_loss, volume_fraction_loss
+from jaxmicro.generator.losses import (
+    erosion_loss,
+    lineal_path_loss,
+    tortuosity_loss,
+    two_point_loss,
+    volume_fraction_loss,
+)
 from jaxmicro.generator.model import Params, critic_apply, generator_apply, init_critics, init_generator
 from jaxmicro.generator.slices import SliceBank, build_slice_bank, real_slices, volume_slices
 
@@ -92,6 +98,9 @@ class StepMetrics(NamedTuple):
         generator_loss: adversarial generator loss ``-sum_axes E[D(fake)]``.
         vf_loss: mean squared phase-fraction error of the fake volumes.
         stats_loss: mean squared relative error of their two-point statistics (unweighted).
+        lineal_loss: mean squared error of their log lineal-path functions (unweighted; 0 if
+            not used).
+        erosion_loss: mean squared error of their log ball erosion (unweighted; 0 if not used).
         tau_loss: mean squared error of their soft ``log tau`` (unweighted; 0 if not used).
     """
 
@@ -102,6 +111,8 @@ class StepMetrics(NamedTuple):
     vf_loss: jax.Array
     stats_loss: jax.Array
     tau_loss: jax.Array
+    lineal_loss: jax.Array
+    erosion_loss: jax.Array
 
 
 def _optimisers(config: TrainConfig) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
@@ -187,19 +198,29 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
             vf = volume_fraction_loss(sharp, bank.phase_fractions[index])
             stats = two_point_loss(sharp, bank.two_point[index], config.stats_lags)
             total = adversarial + config.vf_weight * vf + config.stats_weight * stats
-            tau = jnp.zeros(())
+            tau, lineal, erosion = jnp.zeros(()), jnp.zeros(()), jnp.zeros(())
             if config.tau_weight:  # static: the solves cost about as much as the rest of the step
                 tau = tortuosity_loss(sharp, bank.log_tau[index])
                 total = total + config.tau_weight * tau
-            return total, (adversarial, vf, stats, tau)
+            if config.lineal_weight:
+                lineal = lineal_path_loss(sharp, bank.lineal_path[index], config.lineal_lengths)
+                total = total + config.lineal_weight * lineal
+            if config.erosion_weight:
+                erosion = erosion_loss(sharp, bank.erosion[index], config.erosion_radii)
+                total = total + config.erosion_weight * erosion
+            return total, (adversarial, vf, stats, tau, lineal, erosion)
 
-        (_, (g_adv, vf, stats, tau)), d_fake = jax.value_and_grad(generator_loss, has_aux=True)(fake)
+        (_, (g_adv, vf, stats, tau, lineal, erosion)), d_fake = jax.value_and_grad(
+            generator_loss, has_aux=True
+        )(fake)
         (g_grads,) = pullback(d_fake)
         updates, g_opt = g_tx.update(g_grads, state.g_opt, state.g_params)
         g_params = optax.apply_updates(state.g_params, updates)
         g_ema = optax.incremental_update(g_params, state.g_ema, 1.0 - config.ema_decay)
         new_state = TrainState(state.step + 1, g_params, d_params, g_opt, d_opt, key, g_ema)
-        return new_state, StepMetrics(jnp.mean(d_loss), jnp.mean(w), jnp.mean(gp), g_adv, vf, stats, tau)
+        return new_state, StepMetrics(
+            jnp.mean(d_loss), jnp.mean(w), jnp.mean(gp), g_adv, vf, stats, tau, lineal, erosion
+        )
 
     return jax.jit(step)
 
@@ -419,6 +440,8 @@ def _train_locked(
         normalisation,
         config.stats_lags,
         tortuosity_targets=config.tau_weight > 0,
+        lineal_lengths=config.lineal_lengths,
+        erosion_radii=config.erosion_radii if config.erosion_weight > 0 else None,
     )
     write_run_json(run_dir, config, data)
     step_fn = make_train_step(config)
@@ -445,6 +468,8 @@ def _train_locked(
             vf=f"{named.vf_loss:.2g}",
             st=f"{named.stats_loss:.2g}",
             tau=f"{named.tau_loss:.2g}",
+            lp=f"{named.lineal_loss:.2g}",
+            er=f"{named.erosion_loss:.2g}",
         )
         if not np.all(np.isfinite(row)):
             raise FloatingPointError(

@@ -6,6 +6,8 @@ import pytest
 from jaxmicro.characterise.soft import sharpen
 from jaxmicro.generator.losses import (
     TAU_AXES,
+    erosion_loss,
+    lineal_path_loss,
     soft_log_tau,
     tortuosity_loss,
     two_point_loss,
@@ -36,10 +38,21 @@ def test_losses_vanish_at_their_targets_and_have_finite_gradients():
     assert float(two_point_loss(volumes, targets, (1, 2))) == pytest.approx(0.0, abs=1e-10)
     log_tau = soft_log_tau(volumes[..., 0])
     assert float(tortuosity_loss(volumes, log_tau)) == pytest.approx(0.0, abs=1e-10)
+    from jaxmicro.characterise import lineal_path
+
+    lineal = jax.vmap(lambda v: jnp.stack([lineal_path(v, a, (2, 5)) for a in range(3)], axis=1))(volumes)
+    assert lineal.shape == (2, 2, 3, 3)
+    assert float(lineal_path_loss(volumes, lineal, (2, 5))) == pytest.approx(0.0, abs=1e-10)
+    from jaxmicro.characterise import ball_erosion
+
+    eroded = jax.vmap(lambda v: ball_erosion(v, (1, 2)))(volumes)
+    assert float(erosion_loss(volumes, eroded, (1, 2))) == pytest.approx(0.0, abs=1e-10)
 
     other = _soft_volumes(1)
     for loss in (
         lambda v: two_point_loss(v, targets, (1, 2)),
+        lambda v: lineal_path_loss(v, lineal, (2, 5)),
+        lambda v: erosion_loss(v, eroded, (1, 2)),
         lambda v: tortuosity_loss(v, log_tau),
     ):
         value, grad = jax.value_and_grad(loss)(other)

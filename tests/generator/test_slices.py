@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxmicro.characterise import two_point_statistics
+from jaxmicro.characterise import lineal_path, two_point_statistics
 from jaxmicro.data import LEGACY_LABEL_NORMALISATION, Labels, Sample
 from jaxmicro.generator.slices import build_slice_bank, random_crops, real_slices, volume_slices
 
@@ -23,6 +23,18 @@ def test_bank_holds_slices_of_every_axis_with_z_first_in_through_plane_images():
     np.testing.assert_array_equal(bank.images[2][0, 3], volume[:, :, 3])
     np.testing.assert_allclose(bank.labels_unit[0], [0.5, 0.55, 0.5], atol=1e-6)
     np.testing.assert_allclose(bank.phase_fractions[0], [np.mean(volume == p) for p in range(3)], atol=1e-6)
+
+
+def test_bank_lineal_paths_from_slices_equal_those_of_the_volume_along_each_axis():
+    volume = _volume(3)
+    volume[:, :, :5] = 1  # long AM runs along axes 0 and 1 only
+    sample = Sample("a.npy", Labels(0.93, 0.36, 0.5), 1e-6, "train", volume)
+    bank = build_slice_bank([sample], 8, LEGACY_LABEL_NORMALISATION, lineal_lengths=(1, 3, 6))
+    assert bank.lineal_path.shape == (1, 3, 3, 3)
+    one_hot = jax.nn.one_hot(volume, 3)
+    direct = np.stack([lineal_path(one_hot, axis, (1, 3, 6)) for axis in range(3)], axis=1)
+    np.testing.assert_allclose(bank.lineal_path[0], direct, atol=1e-6)
+    assert bank.lineal_path[0, 2, 0, 1] > 2 * bank.lineal_path[0, 2, 2, 1]  # anisotropy survives
 
 
 def test_bank_two_point_statistics_from_slices_equal_those_of_the_volume():

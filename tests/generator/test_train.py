@@ -8,7 +8,7 @@ import pytest
 from jaxmicro.data import LABEL_RANGES, Sample, load_dataset
 from jaxmicro.generator import TrainConfig, load_generator, preset, save_generator, train
 from jaxmicro.generator.checkpoint import checkpoint_manager, restore_train_state
-from jaxmicro.generator.train import init_train_state
+from jaxmicro.generator.train import StepMetrics, init_train_state
 
 TINY = preset("tiny")
 
@@ -89,21 +89,30 @@ def test_training_from_2d_sections_only(tiny_dataset, tmp_path):
 
     load = load_dataset(write_dataset(tmp_path / "sections", sections))
     assert all(s.volume.ndim == 2 for s in load.train)
-    result = train(load, tmp_path / "run2d", TINY.replace(steps=1, checkpoint_every=1), progress=False)
-    assert result.history.shape == (1, 7)
+    result = train(
+        load,
+        tmp_path / "run2d",
+        TINY.replace(steps=1, checkpoint_every=1, erosion_weight=0.0),
+        progress=False,
+    )
+    assert result.history.shape == (1, len(StepMetrics._fields))
     assert np.all(np.isfinite(result.history))
     assert result.generator.label_ranges["am_wt"] == (0.85, 0.85)
     # One am_wt only: the network sees it normalised with the physical range, inside [0, 1].
     assert result.generator.label_normalisation["am_wt"] == LABEL_RANGES["am_wt"]
-    with pytest.raises(ValueError, match="tortuosity targets need 3-D training volumes"):
-        train(load, tmp_path / "tau2d", TINY.replace(steps=1, tau_weight=1.0), progress=False)
+    for weight in ("tau_weight", "erosion_weight"):
+        with pytest.raises(ValueError, match=f"{weight} needs 3-D training volumes"):
+            train(load, tmp_path / weight, TINY.replace(steps=1, **{weight: 1.0}), progress=False)
 
 
-def test_tortuosity_loss_trains_with_finite_values(tiny_dataset, tmp_path):
+def test_auxiliary_losses_train_with_finite_values(tiny_dataset, tmp_path):
     result = train(tiny_dataset, tmp_path / "tau", TINY.replace(steps=1, tau_weight=1.0), progress=False)
     assert result.loss("tau_loss")[0] > 0 and np.all(np.isfinite(result.history))
-    plain = train(tiny_dataset, tmp_path / "plain", TINY.replace(steps=1), progress=False)
-    assert plain.loss("tau_loss")[0] == 0.0
+    assert result.loss("lineal_loss")[0] > 0 and result.loss("erosion_loss")[0] > 0
+    off = {"lineal_weight": 0.0, "erosion_weight": 0.0}
+    plain = train(tiny_dataset, tmp_path / "plain", TINY.replace(steps=1, **off), progress=False)
+    assert plain.loss("tau_loss")[0] == 0.0 and plain.loss("lineal_loss")[0] == 0.0
+    assert plain.loss("erosion_loss")[0] == 0.0
     assert not _leaves_equal(result.state.g_params, plain.state.g_params)
 
 
@@ -116,6 +125,10 @@ def test_config_validation():
         preset("huge")
     with pytest.raises(ValueError, match="stats_lags"):
         TINY.replace(stats_lags=(1, 16))
+    with pytest.raises(ValueError, match="lineal_lengths must be lengths in"):
+        TINY.replace(lineal_lengths=(2, 17))
+    with pytest.raises(ValueError, match="erosion_radii must be radii"):
+        TINY.replace(erosion_radii=(1, 8))
     with pytest.raises(ValueError, match="aux_temperature"):
         TINY.replace(aux_temperature=0.0)
     with pytest.raises(ValueError, match="ema_decay"):
@@ -198,7 +211,7 @@ def test_a_checkpoint_of_another_state_layout_is_refused_in_one_line(tiny_datase
 def test_init_from_starts_a_new_run_at_another_runs_state(tiny_dataset, tiny_run, tmp_path):
     tuned = TINY.replace(steps=3, stats_weight=5.0)
     result = train(tiny_dataset, tmp_path / "tuned", tuned, init_from=tiny_run, progress=False)
-    assert int(result.state.step) == 3 and result.history.shape == (1, 7)
+    assert int(result.state.step) == 3 and result.history.shape == (1, len(StepMetrics._fields))
     saved = json.loads((tmp_path / "tuned" / "run.json").read_text())
     assert saved["data"]["init_from"]["step"] == 2
     with pytest.raises(ValueError, match="critic_channels"):
@@ -297,9 +310,9 @@ def test_train_refuses_non_finite_or_out_of_range_numbers_before_any_work(tmp_pa
 
 
 def test_training_losses_are_read_by_name():
-    from jaxmicro.generator.train import StepMetrics, TrainResult
+    from jaxmicro.generator.train import TrainResult
 
-    history = np.arange(14, dtype=float).reshape(2, 7)
+    history = np.arange(2 * len(StepMetrics._fields), dtype=float).reshape(2, -1)
     result = TrainResult(None, None, history, 0.0)  # type: ignore[arg-type]
     for column, name in enumerate(StepMetrics._fields):
         np.testing.assert_array_equal(result.loss(name), history[:, column])
