@@ -47,13 +47,16 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from jaxmicro.bo import BRANIN, HARTMANN6, Optimizer, TestFunction, sobol_points
+from jaxmicro.bo import ACKLEY4, BRANIN, HARTMANN6, SHEKEL, Optimizer, TestFunction, sobol_points
 
 NOISE_SD = 0.1
 PROBLEMS = {
     "branin": (BRANIN, 0.0),
     "hartmann6": (HARTMANN6, 0.0),
     "hartmann6_noisy": (HARTMANN6, NOISE_SD),
+    # Multimodal (issue 25's stuck runs): ten narrow peaks; a lattice of local maxima.
+    "shekel": (SHEKEL, 0.0),
+    "ackley4": (ACKLEY4, 0.0),
 }
 METHODS = ("jaxmicro", "botorch", "sobol")
 
@@ -275,8 +278,12 @@ def _uptime() -> str:
 
 
 def summarise(runs: list[dict]) -> list[dict]:
+    """Per problem and method: regret quantiles, time per iteration, and the stuck runs: final
+    regret no better than Sobol search's median with the same budget (issue 25's definition)."""
     rows = []
     for prob in dict.fromkeys(r["problem"] for r in runs):
+        sobol = [r["regret"] for r in runs if r["problem"] == prob and r["method"] == "sobol"]
+        stuck_at = float(np.median(sobol)) if sobol else None
         for method in dict.fromkeys(r["method"] for r in runs):
             sel = [r for r in runs if r["problem"] == prob and r["method"] == method]
             if not sel:
@@ -289,18 +296,21 @@ def summarise(runs: list[dict]) -> list[dict]:
                 "regret_q25": float(np.quantile(reg, 0.25)),
                 "regret_q75": float(np.quantile(reg, 0.75)),
                 "time_per_iter_median_s": float(np.median(med_t)) if med_t else None,
+                "stuck_threshold": stuck_at,
+                "stuck_runs": None if stuck_at is None else int(np.sum(reg >= stuck_at)),
             })
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| problem | method | seeds | final regret: median [q25, q75] | time / iteration (median) |",
-             "|---|---|---|---|---|"]
+    lines = ["| problem | method | seeds | final regret: median [q25, q75] | stuck runs "
+             "| time / iteration (median) |", "|---|---|---|---|---|---|"]
     for r in rows:
         t = r["time_per_iter_median_s"]
         ts = "-" if t is None else f"{1e3 * t:.0f} ms"
+        stuck = "-" if r.get("stuck_runs") is None else f"{r['stuck_runs']} of {r['seeds']}"
         lines.append(f"| {r['problem']} | {r['method']} | {r['seeds']} | {r['regret_median']:.2e} "
-                     f"[{r['regret_q25']:.2e}, {r['regret_q75']:.2e}] | {ts} |")
+                     f"[{r['regret_q25']:.2e}, {r['regret_q75']:.2e}] | {stuck} | {ts} |")
     return "\n".join(lines)
 
 

@@ -16,7 +16,17 @@ from jaxmicro.bo.acquisition import (
     log_h,
     upper_confidence_bound,
 )
-from jaxmicro.bo.functions import BRANIN, HARTMANN6, TestFunction, branin, hartmann6
+from jaxmicro.bo.functions import (
+    ACKLEY4,
+    BRANIN,
+    HARTMANN6,
+    SHEKEL,
+    TestFunction,
+    ackley,
+    branin,
+    hartmann6,
+    shekel,
+)
 from jaxmicro.bo.gp import (
     GPData,
     GPParams,
@@ -36,10 +46,12 @@ from jaxmicro.bo.optimizer import Best, Optimizer, Settings
 from jaxmicro.bo.sobol import sobol_points
 
 __all__ = [
+    "ACKLEY4",
     "ACQUISITIONS",
     "BRANIN",
     "HARTMANN6",
     "KERNELS",
+    "SHEKEL",
     "Best",
     "Candidates",
     "GPData",
@@ -49,6 +61,7 @@ __all__ = [
     "Optimizer",
     "Settings",
     "TestFunction",
+    "ackley",
     "acquisition_fn",
     "branin",
     "bucket_size",
@@ -67,6 +80,7 @@ __all__ = [
     "predict",
     "rbf",
     "robust_cholesky",
+    "shekel",
     "sobol_points",
     "upper_confidence_bound",
 ]

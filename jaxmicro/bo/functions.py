@@ -1,6 +1,6 @@
 """Standard BO test functions (NumPy, vectorised), for tests and ``experiments/bench_bo.py``.
 
-Both are given as **maximisation** problems (the negated textbook functions), with their
+All are given as **maximisation** problems (the negated textbook functions), with their
 bounds and optimal value, so simple regret is ``f_max - f(x)``.
 """
 
@@ -54,3 +54,34 @@ def hartmann6(x: np.ndarray) -> np.ndarray:
 
 BRANIN = TestFunction("branin", branin, ((-5.0, 10.0), (0.0, 15.0)), -0.397887357729739)
 HARTMANN6 = TestFunction("hartmann6", hartmann6, ((0.0, 1.0),) * 6, 3.322368011391339)
+
+
+_S_BETA = 0.1 * np.array([1, 2, 2, 4, 4, 6, 3, 7, 5, 5], dtype=float)
+_S_C = np.array([[4, 1, 8, 6, 3, 2, 5, 8, 6, 7], [4, 1, 8, 6, 7, 9, 3, 1, 2, 3.6],
+                 [4, 1, 8, 6, 3, 2, 5, 8, 6, 7], [4, 1, 8, 6, 7, 9, 3, 1, 2, 3.6]], dtype=float)
+
+
+def shekel(x: np.ndarray) -> np.ndarray:
+    """Negated Shekel (m = 10) on ``[0, 10]^4``: ``sum_i 1 / (sum_k (x_k - C_ki)^2 + beta_i)``;
+    ten narrow peaks, the highest 10.536443 near ``(4, 4, 4, 4)``, the next about 5.18 and 5.13
+    (Surjanovic & Bingham, Virtual Library of Simulation Experiments)."""
+    x = np.atleast_2d(x)
+    squared = np.sum((x[:, :, None] - _S_C[None]) ** 2, axis=1)
+    return np.sum(1.0 / (squared + _S_BETA), axis=-1)
+
+
+def ackley(x: np.ndarray) -> np.ndarray:
+    """Negated Ackley (a = 20, b = 0.2, c = 2 pi) on ``[-32.768, 32.768]^d``; maximum 0 at the
+    origin among a lattice of local maxima."""
+    x = np.atleast_2d(x)
+    d = x.shape[1]
+    return -(
+        -20.0 * np.exp(-0.2 * np.sqrt(np.sum(x**2, axis=1) / d))
+        - np.exp(np.sum(np.cos(2 * math.pi * x), axis=1) / d)
+        + 20.0
+        + math.e
+    )
+
+
+SHEKEL = TestFunction("shekel", shekel, ((0.0, 10.0),) * 4, 10.536443153483)
+ACKLEY4 = TestFunction("ackley4", ackley, ((-32.768, 32.768),) * 4, 0.0)
