@@ -108,8 +108,8 @@ class TrainConfig:
             (:func:`jaxmicro.characterise.ball_erosion`: the fraction of each phase deeper than
             ``r`` from its boundary, the particle- and pore-size functions) towards that of the
             real 3-D volumes of its labels, as the mean squared error of their logs (0 disables
-            it; needs 3-D training volumes). Slices cannot show it: 2-D critics passed blobs
-            whose cores were too thin in 3-D (local-thickness radius 30 % short).
+            it; needs 3-D training volumes). Slices cannot show it; tried at weight 10 it did
+            not move in 500 steps (docs/generator.md).
         erosion_radii: the ball radii of that loss [voxels], ``2 r + 1`` at most the fake volumes' edge.
         tau_weight: weight of an auxiliary loss pulling each fake volume's pore tortuosity
             factor, through-plane and in-plane, towards that of the real volumes of its labels:

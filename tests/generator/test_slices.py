@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxmicro.characterise import lineal_path, two_point_statistics
+from jaxmicro.characterise import ball_erosion, lineal_path, two_point_statistics
 from jaxmicro.data import LEGACY_LABEL_NORMALISATION, Labels, Sample
 from jaxmicro.generator.slices import build_slice_bank, random_crops, real_slices, volume_slices
 
@@ -35,6 +35,15 @@ def test_bank_lineal_paths_from_slices_equal_those_of_the_volume_along_each_axis
     direct = np.stack([lineal_path(one_hot, axis, (1, 3, 6)) for axis in range(3)], axis=1)
     np.testing.assert_allclose(bank.lineal_path[0], direct, atol=1e-6)
     assert bank.lineal_path[0, 2, 0, 1] > 2 * bank.lineal_path[0, 2, 2, 1]  # anisotropy survives
+
+
+def test_bank_erosion_targets_are_the_mean_over_the_label_volumes():
+    volumes = [_volume(5, (9, 9, 9)), _volume(6, (9, 9, 9))]
+    samples = [Sample(f"{i}.npy", Labels(0.93, 0.36, 0.5), 1e-6, "train", v) for i, v in enumerate(volumes)]
+    bank = build_slice_bank(samples, 8, LEGACY_LABEL_NORMALISATION, erosion_radii=(1, 2))
+    eroded = np.mean([ball_erosion(jax.nn.one_hot(v, 3), (1, 2)) for v in volumes], 0)
+    np.testing.assert_allclose(bank.erosion[0], eroded, atol=1e-6)
+    assert build_slice_bank(samples, 8, LEGACY_LABEL_NORMALISATION).erosion.shape == (1, 0, 3)
 
 
 def test_bank_two_point_statistics_from_slices_equal_those_of_the_volume():
