@@ -30,8 +30,6 @@ Prints a table and writes JSON (``--json``, default experiments/bench_tortuosity
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import os
 import platform
@@ -163,25 +161,16 @@ def reference_tau(volume: np.ndarray, device) -> float:
 
 
 def run_taufactor(volume: np.ndarray, conv_crit: float, device: str, repeats: int) -> dict:
-    import taufactor
-    import torch
+    """TauFactor through :func:`jaxmicro.bench.bench_taufactor` (the one TauFactor timer; the
+    ``Solver`` set-up is inside the timed call, a few milliseconds beside the solve)."""
+    from jaxmicro.bench import bench_taufactor
 
-    times = []
-    for _ in range(repeats):
-        solver = taufactor.Solver((volume == 0).astype(np.uint8), device=device)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            solver.solve(verbose=False, conv_crit=conv_crit)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+    row = bench_taufactor(volume[None], conv_crit=conv_crit, repeats=repeats, device=device)
     return {
-        "tau": float(np.squeeze(solver.tau)),
-        "seconds": min(times),
-        "all_seconds": times,
-        "iterations": int(solver.iter),
+        "tau": row.tau[0],
+        "seconds": row.timing.min_s,
+        "median_seconds": row.timing.median_s,
+        "iterations": row.iterations,
     }
 
 
