@@ -5,8 +5,9 @@ The chain rule's am_wt derivative overshoots whole-loop differences by up to 28 
 (docs/experiments/gradient_check_8seeds.json) while the cell factor agrees within 0.6 %. This
 compares, property by property, ``d x / d label`` from :func:`jaxmicro.design.gradient.
 property_jacobian` (forward-mode through the soft measurement, at several sharpening
-temperatures) with central differences of the argmax measurement itself (same seeds on both
-sides, no cell), with the seed standard error of the differences.
+temperatures, the electrolyte at the same one) with central differences of the argmax
+measurement itself (same seeds on both sides, no cell), with the seed standard error of the
+differences.
 
     python experiments/property_jacobian_check.py [--seeds 8] [--temperatures 0.05,0.1,0.2] \
         [--out docs/experiments/property_jacobian_check.json]
@@ -75,7 +76,7 @@ def main() -> None:
     soft = {}
     for temperature in (float(t) for t in args.temperatures.split(",")):
         start = time.perf_counter()
-        jacobian = property_jacobian(objective, base, hard, temperature)
+        jacobian = property_jacobian(objective, base, hard, temperature, electrolyte_temperature=temperature)
         soft[f"{temperature:g}"] = {
             "jacobian": {name: jacobian[:, LABEL_FIELDS.index(name)].tolist() for name in STEPS},
             "seconds": time.perf_counter() - start,

@@ -15,6 +15,10 @@ measured inputs ``x`` (:data:`CELL_INPUTS`):
   the generator and the implicit-differentiation transport solves, in one jitted computation.
   The soft measurement reads a few percent off the argmax one (``docs/characterise.md``), so
   its *relative* derivative is applied to the argmax value: ``d x = x_argmax d log x_soft``.
+  The electrolyte transport is sharpened further than the rest (``T = 0.01`` against 0.1,
+  :data:`~jaxmicro.characterise.soft.ELECTROLYTE_GRADIENT_TEMPERATURE`): at 0.1 its am_wt
+  derivative read 1.9x the argmax one, at 0.01 1.2x, while the other properties agree best near
+  0.1 (``experiments/property_jacobian_check.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmicro.characterise.measure import Measurement, MeasureSettings, average_over_seeds
-from jaxmicro.characterise.soft import SOFT_TEMPERATURE, soft_measure
+from jaxmicro.characterise.soft import ELECTROLYTE_GRADIENT_TEMPERATURE, SOFT_TEMPERATURE, soft_measure
 from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.data.phases import AM
 from jaxmicro.design.objective import DesignObjective, Evaluation
@@ -66,7 +70,9 @@ def _cell_input_vector(measurement: Measurement) -> jax.Array:
     )
 
 
-@partial(jax.jit, static_argnames=("config", "shape", "settings", "temperature"))
+@partial(
+    jax.jit, static_argnames=("config", "shape", "settings", "temperature", "electrolyte_temperature")
+)
 def soft_cell_inputs(
     params: Any,
     config: GeneratorConfig,
@@ -75,6 +81,7 @@ def soft_cell_inputs(
     shape: tuple[int, int, int],
     settings: MeasureSettings,
     temperature: float = SOFT_TEMPERATURE,
+    electrolyte_temperature: float = ELECTROLYTE_GRADIENT_TEMPERATURE,
 ) -> jax.Array:
     """:data:`CELL_INPUTS` of one label from the soft measurement, averaged over seeds.
 
@@ -85,6 +92,8 @@ def soft_cell_inputs(
         shape: volume shape [voxels] (static).
         settings: how to measure (static).
         temperature: the soft measurement's sharpening temperature (static).
+        electrolyte_temperature: that of its electrolyte transport (static; see
+            :data:`~jaxmicro.characterise.soft.ELECTROLYTE_GRADIENT_TEMPERATURE`).
 
     Returns:
         ``(6,)`` float32, differentiable in ``label_unit``.
@@ -93,7 +102,8 @@ def soft_cell_inputs(
     probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None, None))(
         params, config, keys, label_unit[None], latent, shape
     )[:, 0]
-    return _cell_input_vector(average_over_seeds(soft_measure(probabilities, settings, temperature)))
+    measured = soft_measure(probabilities, settings, temperature, electrolyte_temperature)
+    return _cell_input_vector(average_over_seeds(measured))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,10 +173,15 @@ def cell_sensitivities(
 
 
 def property_jacobian(
-    objective: DesignObjective, label: np.ndarray, hard: np.ndarray, temperature: float = SOFT_TEMPERATURE
+    objective: DesignObjective,
+    label: np.ndarray,
+    hard: np.ndarray,
+    temperature: float = SOFT_TEMPERATURE,
+    electrolyte_temperature: float = ELECTROLYTE_GRADIENT_TEMPERATURE,
 ) -> np.ndarray:
     """``(6, 3)`` d :data:`CELL_INPUTS` / d label (physical units) by forward-mode autodiff of
-    :func:`soft_cell_inputs`, rescaled to the argmax values ``hard`` (``(6,)``)."""
+    :func:`soft_cell_inputs` (at the two temperatures), rescaled to the argmax values ``hard``
+    (``(6,)``)."""
     generator, settings = objective.generator, objective.settings
     unit = jnp.asarray(generator.unit_labels(np.asarray(label, np.float64)))
     measure_settings = settings.measure_settings(generator.voxel_size_m)
@@ -175,7 +190,14 @@ def property_jacobian(
 
     def inputs(u: jax.Array) -> jax.Array:
         return soft_cell_inputs(
-            generator.params, generator.config, keys, u, shape, measure_settings, temperature
+            generator.params,
+            generator.config,
+            keys,
+            u,
+            shape,
+            measure_settings,
+            temperature,
+            electrolyte_temperature,
         )
 
     # One forward-mode pass per label direction (jax.jacfwd's vmap over the tangents would batch

@@ -111,3 +111,19 @@ def test_an_unmeasured_in_plane_tortuosity_is_nan_in_both_measurements():
         assert np.all(np.isnan(np.asarray(measured.electrolyte_tau_in_plane)))
     measured_in_plane = measure(jnp.asarray(volumes), dataclasses.replace(settings, in_plane=True))
     assert np.all(np.isfinite(np.asarray(measured_in_plane.electrolyte_tau_in_plane)))
+
+
+def test_electrolyte_temperature_sharpens_only_the_electrolyte_transport():
+    probabilities = jax.nn.softmax(jax.random.normal(jax.random.PRNGKey(3), (1, 12, 12, 12, 3)))
+    settings = MeasureSettings(voxel_size_m=1e-6, particle_radius=False)
+    plain = soft_measure(probabilities, settings, 0.3)
+    same = soft_measure(probabilities, settings, 0.3, 0.3)
+    sharper = soft_measure(probabilities, settings, 0.3, 0.02)
+    for name in plain._fields:
+        np.testing.assert_array_equal(getattr(same, name), getattr(plain, name))
+    for name in ("electrolyte_d_rel_through_plane", "electrolyte_tau_in_plane"):
+        assert not np.allclose(getattr(sharper, name), getattr(plain, name), rtol=1e-3), name
+    for name in ("volume_fraction", "cbd_coverage", "solid_conductivity_s_m", "am_surface_area_per_volume_m"):
+        np.testing.assert_array_equal(getattr(sharper, name), getattr(plain, name))
+    with pytest.raises(ValueError, match="electrolyte_temperature"):
+        soft_measure(probabilities, settings, 0.3, 0.0)

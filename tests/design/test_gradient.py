@@ -35,12 +35,12 @@ def test_property_jacobian_is_the_derivative_of_the_soft_measurement(objective):
         unit = jnp.asarray(generator.unit_labels(label))
         keys = jnp.stack([jax.random.PRNGKey(s) for s in objective.seeds])
         inputs = soft_cell_inputs(
-            generator.params, generator.config, keys, unit, (SIZE,) * 3, measure_settings, 1.0
+            generator.params, generator.config, keys, unit, (SIZE,) * 3, measure_settings, 1.0, 1.0
         )
         return np.asarray(inputs, np.float64)
 
     values = soft(LABEL)
-    jacobian = property_jacobian(objective, LABEL, values, temperature=1.0)
+    jacobian = property_jacobian(objective, LABEL, values, temperature=1.0, electrolyte_temperature=1.0)
     steps = np.array([0.003, 0.01, 0.05])  # about 5 % of each label's range
     for k, step in enumerate(steps):
         shift = np.eye(3)[k] * step
