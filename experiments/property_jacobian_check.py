@@ -76,7 +76,8 @@ def main() -> None:
     soft = {}
     for temperature in (float(t) for t in args.temperatures.split(",")):
         start = time.perf_counter()
-        jacobian = property_jacobian(objective, base, hard, temperature, electrolyte_temperature=temperature)
+        uniform = dict.fromkeys(LABEL_FIELDS, temperature)
+        jacobian = property_jacobian(objective, base, hard, temperature, electrolyte_temperatures=uniform)
         soft[f"{temperature:g}"] = {
             "jacobian": {name: jacobian[:, LABEL_FIELDS.index(name)].tolist() for name in STEPS},
             "seconds": time.perf_counter() - start,

@@ -15,16 +15,17 @@ measured inputs ``x`` (:data:`CELL_INPUTS`):
   the generator and the implicit-differentiation transport solves, in one jitted computation.
   The soft measurement reads a few percent off the argmax one (``docs/characterise.md``), so
   its *relative* derivative is applied to the argmax value: ``d x = x_argmax d log x_soft``.
-  The electrolyte transport is sharpened further than the rest (``T = 0.01`` against 0.1,
-  :data:`~jaxmicro.characterise.soft.ELECTROLYTE_GRADIENT_TEMPERATURE`): at 0.1 its am_wt
-  derivative read 1.9x the argmax one, at 0.01 1.2x, while the other properties agree best near
-  0.1 (``experiments/property_jacobian_check.py``).
+  In the am_wt direction the electrolyte transport is sharpened further than the rest
+  (:data:`ELECTROLYTE_TEMPERATURES`): at 0.1 its am_wt derivative read 1.9x the argmax one, at
+  0.01 1.2x, while every other derivative agrees best near 0.1
+  (``experiments/property_jacobian_check.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from functools import partial
 from typing import Any, Final
 
@@ -49,6 +50,14 @@ CELL_INPUTS: Final[tuple[str, ...]] = (
 )
 """The measured properties the cell model takes, by their :func:`measurement_row` names (the
 CBD solid fraction is ``1 - electrolyte - AM``)."""
+
+ELECTROLYTE_TEMPERATURES: Final[dict[str, float]] = {"am_wt": ELECTROLYTE_GRADIENT_TEMPERATURE}
+"""Per label direction, the electrolyte transport's sharpening temperature in the property
+Jacobian (directions not named use the soft measurement's ``temperature``). Each direction is its
+own forward-mode pass, so this costs nothing. Chosen against common-seed differences of the argmax
+measurement and checked against the whole loop at 6 labels x powers, 8 seeds (docs/design.md):
+in the am_wt direction T = 0.01 brings the chain within +1..+7 % (was +0..+28 % at 0.1); in the
+porosity direction 0.1 is right (-8..+1 %; 0.01 gave -15..+14 %)."""
 
 CELL_RELATIVE_STEP: Final[float] = 0.02
 """Relative step of the central differences of the cell [-]: 2 % of each input (the cell
@@ -81,7 +90,7 @@ def soft_cell_inputs(
     shape: tuple[int, int, int],
     settings: MeasureSettings,
     temperature: float = SOFT_TEMPERATURE,
-    electrolyte_temperature: float = ELECTROLYTE_GRADIENT_TEMPERATURE,
+    electrolyte_temperature: float | None = None,
 ) -> jax.Array:
     """:data:`CELL_INPUTS` of one label from the soft measurement, averaged over seeds.
 
@@ -92,8 +101,8 @@ def soft_cell_inputs(
         shape: volume shape [voxels] (static).
         settings: how to measure (static).
         temperature: the soft measurement's sharpening temperature (static).
-        electrolyte_temperature: that of its electrolyte transport (static; see
-            :data:`~jaxmicro.characterise.soft.ELECTROLYTE_GRADIENT_TEMPERATURE`).
+        electrolyte_temperature: that of its electrolyte transport (static; None:
+            ``temperature``).
 
     Returns:
         ``(6,)`` float32, differentiable in ``label_unit``.
@@ -177,43 +186,52 @@ def property_jacobian(
     label: np.ndarray,
     hard: np.ndarray,
     temperature: float = SOFT_TEMPERATURE,
-    electrolyte_temperature: float = ELECTROLYTE_GRADIENT_TEMPERATURE,
+    electrolyte_temperatures: Mapping[str, float] | None = None,
 ) -> np.ndarray:
     """``(6, 3)`` d :data:`CELL_INPUTS` / d label (physical units) by forward-mode autodiff of
-    :func:`soft_cell_inputs` (at the two temperatures), rescaled to the argmax values ``hard``
-    (``(6,)``)."""
+    :func:`soft_cell_inputs`, one pass per label direction, each column rescaled to the argmax
+    values ``hard`` (``(6,)``) by its own pass's soft values.
+
+    Args:
+        objective: the design objective (generator, settings, seeds).
+        label: ``(3,)`` physical label.
+        hard: ``(6,)`` argmax :data:`CELL_INPUTS` at ``label``.
+        temperature: the soft measurement's sharpening temperature.
+        electrolyte_temperatures: ``{label field: T}`` for the electrolyte transport per
+            direction (None: :data:`ELECTROLYTE_TEMPERATURES`; fields not named: ``temperature``).
+    """
     generator, settings = objective.generator, objective.settings
+    per_direction = ELECTROLYTE_TEMPERATURES if electrolyte_temperatures is None else electrolyte_temperatures
     unit = jnp.asarray(generator.unit_labels(np.asarray(label, np.float64)))
     measure_settings = settings.measure_settings(generator.voxel_size_m)
     shape = (settings.volume_size,) * 3
     keys = jnp.stack([jax.random.PRNGKey(s) for s in objective.seeds])  # the objective's noise
-
-    def inputs(u: jax.Array) -> jax.Array:
-        return soft_cell_inputs(
-            generator.params,
-            generator.config,
-            keys,
-            u,
-            shape,
-            measure_settings,
-            temperature,
-            electrolyte_temperature,
-        )
-
-    # One forward-mode pass per label direction (jax.jacfwd's vmap over the tangents would batch
-    # the solver's iteration count, which its while loop cannot take).
-    soft, columns = None, []
-    for direction in np.eye(3, dtype=np.float32):
-        soft, column = jax.jvp(inputs, (unit,), (jnp.asarray(direction),))
-        columns.append(np.asarray(column, np.float64))
-    soft = np.asarray(soft, np.float64)
-    jac_unit = np.stack(columns, axis=1)  # (6, 3) per unit label
     low = np.array([generator.label_normalisation[name][0] for name in LABEL_FIELDS])
     high = np.array([generator.label_normalisation[name][1] for name in LABEL_FIELDS])
-    jac = jac_unit / (high - low)[None, :]
-    usable = (soft != 0) & np.isfinite(soft) & np.isfinite(hard)
-    scale = np.where(usable, hard / np.where(usable, soft, 1.0), 0.0)
-    return scale[:, None] * jac
+    jac = np.zeros((len(CELL_INPUTS), len(LABEL_FIELDS)))
+    # One forward-mode pass per label direction (jax.jacfwd's vmap over the tangents would batch
+    # the solver's iteration count, which its while loop cannot take).
+    for k, name in enumerate(LABEL_FIELDS):
+        electrolyte = float(per_direction.get(name, temperature))
+
+        def inputs(u: jax.Array, electrolyte: float = electrolyte) -> jax.Array:
+            return soft_cell_inputs(
+                generator.params,
+                generator.config,
+                keys,
+                u,
+                shape,
+                measure_settings,
+                temperature,
+                electrolyte,
+            )
+
+        tangent = jnp.zeros_like(unit).at[k].set(1)
+        soft, column = (np.asarray(v, np.float64) for v in jax.jvp(inputs, (unit,), (tangent,)))
+        usable = (soft != 0) & np.isfinite(soft) & np.isfinite(hard)
+        scale = np.where(usable, hard / np.where(usable, soft, 1.0), 0.0)
+        jac[:, k] = scale * column / (high[k] - low[k])
+    return jac
 
 
 def label_gradient(
@@ -250,6 +268,7 @@ def label_gradient(
 
 __all__ = [
     "CELL_INPUTS",
+    "ELECTROLYTE_TEMPERATURES",
     "LabelGradient",
     "cell_sensitivities",
     "label_gradient",

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.design import DesignObjective, DesignSettings, design_space
 from jaxmicro.design.gradient import (
     CELL_INPUTS,
@@ -40,7 +41,7 @@ def test_property_jacobian_is_the_derivative_of_the_soft_measurement(objective):
         return np.asarray(inputs, np.float64)
 
     values = soft(LABEL)
-    jacobian = property_jacobian(objective, LABEL, values, temperature=1.0, electrolyte_temperature=1.0)
+    jacobian = property_jacobian(objective, LABEL, values, temperature=1.0, electrolyte_temperatures={})
     steps = np.array([0.003, 0.01, 0.05])  # about 5 % of each label's range
     for k, step in enumerate(steps):
         shift = np.eye(3)[k] * step
@@ -51,6 +52,19 @@ def test_property_jacobian_is_the_derivative_of_the_soft_measurement(objective):
     # The labels do move the inputs: porosity raises the electrolyte fraction, am_wt the AM.
     assert jacobian[CELL_INPUTS.index("electrolyte_fraction"), 1] > 0.5
     assert jacobian[CELL_INPUTS.index("am_volume_fraction"), 0] > 0
+
+
+def test_electrolyte_temperature_per_direction_changes_only_its_column(objective):
+    """A per-direction electrolyte temperature is that direction's column of a uniform run."""
+    hard = np.ones(len(CELL_INPUTS))
+    mixed = property_jacobian(objective, LABEL, hard, 0.5, electrolyte_temperatures={"am_wt": 0.2})
+    plain = property_jacobian(objective, LABEL, hard, 0.5, electrolyte_temperatures={})
+    uniform = dict.fromkeys(LABEL_FIELDS, 0.2)
+    sharp = property_jacobian(objective, LABEL, hard, 0.5, electrolyte_temperatures=uniform)
+    np.testing.assert_allclose(mixed[:, 0], sharp[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(mixed[:, 1:], plain[:, 1:], rtol=1e-6)
+    tau = CELL_INPUTS.index("electrolyte_tau_through_plane")
+    assert not np.isclose(sharp[tau, 0], plain[tau, 0], rtol=1e-3)
 
 
 def test_cell_sensitivities_are_converged_in_the_step_and_physical(toy):
