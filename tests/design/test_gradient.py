@@ -41,7 +41,9 @@ def test_property_jacobian_is_the_derivative_of_the_soft_measurement(objective):
         return np.asarray(inputs, np.float64)
 
     values = soft(LABEL)
-    jacobian = property_jacobian(objective, LABEL, values, temperature=1.0, electrolyte_temperatures={})
+    jacobian = property_jacobian(
+        objective, LABEL, values, temperature=1.0, electrolyte_temperatures={}, seeds=objective.seeds
+    )
     steps = np.array([0.003, 0.01, 0.05])  # about 5 % of each label's range
     for k, step in enumerate(steps):
         shift = np.eye(3)[k] * step
@@ -57,10 +59,13 @@ def test_property_jacobian_is_the_derivative_of_the_soft_measurement(objective):
 def test_electrolyte_temperature_per_direction_changes_only_its_column(objective):
     """A per-direction electrolyte temperature is that direction's column of a uniform run."""
     hard = np.ones(len(CELL_INPUTS))
-    mixed = property_jacobian(objective, LABEL, hard, 0.5, electrolyte_temperatures={"am_wt": 0.2})
-    plain = property_jacobian(objective, LABEL, hard, 0.5, electrolyte_temperatures={})
+    seeds = objective.seeds
+    mixed = property_jacobian(
+        objective, LABEL, hard, 0.5, electrolyte_temperatures={"am_wt": 0.2}, seeds=seeds
+    )
+    plain = property_jacobian(objective, LABEL, hard, 0.5, electrolyte_temperatures={}, seeds=seeds)
     uniform = dict.fromkeys(LABEL_FIELDS, 0.2)
-    sharp = property_jacobian(objective, LABEL, hard, 0.5, electrolyte_temperatures=uniform)
+    sharp = property_jacobian(objective, LABEL, hard, 0.5, electrolyte_temperatures=uniform, seeds=seeds)
     np.testing.assert_allclose(mixed[:, 0], sharp[:, 0], rtol=1e-6)
     np.testing.assert_allclose(mixed[:, 1:], plain[:, 1:], rtol=1e-6)
     tau = CELL_INPUTS.index("electrolyte_tau_through_plane")
