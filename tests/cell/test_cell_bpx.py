@@ -160,4 +160,7 @@ def test_reloaded_bpx_discharges_the_same_energy_in_pybamm(tmp_path, properties,
     assert energy == pytest.approx(ours.energy_wh, rel=1e-3)
     assert capacity == pytest.approx(ours.capacity_ah, rel=1e-3)
     if thermal:
-        assert temperature == pytest.approx(ours.max_temperature_k, abs=0.1)
+        # The cell heats by about 45 K at 2C; 0.5 K is 1 % of that rise (the 1 %).
+        # Measured: under 0.1 K on one CPU, 0.12 K on another (2026-12-04), same wheels.
+        assert ours.max_temperature_k > 320.0
+        assert temperature == pytest.approx(ours.max_temperature_k, abs=0.5)
