@@ -24,6 +24,7 @@ measured inputs ``x`` (:data:`CELL_INPUTS`):
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -213,10 +214,10 @@ def property_jacobian(
     unit = jnp.asarray(generator.unit_labels(np.asarray(label, np.float64)))
     measure_settings = settings.measure_settings(generator.voxel_size_m)
     shape = (settings.volume_size,) * 3
-    if seeds is None:  # the objective's noise first, then fresh seeds
-        seeds = list(objective.seeds)
-        seeds += [s for s in range(len(seeds) + JACOBIAN_MIN_SEEDS) if s not in seeds]
-        seeds = seeds[: max(JACOBIAN_MIN_SEEDS, len(objective.seeds))]
+    if seeds is None:  # the objective's noise first, then the lowest unused seeds
+        fresh = (s for s in itertools.count() if s not in objective.seeds)
+        extra = max(0, JACOBIAN_MIN_SEEDS - len(objective.seeds))
+        seeds = [*objective.seeds, *itertools.islice(fresh, extra)]
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     low = np.array([generator.label_normalisation[name][0] for name in LABEL_FIELDS])
     high = np.array([generator.label_normalisation[name][1] for name in LABEL_FIELDS])

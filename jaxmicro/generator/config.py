@@ -101,8 +101,8 @@ class TrainConfig:
             functions (:func:`jaxmicro.characterise.lineal_path`: the probability that a segment
             of ``r`` voxels along an axis lies wholly in a phase; Lu & Torquato 1992) towards
             those of the real slices of its labels, as the mean squared error of their logs (0
-            disables it). Their decay with ``r`` is the chord-length distribution: it tells
-            round particles from irregular blobs of the same fractions and surface.
+            disables it). Their decay with ``r`` is the chord-length distribution integrated
+            twice (docs/generator.md: what it changed in a 500-step run).
         lineal_lengths: the segment lengths of that loss [voxels], each at most ``slice_size``.
         erosion_weight: weight of an auxiliary loss pulling each fake volume's ball erosion
             (:func:`jaxmicro.characterise.ball_erosion`: the fraction of each phase deeper than

@@ -37,7 +37,8 @@ class SliceBank(NamedTuple):
         two_point: ``(n_labels, n_lags, 3, 3, 3)`` float32 two-point phase-pair probabilities
             ``[label, lag, volume axis, p, q]`` of the slices (see :func:`real_two_point`).
         lineal_path: ``(n_labels, n_lengths, 3, 3)`` float32 lineal-path functions
-            ``[label, length, volume axis, p]`` of the slices (see :func:`real_lineal_path`).
+            ``[label, length, volume axis, p]`` of the slices (see :func:`real_lineal_path`);
+            ``(n_labels, 0, 3, 3)`` where not computed.
         log_tau: ``(n_labels, len(TAU_AXES))`` float32 mean soft ``log tau`` of the label's 3-D
             volumes (:func:`jaxmicro.generator.losses.soft_log_tau`); NaN where not computed.
         erosion: ``(n_labels, n_radii, 3)`` float32 mean ball erosion ``[label, radius, p]`` of
@@ -141,7 +142,7 @@ def build_slice_bank(
     label_normalisation: Mapping[str, tuple[float, float]],
     stats_lags: Sequence[int] = (1,),
     tortuosity_targets: bool = False,
-    lineal_lengths: Sequence[int] = (1,),
+    lineal_lengths: Sequence[int] | None = None,
     erosion_radii: Sequence[int] | None = None,
 ) -> SliceBank:
     """Groups the training samples' slices by label and axis.
@@ -153,7 +154,8 @@ def build_slice_bank(
         label_normalisation: ``{field: (low, high)}`` mapped onto [0, 1] for the network
             (:attr:`jaxmicro.generator.Generator.label_normalisation`).
         stats_lags: lags of the bank's ``two_point`` statistics [voxels].
-        lineal_lengths: segment lengths of the bank's ``lineal_path`` functions [voxels].
+        lineal_lengths: segment lengths of the bank's ``lineal_path`` functions [voxels] (None:
+            not computed).
         erosion_radii: ball radii of the bank's ``erosion`` [voxels] (needs 3-D volumes; None:
             not computed).
         tortuosity_targets: compute ``log_tau`` (needs 3-D volumes; NaN otherwise).
@@ -211,9 +213,11 @@ def build_slice_bank(
     two_point = np.stack(
         [real_two_point([stacks[i] for stacks in per_axis], stats_lags) for i in range(len(keys))]
     )
-    lineal = np.stack(
-        [real_lineal_path([stacks[i] for stacks in per_axis], lineal_lengths) for i in range(len(keys))]
-    )
+    lineal = np.zeros((len(keys), 0, 3, N_PHASES), np.float32)
+    if lineal_lengths:
+        lineal = np.stack(
+            [real_lineal_path([stacks[i] for stacks in per_axis], lineal_lengths) for i in range(len(keys))]
+        )
     return SliceBank(
         tuple(images),
         jnp.asarray(normalise_labels(np.array(keys), label_normalisation), jnp.float32),

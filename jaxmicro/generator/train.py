@@ -306,13 +306,20 @@ def _append_losses(path: Path, first_step: int, rows: list[np.ndarray]) -> None:
 
 
 def _truncate_losses(path: Path, step: int) -> None:
+    """Keeps the rows up to ``step``; a file from a version with fewer losses gets the new
+    columns, 0 in the old rows (those losses did not exist then)."""
     if path.exists():
         lines = path.read_text().splitlines()
+        header = ["step", *StepMetrics._fields]
         try:
-            keep = [lines[0], *(line for line in lines[1:] if line and int(line.split(",")[0]) <= step)]
+            old = lines[0].split(",")
+            if old != header[: len(old)]:
+                raise ValueError
+            pad = ",0" * (len(header) - len(old))
+            rows = [line + pad for line in lines[1:] if line and int(line.split(",")[0]) <= step]
         except (ValueError, IndexError):
             raise ValueError(f"{path}: not a losses file written by jaxmicro train; move it away") from None
-        write_text_atomic(path, "\n".join(keep) + "\n")
+        write_text_atomic(path, "\n".join([",".join(header), *rows]) + "\n")
 
 
 def _initial_state_from(
@@ -440,7 +447,7 @@ def _train_locked(
         normalisation,
         config.stats_lags,
         tortuosity_targets=config.tau_weight > 0,
-        lineal_lengths=config.lineal_lengths,
+        lineal_lengths=config.lineal_lengths if config.lineal_weight > 0 else None,
         erosion_radii=config.erosion_radii if config.erosion_weight > 0 else None,
     )
     write_run_json(run_dir, config, data)

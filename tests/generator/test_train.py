@@ -55,6 +55,20 @@ def test_checkpoint_restore_is_bit_exact_and_resume_matches_an_uninterrupted_run
     assert _leaves_equal(restored, resumed.state)
 
 
+def test_resume_gives_an_older_losses_file_the_new_columns(tmp_path):
+    from jaxmicro.generator.train import _truncate_losses
+
+    path = tmp_path / "losses.csv"
+    old_fields = StepMetrics._fields[:-2]  # before the lineal-path and erosion losses
+    row = ",".join(["0.5"] * len(old_fields))
+    path.write_text(f"step,{','.join(old_fields)}\n1,{row}\n2,{row}\n")
+    _truncate_losses(path, 1)
+    assert path.read_text().splitlines() == [f"step,{','.join(StepMetrics._fields)}", f"1,{row},0,0"]
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a losses file"):
+        _truncate_losses(path, 1)
+
+
 def test_run_folder_errors(tiny_dataset, tiny_run, tmp_path):
     with pytest.raises(FileExistsError, match="--resume"):
         train(tiny_dataset, tiny_run, TINY.replace(steps=2), progress=False)
