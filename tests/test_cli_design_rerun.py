@@ -93,3 +93,30 @@ def test_bad_cell_variable_and_size_options_are_one_line_errors(
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "d").exists()
 
+
+
+def test_design_refines_each_optimum_by_gradient_steps_and_reports_it(toy_checkpoint, tmp_path, capsys):
+    """``--refine 3``: after the campaign, up to 3 labels by gradient steps (a 1-D difference
+    gradient takes 2 of them), logged beside the campaign and summarised; a rerun reports it
+    without evaluating again."""
+    out = tmp_path / "design"
+    argv = [
+        "design", "--checkpoint", str(toy_checkpoint), "--out", str(out), "--budget", "2",
+        "--n-initial", "2", "--batch-size", "2", "--volume-size", "16", "--seeds-per-label", "1",
+        "--optimise", "am_wt", "--porosity", "0.40", "--power-w-per-kg", "100", "--refine", "3",
+        "--no-progress",
+    ]  # fmt: skip
+    assert main(argv) == 0  # porosity 0.40 percolates on the toy at every am_wt
+    printed = capsys.readouterr().out
+    folder = out / "power_100W_per_kg"
+    refine_log = [json.loads(line) for line in (folder / "refine.jsonl").read_text().splitlines()]
+    assert refine_log[0]["type"] == "refine" and refine_log[0]["settings"]["max_evaluations"] == 3
+    row = json.loads((out / "summary.json").read_text())["campaigns"][0]
+    refined = row["refinement"]
+    assert 1 <= refined["n_evaluations"] <= 3 and refined["n_gradients"] >= 1
+    assert refined["best"]["objective"] >= row["best"]["objective"]  # never worse than BO's
+    assert "gradient refinement:" in printed
+    assert main(argv) == 0
+    second = capsys.readouterr()
+    assert "holds this finished study" in second.err and "gradient refinement:" in second.out
+    assert (folder / "refine.jsonl").read_text().count("\n") == len(refine_log)

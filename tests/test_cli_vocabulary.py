@@ -51,6 +51,10 @@ def test_the_vocabulary_mirrors_the_library_constants():
 
     assert common.CELL_VARIABLE_NAMES == tuple(CELL_VARIABLES)
 
+    from jaxmicro.design.refine import RefineSettings
+    from jaxmicro.design.sensitivity import METHODS
+
+    assert common.GRADIENT_METHODS == METHODS and RefineSettings().method == METHODS[0]
     assert common.PARAMETER_SETS == NMC811_PARAMETER_SETS and common.THERMAL_MODELS == tuple(THERMAL_MODELS)
     for name in common.CELL_FORMATS:
         DesignSettings(cell_format=name)  # accepted by the library

@@ -2,7 +2,8 @@
 simulated cell -> Bayesian optimisation of the next labels.
 
 :class:`DesignObjective` evaluates labels; :class:`Campaign` optimises them with a crash-safe
-log; :func:`run_study` runs one campaign per cell-level power (``jaxmicro design``); :func:`sweep`
+log; :func:`refine` takes gradient steps from its optimum; :func:`run_study` runs one campaign per
+cell-level power (``jaxmicro design``); :func:`sweep`
 evaluates a grid, sharded over devices with :func:`batch_mesh` (``jaxmicro sweep``). See
 ``docs/design.md``.
 """
@@ -28,6 +29,7 @@ from jaxmicro.design.properties import (
     measurement_row,
 )
 from jaxmicro.design.records import append_record, read_records, repair_records, write_json_atomic
+from jaxmicro.design.refine import RefineResult, RefineSettings, refine
 from jaxmicro.design.report import write_report
 from jaxmicro.design.sharding import (
     batch_mesh,
@@ -51,6 +53,8 @@ __all__ = [
     "DesignSpace",
     "Evaluation",
     "LabelGradient",
+    "RefineResult",
+    "RefineSettings",
     "StudyResult",
     "append_record",
     "batch_mesh",
@@ -69,6 +73,7 @@ __all__ = [
     "measure_sharded",
     "measurement_row",
     "read_records",
+    "refine",
     "repair_records",
     "run_study",
     "sweep",

@@ -62,6 +62,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="generated volume edge [voxels] (default 64 on CPU, 128 on an accelerator)",
     )
     budget.add_argument("--seed", type=int, default=0, help="optimiser seed")
+    budget.add_argument(
+        "--refine",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after each campaign, up to N more labels by gradient steps from its best, inside the "
+        "trained range (0: none); see docs/design.md for when it pays",
+    )
+    budget.add_argument(
+        "--refine-gradient",
+        choices=common.GRADIENT_METHODS,
+        default=common.GRADIENT_METHODS[0],
+        help="the refinement's gradient: common-seed differences (2 labels per variable) or the "
+        "chain rule through the microstructure (no label, a forward-mode pass and 12 cells)",
+    )
     run = parser.add_argument_group("run")
     run.add_argument(
         "--out",
@@ -87,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     import jax
 
     from jaxmicro.design import CampaignSettings, design_space, run_study
+    from jaxmicro.design.refine import RefineSettings
 
     generator = common.load_generator_of(args)
     space = design_space(
@@ -103,7 +119,10 @@ def run(args: argparse.Namespace) -> int:
         n_initial=min(args.n_initial, args.budget),
         seed=args.seed,
     )
-    finished = _finished_study(Path(args.out), args.power_w_per_kg, space, design, campaign)
+    if args.refine < 0:
+        raise ValueError(f"--refine must be 0 (none) or a positive number of labels, got {args.refine}")
+    refinement = RefineSettings(args.refine, args.refine_gradient) if args.refine else None
+    finished = _finished_study(Path(args.out), args.power_w_per_kg, space, design, campaign, refinement)
     if finished is not None:
         common.note(args, f"{args.out} holds this finished study; use another --out for a new run")
         result = finished
@@ -123,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
                 args.out,
                 design,
                 campaign,
+                refinement=refinement,
                 resume=bool(existing),
                 executor=executor,
                 header={"command": sys.argv},
@@ -164,6 +184,14 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
         summary = summarise(found.recommendation, space, label_ranges)
         if summary is not None:
             print(textwrap.indent(describe(summary), " " * 14))
+        refined = rows[i].get("refinement")
+        if refined is not None:
+            where = ", ".join(f"{k} {v:.4g}" for k, v in refined["best"]["labels"].items())
+            print(
+                f"{'':14}gradient refinement: {refined['best']['objective']:.4g} at {where} "
+                f"({refined['gain']:+.3g} over the campaign's best; {refined['n_evaluations']} labels, "
+                f"{refined['n_gradients']} gradients, stopped: {refined['stopped']})"
+            )
         steps = [Sensitivity.from_dict(d) for d in (rows[i].get("sensitivities") or [])]
         if steps:
             unit = objective_unit(design.objective_description)
@@ -177,7 +205,7 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
 
 
 def _finished_study(
-    out: Path, powers: list[float], space: Any, design: Any, campaign: Any
+    out: Path, powers: list[float], space: Any, design: Any, campaign: Any, refinement: Any = None
 ) -> Any | None:
     """The :class:`StudyResult` of a finished study in ``out`` with exactly these options, read
     from its summary and logs without computing anything; ``None`` when there is none (then
@@ -199,6 +227,7 @@ def _finished_study(
                 {
                     "space": space.to_dict(),
                     "campaign": dataclasses.asdict(campaign),
+                    "refinement": None if refinement is None else dataclasses.asdict(refinement),
                     "design": design.to_dict() | {"power_w_per_kg": [float(p) for p in powers]},
                 }
             )

@@ -24,6 +24,8 @@ PARAMETER_SETS = ("Chen2020", "OKane2022")
 """``jaxmicro.cell.parameters.NMC811_PARAMETER_SETS``."""
 THERMAL_MODELS = ("isothermal", "lumped")
 """``jaxmicro.cell.parameters.THERMAL_MODELS``."""
+GRADIENT_METHODS = ("differences", "chain")
+"""``jaxmicro.design.sensitivity.METHODS``: how a sensitivity or a refinement's gradient is taken."""
 DEFAULT_POWER_W_PER_KG = 200.0
 """Cell-level discharge power of the README's main job [W/kg]."""
 BASES = ("loading", "thickness")

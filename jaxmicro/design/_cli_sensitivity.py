@@ -4,6 +4,7 @@ design variable, with the standard error over the generator seeds."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from jaxmicro.design import _cli_common as common
@@ -43,6 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=STEP",
         help="step of a variable in its unit (repeatable) [am_wt 0.01, porosity 0.01, adhesion 0.05, "
         "am_loading_mg_cm2 1, cathode_thickness_um 5]",
+    )
+    where.add_argument(
+        "--method",
+        choices=common.GRADIENT_METHODS,
+        default=common.GRADIENT_METHODS[0],
+        help="common-seed central differences of the whole loop (2 labels per variable), or the "
+        "chain rule through the microstructure (labels only; a forward-mode pass and 12 cells)",
     )
     what = parser.add_argument_group("what to evaluate")
     what.add_argument(
@@ -89,10 +97,13 @@ def run(args: argparse.Namespace) -> int:
     design = common.design_settings(args, power_w_per_kg=args.power_w_per_kg, volume_size=args.volume_size)
     unit = objective_unit(design.objective_description)
     size = f"{design.seeds_per_label} seeds of {args.volume_size}^3"
-    common.note(args, f"evaluating up to {1 + 2 * space.dim} labels ({size})")
+    if args.method == "chain":
+        common.note(args, f"evaluating 1 label ({size}) and its chain-rule gradient")
+    else:
+        common.note(args, f"evaluating up to {1 + 2 * space.dim} labels ({size})")
     with common.cell_executor(args) as executor:
         objective = DesignObjective(generator, design, executor=executor)
-        point, items = point_and_sensitivities(objective, space, labels, dict(args.steps))
+        point, items = point_and_sensitivities(objective, space, labels, dict(args.steps), method=args.method)
     result = {
         "labels": labels,
         "objective": point.objective,
@@ -118,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
           f"({size}; +- the standard error over seeds)")
     for item in items:
         changes = ", ".join(
-            f"{name} {factor * item.properties_per_step[key]:+.2g}" for key, (name, factor) in SHOWN.items()
+            f"{name} {factor * item.properties_per_step[key]:+.2g}"
+            for key, (name, factor) in SHOWN.items()
+            if math.isfinite(item.properties_per_step[key])
         )
         print(f"  {item.describe(unit)}  ({item.method}; per step: {changes})")
     top = most_important(items)

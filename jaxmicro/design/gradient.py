@@ -89,7 +89,7 @@ def _cell_input_vector(measurement: Measurement) -> jax.Array:
 @partial(
     jax.jit, static_argnames=("config", "shape", "settings", "temperature", "electrolyte_temperature")
 )
-def soft_cell_inputs(
+def soft_cell_inputs_per_seed(
     params: Any,
     config: GeneratorConfig,
     keys: jax.Array,
@@ -98,8 +98,8 @@ def soft_cell_inputs(
     settings: MeasureSettings,
     temperature: float = SOFT_TEMPERATURE,
     electrolyte_temperature: float | None = None,
-) -> jax.Array:
-    """:data:`CELL_INPUTS` of one label from the soft measurement, averaged over seeds.
+) -> tuple[jax.Array, jax.Array]:
+    """:data:`CELL_INPUTS` of one label from the soft measurement, seed-averaged and per seed.
 
     Args:
         params, config: the generator.
@@ -112,14 +112,31 @@ def soft_cell_inputs(
             ``temperature``).
 
     Returns:
-        ``(6,)`` float32, differentiable in ``label_unit``.
+        ``(6,)`` seed-averaged (transport as a conductance, :func:`average_over_seeds`) and
+        ``(s, 6)`` per-seed values, float32, differentiable in ``label_unit``.
     """
     latent = latent_shape_for(config, shape, periodic=False)
     probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None, None))(
         params, config, keys, label_unit[None], latent, shape
     )[:, 0]
     measured = soft_measure(probabilities, settings, temperature, electrolyte_temperature)
-    return _cell_input_vector(average_over_seeds(measured))
+    return _cell_input_vector(average_over_seeds(measured)), _cell_input_vector(measured)
+
+
+def soft_cell_inputs(
+    params: Any,
+    config: GeneratorConfig,
+    keys: jax.Array,
+    label_unit: jax.Array,
+    shape: tuple[int, int, int],
+    settings: MeasureSettings,
+    temperature: float = SOFT_TEMPERATURE,
+    electrolyte_temperature: float | None = None,
+) -> jax.Array:
+    """``(6,)`` seed-averaged :data:`CELL_INPUTS` of :func:`soft_cell_inputs_per_seed`."""
+    return soft_cell_inputs_per_seed(
+        params, config, keys, label_unit, shape, settings, temperature, electrolyte_temperature
+    )[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +150,10 @@ class LabelGradient:
         cell_sensitivities: ``(6,)`` d objective / d input [objective's unit per input's unit].
         property_jacobian: ``(6, 3)`` d input / d label [input's unit per label unit].
         gradient: ``(3,)`` d objective / d label [objective's unit per label unit].
+        gradient_standard_error: ``(3,)`` its standard error over the property Jacobian's
+            generator seeds: the chain taken with each seed's own soft derivative,
+            ``sd / sqrt(s)`` [as ``gradient``]; the cell sensitivities are one deterministic
+            factor (the seed-averaged row's), so their share of the error is not in it.
     """
 
     labels: dict[str, float]
@@ -141,6 +162,7 @@ class LabelGradient:
     cell_sensitivities: np.ndarray
     property_jacobian: np.ndarray
     gradient: np.ndarray
+    gradient_standard_error: np.ndarray
 
     def per_step(self, steps: dict[str, float]) -> dict[str, float]:
         """The objective's change per ``+step`` of each label (first order)."""
@@ -197,8 +219,21 @@ def property_jacobian(
     seeds: Sequence[int] | None = None,
 ) -> np.ndarray:
     """``(6, 3)`` d :data:`CELL_INPUTS` / d label (physical units) by forward-mode autodiff of
-    :func:`soft_cell_inputs`, one pass per label direction, each column rescaled to the argmax
-    values ``hard`` (``(6,)``) by its own pass's soft values.
+    the seed-averaged soft measurement; see :func:`property_jacobians` (its first value)."""
+    return property_jacobians(objective, label, hard, temperature, electrolyte_temperatures, seeds)[0]
+
+
+def property_jacobians(
+    objective: DesignObjective,
+    label: np.ndarray,
+    hard: np.ndarray,
+    temperature: float = SOFT_TEMPERATURE,
+    electrolyte_temperatures: Mapping[str, float] | None = None,
+    seeds: Sequence[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """d :data:`CELL_INPUTS` / d label (physical units) by forward-mode autodiff of
+    :func:`soft_cell_inputs_per_seed`, one pass per label direction, each column rescaled to the
+    argmax values ``hard`` (``(6,)``) by its own pass's seed-averaged soft values.
 
     Args:
         objective: the design objective (generator, settings, seeds).
@@ -208,6 +243,10 @@ def property_jacobian(
         electrolyte_temperatures: ``{label field: T}`` for the electrolyte transport per
             direction (None: :data:`ELECTROLYTE_TEMPERATURES`; fields not named: ``temperature``).
         seeds: generator seeds (None: the objective's, extended to :data:`JACOBIAN_MIN_SEEDS`).
+
+    Returns:
+        ``(6, 3)`` from the seed-averaged measurement and ``(s, 6, 3)`` from each seed's own
+        (rescaled by the same factor), whose spread is the Jacobian's seed noise.
     """
     generator, settings = objective.generator, objective.settings
     per_direction = ELECTROLYTE_TEMPERATURES if electrolyte_temperatures is None else electrolyte_temperatures
@@ -222,13 +261,14 @@ def property_jacobian(
     low = np.array([generator.label_normalisation[name][0] for name in LABEL_FIELDS])
     high = np.array([generator.label_normalisation[name][1] for name in LABEL_FIELDS])
     jac = np.zeros((len(CELL_INPUTS), len(LABEL_FIELDS)))
+    per_seed = np.zeros((len(seeds), len(CELL_INPUTS), len(LABEL_FIELDS)))
     # One forward-mode pass per label direction (jax.jacfwd's vmap over the tangents would batch
     # the solver's iteration count, which its while loop cannot take).
     for k, name in enumerate(LABEL_FIELDS):
         electrolyte = float(per_direction.get(name, temperature))
 
-        def inputs(u: jax.Array, electrolyte: float = electrolyte) -> jax.Array:
-            return soft_cell_inputs(
+        def inputs(u: jax.Array, electrolyte: float = electrolyte) -> tuple[jax.Array, jax.Array]:
+            return soft_cell_inputs_per_seed(
                 generator.params,
                 generator.config,
                 keys,
@@ -240,15 +280,21 @@ def property_jacobian(
             )
 
         tangent = jnp.zeros_like(unit).at[k].set(1)
-        soft, column = (np.asarray(v, np.float64) for v in jax.jvp(inputs, (unit,), (tangent,)))
+        (soft, _), (column, seed_columns) = jax.tree.map(
+            lambda v: np.asarray(v, np.float64), jax.jvp(inputs, (unit,), (tangent,))
+        )
         usable = (soft != 0) & np.isfinite(soft) & np.isfinite(hard)
-        scale = np.where(usable, hard / np.where(usable, soft, 1.0), 0.0)
-        jac[:, k] = scale * column / (high[k] - low[k])
-    return jac
+        scale = np.where(usable, hard / np.where(usable, soft, 1.0), 0.0) / (high[k] - low[k])
+        jac[:, k] = scale * column
+        per_seed[:, :, k] = scale * np.where(np.isfinite(seed_columns), seed_columns, 0.0)
+    return jac, per_seed
 
 
 def label_gradient(
-    objective: DesignObjective, labels: dict[str, float], temperature: float = SOFT_TEMPERATURE
+    objective: DesignObjective,
+    labels: dict[str, float],
+    temperature: float = SOFT_TEMPERATURE,
+    evaluation: Evaluation | None = None,
 ) -> LabelGradient:
     """The objective's gradient with respect to the three labels at ``labels`` (chain rule, see
     the module docstring), with the evaluation there.
@@ -257,18 +303,23 @@ def label_gradient(
         objective: the design objective (generator, settings, seeds, cell model).
         labels: ``{"am_wt": ..., "porosity": ..., "adhesion": ...}`` inside the trained range.
         temperature: the soft measurement's sharpening temperature.
+        evaluation: the objective's evaluation at ``labels`` with its own seeds, when known
+            (``None``: evaluated here).
 
     Raises:
         ValueError: a label outside the trained range, or a cell that fails there.
     """
     label = check_labels(objective.generator, np.array([[labels[name] for name in LABEL_FIELDS]]))[0]
-    evaluation = objective(label[None], adaptive=False)[0]
+    if evaluation is None:
+        evaluation = objective(label[None], adaptive=False)[0]
     if evaluation.failed:
         raise ValueError(f"the objective failed at {labels} ({evaluation.reason}); no gradient there")
     row = evaluation.properties
     hard = np.array([float(row[name]) for name in CELL_INPUTS])
     sensitivities = cell_sensitivities(objective, label, row)
-    jacobian = property_jacobian(objective, label, hard, temperature)
+    jacobian, per_seed = property_jacobians(objective, label, hard, temperature)
+    seed_gradients = np.einsum("i,sik->sk", sensitivities, per_seed)
+    error = np.std(seed_gradients, axis=0, ddof=1) / math.sqrt(len(per_seed))
     return LabelGradient(
         dict(zip(LABEL_FIELDS, map(float, label), strict=True)),
         evaluation,
@@ -276,6 +327,7 @@ def label_gradient(
         sensitivities,
         jacobian,
         sensitivities @ jacobian,
+        error,
     )
 
 
@@ -287,6 +339,8 @@ __all__ = [
     "cell_sensitivities",
     "label_gradient",
     "property_jacobian",
+    "property_jacobians",
     "soft_cell_inputs",
+    "soft_cell_inputs_per_seed",
 ]
 

@@ -5,7 +5,11 @@ The objective uses the same generator seeds at every label (common random number
 smooth function of the labels and a finite difference measures the design, not seed noise.
 :func:`sensitivities` evaluates the label and one step either side of it for every free label
 (central differences; one-sided where a step would leave the design space), in one batch, and
-returns one :class:`Sensitivity` per free label.
+returns one :class:`Sensitivity` per free label. With ``method="chain"`` the same record comes
+from the gradient by the chain rule through the microstructure
+(:func:`~jaxmicro.design.gradient.label_gradient`): no neighbouring label is generated, at the
+price of a forward-mode pass per label and 12 cell simulations (``docs/bench.md`` has both
+costs); it covers the three labels, not a cell variable.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any, Final
 import numpy as np
 
 from jaxmicro._files import finite_or_none
+from jaxmicro.data.labels import LABEL_FIELDS
+from jaxmicro.design.gradient import CELL_INPUTS, label_gradient
 from jaxmicro.design.objective import DesignObjective, Evaluation
 from jaxmicro.design.space import DesignSpace
 
@@ -40,6 +46,10 @@ PROPERTY_KEYS: Final[tuple[str, ...]] = (
 )
 """Measured properties whose change per step is reported beside the objective's."""
 
+METHODS: Final[tuple[str, ...]] = ("differences", "chain")
+"""How a :class:`Sensitivity` is found: common-seed finite differences of the whole loop, or the
+chain rule through the soft measurement (:mod:`jaxmicro.design.gradient`)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Sensitivity:
@@ -50,11 +60,13 @@ class Sensitivity:
         step: the step [the label's unit].
         objective_per_step: change of the objective per ``+step`` [objective's unit].
         properties_per_step: change of each of :data:`PROPERTY_KEYS` per ``+step`` [their units].
-        method: ``"central"``, ``"forward"`` or ``"backward"`` difference, or ``"failed"`` when a
-            neighbour's evaluation failed (then the values are NaN).
+        method: ``"central"``, ``"forward"`` or ``"backward"`` difference, ``"chain"`` (the
+            first-order change by the chain rule), or ``"failed"`` when a neighbour's evaluation
+            failed (then the values are NaN).
         objective_per_step_standard_error: its standard error over the generator seeds: the
-            same difference taken on each seed's own objective, ``sd / sqrt(n)`` [objective's
-            unit]; NaN with one seed or when a seed's cell failed.
+            same difference taken on each seed's own objective, ``sd / sqrt(n)`` (the chain:
+            over the property Jacobian's seeds) [objective's unit]; NaN with one seed or when a
+            seed's cell failed.
     """
 
     name: str
@@ -66,6 +78,11 @@ class Sensitivity:
 
     def to_dict(self) -> dict[str, Any]:
         return finite_or_none(dataclasses.asdict(self))
+
+    @property
+    def gradient(self) -> float:
+        """d objective / d variable [objective's unit per the variable's unit]."""
+        return self.objective_per_step / self.step
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Sensitivity:
@@ -127,6 +144,7 @@ def sensitivities(
     labels: Mapping[str, float],
     steps: Mapping[str, float] | None = None,
     batch_size: int | None = None,
+    method: str = "differences",
 ) -> tuple[Sensitivity, ...]:
     """The objective's and the properties' change per step of each free variable at ``labels``.
 
@@ -138,14 +156,16 @@ def sensitivities(
         steps: step per free variable in its unit (default :data:`DEFAULT_STEPS`).
         batch_size: evaluate in batches of this many labels, the last padded with the label
             itself (a campaign's batch size reuses its compiled generation); ``None``: one batch.
+        method: one of :data:`METHODS`.
 
     Returns:
         One :class:`Sensitivity` per free variable, in ``space.free`` order.
 
     Raises:
-        ValueError: a step that is not positive, or leaves the space both ways.
+        ValueError: a step that is not positive, or leaves the space both ways; an unknown
+            method; the chain asked for a cell variable, or its cell failed.
     """
-    return point_and_sensitivities(objective, space, labels, steps, batch_size)[1]
+    return point_and_sensitivities(objective, space, labels, steps, batch_size, method)[1]
 
 
 def point_and_sensitivities(
@@ -154,19 +174,71 @@ def point_and_sensitivities(
     labels: Mapping[str, float],
     steps: Mapping[str, float] | None = None,
     batch_size: int | None = None,
+    method: str = "differences",
+    point: Evaluation | None = None,
 ) -> tuple[Evaluation, tuple[Sensitivity, ...]]:
-    """As :func:`sensitivities`, with the evaluation of ``labels`` itself (evaluated anyway)."""
+    """As :func:`sensitivities`, with the evaluation of ``labels`` itself (evaluated anyway).
+
+    Args:
+        point: the objective's evaluation at ``labels`` with its own seeds, when known (then
+            only the neighbours are evaluated); ``None``: evaluated here.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown sensitivity method {method!r}; use one of {', '.join(METHODS)}")
+    if method == "chain":
+        _, plan = _neighbours(space, space.point(labels), steps or {})
+        return _chain(objective, space, labels, plan, point)
+    evaluations, items = difference_evaluations(objective, space, labels, steps, batch_size, point)
+    return evaluations[0], items
+
+
+def difference_evaluations(
+    objective: DesignObjective,
+    space: DesignSpace,
+    labels: Mapping[str, float],
+    steps: Mapping[str, float] | None = None,
+    batch_size: int | None = None,
+    point: Evaluation | None = None,
+) -> tuple[list[Evaluation], tuple[Sensitivity, ...]]:
+    """The finite-difference sensitivities with every evaluation they took: the point's first
+    (``point`` when given), then each neighbour's in ``space.free`` order (arguments as
+    :func:`point_and_sensitivities`)."""
     points, plan = _neighbours(space, space.point(labels), steps or {})
-    size = len(points) if batch_size is None else int(batch_size)
-    evaluations: list[Evaluation] = []
-    for start in range(0, len(points), size):
-        chunk = np.stack(points[start : start + size])
+    todo = points if point is None else points[1:]
+    size = len(todo) if batch_size is None else int(batch_size)
+    evaluations: list[Evaluation] = [] if point is None else [point]
+    for start in range(0, len(todo), size):
+        chunk = np.stack(todo[start : start + size])
         padded = np.concatenate([chunk, np.repeat(chunk[:1], size - len(chunk), axis=0)])
         cells = space.cell_variables(padded)
         # The same seeds at every point (no adaptive seeds): a difference of the design alone.
         found = objective(space.full_labels(padded), cell_variables=cells, adaptive=False)
         evaluations += list(found)[: len(chunk)]
-    return evaluations[0], tuple(_difference(evaluations, *row) for row in plan)
+    return evaluations, tuple(_difference(evaluations, *row) for row in plan)
+
+
+def _chain(
+    objective: DesignObjective,
+    space: DesignSpace,
+    labels: Mapping[str, float],
+    plan: list[tuple[str, float, str, int, int]],
+    point: Evaluation | None,
+) -> tuple[Evaluation, tuple[Sensitivity, ...]]:
+    """Sensitivities from the chain-rule gradient (first order: gradient x step)."""
+    cell = [name for name in space.free if name not in LABEL_FIELDS]
+    if cell:
+        raise ValueError(
+            f"the chain differentiates the labels only, not {cell[0]!r}; use method='differences'"
+        )
+    found = label_gradient(objective, {name: float(labels[name]) for name in LABEL_FIELDS}, evaluation=point)
+    items = []
+    for name, step, *_ in plan:
+        k = LABEL_FIELDS.index(name)
+        changes = {key: found.property_jacobian[CELL_INPUTS.index(key), k] * step if key in CELL_INPUTS
+                   else math.nan for key in PROPERTY_KEYS}  # fmt: skip
+        error = float(found.gradient_standard_error[k]) * step
+        items.append(Sensitivity(name, step, float(found.gradient[k]) * step, changes, "chain", error))
+    return found.evaluation, tuple(items)
 
 
 def _difference(

@@ -3,7 +3,8 @@
 This is what ``jaxmicro design`` runs. Each power gets its own resumable campaign folder
 ``power_<P>W_per_kg/`` (log, state, campaign figure, slices and TIFF of the optimum, and
 ``sensitivities.json``: the objective's and the properties' change per step of each free label at
-the optimum); the study folder gets ``summary.json`` and ``optimum_path.png`` (the paper's
+the optimum; with a refinement, ``refine.jsonl``: the gradient steps from the campaign's best,
+:mod:`jaxmicro.design.refine`); the study folder gets ``summary.json`` and ``optimum_path.png`` (the paper's
 Figure 1 final panel).
 The study folder and each campaign folder are locked for the run (one writer at a time).
 """
@@ -28,6 +29,7 @@ from jaxmicro.design.objective import DesignObjective, DesignSettings, Evaluatio
 from jaxmicro.design.plots import plot_campaign, plot_optimum_path
 from jaxmicro.design.recommendation import summarise as summarise_recommendation
 from jaxmicro.design.records import read_records, write_json_atomic
+from jaxmicro.design.refine import RefineResult, RefineSettings, refine
 from jaxmicro.design.sensitivity import sensitivities
 from jaxmicro.design.space import DesignSpace
 from jaxmicro.design.table import RESULTS_NAME, write_results_csv
@@ -36,6 +38,7 @@ from jaxmicro.generator.plotting import save_slices_png
 
 SUMMARY_NAME = "summary.json"
 SENSITIVITIES_NAME = "sensitivities.json"
+REFINE_NAME = "refine.jsonl"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +155,18 @@ def _best_summary(result: CampaignResult, space: DesignSpace, generator: Generat
     }
 
 
+def _refinement_summary(found: RefineResult) -> dict[str, Any]:
+    """What ``summary.json`` keeps of a refinement (its log keeps everything)."""
+    return {
+        "start": {"labels": found.start.labels, "objective": found.start.objective},
+        "best": {"labels": found.best.labels, "objective": found.best.objective},
+        "gain": found.best.objective - found.start.objective,
+        "n_evaluations": len(found.evaluations),
+        "n_gradients": len(found.gradients),
+        "stopped": found.stopped,
+    }
+
+
 def run_study(
     generator: Generator,
     powers_w_per_kg: Sequence[float],
@@ -160,6 +175,7 @@ def run_study(
     design: DesignSettings = DesignSettings(),
     campaign: CampaignSettings = CampaignSettings(),
     *,
+    refinement: RefineSettings | None = None,
     resume: bool = False,
     cell_config: CellModelConfig | None = None,
     executor: concurrent.futures.Executor | None = None,
@@ -175,6 +191,10 @@ def run_study(
         out_dir: the study folder.
         design: objective and cell settings (its power is replaced by each of the powers).
         campaign: budget, batch size, initial design, seed (shared by the campaigns).
+        refinement: after each campaign, refine its best by gradient steps
+            (:func:`~jaxmicro.design.refine.refine`, logged to ``refine.jsonl``); the optimum's
+            figures and sensitivities are then those of the better of the two. ``None``: no
+            refinement.
         resume: continue campaigns found in ``out_dir`` (missing ones start).
         cell_config: PyBaMM modelling choices.
         executor: where cell simulations run (``None``: in this process).
@@ -199,6 +219,7 @@ def run_study(
             out_dir,
             design,
             campaign,
+            refinement,
             resume,
             cell_config,
             executor,
@@ -214,6 +235,7 @@ def _run_study_locked(
     out_dir: Path,
     design: DesignSettings,
     campaign: CampaignSettings,
+    refinement: RefineSettings | None,
     resume: bool,
     cell_config: CellModelConfig | None,
     executor: concurrent.futures.Executor | None,
@@ -255,10 +277,13 @@ def _run_study_locked(
                 region=None if result.recommendation is None else result.recommendation.region,
             )
         )
-        found = None
-        if result.best is not None:
-            figures += _optimum_figures(objective, result.best, folder, campaign.batch_size)
-            found = _optimum_sensitivities(objective, space, result.best, folder, campaign.batch_size)
+        found, refined, optimum = None, None, result.best
+        if refinement is not None and optimum is not None:
+            refined = refine(objective, space, optimum, refinement, log_path=folder / REFINE_NAME)
+            optimum = refined.best
+        if optimum is not None:
+            figures += _optimum_figures(objective, optimum, folder, campaign.batch_size)
+            found = _optimum_sensitivities(objective, space, optimum, folder, campaign.batch_size)
         rows.append(
             {
                 "power_w_per_kg": power,
@@ -266,6 +291,7 @@ def _run_study_locked(
                 "n_evaluations": len(result.evaluations),
                 "n_failed": result.n_failed,
                 "best": _best_summary(result, space, generator),
+                "refinement": None if refined is None else _refinement_summary(refined),
                 "sensitivities": found,
             }
         )
@@ -286,6 +312,7 @@ def _run_study_locked(
             "objective_description": design.objective_description,
             "space": space.to_dict(),
             "campaign": dataclasses.asdict(campaign),
+            "refinement": None if refinement is None else dataclasses.asdict(refinement),
             "design": design.to_dict() | {"power_w_per_kg": list(powers)},
             "campaigns": rows,
             "figures": [str(f) for f in figures],

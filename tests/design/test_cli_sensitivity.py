@@ -45,3 +45,21 @@ def test_bad_sensitivity_options_are_one_line_errors(toy_checkpoint, capsys, ext
     assert main(["sensitivity", "--checkpoint", str(toy_checkpoint), "--volume-size", "16", *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_sensitivity_by_the_chain_rule_gives_the_same_record(toy_checkpoint, tmp_path, capsys):
+    out = tmp_path / "s.json"
+    argv = [
+        "sensitivity", "--checkpoint", str(toy_checkpoint), "--labels", "0.93,0.40,0.5",
+        "--vary", "am_wt,porosity", "--method", "chain", "--volume-size", "16",
+        "--power-w-per-kg", "100", "--json", str(out), "--quiet",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    steps = {s["name"]: s for s in json.loads(out.read_text())["sensitivities"]}
+    assert [s["method"] for s in steps.values()] == ["chain", "chain"]
+    for item in steps.values():  # a value and its seed standard error over the Jacobian's 8 seeds
+        assert item["objective_per_step"] is not None and item["objective_per_step_standard_error"] > 0
+    assert "+0.01 porosity:" in printed and "(chain;" in printed
+    assert main([*argv[:-3], "--vary", "porosity,am_loading_mg_cm2"]) == 2
+    assert "the chain differentiates the labels only" in capsys.readouterr().err
