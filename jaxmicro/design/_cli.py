@@ -159,6 +159,7 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
     import textwrap
 
     from jaxmicro.design.recommendation import describe, objective_unit, summarise
+    from jaxmicro.design.refine import STOPS
     from jaxmicro.design.sensitivity import Sensitivity, most_important
 
     print(f"\n{design.objective_description}, optimising {', '.join(space.free)}; fixed {space.fixed}")
@@ -190,7 +191,7 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
             print(
                 f"{'':14}gradient refinement: {refined['best']['objective']:.4g} at {where} "
                 f"({refined['gain']:+.3g} over the campaign's best; {refined['n_evaluations']} labels, "
-                f"{refined['n_gradients']} gradients, stopped: {refined['stopped']})"
+                f"{refined['n_gradients']} gradients; stopped: {STOPS[refined['stopped']]})"
             )
         steps = [Sensitivity.from_dict(d) for d in (rows[i].get("sensitivities") or [])]
         if steps:

@@ -13,8 +13,9 @@ bound is dropped), and steps along it in the space scaled to unit ranges:
 * a step that does not is halved; after a kept step a failed one first takes a new gradient at
   the best label;
 * it stops when the label evaluations reach ``max_evaluations`` (a difference gradient spends
-  ``2 x free`` of them, the chain none), the radius falls below ``min_radius``, or the projected
-  gradient vanishes (a corner or a stationary point).
+  ``2 x free`` of them, the chain none), the radius falls below ``min_radius``, the projected
+  gradient vanishes (a corner or a stationary point), or a gradient could not be taken
+  (:data:`STOPS`).
 
 Every evaluation and gradient is appended to a JSON-lines log as it completes; a rerun with the
 same log replays them and goes on (the steps are deterministic), so a killed refinement loses at
@@ -28,7 +29,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -37,9 +38,13 @@ from jaxmicro.design.records import append_record, read_records, repair_records
 from jaxmicro.design.sensitivity import METHODS, Sensitivity, difference_evaluations, point_and_sensitivities
 from jaxmicro.design.space import DesignSpace
 
-STOPS = ("budget", "radius", "stationary")
-"""Why a refinement stopped: its evaluations ran out, its step fell below ``min_radius``, or the
-projected gradient vanished."""
+STOPS: Final[dict[str, str]] = {
+    "budget": "its labels ran out",
+    "radius": "no shorter step improved",
+    "stationary": "the gradient points out of the design space or vanishes: an optimum on its edge",
+    "failed": "a neighbouring evaluation failed, so there was no gradient to follow",
+}
+"""Why a refinement stopped, and what that says."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +90,7 @@ class RefineResult:
             neighbours).
         roles: per evaluation, ``"step"`` or ``"gradient"`` (a difference neighbour).
         gradients: each gradient taken, one :class:`Sensitivity` per free variable.
-        stopped: one of :data:`STOPS`.
+        stopped: a key of :data:`STOPS`.
         wall_time_s: wall time of this run (replayed records cost nothing) [s].
     """
 
@@ -227,7 +232,7 @@ def refine(
             slope = gradient(best)
             kept = False
             if not np.isfinite(slope).all():
-                stopped = "stationary"  # a neighbour failed: no direction to trust
+                stopped = "failed"
                 break
             direction = _projected(slope, unit)
             if direction is None:

@@ -209,10 +209,12 @@ class MorphologyComparison:
         names: the distances (:func:`jaxmicro.characterise.morphology.distance_names`).
         generated: ``(m, d)`` relative distances, pooled generated vs pooled reference volumes.
         control: ``(m, d)`` the same for the control volumes (the floor), or None.
-        size_names: the mean sizes in ``sizes``: mean chord lengths per phase through-plane and
-            in-plane, mean local-thickness radius of pore and AM [m].
-        sizes: ``(m, 3, s)`` those mean sizes of the reference, generated and control volumes
-            [m] (nan for a missing control).
+        size_names: the summaries in ``sizes`` (``morphology_summary``; the unit is in each
+            name): mean chord lengths per phase
+            through-plane and in-plane, mean local-thickness radius of pore and AM [m], Euler
+            characteristic density per phase [1/um^3].
+        sizes: ``(m, 3, s)`` those summaries of the reference, generated and control volumes
+            (nan for a missing control).
     """
 
     names: tuple[str, ...]
@@ -226,8 +228,8 @@ class MorphologyComparison:
             "distances": list(self.names),
             "generated": self.generated.tolist(),
             "generated_mean": dict(zip(self.names, np.nanmean(self.generated, 0).tolist(), strict=True)),
-            "mean_size_names": list(self.size_names),
-            "mean_sizes_m": {
+            "summary_names": list(self.size_names),
+            "summaries": {
                 group: self.sizes[:, i].tolist()
                 for i, group in enumerate(("reference", "generated", "control"))
             },

@@ -9,6 +9,8 @@ from jaxmicro.characterise.morphology import (
     chord_length_counts,
     correlation_distance,
     distance_names,
+    euler_characteristic,
+    euler_distance,
     local_thickness,
     mean_size,
     morphology,
@@ -153,6 +155,48 @@ def test_local_thickness_matches_scipy_distance_transform():
     np.testing.assert_array_equal(np.asarray(jitted(volumes)), thickness)
 
 
+def test_euler_characteristic_of_shapes_with_known_topology():
+    """chi = components - tunnels + cavities: a ball 1, a hollow ball 2 (a cavity), a ring 0
+    (a tunnel), a plate with three holes -2, two separate balls 2, two voxels touching at a
+    corner one component (26-connected phase), a ball cut by the box still 1; separate blobs as
+    many as scipy's 26-connected labelling counts."""
+    grid = np.indices((40,) * 3) - 20
+    r2 = (grid**2).sum(0)
+    ring = (np.sqrt(grid[1] ** 2 + grid[2] ** 2) - 12) ** 2 + grid[0] ** 2 <= 16
+    shapes = {
+        1: r2 <= 100,
+        2: (r2 <= 100) & (r2 > 36),
+        0: ring,
+    }
+    for chi, mask in shapes.items():
+        assert int(euler_characteristic(mask.astype(np.uint8), 1)[0]) == chi
+    cavity = (r2 <= 100).astype(np.uint8) + 1  # phase 1: a box with a ball-shaped cavity
+    assert int(euler_characteristic(cavity, 1)[0]) == 2
+    two = _spheres(3, [(6, 6, 6), (20, 20, 20)], 28)
+    corner = np.zeros((4, 4, 4), np.uint8)
+    corner[1, 1, 1] = corner[2, 2, 2] = 1
+    cut = _spheres(6, [(0, 14, 14)], 28)  # half a ball at the box face
+    batch = np.stack([two, _spheres(3, [(6, 6, 6)], 28), cut])
+    np.testing.assert_array_equal(euler_characteristic(batch, 1), [2, 1, 1])
+    assert int(euler_characteristic(corner, 1)[0]) == 1
+    # Separate convex blobs: chi = their number, as scipy's 26-connected labelling counts them.
+    centres = [(z, y, x) for z in (5, 15, 25, 35) for y in (5, 17, 30) for x in (6, 20, 33)]
+    rng = np.random.default_rng(0)
+    blobs = np.zeros((40,) * 3, np.uint8)
+    for centre in rng.permutation(centres)[:20]:
+        blobs |= _spheres(int(rng.integers(1, 4)), [tuple(centre)], 40)
+    assert int(euler_characteristic(blobs, 1)[0]) == ndimage.label(blobs, np.ones((3, 3, 3)))[1] == 20
+    # A plate with k holes through it: chi = 1 - k.
+    plate = np.zeros((5, 30, 30), np.uint8)
+    plate[1:4, 2:28, 2:28] = 1
+    for y, x in ((8, 8), (8, 20), (20, 14)):
+        plate[:, y : y + 3, x : x + 3] = 0
+    assert int(euler_characteristic(plate, 1)[0]) == 1 - 3
+    assert euler_distance(np.array([-2.0, 1.0, 0.0]), np.array([-1.0, 1.0, 0.0])) == pytest.approx(
+        [1.5, 0.0, 0.0]  # |difference| / mean |reference| = 1 / (2/3)
+    )
+
+
 def test_distances():
     reference = np.array([0, 2, 6, 2, 0])  # sizes 1..3, mean 2
     assert wasserstein_distance(reference, reference) == 0
@@ -185,7 +229,8 @@ def test_pooled_morphology_and_its_distances():
     assert m_small.chord_counts.shape == (3, 3, 29) and m_small.size_counts.shape == (2, 15)
     assert m_small.size_counts[1, 3] == 2 * small.sum()  # two copies pooled, all radius 3
     names = distance_names()
-    assert len(names) == 14 and names[0] == "s2_pore_through" and names[-1] == "size_am"
+    assert len(names) == 17 and names[0] == "s2_pore_through" and names[-1] == "euler_cbd"
+    assert m_small.euler_density[1] == pytest.approx(4 / 28**3)  # four separate balls
     same = dict(zip(names, morphology_distances(morphology(small), m_small), strict=True))
     assert np.isnan(same["s2_cbd_through"]) and np.isnan(same["chord_cbd_in_plane"])  # no CBD
     for name in ("s2_pore_through", "s2_am_in_plane", "chord_am_through", "size_pore", "size_am"):
@@ -195,6 +240,7 @@ def test_pooled_morphology_and_its_distances():
     assert apart["chord_am_through"] > 0.3 and apart["s2_am_in_plane"] > 0.3
     summary = morphology_summary(m_small, voxel_size_m=1e-6)
     assert summary["size_am_m"] == pytest.approx(3e-6)
+    assert summary["euler_am_per_um3"] == pytest.approx(4 / 28**3)  # 1 um voxels
     with pytest.raises(ValueError, match="volume shape"):
         morphology_distances(m_small._replace(two_point=m_small.two_point[..., :9]), m_small)
 

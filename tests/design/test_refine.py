@@ -10,7 +10,7 @@ import pytest
 from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.design import DesignObjective, DesignSettings, design_space
 from jaxmicro.design.objective import Evaluation
-from jaxmicro.design.refine import RefineSettings, refine
+from jaxmicro.design.refine import STOPS, RefineSettings, refine
 from jaxmicro.design.space import DesignSpace
 
 SPACE = DesignSpace(free=("am_wt", "porosity"), bounds=((0.85, 0.95), (0.25, 0.45)), fixed={"adhesion": 0.5})
@@ -77,6 +77,7 @@ def test_refinement_stops_at_an_active_bound_and_stays_inside():
     assert result.best.labels["am_wt"] == pytest.approx(0.95)
     assert result.best.labels["porosity"] == pytest.approx(0.30, abs=0.01)
     assert result.stopped in ("radius", "stationary")
+    assert set(STOPS) >= {result.stopped}
 
 
 def test_a_killed_refinement_resumes_from_its_log_to_the_same_result(tmp_path):
