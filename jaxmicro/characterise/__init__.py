@@ -9,7 +9,8 @@
 * :func:`two_point_statistics`: two-point phase-pair probabilities (interfaces, correlation
   lengths) of soft or one-hot fields, differentiable; :func:`lineal_path`: the lineal-path
   function (straight runs through each phase) and :func:`ball_erosion` (how deep each phase
-  is: the particle- and pore-size functions), likewise.
+  is: the particle- and pore-size functions), likewise; :func:`euler_density`: the Euler
+  characteristic per voxel of each phase (topology: particles, loops, cavities), likewise.
 
 Example::
 
@@ -31,6 +32,7 @@ from jaxmicro.characterise.memory import (
     memory_estimate_bytes,
 )
 from jaxmicro.characterise.metrics import PHASE_PAIRS, Metrics, microstructure_metrics
+from jaxmicro.characterise.morphology import euler_density
 from jaxmicro.characterise.soft import SOFT_TEMPERATURE, sharpen, soft_measure
 from jaxmicro.characterise.solver import (
     TortuosityResult,
@@ -51,6 +53,7 @@ __all__ = [
     "available_memory_bytes",
     "ball_erosion",
     "conductivity_field",
+    "euler_density",
     "lineal_path",
     "memory_estimate_bytes",
     "microstructure_metrics",

@@ -51,7 +51,7 @@ Axis 0 is through-plane (see :mod:`jaxmicro.data.phases`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Final, NamedTuple
 
@@ -270,22 +270,53 @@ def size_counts(volumes, phase: int, max_radius: int | None = None) -> np.ndarra
     return counts
 
 
+def _cubical_euler(cell: Array, union: Callable[[Array, Array], Array]) -> Array:
+    """``vertices - edges + faces - cubes`` of the union of closed voxel cubes, per leading
+    index of ``cell`` ``(n, z, y, x)``: a face is in it when either of its two cells is, an edge
+    when any of its four, a vertex when any of its eight (``union`` of two: ``|`` on booleans,
+    ``a + b - a b`` on probabilities, which is the same on 0 and 1). Every element is put on
+    the vertex grid before the one sum, so on probabilities the large counts cancel locally
+    (float32 sums of whole counts would lose the small difference)."""
+    cell = jnp.pad(cell, ((0, 0), (1, 1), (1, 1), (1, 1)))
+    grid = tuple(slice(0, n - 1) for n in cell.shape[1:])  # the vertex grid; cropped are empty
+
+    def on_grid(x: Array) -> Array:
+        return x[(slice(None), *grid)].astype(jnp.int32 if x.dtype == bool else x.dtype)
+
+    local = -on_grid(cell)
+    for axis in (1, 2, 3):
+        a = jnp.moveaxis(cell, axis, 1)
+        face = union(a[:, 1:], a[:, :-1])
+        edge = union(union(a[:, :, 1:, 1:], a[:, :, :-1, 1:]), union(a[:, :, 1:, :-1], a[:, :, :-1, :-1]))
+        local = local + on_grid(jnp.moveaxis(face, 1, axis)) - on_grid(jnp.moveaxis(edge, 1, axis))
+    pairs = union(cell[:, 1:], cell[:, :-1])
+    quads = union(pairs[:, :, 1:], pairs[:, :, :-1])
+    local = local + on_grid(union(quads[:, :, :, 1:], quads[:, :, :, :-1]))
+    return jnp.sum(local, axis=(1, 2, 3))
+
+
 @jax.jit
 def _euler_characteristic(inside: Array) -> Array:
-    """``(n,)`` Euler characteristic of the union of the closed voxel cubes of ``inside``
-    ``(n, z, y, x)`` bool: ``vertices - edges + faces - cubes`` of the cubical complex."""
-    cell = jnp.pad(inside, ((0, 0), (1, 1), (1, 1), (1, 1)))
-    total = lambda x: jnp.sum(x, axis=(1, 2, 3), dtype=jnp.int32)  # noqa: E731
-    cubes = total(cell)
-    faces = edges = 0
-    for axis in (1, 2, 3):  # a face between two cells along the axis, an edge among four across it
-        a = jnp.moveaxis(cell, axis, 1)
-        faces += total(a[:, 1:] | a[:, :-1])
-        edges += total(a[:, :, 1:, 1:] | a[:, :, :-1, 1:] | a[:, :, 1:, :-1] | a[:, :, :-1, :-1])
-    pairs = cell[:, 1:] | cell[:, :-1]  # a vertex among the eight cells around it
-    quads = pairs[:, :, 1:] | pairs[:, :, :-1]
-    vertices = total(quads[:, :, :, 1:] | quads[:, :, :, :-1])
-    return vertices - edges + faces - cubes
+    return _cubical_euler(inside, jnp.logical_or)
+
+
+def euler_density(probabilities: Array) -> Array:
+    """Euler characteristic per voxel of each phase of a soft (or one-hot) volume,
+    differentiable in the probabilities.
+
+    Each voxel cube belongs to phase ``p`` with probability ``P_p``, independently: a face,
+    edge or vertex then belongs with probability ``1 - prod (1 - P)`` over its cells, and the
+    expected ``vertices - edges + faces - cubes`` is summed. On a one-hot volume it is exactly
+    :func:`euler_characteristic` divided by the voxel count.
+
+    Args:
+        probabilities: ``(z, y, x, P)`` phase probabilities.
+
+    Returns:
+        ``(P,)`` float32 Euler characteristic per voxel [1/voxel].
+    """
+    field = jnp.moveaxis(jnp.asarray(probabilities, jnp.float32), -1, 0)
+    return _cubical_euler(field, lambda a, b: a + b - a * b) / np.prod(field.shape[1:])
 
 
 def euler_characteristic(volumes, phase: int) -> Array:

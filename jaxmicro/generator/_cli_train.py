@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--erosion-weight", type=float, default=None, help="ball-erosion (3-D depth) loss weight [preset's]"
     )
     parser.add_argument(
+        "--euler-weight",
+        type=float,
+        default=None,
+        help="Euler-characteristic (topology) loss weight [preset's]",
+    )
+    parser.add_argument(
         "--tau-weight", type=float, default=None, help="pore tortuosity loss weight [preset's]"
     )
     parser.add_argument(
@@ -74,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         "stats_weight": args.stats_weight,
         "lineal_weight": args.lineal_weight,
         "erosion_weight": args.erosion_weight,
+        "euler_weight": args.euler_weight,
         "tau_weight": args.tau_weight,
         "aux_temperature": args.aux_temperature,
         "ema_decay": args.ema_decay,

@@ -27,6 +27,7 @@ _NON_NEGATIVE: Final[tuple[str, ...]] = (
     "stats_weight",
     "lineal_weight",
     "erosion_weight",
+    "euler_weight",
     "tau_weight",
     "aux_temperature",
     "ema_decay",
@@ -111,6 +112,13 @@ class TrainConfig:
             it; needs 3-D training volumes). Slices cannot show it; tried at weight 10 it did
             not move in 500 steps (docs/generator.md).
         erosion_radii: the ball radii of that loss [voxels], ``2 r + 1`` at most the fake volumes' edge.
+        euler_weight: weight of an auxiliary loss pulling each fake volume's Euler
+            characteristic per voxel of each phase (:func:`jaxmicro.characterise.euler_density`:
+            particles + cavities - loops, the topology) towards that of the real 3-D volumes of
+            its labels, as the squared error in units of :data:`~jaxmicro.generator.losses.
+            EULER_SCALE` (0 disables it; needs 3-D training volumes). The shipped model's CBD
+            is islands where the simulator's is a network, and its AM has fewer loops
+            (docs/generator.md).
         tau_weight: weight of an auxiliary loss pulling each fake volume's pore tortuosity
             factor, through-plane and in-plane, towards that of the real volumes of its labels:
             the squared error of ``log tau``, both computed on the pore probability field
@@ -147,6 +155,7 @@ class TrainConfig:
     lineal_lengths: tuple[int, ...] = (2, 4, 6, 8, 12, 16, 24)
     erosion_weight: float = 0.0
     erosion_radii: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    euler_weight: float = 0.0
     tau_weight: float = 0.0
     aux_temperature: float = 1.0
     ema_decay: float = 0.0
@@ -263,6 +272,7 @@ PRESETS: Final[dict[str, TrainConfig]] = {
         lineal_lengths=(2, 8),
         erosion_weight=1.0,
         erosion_radii=(1, 3),
+        euler_weight=1.0,
         aux_temperature=0.5,
         ema_decay=0.5,
         steps=4,

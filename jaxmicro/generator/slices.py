@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmicro.characterise.correlation import ball_erosion, lineal_path, two_point_probabilities
+from jaxmicro.characterise.morphology import euler_density
 from jaxmicro.data.dataset import Sample
 from jaxmicro.data.labels import LABEL_FIELDS, normalise_labels
 from jaxmicro.data.phases import N_PHASES, PORE
@@ -44,6 +45,9 @@ class SliceBank(NamedTuple):
         erosion: ``(n_labels, n_radii, 3)`` float32 mean ball erosion ``[label, radius, p]`` of
             the label's 3-D volumes (:func:`jaxmicro.characterise.ball_erosion`); ``(n_labels,
             0, 3)`` where not computed.
+        euler: ``(n_labels, 3)`` float32 mean Euler characteristic per voxel ``[label, p]`` of
+            the label's 3-D volumes (:func:`jaxmicro.characterise.euler_density`); zeros where
+            not computed.
     """
 
     images: tuple[jax.Array, jax.Array, jax.Array]
@@ -53,6 +57,7 @@ class SliceBank(NamedTuple):
     lineal_path: jax.Array
     log_tau: jax.Array
     erosion: jax.Array
+    euler: jax.Array
 
 
 def _slices_of(sample: Sample, axis: int) -> np.ndarray | None:
@@ -136,6 +141,11 @@ def _real_erosion(group: Sequence[Sample], radii: Sequence[int]) -> np.ndarray:
     return np.mean([ball_erosion(jax.nn.one_hot(v, N_PHASES), tuple(radii)) for v in volumes], axis=0)
 
 
+def _real_euler(group: Sequence[Sample]) -> np.ndarray:
+    volumes = _volumes_of(group, "euler_weight")
+    return np.mean([euler_density(jax.nn.one_hot(v, N_PHASES)) for v in volumes], axis=0)
+
+
 def build_slice_bank(
     samples: Sequence[Sample],
     slice_size: int,
@@ -144,6 +154,7 @@ def build_slice_bank(
     tortuosity_targets: bool = False,
     lineal_lengths: Sequence[int] | None = None,
     erosion_radii: Sequence[int] | None = None,
+    euler_targets: bool = False,
 ) -> SliceBank:
     """Groups the training samples' slices by label and axis.
 
@@ -159,6 +170,7 @@ def build_slice_bank(
         erosion_radii: ball radii of the bank's ``erosion`` [voxels] (needs 3-D volumes; None:
             not computed).
         tortuosity_targets: compute ``log_tau`` (needs 3-D volumes; NaN otherwise).
+        euler_targets: compute ``euler`` (needs 3-D volumes).
 
     Returns:
         The :class:`SliceBank`.
@@ -174,12 +186,15 @@ def build_slice_bank(
     per_axis: list[list[np.ndarray]] = [[], [], []]
     log_tau = np.full((len(keys), len(TAU_AXES)), np.nan, np.float32)
     erosion = np.zeros((len(keys), len(erosion_radii or ()), N_PHASES), np.float32)
+    euler = np.zeros((len(keys), N_PHASES), np.float32)
     for i, key in enumerate(keys):
         group = [s for s in samples if tuple(s.labels.to_array()) == key]
         if tortuosity_targets:
             log_tau[i] = _real_log_tau(group)
         if erosion_radii:
             erosion[i] = _real_erosion(group, erosion_radii)
+        if euler_targets:
+            euler[i] = _real_euler(group)
         for axis in range(3):
             stacks = [x for x in (_slices_of(s, axis) for s in group) if x is not None]
             if not stacks:
@@ -226,6 +241,7 @@ def build_slice_bank(
         jnp.asarray(lineal),
         jnp.asarray(log_tau),
         jnp.asarray(erosion),
+        jnp.asarray(euler),
     )
 
 

@@ -59,6 +59,7 @@ from jaxmicro.generator.checkpoint import (
 from jaxmicro.generator.config import TrainConfig
 from jaxmicro.generator.losses import (
     erosion_loss,
+    euler_loss,
     lineal_path_loss,
     tortuosity_loss,
     two_point_loss,
@@ -101,6 +102,8 @@ class StepMetrics(NamedTuple):
         lineal_loss: mean squared error of their log lineal-path functions (unweighted; 0 if
             not used).
         erosion_loss: mean squared error of their log ball erosion (unweighted; 0 if not used).
+        euler_loss: mean squared error of their Euler characteristics per voxel, in units of
+            ``EULER_SCALE`` (unweighted; 0 if not used).
         tau_loss: mean squared error of their soft ``log tau`` (unweighted; 0 if not used).
     """
 
@@ -113,6 +116,7 @@ class StepMetrics(NamedTuple):
     tau_loss: jax.Array
     lineal_loss: jax.Array
     erosion_loss: jax.Array
+    euler_loss: jax.Array
 
 
 def _optimisers(config: TrainConfig) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
@@ -198,7 +202,7 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
             vf = volume_fraction_loss(sharp, bank.phase_fractions[index])
             stats = two_point_loss(sharp, bank.two_point[index], config.stats_lags)
             total = adversarial + config.vf_weight * vf + config.stats_weight * stats
-            tau, lineal, erosion = jnp.zeros(()), jnp.zeros(()), jnp.zeros(())
+            tau, lineal, erosion, euler = jnp.zeros(()), jnp.zeros(()), jnp.zeros(()), jnp.zeros(())
             if config.tau_weight:  # static: the solves cost about as much as the rest of the step
                 tau = tortuosity_loss(sharp, bank.log_tau[index])
                 total = total + config.tau_weight * tau
@@ -208,9 +212,12 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
             if config.erosion_weight:
                 erosion = erosion_loss(sharp, bank.erosion[index], config.erosion_radii)
                 total = total + config.erosion_weight * erosion
-            return total, (adversarial, vf, stats, tau, lineal, erosion)
+            if config.euler_weight:
+                euler = euler_loss(sharp, bank.euler[index])
+                total = total + config.euler_weight * euler
+            return total, (adversarial, vf, stats, tau, lineal, erosion, euler)
 
-        (_, (g_adv, vf, stats, tau, lineal, erosion)), d_fake = jax.value_and_grad(
+        (_, (g_adv, vf, stats, tau, lineal, erosion, euler)), d_fake = jax.value_and_grad(
             generator_loss, has_aux=True
         )(fake)
         (g_grads,) = pullback(d_fake)
@@ -219,7 +226,7 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
         g_ema = optax.incremental_update(g_params, state.g_ema, 1.0 - config.ema_decay)
         new_state = TrainState(state.step + 1, g_params, d_params, g_opt, d_opt, key, g_ema)
         return new_state, StepMetrics(
-            jnp.mean(d_loss), jnp.mean(w), jnp.mean(gp), g_adv, vf, stats, tau, lineal, erosion
+            jnp.mean(d_loss), jnp.mean(w), jnp.mean(gp), g_adv, vf, stats, tau, lineal, erosion, euler
         )
 
     return jax.jit(step)
@@ -449,6 +456,7 @@ def _train_locked(
         tortuosity_targets=config.tau_weight > 0,
         lineal_lengths=config.lineal_lengths if config.lineal_weight > 0 else None,
         erosion_radii=config.erosion_radii if config.erosion_weight > 0 else None,
+        euler_targets=config.euler_weight > 0,
     )
     write_run_json(run_dir, config, data)
     step_fn = make_train_step(config)
@@ -477,6 +485,7 @@ def _train_locked(
             tau=f"{named.tau_loss:.2g}",
             lp=f"{named.lineal_loss:.2g}",
             er=f"{named.erosion_loss:.2g}",
+            eu=f"{named.euler_loss:.2g}",
         )
         if not np.all(np.isfinite(row)):
             raise FloatingPointError(

@@ -10,6 +10,7 @@ from jaxmicro.characterise.morphology import (
     correlation_distance,
     distance_names,
     euler_characteristic,
+    euler_density,
     euler_distance,
     local_thickness,
     mean_size,
@@ -195,6 +196,24 @@ def test_euler_characteristic_of_shapes_with_known_topology():
     assert euler_distance(np.array([-2.0, 1.0, 0.0]), np.array([-1.0, 1.0, 0.0])) == pytest.approx(
         [1.5, 0.0, 0.0]  # |difference| / mean |reference| = 1 / (2/3)
     )
+
+
+def test_soft_euler_density_is_exact_on_one_hot_volumes_and_differentiable():
+    """On one-hot volumes the soft density is the count over the voxels, for every phase; on a
+    soft field its gradient is finite, and sharpening a blurred ball towards it moves it to 1."""
+    blobs = _spheres(3, [(6, 6, 6), (14, 14, 14), (6, 16, 8)], 22) + _spheres(2, [(15, 5, 16)], 22) * 2
+    one_hot = jax.nn.one_hot(blobs, 3)
+    counts = np.array([int(euler_characteristic(blobs, p)[0]) for p in range(3)])
+    np.testing.assert_allclose(np.asarray(euler_density(one_hot)) * 22**3, counts, atol=1e-3)
+    assert list(counts) == [1 + 4, 3, 1]  # the pore: one body with 4 ball-shaped cavities
+    ball = ndimage.gaussian_filter(_spheres(5, [(10, 10, 10)], 20).astype(np.float32), 1.5)
+    soft = np.stack([1 - ball, ball, np.zeros_like(ball)], -1)
+    gradient = jax.grad(lambda v: euler_density(v)[1])(jax.numpy.asarray(soft))
+    assert np.all(np.isfinite(np.asarray(gradient))) and np.any(np.asarray(gradient) != 0)
+    blurred = float(euler_density(soft)[1]) * 20**3
+    sharp = np.clip((ball - 0.5) * 20 + 0.5, 0, 1)
+    sharpened = float(euler_density(np.stack([1 - sharp, sharp, 0 * sharp], -1))[1]) * 20**3
+    assert abs(sharpened - 1) < abs(blurred - 1) and abs(sharpened - 1) < 0.5
 
 
 def test_distances():

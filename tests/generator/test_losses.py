@@ -7,6 +7,7 @@ from jaxmicro.characterise.soft import sharpen
 from jaxmicro.generator.losses import (
     TAU_AXES,
     erosion_loss,
+    euler_loss,
     lineal_path_loss,
     soft_log_tau,
     tortuosity_loss,
@@ -48,11 +49,17 @@ def test_losses_vanish_at_their_targets_and_have_finite_gradients():
     eroded = jax.vmap(lambda v: ball_erosion(v, (1, 2)))(volumes)
     assert float(erosion_loss(volumes, eroded, (1, 2))) == pytest.approx(0.0, abs=1e-10)
 
+    from jaxmicro.characterise import euler_density
+
+    euler = jax.vmap(euler_density)(volumes)
+    assert float(euler_loss(volumes, euler)) == pytest.approx(0.0, abs=1e-10)
+
     other = _soft_volumes(1)
     for loss in (
         lambda v: two_point_loss(v, targets, (1, 2)),
         lambda v: lineal_path_loss(v, lineal, (2, 5)),
         lambda v: erosion_loss(v, eroded, (1, 2)),
+        lambda v: euler_loss(v, euler),
         lambda v: tortuosity_loss(v, log_tau),
     ):
         value, grad = jax.value_and_grad(loss)(other)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from jaxmicro.characterise import ball_erosion, lineal_path, two_point_statistics
+from jaxmicro.characterise.morphology import euler_characteristic
 from jaxmicro.data import LEGACY_LABEL_NORMALISATION, Labels, Sample
 from jaxmicro.generator.slices import build_slice_bank, random_crops, real_slices, volume_slices
 
@@ -44,6 +45,9 @@ def test_bank_erosion_targets_are_the_mean_over_the_label_volumes():
     eroded = np.mean([ball_erosion(jax.nn.one_hot(v, 3), (1, 2)) for v in volumes], 0)
     np.testing.assert_allclose(bank.erosion[0], eroded, atol=1e-6)
     assert build_slice_bank(samples, 8, LEGACY_LABEL_NORMALISATION).erosion.shape == (1, 0, 3)
+    bank = build_slice_bank(samples, 8, LEGACY_LABEL_NORMALISATION, euler_targets=True)
+    chi = np.mean([[euler_characteristic(v, p)[0] / v.size for p in range(3)] for v in volumes], 0)
+    np.testing.assert_allclose(bank.euler[0], chi, rtol=1e-5, atol=1e-7)
 
 
 def test_bank_two_point_statistics_from_slices_equal_those_of_the_volume():

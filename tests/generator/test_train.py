@@ -106,7 +106,7 @@ def test_training_from_2d_sections_only(tiny_dataset, tmp_path):
     result = train(
         load,
         tmp_path / "run2d",
-        TINY.replace(steps=1, checkpoint_every=1, erosion_weight=0.0),
+        TINY.replace(steps=1, checkpoint_every=1, erosion_weight=0.0, euler_weight=0.0),
         progress=False,
     )
     assert result.history.shape == (1, len(StepMetrics._fields))
@@ -114,19 +114,21 @@ def test_training_from_2d_sections_only(tiny_dataset, tmp_path):
     assert result.generator.label_ranges["am_wt"] == (0.85, 0.85)
     # One am_wt only: the network sees it normalised with the physical range, inside [0, 1].
     assert result.generator.label_normalisation["am_wt"] == LABEL_RANGES["am_wt"]
-    for weight in ("tau_weight", "erosion_weight"):
+    for weight in ("tau_weight", "erosion_weight", "euler_weight"):
+        only = {"erosion_weight": 0.0, "euler_weight": 0.0, weight: 1.0}
         with pytest.raises(ValueError, match=f"{weight} needs 3-D training volumes"):
-            train(load, tmp_path / weight, TINY.replace(steps=1, **{weight: 1.0}), progress=False)
+            train(load, tmp_path / weight, TINY.replace(steps=1, **only), progress=False)
 
 
 def test_auxiliary_losses_train_with_finite_values(tiny_dataset, tmp_path):
     result = train(tiny_dataset, tmp_path / "tau", TINY.replace(steps=1, tau_weight=1.0), progress=False)
     assert result.loss("tau_loss")[0] > 0 and np.all(np.isfinite(result.history))
     assert result.loss("lineal_loss")[0] > 0 and result.loss("erosion_loss")[0] > 0
-    off = {"lineal_weight": 0.0, "erosion_weight": 0.0}
+    assert result.loss("euler_loss")[0] > 0
+    off = {"lineal_weight": 0.0, "erosion_weight": 0.0, "euler_weight": 0.0}
     plain = train(tiny_dataset, tmp_path / "plain", TINY.replace(steps=1, **off), progress=False)
     assert plain.loss("tau_loss")[0] == 0.0 and plain.loss("lineal_loss")[0] == 0.0
-    assert plain.loss("erosion_loss")[0] == 0.0
+    assert plain.loss("erosion_loss")[0] == 0.0 and plain.loss("euler_loss")[0] == 0.0
     assert not _leaves_equal(result.state.g_params, plain.state.g_params)
 
 
