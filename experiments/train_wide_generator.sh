@@ -5,7 +5,10 @@
 # sharpened), EMA weights exported. Since 2026-12-04 (second run) also the morphology losses: the
 # lineal path (straight runs through each phase) and the 3-D ball erosion (how deep each phase is:
 # the first wide run kept the shipped model's thin-cored AM blobs); LINEAL=0 EROSION=0 gives the
-# first run's recipe.
+# first run's recipe. EULER (default 0) weights the Euler-characteristic (topology) loss; the
+# third run, runs/wide2e, is the second run's step-1500 state continued with EULER=100 (its
+# run.json's train_config.euler_weight set to 100 before resuming: a resume keeps a run's
+# weights, so a change of recipe mid-run is that one edit).
 # Usage: experiments/train_wide_generator.sh [RUN_DIR] [STEPS]
 # Resumable: run it again after a crash or kill and it continues from the newest checkpoint.
 # On a shared CPU it is pinned to one thread; drop XLA_FLAGS on a quiet machine or a GPU.
@@ -16,6 +19,7 @@ DATA=data/wide64
 INIT=${INIT:-checkpoints/default}
 LINEAL=${LINEAL:-10}
 EROSION=${EROSION:-10}
+EULER=${EULER:-0}
 export JAX_PLATFORMS=${JAX_PLATFORMS:-cpu}
 export XLA_FLAGS=${XLA_FLAGS:-"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 
@@ -27,6 +31,7 @@ if [ -f "$RUN_DIR/run.json" ]; then
 else
   jaxmicro train --data "$DATA" --out "$RUN_DIR" --config small --steps "$STEPS" --init-from "$INIT" \
     --checkpoint-every 100 --png-every 500 --stats-weight 100 --tau-weight 100 \
-    --aux-temperature 0.2 --ema-decay 0.998 --lineal-weight "$LINEAL" --erosion-weight "$EROSION"
+    --aux-temperature 0.2 --ema-decay 0.998 --lineal-weight "$LINEAL" --erosion-weight "$EROSION" \
+    --euler-weight "$EULER"
 fi
 # Then: jaxmicro validate --checkpoint "$RUN_DIR" --data "$DATA" --seeds 3 --size 128 --reference-seeds 3
