@@ -151,8 +151,9 @@ def refine(
     Args:
         objective: the design objective (common seeds: evaluated with ``adaptive=False``).
         space: the free variables and their bounds (the steps stay inside).
-        start: an evaluation with the objective's seeds (e.g. a campaign's best); a failed one
-            cannot be refined.
+        start: an evaluation (e.g. a campaign's best); a failed one cannot be refined. One
+            with other seeds than the objective's (adaptive seeds) is first evaluated again on
+            the objective's, as the first of the budget.
         settings: budget, gradient method and step lengths.
         log_path: JSON-lines log to append to and to resume from (``None``: none).
         on_evaluation: called with each new label evaluation (progress).
@@ -161,16 +162,10 @@ def refine(
         The :class:`RefineResult`.
 
     Raises:
-        ValueError: ``start`` failed or has other seeds than the objective's, or the log holds
-            another refinement.
+        ValueError: ``start`` failed, or the log holds another refinement.
     """
     if start.failed:
         raise ValueError(f"cannot refine a failed evaluation ({start.reason}); start from a successful one")
-    if tuple(start.seeds) != tuple(objective.seeds):
-        raise ValueError(
-            f"start was evaluated on seeds {start.seeds}, the objective uses {objective.seeds}: "
-            "re-evaluate it with adaptive=False so the steps compare like with like"
-        )
     begun = time.perf_counter()
     low, high = (np.array(b, dtype=np.float64) for b in zip(*space.bounds, strict=True))
     header = {"type": "refine", "start": start.labels, "settings": dataclasses.asdict(settings)}
@@ -224,6 +219,10 @@ def refine(
 
     cost = 2 * space.dim if settings.method == "differences" else 0
     best, unit = start, (space.point(start.labels) - low) / (high - low)
+    if tuple(start.seeds) != tuple(objective.seeds):  # adaptive seeds: compare like with like
+        best = evaluate(unit)  # the start on the objective's own seeds, one of the budget
+        if best.failed:
+            raise ValueError(f"the start failed on the objective's seeds ({best.reason}); cannot refine it")
     radius, stopped, direction, kept = settings.initial_radius, "budget", None, False
     while True:
         if direction is None:
@@ -255,7 +254,7 @@ def refine(
             break
         if kept:
             direction = None  # the old direction stopped paying: a fresh gradient at the best
-    best_seen = max((e for e in evaluations if not e.failed), key=lambda e: e.objective, default=start)
+    best_seen = max((e for e in evaluations if not e.failed), key=lambda e: e.objective, default=best)
     if best_seen.objective > best.objective:
         best = best_seen  # a difference neighbour can beat the steps
     return RefineResult(

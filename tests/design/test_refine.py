@@ -109,9 +109,11 @@ def test_bad_settings_and_starts_are_refused():
     failed = Evaluation(labels, (0, 1), math.nan, True, "no cell", {}, {}, {})
     with pytest.raises(ValueError, match="failed"):
         refine(objective, SPACE, failed)
+    # Adaptive seeds: a start on more seeds is evaluated again on the objective's (budget 1).
     other_seeds = Evaluation(labels, (0, 1, 2), 1.0, False, "", {}, {}, {})
-    with pytest.raises(ValueError, match="seeds"):
-        refine(objective, SPACE, other_seeds)
+    again = refine(objective, SPACE, other_seeds, RefineSettings(max_evaluations=1))
+    assert len(again.evaluations) == 1 and again.evaluations[0].seeds == objective.seeds
+    assert again.best.objective == objective.value(0.9, 0.3)  # the old value (1.0) is not compared
 
 
 @pytest.mark.parametrize("method", ["differences", "chain"])
