@@ -1,9 +1,8 @@
 """Box-constrained quasi-Newton minimisation in pure JAX: projected L-BFGS with a fixed budget.
 
-Why not ``jaxopt.LBFGSB``: measured here (jax 0.10.2, 2 busy CPU cores, one BLAS thread) on a
-5-parameter GP fit with 32 padded rows, one jitted start took 0.2 s (about 8 ms per iteration)
-and 8 starts under ``vmap`` 16.5 s (its nested loops and conds turn into selects under
-``vmap``); this minimiser did the 8 vmapped starts in 0.23 s to the same optimum. It is small:
+Why not ``jaxopt.LBFGSB``: under ``vmap`` over starts its nested loops and conds turn into
+selects, and 8 vmapped GP-fit starts took about 70x as long as with this minimiser, to the same
+optimum (measured in ``docs/bo.md``, "Quasi-Newton minimiser"). It is small:
 one ``while_loop`` over iterations and a short backtracking ``while_loop`` (one value-and-gradient
 evaluation per iteration in the usual case), so it is cheap to ``vmap`` over starts and compiles
 once. Under ``vmap`` the loops run until the slowest start stops; finished starts stay put.

@@ -164,8 +164,8 @@ def _compute_context() -> Iterator[None]:
     """Single-threaded BLAS while we compute.
 
     Why: on a busy machine OpenBLAS's threads turn each small LAPACK call into milliseconds of
-    waiting (measured with the jitted GP, whose LAPACK calls go through SciPy's OpenBLAS: a
-    log-posterior gradient took 24 ms instead of 0.13 ms). ``threadpoolctl`` is used when
+    waiting (the jitted GP's LAPACK calls go through SciPy's OpenBLAS; measured in
+    ``docs/bo.md``). ``threadpoolctl`` is used when
     installed; otherwise set ``OPENBLAS_NUM_THREADS=1``.
     """
     global _BLAS_CONTROLLER

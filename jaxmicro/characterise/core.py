@@ -253,7 +253,7 @@ def _solve_batch(
     """Solves a batch ``(n, z, y, x)`` given its inlet clusters (moved, ``(n, n_axis, ...)``).
 
     ``batched=False`` returns the one volume's result without the batch axis (unbatching inside
-    jit: seven eager index operations cost ~7 ms per call). ``conv_crit`` and ``max_iter`` are
+    jit: eagerly, seven index operations would each dispatch on their own). ``conv_crit`` and ``max_iter`` are
     traced: one compilation serves every criterion (5 to 10 s each on CPU).
 
     ``one_at_a_time`` solves the volumes one after another (``lax.map``), each to its own

@@ -75,9 +75,9 @@ class LabelledConv(nn.Module):
     label rows of the kernel, summed over the 27 taps, times the labels. Computing that once per
     volume and convolving the feature channels alone gives the same result (to float32
     rounding) as the convolution of the concatenation, with the same parameters (``kernel``
-    ``(3, 3, 3, c + 6, features)``, feature rows first, then ``bias``). On CPU it is 1.5 to 2.2x
-    faster per stage (64^3 x 22 -> 24 channels: 776 -> 349 ms): fewer input channels, and
-    channel counts that are multiples of 8.
+    ``(3, 3, 3, c + 6, features)``, feature rows first, then ``bias``). It is faster on CPU (fewer
+    input channels, and channel counts that are multiples of 8; measured in
+    ``docs/generator.md``, "Timings").
     """
 
     features: int

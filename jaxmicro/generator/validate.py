@@ -684,7 +684,7 @@ def rebuild_training_dataset(
     split; for a provenance written before the labels were recorded, ``jaxmicro simulate``'s
     defaults (the 27-label grid, 6 held out), checked against the recorded training volume count
     and label range. The volumes are simulated on the CPU, as the shipped training data was (a
-    GPU rounds differently), about 15 s for the shipped 27 x 64^3 on 2 cores. The sha256
+    GPU rounds differently). The sha256
     fingerprint recorded at training says whether the rebuilt training volumes are the very
     ones the generator saw (:attr:`RebuiltDataset.identical`).
 
