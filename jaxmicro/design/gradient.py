@@ -89,7 +89,7 @@ def _cell_input_vector(measurement: Measurement) -> jax.Array:
 @partial(
     jax.jit, static_argnames=("config", "shape", "settings", "temperature", "electrolyte_temperature")
 )
-def soft_cell_inputs_per_seed(
+def soft_cell_inputs(
     params: Any,
     config: GeneratorConfig,
     keys: jax.Array,
@@ -121,22 +121,6 @@ def soft_cell_inputs_per_seed(
     )[:, 0]
     measured = soft_measure(probabilities, settings, temperature, electrolyte_temperature)
     return _cell_input_vector(average_over_seeds(measured)), _cell_input_vector(measured)
-
-
-def soft_cell_inputs(
-    params: Any,
-    config: GeneratorConfig,
-    keys: jax.Array,
-    label_unit: jax.Array,
-    shape: tuple[int, int, int],
-    settings: MeasureSettings,
-    temperature: float = SOFT_TEMPERATURE,
-    electrolyte_temperature: float | None = None,
-) -> jax.Array:
-    """``(6,)`` seed-averaged :data:`CELL_INPUTS` of :func:`soft_cell_inputs_per_seed`."""
-    return soft_cell_inputs_per_seed(
-        params, config, keys, label_unit, shape, settings, temperature, electrolyte_temperature
-    )[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +216,7 @@ def property_jacobians(
     seeds: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """d :data:`CELL_INPUTS` / d label (physical units) by forward-mode autodiff of
-    :func:`soft_cell_inputs_per_seed`, one pass per label direction, each column rescaled to the
+    :func:`soft_cell_inputs`, one pass per label direction, each column rescaled to the
     argmax values ``hard`` (``(6,)``) by its own pass's seed-averaged soft values.
 
     Args:
@@ -268,7 +252,7 @@ def property_jacobians(
         electrolyte = float(per_direction.get(name, temperature))
 
         def inputs(u: jax.Array, electrolyte: float = electrolyte) -> tuple[jax.Array, jax.Array]:
-            return soft_cell_inputs_per_seed(
+            return soft_cell_inputs(
                 generator.params,
                 generator.config,
                 keys,
@@ -341,6 +325,5 @@ __all__ = [
     "property_jacobian",
     "property_jacobians",
     "soft_cell_inputs",
-    "soft_cell_inputs_per_seed",
 ]
 

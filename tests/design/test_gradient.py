@@ -35,7 +35,7 @@ def test_property_jacobian_is_the_derivative_of_the_soft_measurement(objective):
     def soft(label: np.ndarray) -> np.ndarray:
         unit = jnp.asarray(generator.unit_labels(label))
         keys = jnp.stack([jax.random.PRNGKey(s) for s in objective.seeds])
-        inputs = soft_cell_inputs(
+        inputs, _ = soft_cell_inputs(
             generator.params, generator.config, keys, unit, (SIZE,) * 3, measure_settings, 1.0, 1.0
         )
         return np.asarray(inputs, np.float64)
