@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from jaxmicro._files import atomic_path, no_space_guard, remove_stale_temporaries, run_lock
 from jaxmicro.cell import CellModelConfig
@@ -279,7 +280,15 @@ def _run_study_locked(
         )
         found, refined, optimum = None, None, result.best
         if refinement is not None and optimum is not None:
-            refined = refine(objective, space, optimum, refinement, log_path=folder / REFINE_NAME)
+            with tqdm(
+                total=refinement.max_evaluations,
+                desc=f"refine {power:g} W/kg",
+                unit="eval",
+                disable=not progress,
+            ) as bar:
+                refined = refine(
+                    objective, space, optimum, refinement, folder / REFINE_NAME, lambda _: bar.update()
+                )
             optimum = refined.best
         if optimum is not None:
             figures += _optimum_figures(objective, optimum, folder, campaign.batch_size)
