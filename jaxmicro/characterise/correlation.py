@@ -108,7 +108,7 @@ def lineal_path(probabilities: Array, axis: int, lengths: Sequence[int]) -> Arra
     if not lengths or not all(1 <= r <= n for r in lengths):
         raise ValueError(f"segment lengths {tuple(lengths)} must be in [1, {n}] along axis {axis}")
     # log P summed over a window = difference of a cumulative sum: one pass for every length.
-    logs = jnp.log(jnp.clip(probabilities, LINEAL_FLOOR, 1.0))
+    logs = _floored_log(probabilities)
     zero = jnp.zeros_like(jax.lax.slice_in_dim(logs, 0, 1, axis=spatial))
     cumulative = jnp.concatenate([zero, jnp.cumsum(logs, axis=spatial)], axis=spatial)
     out = []
@@ -118,6 +118,17 @@ def lineal_path(probabilities: Array, axis: int, lengths: Sequence[int]) -> Arra
         )
         out.append(jnp.mean(jnp.exp(window).reshape(-1, probabilities.shape[-1]), axis=0))
     return jnp.stack(out)
+
+
+def _floored_log(probabilities: Array) -> Array:
+    """``log(LINEAL_FLOOR + (1 - LINEAL_FLOOR) P)``: 0 at ``P = 1`` and ``log(LINEAL_FLOOR)`` at 0.
+
+    Not ``log(clip(P, LINEAL_FLOOR, 1))``: the clip has no gradient where a phase is absent, so a
+    loss on these functions could only thin a phase (make its voxels less certain), never grow it
+    into the voxels that would lengthen its runs or deepen its cores (measured: the generator's
+    erosion loss stayed flat for 2400 steps with the clip).
+    """
+    return jnp.log(LINEAL_FLOOR + (1.0 - LINEAL_FLOOR) * probabilities)
 
 
 def _ball_kernel(radius: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -155,7 +166,7 @@ def ball_erosion(probabilities: Array, radii: Sequence[int]) -> Array:
     axes = tuple(range(len(spatial)))
     # The log of the product over a ball is a convolution of log P with the ball: one FFT of
     # the field, one product and one inverse per radius; the wrapped border is cropped away.
-    logs = jnp.log(jnp.clip(probabilities, LINEAL_FLOOR, 1.0))
+    logs = _floored_log(probabilities)
     spectrum = jnp.fft.rfftn(logs, axes=axes)
     out = []
     for r in radii:

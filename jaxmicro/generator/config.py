@@ -109,8 +109,10 @@ class TrainConfig:
             (:func:`jaxmicro.characterise.ball_erosion`: the fraction of each phase deeper than
             ``r`` from its boundary, the particle- and pore-size functions) towards that of the
             real 3-D volumes of its labels, as the mean squared error of their logs (0 disables
-            it; needs 3-D training volumes). Slices cannot show it; tried at weight 10 it did
-            not move in 500 steps (docs/generator.md).
+            it; needs 3-D training volumes). Slices cannot show it. Until 2026-12-04 it saw
+            sharpened volumes through a clipped log and so had no gradient towards growing a
+            phase: it did not move in 2400 steps (docs/generator.md); the lineal-path and
+            erosion losses now see the unsharpened volumes (``aux_temperature`` does not apply).
         erosion_radii: the ball radii of that loss [voxels], ``2 r + 1`` at most the fake volumes' edge.
         euler_weight: weight of an auxiliary loss pulling each fake volume's Euler
             characteristic per voxel of each phase (:func:`jaxmicro.characterise.euler_density`:
@@ -124,7 +126,7 @@ class TrainConfig:
             the squared error of ``log tau``, both computed on the pore probability field
             (floored at ``TAU_FLOOR``) with the differentiable solver (0 disables it; needs 3-D
             training volumes).
-        aux_temperature: temperature ``T`` of the auxiliary losses (vf, stats, tau): they see
+        aux_temperature: temperature ``T`` of the auxiliary losses (vf, stats, tau, Euler): they see
             ``softmax(log(p) / T)`` of the fake probabilities ``p``; ``T < 1`` sharpens them
             towards the argmax decoding that generated volumes get, so the losses target the
             decoded phases rather than the soft mixture at interfaces (1: no sharpening).

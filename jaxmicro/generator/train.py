@@ -206,11 +206,14 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
             if config.tau_weight:  # static: the solves cost about as much as the rest of the step
                 tau = tortuosity_loss(sharp, bank.log_tau[index])
                 total = total + config.tau_weight * tau
+            # The run and depth losses see the unsharpened volumes: sharpening squashes a voxel
+            # where a phase is confidently absent to ~1e-13, and with it the gradient that would
+            # grow the phase there (longer runs, deeper cores need exactly those voxels).
             if config.lineal_weight:
-                lineal = lineal_path_loss(sharp, bank.lineal_path[index], config.lineal_lengths)
+                lineal = lineal_path_loss(volumes, bank.lineal_path[index], config.lineal_lengths)
                 total = total + config.lineal_weight * lineal
             if config.erosion_weight:
-                erosion = erosion_loss(sharp, bank.erosion[index], config.erosion_radii)
+                erosion = erosion_loss(volumes, bank.erosion[index], config.erosion_radii)
                 total = total + config.erosion_weight * erosion
             if config.euler_weight:
                 euler = euler_loss(sharp, bank.euler[index])

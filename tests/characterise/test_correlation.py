@@ -159,3 +159,23 @@ def test_soft_ball_erosion_is_a_differentiable_product_and_rejects_bad_radii():
         ball_erosion(probabilities, (3,))
     with pytest.raises(ValueError, match="ball radii"):
         ball_erosion(probabilities, (-1,))
+
+
+def test_runs_and_cores_have_a_gradient_towards_growing_a_phase_where_it_is_absent():
+    # A 9^3 AM cube with one pore voxel at its centre: the radius-2 ball around the centre is
+    # spoiled by that one voxel, so raising its AM probability must raise the erosion (and the
+    # run through it the lineal path), though the voxel's AM probability is exactly 0.
+    volume = np.ones((9, 9, 9), dtype=np.int64)
+    volume[4, 4, 4] = 0
+    one_hot = jax.nn.one_hot(volume, 3)
+    hole = jnp.zeros((9, 9, 9, 3)).at[4, 4, 4].set(jnp.array([-1.0, 1.0, 0.0]))
+
+    def erosion_am(t):
+        return ball_erosion(one_hot + t * hole, (2,))[0, 1]
+
+    def lineal_am(t):
+        return lineal_path(one_hot + t * hole, 0, (5,))[0, 1]
+
+    for measure in (erosion_am, lineal_am):
+        assert jax.grad(measure)(0.0) > 0.01
+        assert float(measure(1.0)) > float(measure(0.0)) + 0.01  # the filled cube
