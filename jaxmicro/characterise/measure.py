@@ -14,12 +14,19 @@ the standard error of each property over that axis. What is measured, and why:
 * **Solid electronic conductivity** (``solid_conductivity_s_m``): through-plane effective
   conductivity of AM + CBD (pore non-conducting) from the same finite-volume solver, with the
   phase conductivities of :class:`MeasureSettings` (defaults and their sources there).
-* **Areas** from the smoothed-gradient estimate (``microstructure_metrics``'s ``*_smooth``
-  fields, TauFactor's ``method="gradient"``): face counting reads a voxelised sphere's area about
-  1.5x too high (3 eps / a gives R = 6.68 for a sphere of radius 10 voxels), the smoothed estimate
-  within 3 % for radii of 6.7 voxels or more (10.03 at radius 10, 6.88 at 6.7; ``test_measure.py``).
-  ``am_electrolyte_area_per_volume_m`` is the AM surface touching pore (it already excludes the
-  AM surface under CBD); ``cbd_coverage`` is the AM-CBD share of the whole AM surface.
+* **Areas**: the whole AM surface from the smoothed-gradient estimate
+  (``microstructure_metrics``'s ``specific_surface_area_smooth``, TauFactor's
+  ``method="gradient"``), split between pore and CBD in the face-counting proportions
+  (``cbd_coverage``, the AM-CBD share of the AM voxel faces). Face counting reads a voxelised
+  sphere's area about 1.5x too high (3 eps / a gives R = 6.68 for a sphere of radius 10 voxels),
+  the smoothed estimate within 3 % for radii of 6.7 voxels or more (10.03 at radius 10, 6.88 at
+  6.7; ``test_measure.py``); the staircase bias is the same for both pairs of the AM surface, so
+  their face-count ratio carries none. The smoothed estimate of the pairs themselves (``(S_p +
+  S_q - S_r) / 2``) does: it blurs a thin CBD film's two faces together, so a sphere half under a
+  1.5-voxel film reads a coverage of 0.26, not 0.5 (0.40 under 2.5 voxels), and on the
+  simulator's high-adhesion volumes it read 0.57 where the faces read 0.81, the electrolyte-facing
+  area 2.3x too high (``docs/cell.md``). ``am_electrolyte_area_per_volume_m`` is the AM surface
+  touching pore (it already excludes the AM surface under CBD).
 * **Particle radius** two ways. ``particle_radius_m``: the volume-weighted mean local thickness
   of the AM (:func:`~jaxmicro.characterise.morphology.local_thickness`: the radius of the largest
   ball inside the AM that covers each voxel), which a contact between particles barely changes
@@ -40,7 +47,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxmicro.characterise.metrics import PHASE_PAIRS, microstructure_metrics
+from jaxmicro.characterise.metrics import _safe_ratio, microstructure_metrics
 from jaxmicro.characterise.morphology import local_thickness
 from jaxmicro.characterise.solver import tortuosity
 from jaxmicro.data.phases import AM, CBD, IN_PLANE_AXES, PORE, THROUGH_PLANE_AXIS
@@ -130,7 +137,7 @@ class Measurement(NamedTuple):
         percolates: whether the electrolyte joins the two faces along axis 0.
         am_electrolyte_area_per_volume_m: AM surface touching pore per electrode volume [1/m].
         am_surface_area_per_volume_m: whole AM surface (pore- and CBD-facing) per volume [1/m].
-        cbd_coverage: AM-CBD share of the AM surface [-].
+        cbd_coverage: AM-CBD share of the AM surface (voxel faces) [-].
         particle_radius_m: volume-weighted mean local-thickness radius of the AM [m]; NaN
             when not measured.
         equivalent_particle_radius_m: ``3 * eps_AM / am_surface_area_per_volume_m`` [m].
@@ -153,10 +160,6 @@ class Measurement(NamedTuple):
     solid_conductivity_s_m: jax.Array
 
 
-def _safe_ratio(a: jax.Array, b: jax.Array, empty: float) -> jax.Array:
-    return jnp.where(b > 0, a / jnp.where(b > 0, b, 1.0), empty)
-
-
 def _transport(volumes: jax.Array, diffusivities: dict[int, float], axis: int, conv_crit: float):
     return tortuosity(volumes, axis=axis, diffusivities=diffusivities, conv_crit=conv_crit)
 
@@ -171,11 +174,9 @@ def _from_parts(
     solid_d_rel: jax.Array,
     radius_voxels: jax.Array,
 ) -> Measurement:
-    fractions, pair_smooth, am_smooth = metrics_fields
+    fractions, coverage, am_smooth = metrics_fields
     eps_np = settings.cbd_nanoporosity
     electrolyte = fractions[..., PORE] + eps_np * fractions[..., CBD]
-    am_pore = pair_smooth[..., PHASE_PAIRS.index((PORE, AM))]
-    am_cbd = pair_smooth[..., PHASE_PAIRS.index((AM, CBD))]
     return Measurement(
         volume_fraction=fractions,
         electrolyte_fraction=electrolyte,
@@ -187,9 +188,9 @@ def _from_parts(
             jnp.isnan(d_rel_in_plane), jnp.nan, _safe_ratio(electrolyte, d_rel_in_plane, jnp.inf)
         ),
         percolates=percolates,
-        am_electrolyte_area_per_volume_m=am_pore,
+        am_electrolyte_area_per_volume_m=am_smooth * (1.0 - coverage),
         am_surface_area_per_volume_m=am_smooth,
-        cbd_coverage=_safe_ratio(am_cbd, am_smooth, 0.0),
+        cbd_coverage=coverage,
         particle_radius_m=radius_voxels * settings.voxel_size_m,
         equivalent_particle_radius_m=_safe_ratio(3.0 * fractions[..., AM], am_smooth, jnp.nan),
         solid_conductivity_s_m=solid_d_rel * settings.cbd_conductivity_s_m,
@@ -229,7 +230,7 @@ def measure(volumes: jax.Array, settings: MeasureSettings) -> Measurement:
         radius = _mean_local_thickness(jnp.asarray(volumes), settings)
     fields = (
         metrics.volume_fraction,
-        metrics.interfacial_area_smooth,
+        metrics.cbd_coverage,
         metrics.specific_surface_area_smooth[..., AM],
     )
     return _from_parts(fields, settings, through.D_rel, through.percolates, in_plane, solid, radius)

@@ -23,9 +23,10 @@ probabilities, so gradients flow from cell performance back to the generator's l
   (the phases' relative diffusivities or conductivities, at least ``SOFT_FLOOR`` times the
   smallest of them, so that every voxel conducts a little and has a gradient); implicit
   differentiation through the solve.
-* Areas and CBD coverage: the smoothed-gradient surface estimate (TauFactor's ``gradient``
-  method) applied to the sharpened probabilities instead of the indicators, as the hard
-  measurement applies it to the indicators.
+* Areas and CBD coverage: the AM surface from the smoothed-gradient estimate (TauFactor's
+  ``gradient`` method) of the sharpened AM probability, split by the expected face counts of
+  :func:`~jaxmicro.characterise.metrics.face_coverage`, as the hard measurement does on the
+  indicators.
 * Particle radius: not differentiable (a maximum over balls); measured on the argmax volume and
   held constant (``jax.lax.stop_gradient``) when asked for. The design loop's default fixes it
   at the training data's 5 um anyway.
@@ -40,7 +41,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmicro.characterise.measure import Measurement, MeasureSettings, _from_parts, _mean_local_thickness
-from jaxmicro.characterise.metrics import _smoothed_surface, pair_areas
+from jaxmicro.characterise.metrics import _smoothed_surface, face_coverage
 from jaxmicro.characterise.solver import tortuosity_from_field
 from jaxmicro.data.phases import AM, CBD, IN_PLANE_AXES, THROUGH_PLANE_AXIS
 
@@ -123,8 +124,8 @@ def soft_measure(
     if settings.particle_radius:
         hard = jnp.argmax(probabilities, axis=-1)
         radius = jax.lax.stop_gradient(_mean_local_thickness(hard, settings))
-    surface = jax.vmap(lambda v: jnp.stack([_smoothed_surface(v[..., k], spacing) for k in range(3)]))(p)
+    am_surface = jax.vmap(lambda v: _smoothed_surface(v[..., AM], spacing))(p)
     # Every voxel conducts (the floor): the electrolyte always percolates.
     percolates = jnp.ones_like(d_rel, dtype=bool)
-    fields = (fractions, pair_areas(surface), surface[:, AM])
+    fields = (fractions, jax.vmap(face_coverage)(p), am_surface)
     return _from_parts(fields, settings, d_rel, percolates, in_plane, solid, radius)

@@ -39,20 +39,21 @@ from jaxmicro.generator.train import (
 )
 from jaxmicro.generator.validate import (
     METRIC_NAMES,
-    Metrics,
+    METRICS,
     ValidationReport,
     compute_metrics,
     rebuild_training_dataset,
     validate_generator,
+    validation_settings,
 )
 
 __all__ = [
+    "METRICS",
     "METRIC_NAMES",
     "PRESETS",
     "GenerationResult",
     "Generator",
     "GeneratorConfig",
-    "Metrics",
     "SliceBank",
     "StepMetrics",
     "TrainConfig",
@@ -80,4 +81,5 @@ __all__ = [
     "save_generator",
     "train",
     "validate_generator",
+    "validation_settings",
 ]

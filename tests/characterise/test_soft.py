@@ -123,7 +123,8 @@ def test_electrolyte_temperature_sharpens_only_the_electrolyte_transport():
         np.testing.assert_array_equal(getattr(same, name), getattr(plain, name))
     for name in ("electrolyte_d_rel_through_plane", "electrolyte_tau_in_plane"):
         assert not np.allclose(getattr(sharper, name), getattr(plain, name), rtol=1e-3), name
+    # Not bit-equal: the two compiled functions may fuse the sums differently (1 ulp seen).
     for name in ("volume_fraction", "cbd_coverage", "solid_conductivity_s_m", "am_surface_area_per_volume_m"):
-        np.testing.assert_array_equal(getattr(sharper, name), getattr(plain, name))
+        np.testing.assert_allclose(getattr(sharper, name), getattr(plain, name), rtol=1e-5)
     with pytest.raises(ValueError, match="electrolyte_temperature"):
         soft_measure(probabilities, settings, 0.3, 0.0)

@@ -4,25 +4,37 @@ import json
 import numpy as np
 import pytest
 
+from jaxmicro.characterise import tortuosity
+from jaxmicro.characterise.measure import measure
 from jaxmicro.cli import main
 from jaxmicro.data import AM, CBD, PORE, SimulatorConfig, dataset_simulator
 from jaxmicro.generator import compute_metrics, load_generator, validate_generator
 from jaxmicro.generator.plotting import save_validation_montage
-from jaxmicro.generator.validate import METRIC_NAMES, interpolation_baseline
+from jaxmicro.generator.validate import METRIC_NAMES, interpolation_baseline, validation_settings
 
 
-def test_metrics_of_a_known_volume():
-    volume = np.full((8, 8, 8), PORE, np.uint8)
-    volume[2:4, 2:4, 2:4] = AM  # a 2x2x2 cube: 24 faces
-    volume[2:4, 2:4, 4] = CBD  # covers its 4 faces on the +x side
-    volume[:, 6, :] = CBD
-    m = compute_metrics(volume, voxel_size_m=1e-6)
-    assert m.am_vf[0] == 8 / 512 and m.cbd_vf[0] == (4 + 64) / 512
-    np.testing.assert_allclose(m.am_ssa[0], 24 / (512 * 1e-6))
-    np.testing.assert_allclose(m.cbd_coverage[0], 4 / 24)
-    assert m.tau_through[0] > 1.0
-    # Pores blocked along y by the CBD layer at y = 6: the y tortuosity is infinite.
-    assert np.isinf(m.tau_in_plane[0])
+def test_metrics_of_a_known_volume_are_the_design_loops_measurement():
+    # An AM ball of radius 8 voxels, its upper half under a 1-voxel CBD film, and a CBD layer
+    # across y that blocks the pores along y (not along x).
+    grid = np.mgrid[:32, :32, :32] - 15.5
+    radius = np.sqrt((grid**2).sum(axis=0))
+    volume = np.full((32, 32, 32), PORE, np.uint8)
+    volume[(radius > 8) & (radius <= 9.5) & (grid[0] > 0)] = CBD
+    volume[radius <= 8] = AM
+    volume[:, 30, :] = CBD
+    m = dict(zip(METRIC_NAMES, compute_metrics(volume, voxel_size_m=1e-6)[0], strict=True))
+    assert m["am_vf"] == np.mean(volume == AM) and m["porosity"] == np.mean(volume == PORE)
+    sphere_area = 4 * np.pi * 8.0**2 / (32**3 * 1e-6)  # [1/m]
+    assert m["am_ssa"] == pytest.approx(sphere_area, rel=0.05)  # face counting reads ~1.5x
+    assert m["cbd_coverage"] == pytest.approx(0.5, abs=0.08)
+    assert m["tau_through"] > 1.0
+    # In-plane is a conductance mean: y blocked counts zero, so tau_in = 2 tau_x, finite.
+    tau_x = float(tortuosity(volume.astype(np.int32), PORE, 2).tau)
+    assert m["tau_in_plane"] == pytest.approx(2 * tau_x, rel=1e-3)
+    # The same numbers as the design loop's measurement of that volume.
+    measured = measure(volume.astype(np.int32), validation_settings(1e-6))
+    assert m["am_ssa"] == pytest.approx(float(measured.am_surface_area_per_volume_m), rel=1e-6)
+    assert m["tau_through"] == pytest.approx(float(measured.electrolyte_tau_through_plane), rel=1e-6)
 
 
 def test_heldout_validation_end_to_end_on_a_tiny_model(tiny_run, tiny_dataset, tmp_path, capsys):
@@ -36,7 +48,7 @@ def test_heldout_validation_end_to_end_on_a_tiny_model(tiny_run, tiny_dataset, t
     heldout = tiny_dataset.heldout
     np.testing.assert_allclose(  # batched solves round differently: 1e-7
         report.reference[:, 0],
-        np.stack(compute_metrics(np.stack([s.volume for s in heldout]), 2e-6), -1),
+        compute_metrics(np.stack([s.volume for s in heldout]), 2e-6),
         rtol=1e-5,
     )
     assert not np.array_equal(report.control, report.reference)
@@ -200,11 +212,10 @@ def test_a_generator_and_a_dataset_of_other_voxel_sizes_are_not_compared_silentl
 
 
 def test_pore_tortuosity_of_a_volume_without_pores_is_inf_beside_others():
-    from jaxmicro.generator.validate import pore_tortuosity
-
     volumes = np.ones((2, 8, 8, 8), np.uint8)  # all AM
     volumes[1, :, :4] = 0  # straight pore channels: tau = 1
-    np.testing.assert_allclose(pore_tortuosity(volumes, 0), [np.inf, 1.0], rtol=1e-5)
+    tau = compute_metrics(volumes, 1e-6)[:, METRIC_NAMES.index("tau_through")]
+    np.testing.assert_allclose(tau, [np.inf, 1.0], rtol=1e-5)
 
 
 def test_tortuosity_means_are_conductance_means_that_survive_one_blocked_volume():
