@@ -22,6 +22,7 @@ from jaxmicro.bench import (
     time_call,
     time_jitted,
 )
+from jaxmicro.characterise.synthetic import gaussian_random_medium
 from jaxmicro.cli import main
 from jaxmicro.data.labels import LEGACY_LABEL_NORMALISATION
 from jaxmicro.data.phases import AM, CBD, PORE
@@ -68,6 +69,9 @@ def test_three_phase_medium_has_the_target_fractions_and_is_seeded():
     np.testing.assert_allclose(fractions, [0.35, 0.55, 0.10], atol=0.01)
     np.testing.assert_array_equal(volumes, three_phase_medium(24, batch=2, seed=3))
     assert not np.array_equal(volumes[0], volumes[1])
+    # The one random-medium generator of the package makes them (issue 18 item 5).
+    with pytest.raises(ValueError, match="cbd_fraction"):
+        gaussian_random_medium((8, 8, 8), 0.5, cbd_fraction=0.6)
 
 
 def test_spread_labels_and_skip_reasons():
