@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from jaxmicro import _cli_common as common
 from jaxmicro.cli import build_parser, main
-from jaxmicro.design import _cli_common as common
 
 MINE = ("design", "sweep", "cell", "characterise", "generate")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from jaxmicro.design import _cli_common as common
+from jaxmicro import _cli_common as common
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jaxmicro.design import _cli_common as common
+from jaxmicro import _cli_common as common
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ import argparse
 import math
 import sys
 
-from jaxmicro.design import _cli_common as common
+from jaxmicro import _cli_common as common
 
 # How the measured properties' changes are printed: short name [unit], factor from SI.
 SHOWN = {

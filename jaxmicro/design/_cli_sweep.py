@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jaxmicro.design import _cli_common as common
+from jaxmicro import _cli_common as common
 
 
 def _counts(text: str) -> int | list[int]:
