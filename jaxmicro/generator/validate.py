@@ -177,8 +177,10 @@ _POROSITY_COLUMN: Final[int] = METRIC_NAMES.index("porosity")
 def volume_mean(metrics: np.ndarray) -> np.ndarray:
     """``(m, k)`` mean over the volumes axis of ``(m, n, k)`` metrics; the tortuosities averaged
     as a conductance, ``mean(eps) / mean(eps / tau)`` (a volume whose pores do not percolate
-    counts as 0 conductance), as the design loop averages seeds: one non-percolating volume of
-    a low-porosity label no longer makes the whole label's mean infinite."""
+    counts as 0 conductance), as the design loop averages seeds
+    (:func:`~jaxmicro.characterise.measure.average_over_seeds`, here on the stored metric
+    columns, where the electrolyte is the pore): one non-percolating volume of a low-porosity
+    label does not make the whole label's mean infinite."""
     mean = metrics.mean(axis=1)
     porosity = metrics[..., _POROSITY_COLUMN]
     for column in _TAU_COLUMNS:
