@@ -90,6 +90,7 @@ class RefineResult:
             neighbours).
         roles: per evaluation, ``"step"`` or ``"gradient"`` (a difference neighbour).
         gradients: each gradient taken, one :class:`Sensitivity` per free variable.
+        gradient_labels: the full label each gradient was taken at.
         stopped: a key of :data:`STOPS`.
         wall_time_s: wall time of this run (replayed records cost nothing) [s].
     """
@@ -99,6 +100,7 @@ class RefineResult:
     evaluations: tuple[Evaluation, ...]
     roles: tuple[str, ...]
     gradients: tuple[tuple[Sensitivity, ...], ...]
+    gradient_labels: tuple[dict[str, float], ...]
     stopped: str
     wall_time_s: float
 
@@ -173,6 +175,7 @@ def refine(
     evaluations: list[Evaluation] = []
     roles: list[str] = []
     gradients: list[tuple[Sensitivity, ...]] = []
+    gradient_labels: list[dict[str, float]] = []
 
     def add(found: Evaluation, role: str) -> None:
         evaluations.append(found)
@@ -215,6 +218,7 @@ def refine(
         for neighbour in neighbours:
             add(neighbour, "gradient")
         gradients.append(items)
+        gradient_labels.append(dict(at.labels))
         return np.array([s.gradient for s in items]) * (high - low)
 
     cost = 2 * space.dim if settings.method == "differences" else 0
@@ -258,7 +262,14 @@ def refine(
     if best_seen.objective > best.objective:
         best = best_seen  # a difference neighbour can beat the steps
     return RefineResult(
-        start, best, tuple(evaluations), tuple(roles), tuple(gradients), stopped, time.perf_counter() - begun
+        start,
+        best,
+        tuple(evaluations),
+        tuple(roles),
+        tuple(gradients),
+        tuple(gradient_labels),
+        stopped,
+        time.perf_counter() - begun,
     )
 
 

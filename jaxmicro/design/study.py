@@ -100,14 +100,23 @@ def _optimum_figures(
 
 
 def _optimum_sensitivities(
-    objective: DesignObjective, space: DesignSpace, best: Evaluation, folder: Path, batch_size: int
+    objective: DesignObjective,
+    space: DesignSpace,
+    best: Evaluation,
+    folder: Path,
+    batch_size: int,
+    refined: RefineResult | None = None,
 ) -> list[dict[str, Any]]:
     """The sensitivities at the optimum, computed once and kept in the campaign folder (a
-    resumed or re-reported study reads them back)."""
+    resumed or re-reported study reads them back); a difference refinement whose last gradient
+    was taken at the optimum gives them without evaluating (the same differences)."""
     stored = stored_sensitivities(folder, best.labels)
     if stored is not None:
         return stored
-    found = [s.to_dict() for s in sensitivities(objective, space, best.labels, batch_size=batch_size)]
+    if refined is not None and refined.gradient_labels and refined.gradient_labels[-1] == best.labels:
+        found = [s.to_dict() for s in refined.gradients[-1]]
+    else:
+        found = [s.to_dict() for s in sensitivities(objective, space, best.labels, batch_size=batch_size)]
     write_json_atomic(folder / SENSITIVITIES_NAME, {"labels": best.labels, "sensitivities": found})
     return found
 
@@ -292,7 +301,9 @@ def _run_study_locked(
             optimum = refined.best
         if optimum is not None:
             figures += _optimum_figures(objective, optimum, folder, campaign.batch_size)
-            found = _optimum_sensitivities(objective, space, optimum, folder, campaign.batch_size)
+            # A chain refinement's gradients are not the differences the summary reports.
+            reusable = refined if refinement is not None and refinement.method == "differences" else None
+            found = _optimum_sensitivities(objective, space, optimum, folder, campaign.batch_size, reusable)
         rows.append(
             {
                 "power_w_per_kg": power,

@@ -132,3 +132,34 @@ def test_refinement_runs_on_the_toy_generator(toy, method):
     assert len(result.gradients) >= 1 and all(s.method in ("central", "chain") for s in result.gradients[0])
     if method == "chain":
         assert set(result.roles) == {"step"}
+
+
+def test_a_difference_refinement_ending_at_the_optimum_gives_its_sensitivities_without_evaluating(
+    tmp_path, monkeypatch
+):
+    """The study reuses the last gradient when it was taken at the optimum; elsewhere (or with
+    another optimum) it would evaluate, which this objective refuses."""
+    from types import SimpleNamespace
+
+    from jaxmicro.design import study
+    from jaxmicro.design.refine import RefineResult
+    from jaxmicro.design.study import SENSITIVITIES_NAME, _optimum_sensitivities
+
+    class Record(SimpleNamespace):
+        def to_dict(self):
+            return dict(vars(self))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("evaluated")
+
+    monkeypatch.setattr(study, "sensitivities", refuse)
+    labels = {"am_wt": 0.93, "porosity": 0.36, "adhesion": 0.5}
+    best = SimpleNamespace(labels=labels)
+    gradient = (Record(variable="am_wt", gradient=1.5),)
+    refined = RefineResult(best, best, (), (), (gradient,), (dict(labels),), "radius", 0.0)
+    found = _optimum_sensitivities(refuse, None, best, tmp_path, 2, refined)
+    assert found == [{"variable": "am_wt", "gradient": 1.5}]
+    assert (tmp_path / SENSITIVITIES_NAME).is_file()  # kept for a rerun, as computed ones are
+    moved = RefineResult(best, best, (), (), (gradient,), ({**labels, "am_wt": 0.94},), "radius", 0.0)
+    with pytest.raises(AssertionError, match="evaluated"):
+        _optimum_sensitivities(refuse, None, best, tmp_path / "other", 2, moved)
