@@ -9,7 +9,7 @@ import datetime
 import math
 import os
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 import jax
@@ -18,6 +18,7 @@ from jaxmicro.bench import stages
 from jaxmicro.bench.timing import Timing
 
 STAGES: Final[tuple[str, ...]] = ("generator", "tortuosity", "metrics", "cells", "bo", "design")
+"""The stages of :data:`REGISTRY`, in run order (checked there)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,18 +107,19 @@ class BenchReport(NamedTuple):
 
     Attributes:
         meta: machine, versions, configuration, load average, start and end time.
-        generator, tortuosity, metrics, cells, bo, design: the rows of each stage.
+        rows: per stage name (:data:`STAGES`), the rows it measured (its ``*Row`` records).
         skipped: ``"stage: reason"`` for each size or stage not run.
     """
 
     meta: dict[str, Any]
-    generator: tuple[stages.GeneratorRow, ...] = ()
-    tortuosity: tuple[stages.TortuosityRow, ...] = ()
-    metrics: tuple[stages.MetricsRow, ...] = ()
-    cells: tuple[stages.CellRow, ...] = ()
-    bo: tuple[stages.BORow, ...] = ()
-    design: tuple[stages.DesignIterationRow, ...] = ()
+    rows: Mapping[str, tuple[Any, ...]] = {}
     skipped: tuple[str, ...] = ()
+
+    def stage(self, name: str) -> tuple[Any, ...]:
+        """The rows of one stage (empty if it was not run)."""
+        if name not in STAGES:
+            raise ValueError(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
+        return tuple(self.rows.get(name, ()))
 
 
 def _cpu_model() -> str | None:
@@ -183,13 +185,86 @@ def _taufactor_available() -> str:
 OnRow = Callable[[str, Any], None]
 
 
+class _Context(NamedTuple):
+    generator: Any
+    config: BenchConfig
+    skip: Callable[[str, str], None]
+
+
+def _sized(ctx: _Context, name: str, batches: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """The (edge, batch) sizes of a stage, skipping (with the reason) those above max_voxels."""
+    for edge, batch in stages.sizes(ctx.config.edges, batches):
+        if reason := stages.skip_reason(edge, batch, ctx.config.max_voxels):
+            ctx.skip(name, reason)
+        else:
+            yield edge, batch
+
+
+def _generator_rows(ctx: _Context) -> Iterator[stages.GeneratorRow]:
+    for edge, batch in _sized(ctx, "generator", ctx.config.batches):
+        yield stages.bench_generator(ctx.generator, edge, batch, ctx.config.repeats)
+
+
+def _tortuosity_rows(ctx: _Context) -> Iterator[stages.TortuosityRow]:
+    config = ctx.config
+    tf_device = _taufactor_device()
+    tf_limit = config.taufactor_max_voxels
+    if tf_limit is None:
+        tf_limit = 128**3 if tf_device == "cpu" else config.max_voxels
+    tf_missing = _taufactor_available() if config.taufactor else ""
+    if tf_missing:
+        ctx.skip("taufactor", tf_missing)
+    for edge, batch in _sized(ctx, "tortuosity", config.characterise_batches):
+        volumes = stages.three_phase_medium(edge, batch, seed=edge + batch)
+        row = stages.bench_tortuosity(volumes, config.conv_crit, config.repeats)
+        if not config.taufactor:
+            row = row._replace(taufactor_note="not requested")
+        elif tf_missing:
+            row = row._replace(taufactor_note="not installed")
+        elif tf_limit is not None and volumes.size > tf_limit:
+            row = row._replace(taufactor_note=f"above taufactor_max_voxels ({tf_limit})")
+        else:
+            tf = stages.bench_taufactor(
+                volumes, config.conv_crit, min(config.repeats, 2), tf_device, config.torch_threads
+            )
+            row = row._replace(taufactor=tf)
+        yield row
+
+
+def _metrics_rows(ctx: _Context) -> Iterator[stages.MetricsRow]:
+    voxel = ctx.generator.voxel_size_m if ctx.generator is not None else 0.75e-6
+    for edge, batch in _sized(ctx, "metrics", ctx.config.characterise_batches):
+        volumes = stages.three_phase_medium(edge, batch, seed=edge + batch)  # the solver's volumes
+        yield stages.bench_metrics(volumes, voxel, ctx.config.repeats)
+
+
+def _cell_rows(ctx: _Context) -> Iterator[stages.CellRow]:
+    for n in ctx.config.cell_batches:
+        yield stages.bench_cells(n, ctx.config.repeats)
+
+
+def _bo_rows(ctx: _Context) -> Iterator[stages.BORow]:
+    for n in ctx.config.bo_observations:
+        yield stages.bench_bo(n, ctx.config.bo_dim, ctx.config.repeats)
+
+
+def _design_rows(ctx: _Context) -> Iterator[stages.DesignIterationRow]:
+    from jaxmicro.design import DesignSettings
+
+    config = ctx.config
+    settings = DesignSettings(volume_size=config.design_edge, seeds_per_label=config.design_seeds)
+    yield stages.bench_design_iteration(
+        ctx.generator, settings, config.design_batch, repeats=max(1, min(config.repeats, 2))
+    )
+
+
 def run_bench(
     generator: Any,
     config: BenchConfig = BenchConfig(),
     on_row: OnRow | None = None,
     meta: Mapping[str, Any] | None = None,
 ) -> BenchReport:
-    """Runs every configured stage on JAX's default device.
+    """Runs every configured stage of :data:`REGISTRY`, in its order, on JAX's default device.
 
     Args:
         generator: a :class:`~jaxmicro.generator.Generator` (for the generator and design
@@ -203,12 +278,7 @@ def run_bench(
         The :class:`BenchReport`.
     """
     emit = on_row or (lambda stage, row: None)
-    rows: dict[str, list[Any]] = {name: [] for name in STAGES}
     skipped: list[str] = []
-
-    def add(stage: str, row: Any) -> None:
-        rows[stage].append(row)
-        emit(stage, row)
 
     def skip(stage: str, reason: str) -> None:
         skipped.append(f"{stage}: {reason}")
@@ -216,69 +286,19 @@ def run_bench(
 
     started = datetime.datetime.now(datetime.UTC)
     info = {**device_info(), "load_average_start": _load(), "started": started.isoformat(timespec="seconds")}
-    wanted = set(config.stages)
-    if generator is None and wanted & {"generator", "design"}:
-        skip("generator/design", "no generator given")
-        wanted -= {"generator", "design"}
-
-    if "generator" in wanted:
-        for edge, batch in stages.sizes(config.edges, config.batches):
-            if reason := stages.skip_reason(edge, batch, config.max_voxels):
-                skip("generator", reason)
-                continue
-            add("generator", stages.bench_generator(generator, edge, batch, config.repeats))
-
-    tf_device = _taufactor_device()
-    tf_limit = config.taufactor_max_voxels
-    if tf_limit is None:
-        tf_limit = 128**3 if tf_device == "cpu" else config.max_voxels
-    tf_missing = _taufactor_available() if config.taufactor and "tortuosity" in wanted else ""
-    if tf_missing:
-        skip("taufactor", tf_missing)
-    for edge, batch in stages.sizes(config.edges, config.characterise_batches):
-        if not wanted & {"tortuosity", "metrics"}:
-            break
-        if reason := stages.skip_reason(edge, batch, config.max_voxels):
-            skip("tortuosity/metrics", reason)
+    ctx = _Context(generator, config, skip)
+    rows: dict[str, tuple[Any, ...]] = {}
+    for stage in REGISTRY:
+        if stage.name not in config.stages:
             continue
-        volumes = stages.three_phase_medium(edge, batch, seed=edge + batch)
-        if "tortuosity" in wanted:
-            row = stages.bench_tortuosity(volumes, config.conv_crit, config.repeats)
-            if not config.taufactor:
-                row = row._replace(taufactor_note="not requested")
-            elif tf_missing:
-                row = row._replace(taufactor_note="not installed")
-            elif tf_limit is not None and volumes.size > tf_limit:
-                row = row._replace(taufactor_note=f"above taufactor_max_voxels ({tf_limit})")
-            else:
-                tf = stages.bench_taufactor(
-                    volumes, config.conv_crit, min(config.repeats, 2), tf_device, config.torch_threads
-                )
-                row = row._replace(taufactor=tf)
-            add("tortuosity", row)
-        if "metrics" in wanted:
-            voxel = generator.voxel_size_m if generator is not None else 0.75e-6
-            add("metrics", stages.bench_metrics(volumes, voxel, config.repeats))
-
-    if "cells" in wanted:
-        for n in config.cell_batches:
-            add("cells", stages.bench_cells(n, config.repeats))
-
-    if "bo" in wanted:
-        for n in config.bo_observations:
-            add("bo", stages.bench_bo(n, config.bo_dim, config.repeats))
-
-    if "design" in wanted:
-        from jaxmicro.design import DesignSettings
-
-        settings = DesignSettings(volume_size=config.design_edge, seeds_per_label=config.design_seeds)
-        add(
-            "design",
-            stages.bench_design_iteration(
-                generator, settings, config.design_batch, repeats=max(1, min(config.repeats, 2))
-            ),
-        )
-
+        if stage.needs_generator and generator is None:
+            skip(stage.name, "no generator given")
+            continue
+        found = []
+        for row in stage.run(ctx):
+            found.append(row)
+            emit(stage.name, row)
+        rows[stage.name] = tuple(found)
     finished = datetime.datetime.now(datetime.UTC)
     info.update(
         load_average_end=_load(),
@@ -287,16 +307,7 @@ def run_bench(
         config=config.to_dict(),
         **dict(meta or {}),
     )
-    return BenchReport(
-        meta=info,
-        generator=tuple(rows["generator"]),
-        tortuosity=tuple(rows["tortuosity"]),
-        metrics=tuple(rows["metrics"]),
-        cells=tuple(rows["cells"]),
-        bo=tuple(rows["bo"]),
-        design=tuple(rows["design"]),
-        skipped=tuple(skipped),
-    )
+    return BenchReport(meta=info, rows=rows, skipped=tuple(skipped))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,7 +334,9 @@ def report_to_dict(report: BenchReport) -> dict[str, Any]:
     values as ``None``)."""
     from jaxmicro._files import plain_json
 
-    return plain_json({"format": "jaxmicro-bench", "version": 1, **_as_dicts(report._asdict())})
+    stage_rows = {name: report.stage(name) for name in STAGES}  # every stage, empty if not run
+    body = {"meta": report.meta, **stage_rows, "skipped": report.skipped}
+    return plain_json({"format": "jaxmicro-bench", "version": 1, **_as_dicts(body)})
 
 
 def _si(value: float) -> str:
@@ -354,6 +367,118 @@ def _timing_cells(t: Timing) -> list[str]:
     return [_ms(t.compile_s), _ms(t.median_s)]
 
 
+def _size_cells(r: Any) -> list[str]:
+    return [f"{r.edge}^3", str(r.batch)]
+
+
+def _tortuosity_line(r: stages.TortuosityRow) -> list[str]:
+    tf = r.taufactor
+    return [
+        *_size_cells(r),
+        *_timing_cells(r.timing),
+        _si(r.solves_per_s),
+        _si(r.voxels_per_s),
+        str(r.iterations),
+        f"{r.tau[0]:.3f}",
+        _ms(tf.timing.median_s) if tf else r.taufactor_note or "-",
+        f"{tf.tau[0]:.3f}" if tf else "-",
+        f"{r.speedup:.1f}x" if tf else "-",
+    ]
+
+
+def _throughput_line(r: stages.GeneratorRow | stages.MetricsRow) -> list[str]:
+    return [*_size_cells(r), *_timing_cells(r.timing), _si(r.volumes_per_s), _si(r.voxels_per_s)]
+
+
+_THROUGHPUT: Final[tuple[str, ...]] = ("edge", "batch", "compile", "call", "volumes/s", "voxels/s")
+_TORTUOSITY_HEADER: Final[tuple[str, ...]] = (
+    *("edge", "batch", "compile", "call", "solves/s", "voxels/s", "iters", "tau"),
+    *("TauFactor", "tau TF", "TF/ours"),
+)
+
+
+class Stage(NamedTuple):
+    """One stage of the benchmark: how it runs and how its rows read (a stage is one entry of
+    :data:`REGISTRY` plus its ``*Row`` record and ``bench_*`` function in
+    :mod:`jaxmicro.bench.stages`).
+
+    Attributes:
+        name: the stage's name (``BenchConfig.stages``, the report's keys).
+        run: yields the stage's rows for a run's context (skips through ``context.skip``).
+        title: the table's title from its rows.
+        header: the table's column names.
+        line: one row's table cells.
+        needs_generator: skipped when no generator is given.
+    """
+
+    name: str
+    run: Callable[[_Context], Iterator[Any]]
+    title: Callable[[tuple[Any, ...]], str]
+    header: tuple[str, ...]
+    line: Callable[[Any], list[str]]
+    needs_generator: bool = False
+
+
+REGISTRY: Final[tuple[Stage, ...]] = (
+    Stage(
+        "generator",
+        _generator_rows,
+        lambda rows: "generator (probabilities + argmax)",
+        _THROUGHPUT,
+        _throughput_line,
+        needs_generator=True,
+    ),
+    Stage(
+        "tortuosity",
+        _tortuosity_rows,
+        lambda rows: f"tortuosity (pore, through-plane, conv_crit {rows[0].conv_crit:g})",
+        _TORTUOSITY_HEADER,
+        _tortuosity_line,
+    ),
+    Stage(
+        "metrics",
+        _metrics_rows,
+        lambda rows: "metrics (fractions, areas, coverage, TPB)",
+        _THROUGHPUT,
+        _throughput_line,
+    ),
+    Stage(
+        "cells",
+        _cell_rows,
+        lambda rows: "cell simulations (PyBaMM DFN, in process; 'compile' = model build)",
+        ("cases", "compile", "batch", "sims/s", "failed"),
+        lambda r: [str(r.cases), *_timing_cells(r.timing), _si(r.simulations_per_s), str(r.failed)],
+    ),
+    Stage(
+        "bo",
+        _bo_rows,
+        lambda rows: "Bayesian optimisation (the Optimizer's NumPy GP, float64; 'first' = first-call excess)",
+        ("obs", "dim", "fit first", "fit", "acq first", "acq", "ask first", "ask"),
+        lambda r: [
+            str(r.observations),
+            str(r.dim),
+            *_timing_cells(r.fit),
+            *_timing_cells(r.acquisition),
+            *_timing_cells(r.ask),
+        ],
+    ),
+    Stage(
+        "design",
+        _design_rows,
+        lambda rows: "design-loop iteration (ask, generate + characterise, cells, tell)",
+        ("edge", "batch", "seeds", "first", "ask", "measure", "cells", "tell", "total", "failed"),
+        lambda r: [
+            *_size_cells(r),
+            str(r.seeds_per_label),
+            *(_ms(t) for t in (r.first_s, r.ask_s, r.measure_s, r.cell_s, r.tell_s, r.total_s)),
+            str(r.failed),
+        ],
+        needs_generator=True,
+    ),
+)
+"""Every stage, in run order."""
+
+
 def format_report(report: BenchReport) -> str:
     """The report as text tables (times in ms unless marked ``s``)."""
     m = report.meta
@@ -363,99 +488,13 @@ def format_report(report: BenchReport) -> str:
         f"load average {m.get('load_average_start')} -> {m.get('load_average_end')}; "
         f"wall {m.get('wall_s')} s; times in ms (compile apart from the steady median)",
     ]
-    out += _table(
-        "generator (probabilities + argmax)",
-        ["edge", "batch", "compile", "call", "volumes/s", "voxels/s"],
-        [
-            [f"{r.edge}^3", str(r.batch), *_timing_cells(r.timing), _si(r.volumes_per_s), _si(r.voxels_per_s)]
-            for r in report.generator
-        ],
-    )
-    tau_lines = []
-    for r in report.tortuosity:
-        tf = r.taufactor
-        tau_lines.append(
-            [
-                f"{r.edge}^3",
-                str(r.batch),
-                *_timing_cells(r.timing),
-                _si(r.solves_per_s),
-                _si(r.voxels_per_s),
-                str(r.iterations),
-                f"{r.tau[0]:.3f}",
-                _ms(tf.timing.median_s) if tf else r.taufactor_note or "-",
-                f"{tf.tau[0]:.3f}" if tf else "-",
-                f"{r.speedup:.1f}x" if tf else "-",
-            ]
-        )
-    out += _table(
-        f"tortuosity (pore, through-plane, conv_crit {report.tortuosity[0].conv_crit:g})"
-        if report.tortuosity
-        else "",
-        [
-            "edge",
-            "batch",
-            "compile",
-            "call",
-            "solves/s",
-            "voxels/s",
-            "iters",
-            "tau",
-            "TauFactor",
-            "tau TF",
-            "TF/ours",
-        ],
-        tau_lines,
-    )
-    out += _table(
-        "metrics (fractions, areas, coverage, TPB)",
-        ["edge", "batch", "compile", "call", "volumes/s", "voxels/s"],
-        [
-            [f"{r.edge}^3", str(r.batch), *_timing_cells(r.timing), _si(r.volumes_per_s), _si(r.voxels_per_s)]
-            for r in report.metrics
-        ],
-    )
-    out += _table(
-        "cell simulations (PyBaMM DFN, in process; 'compile' = model build)",
-        ["cases", "compile", "batch", "sims/s", "failed"],
-        [
-            [str(r.cases), *_timing_cells(r.timing), _si(r.simulations_per_s), str(r.failed)]
-            for r in report.cells
-        ],
-    )
-    out += _table(
-        "Bayesian optimisation (the Optimizer's NumPy GP, float64; 'first' = first-call excess)",
-        ["obs", "dim", "fit first", "fit", "acq first", "acq", "ask first", "ask"],
-        [
-            [
-                str(r.observations),
-                str(r.dim),
-                *_timing_cells(r.fit),
-                *_timing_cells(r.acquisition),
-                *_timing_cells(r.ask),
-            ]
-            for r in report.bo
-        ],
-    )
-    out += _table(
-        "design-loop iteration (ask, generate + characterise, cells, tell)",
-        ["edge", "batch", "seeds", "first", "ask", "measure", "cells", "tell", "total", "failed"],
-        [
-            [
-                f"{r.edge}^3",
-                str(r.batch),
-                str(r.seeds_per_label),
-                _ms(r.first_s),
-                _ms(r.ask_s),
-                _ms(r.measure_s),
-                _ms(r.cell_s),
-                _ms(r.tell_s),
-                _ms(r.total_s),
-                str(r.failed),
-            ]
-            for r in report.design
-        ],
-    )
+    for stage in REGISTRY:
+        if rows := report.stage(stage.name):
+            out += _table(stage.title(rows), list(stage.header), [stage.line(r) for r in rows])
     if report.skipped:
         out += ["", "skipped:", *(f"  {s}" for s in report.skipped)]
     return "\n".join(out)
+
+
+if tuple(stage.name for stage in REGISTRY) != STAGES:  # pragma: no cover - a programming error
+    raise RuntimeError("bench REGISTRY and STAGES disagree")

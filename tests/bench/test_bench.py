@@ -141,9 +141,10 @@ def test_run_bench_characterisation_beside_taufactor_and_the_report(tiny):
     )
     seen = []
     report = run_bench(tiny, config, on_row=lambda stage, row: seen.append(stage), meta={"note": "test"})
-    assert [r.batch for r in report.tortuosity] == [1] and [r.batch for r in report.metrics] == [1]
+    assert [r.batch for r in report.stage("tortuosity")] == [1]
+    assert [r.batch for r in report.stage("metrics")] == [1]
     assert any("16^3 x 2" in s for s in report.skipped) and "skipped" in seen
-    row = report.tortuosity[0]
+    row = report.stage("tortuosity")[0]
     assert row.iterations >= 1 and row.voxels_per_s == pytest.approx(row.solves_per_s * 16**3)
     if row.taufactor is not None:  # TauFactor is in the test extra
         assert row.taufactor.threads == 1 and row.speedup > 0
@@ -191,9 +192,10 @@ def test_run_bench_cells_bo_and_a_design_iteration(tiny):
         repeats=1,
     )
     report = run_bench(tiny, config)
-    assert report.cells[0].simulations_per_s > 0 and report.cells[0].failed == 0
-    assert report.bo[0].fit.median_s > 0 and report.bo[0].ask.median_s > 0
-    design = report.design[0]
+    cells, bo = report.stage("cells")[0], report.stage("bo")[0]
+    assert cells.simulations_per_s > 0 and cells.failed == 0
+    assert bo.fit.median_s > 0 and bo.ask.median_s > 0
+    design = report.stage("design")[0]
     assert design.total_s >= design.measure_s > 0 and design.first_s > design.total_s
     assert "design-loop iteration" in format_report(report)
 
@@ -212,7 +214,7 @@ def test_report_to_dict_is_strict_json_through_the_one_sanitiser():
     from jaxmicro.bench import BenchReport, BORow
 
     row = BORow(20, 2, Timing(0.1, 0.2, float("nan"), 0.1, 3), Timing(0, 0, 0, 0, 1), Timing(0, 0, 0, 0, 1))
-    data = report_to_dict(BenchReport(meta={"load": np.array([1.0, float("inf")])}, bo=(row,)))
+    data = report_to_dict(BenchReport(meta={"load": np.array([1.0, float("inf")])}, rows={"bo": (row,)}))
     assert data["meta"]["load"] == [1.0, None]  # arrays -> lists, inf -> None
     assert data["bo"][0]["fit"]["median_s"] is None and data["bo"][0]["observations"] == 20
     json.dumps(data, allow_nan=False)
