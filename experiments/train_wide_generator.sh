@@ -8,7 +8,10 @@
 # first run's recipe. EULER (default 0) weights the Euler-characteristic (topology) loss; the
 # third run, runs/wide2e, is the second run's step-1500 state continued with EULER=100 (its
 # run.json's train_config.euler_weight set to 100 before resuming: a resume keeps a run's
-# weights, so a change of recipe mid-run is that one edit).
+# weights, so a change of recipe mid-run is that one edit). The fourth, runs/wide2f, is a copy of
+# runs/wide2e at step 2400 continued after the lineal-path/erosion gradient fix of 2026-12-04
+# (erosion weight 10 to step 2900, then 100 by the same run.json edit); EROSION sets it for a
+# fresh run.
 # Usage: experiments/train_wide_generator.sh [RUN_DIR] [STEPS]
 # Resumable: run it again after a crash or kill and it continues from the newest checkpoint.
 # On a shared CPU it is pinned to one thread; drop XLA_FLAGS on a quiet machine or a GPU.
