@@ -28,8 +28,9 @@ import numpy as np
 from jax import Array
 
 LINEAL_FLOOR: Final[float] = 1e-6
-"""Smallest voxel probability in the log-sums of :func:`lineal_path` and :func:`ball_erosion` (a
-one-hot field then gives the counting value within ``1e-6`` per segment or ball)."""
+"""Floor of the voxel probabilities in the log-sums of :func:`lineal_path` and
+:func:`ball_erosion` (``log(floor + (1 - floor) p)``; a one-hot field then gives the counting
+value within ``1e-6`` per segment or ball)."""
 
 
 def _spatial_axis(probabilities: Array, axis: int) -> int:
@@ -125,8 +126,8 @@ def _floored_log(probabilities: Array) -> Array:
 
     Not ``log(clip(P, LINEAL_FLOOR, 1))``: the clip has no gradient where a phase is absent, so a
     loss on these functions could only thin a phase (make its voxels less certain), never grow it
-    into the voxels that would lengthen its runs or deepen its cores (measured: the generator's
-    erosion loss stayed flat for 2400 steps with the clip).
+    into the voxels that would lengthen its runs or deepen its cores (the generator's erosion
+    loss stayed at 0.24-0.31 for 2400 steps with the clip on sharpened volumes).
     """
     return jnp.log(LINEAL_FLOOR + (1.0 - LINEAL_FLOOR) * probabilities)
 

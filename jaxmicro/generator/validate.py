@@ -10,7 +10,7 @@ seeds, are compared with the mean metrics of the *reference* volumes at that lab
 * ``cbd_coverage``: fraction of the AM surface touching CBD [-].
 
 All seven are fields of the one :class:`~jaxmicro.characterise.Measurement` that the design loop
-and the cell model use (:data:`METRICS` names them), measured with :data:`VALIDATION_SETTINGS`'s
+and the cell model use (:data:`METRICS` names them), measured with :func:`validation_settings`'s
 options: the CBD dense (so the electrolyte is the pore phase) and the areas from the smoothed
 estimate, which reads a voxelised sphere within 3 % where face counting reads it 1.5x too high.
 Until 2026-12-04 validation kept its own metrics (face-counted areas, the in-plane taus'
