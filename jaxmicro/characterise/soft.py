@@ -71,6 +71,25 @@ def sharpen(probabilities: jax.Array, temperature: float) -> jax.Array:
     return jax.nn.softmax(jnp.log(jnp.maximum(probabilities, 1e-30)) / temperature, axis=-1)
 
 
+def straight_through(probabilities: jax.Array, temperature: float) -> jax.Array:
+    """One-hot argmax phases forward; the gradient of :func:`sharpen` at ``temperature`` backward.
+
+    The straight-through estimator (Bengio, Leonard & Courville 2013, arXiv:1308.3432): a loss
+    sees the decoded phases exactly, and its gradient reaches the probabilities through a soft
+    surrogate (``T > 1`` softens it, so a confidently absent phase still gets a gradient).
+
+    Args:
+        probabilities: ``(..., n_phases)`` phase probabilities.
+        temperature: ``T > 0`` of the backward surrogate ``softmax(log(p) / T)``.
+
+    Returns:
+        ``(..., n_phases)`` one-hot float array carrying the surrogate's gradient.
+    """
+    soft = sharpen(probabilities, temperature)
+    hard = jax.nn.one_hot(jnp.argmax(probabilities, axis=-1), probabilities.shape[-1], dtype=soft.dtype)
+    return soft + jax.lax.stop_gradient(hard - soft)
+
+
 def _field_d_rel(p: jax.Array, values: dict[int, float], axis: int, conv_crit: float) -> jax.Array:
     """Effective diffusivity (relative) along ``axis`` of the field ``sum_p p_p values[p]``."""
     field = sum(p[..., phase] * value for phase, value in values.items())

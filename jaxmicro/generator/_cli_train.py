@@ -46,6 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Euler-characteristic (topology) loss weight [preset's]",
     )
     parser.add_argument(
+        "--straight-through-temperature",
+        type=float,
+        default=None,
+        help="T > 0: lineal-path and erosion losses on the decoded volumes, gradient through "
+        "softmax(log p / T); 0: on the soft volumes [preset's]",
+    )
+    parser.add_argument(
         "--tau-weight", type=float, default=None, help="pore tortuosity loss weight [preset's]"
     )
     parser.add_argument(
@@ -81,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         "lineal_weight": args.lineal_weight,
         "erosion_weight": args.erosion_weight,
         "euler_weight": args.euler_weight,
+        "straight_through_temperature": args.straight_through_temperature,
         "tau_weight": args.tau_weight,
         "aux_temperature": args.aux_temperature,
         "ema_decay": args.ema_decay,

@@ -39,7 +39,7 @@ import optax
 from tqdm.auto import tqdm
 
 from jaxmicro._files import no_space_guard, remove_stale_temporaries, run_lock, write_text_atomic
-from jaxmicro.characterise.soft import sharpen
+from jaxmicro.characterise.soft import sharpen, straight_through
 from jaxmicro.data.dataset import LabelledDataset
 from jaxmicro.data.labels import LEGACY_LABEL_NORMALISATION
 from jaxmicro.generator.checkpoint import (
@@ -198,7 +198,16 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
                 adversarial -= jnp.mean(
                     critic_apply(d_params[axis], config.critic_channels, slices, slice_labels)
                 )
-            sharp = sharpen(volumes, config.aux_temperature)
+            # What the auxiliary losses see. Sharpened (T < 1) for the fractions, statistics,
+            # tortuosity and topology, which should target the argmax decoding; unsharpened for
+            # the run and depth losses: sharpening squashes a voxel where a phase is
+            # confidently absent to ~1e-13, and with it the gradient that would grow the phase
+            # there (longer runs, deeper cores need exactly those voxels). With a
+            # straight-through temperature every one of them sees the decoded volumes exactly.
+            if config.straight_through_temperature:
+                sharp = shaped = straight_through(volumes, config.straight_through_temperature)
+            else:
+                sharp, shaped = sharpen(volumes, config.aux_temperature), volumes
             vf = volume_fraction_loss(sharp, bank.phase_fractions[index])
             stats = two_point_loss(sharp, bank.two_point[index], config.stats_lags)
             total = adversarial + config.vf_weight * vf + config.stats_weight * stats
@@ -206,14 +215,11 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
             if config.tau_weight:  # static: the solves cost about as much as the rest of the step
                 tau = tortuosity_loss(sharp, bank.log_tau[index])
                 total = total + config.tau_weight * tau
-            # The run and depth losses see the unsharpened volumes: sharpening squashes a voxel
-            # where a phase is confidently absent to ~1e-13, and with it the gradient that would
-            # grow the phase there (longer runs, deeper cores need exactly those voxels).
             if config.lineal_weight:
-                lineal = lineal_path_loss(volumes, bank.lineal_path[index], config.lineal_lengths)
+                lineal = lineal_path_loss(shaped, bank.lineal_path[index], config.lineal_lengths)
                 total = total + config.lineal_weight * lineal
             if config.erosion_weight:
-                erosion = erosion_loss(volumes, bank.erosion[index], config.erosion_radii)
+                erosion = erosion_loss(shaped, bank.erosion[index], config.erosion_radii)
                 total = total + config.erosion_weight * erosion
             if config.euler_weight:
                 euler = euler_loss(sharp, bank.euler[index])

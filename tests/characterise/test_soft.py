@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxmicro.characterise.measure import MeasureSettings, measure
-from jaxmicro.characterise.soft import sharpen, soft_measure
+from jaxmicro.characterise.soft import sharpen, soft_measure, straight_through
 from jaxmicro.data import SimulatorConfig, simulate
 
 FIELDS = (
@@ -95,6 +95,26 @@ def test_sharpen_tends_to_the_argmax_and_checks_the_temperature():
     assert float(sharpen(p, 0.05)[0, 0]) > 0.99
     with pytest.raises(ValueError, match="temperature"):
         soft_measure(jnp.ones((1, 8, 8, 8, 3)) / 3, MeasureSettings(voxel_size_m=1e-6), 0.0)
+
+
+def test_straight_through_is_the_argmax_forward_and_the_softened_gradient_backward():
+    """Forward: exactly the one-hot decoding; backward: the gradient of sharpen at T, so a phase
+    that is confidently absent (p = 1e-5) still gets a gradient well above softmax saturation's."""
+    logits = jnp.array([[9.0, -2.5, 0.0], [0.1, 0.3, -0.2], [-3.0, 0.0, 8.0]])
+    p = jax.nn.softmax(logits, axis=-1)
+    np.testing.assert_array_equal(straight_through(p, 3.0), jax.nn.one_hot(jnp.argmax(p, -1), 3))
+    weights = jnp.arange(9.0).reshape(3, 3)
+
+    def through(f):
+        return jax.grad(lambda z: jnp.sum(weights * f(jax.nn.softmax(z, axis=-1))))(logits)
+
+    np.testing.assert_allclose(
+        through(lambda q: straight_through(q, 3.0)), through(lambda q: sharpen(q, 3.0)), rtol=1e-5, atol=1e-7
+    )
+    # The AM logit of the first voxel (p_AM ~ 1.7e-5): the plain probabilities pass on ~p, the
+    # softened surrogate ~p**(1/3) / 3, over 100x more.
+    softened, plain = through(lambda q: straight_through(q, 3.0)), through(lambda q: q)
+    assert abs(float(softened[0, 1])) > 100 * abs(float(plain[0, 1]))
 
 
 def test_an_unmeasured_in_plane_tortuosity_is_nan_in_both_measurements():

@@ -132,6 +132,21 @@ def test_auxiliary_losses_train_with_finite_values(tiny_dataset, tmp_path):
     assert not _leaves_equal(result.state.g_params, plain.state.g_params)
 
 
+def test_straight_through_losses_see_the_decoded_volumes(tiny_dataset, tmp_path):
+    """With a straight-through temperature every auxiliary loss is measured on the argmax
+    decoding (other values than on the soft volumes from the same first draw), and training
+    stays finite."""
+    losses = ("vf_loss", "stats_loss", "lineal_loss", "erosion_loss", "euler_loss")
+    soft = train(tiny_dataset, tmp_path / "soft", TINY.replace(steps=2), progress=False)
+    decoded = train(
+        tiny_dataset, tmp_path / "st", TINY.replace(steps=2, straight_through_temperature=3.0), progress=False
+    )
+    assert np.all(np.isfinite(decoded.history))
+    assert all(decoded.loss(name)[0] > 0 for name in losses)
+    assert any(abs(decoded.loss(n)[0] - soft.loss(n)[0]) > 1e-3 * soft.loss(n)[0] for n in losses)
+    assert not _leaves_equal(decoded.state.g_params, soft.state.g_params)
+
+
 def test_config_validation():
     with pytest.raises(ValueError, match="smaller than slice_size"):
         TINY.replace(slice_size=32)
@@ -165,6 +180,7 @@ def test_config_validation():
         ("gp_weight", -1.0, "gp_weight must be >= 0"),
         ("lr_critic", -1e-4, "lr_critic must be positive"),
         ("aux_temperature", float("nan"), "aux_temperature must be a finite number"),
+        ("straight_through_temperature", -1.0, "straight_through_temperature must be >= 0"),
         ("critic_channels", (8, 0), "critic_channels must be positive whole numbers"),
         ("stats_lags", (1.5,), "stats_lags must be positive whole numbers"),
         ("seed", 2**32, r"seed \(--seed\) must be in \[0, 2\*\*32\)"),
