@@ -70,6 +70,14 @@ def floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def label(text: str) -> list[float]:
+    """``AM_WT,POROSITY,ADHESION`` -> its three numbers (argparse type)."""
+    values = floats(text)
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected AM_WT,POROSITY,ADHESION (e.g. 0.93,0.36,0.5): {text!r}")
+    return values
+
+
 def _named_numbers(text: str, count: int, form: str) -> tuple[str, list[float]]:
     """``NAME=N1,...`` with exactly ``count`` numbers -> ``(name, numbers)``; else an argparse
     error quoting ``form`` (the expected spelling, with an example)."""

@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from jaxmicro import _cli_common as common
+
 
 def default_rebuild_dir() -> Path:
     """Where ``jaxmicro validate`` without ``--data`` rebuilds a generator's training data:
@@ -65,6 +67,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip the morphology distances (two-point correlation, chord lengths, pore and "
         "particle sizes), which take about as long again as the scalar metrics",
     )
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--labels",
+        action="append",
+        type=common.label,
+        default=None,
+        metavar="AM_WT,POROSITY,ADHESION",
+        help="validate at this label instead of the held-out ones (repeatable); references are "
+        "simulator volumes (needs a simulated dataset)",
+    )
+    chosen.add_argument(
+        "--off-grid",
+        type=int,
+        default=None,
+        metavar="N",
+        help="validate at N labels spread over the trained range off its grid (scrambled Sobol, "
+        "seed 0) instead of the held-out ones (needs a simulated dataset)",
+    )
     parser.add_argument("--json", default=None, help="also write the report as JSON here")
     parser.add_argument(
         "--montage", default=None, help="also write a PNG of generated vs reference slices per label here"
@@ -75,9 +95,11 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
+    import numpy as np
+
     from jaxmicro.data import load_dataset
     from jaxmicro.generator.checkpoint import load_default_generator, load_generator
-    from jaxmicro.generator.validate import rebuild_training_dataset, validate_generator
+    from jaxmicro.generator.validate import off_grid_labels, rebuild_training_dataset, validate_generator
 
     if args.data is not None and args.rebuild_into is not None:
         raise ValueError("--rebuild-into is for validating without --data; pass one of them")
@@ -94,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         dataset = load_dataset(args.data)
         data = {"root": str(dataset.root)}
+    labels = None
+    if args.labels:
+        labels = np.array(args.labels)
+    elif args.off_grid is not None:
+        labels = off_grid_labels(generator, args.off_grid)
     report = validate_generator(
         generator,
         dataset,
@@ -103,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         control=not args.no_control,
         baseline=None if args.baseline == "none" else args.baseline,
         morphology_check=not args.no_morphology,
+        labels=labels,
     )
     print(report.table())
     if args.json:

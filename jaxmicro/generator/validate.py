@@ -48,7 +48,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import jax
 import numpy as np
@@ -63,7 +63,7 @@ from jaxmicro.characterise.morphology import (
     morphology_summary,
 )
 from jaxmicro.data.dataset import LabelledDataset, load_dataset
-from jaxmicro.data.labels import LABEL_FIELDS, label_tag
+from jaxmicro.data.labels import LABEL_FIELDS, label_tag, validate_labels
 from jaxmicro.data.phases import AM, CBD, PORE
 from jaxmicro.data.simulated_dataset import SimulationRecipe, dataset_simulator, simulation_recipe
 from jaxmicro.data.simulator import SimulatorConfig, simulate_electrodes
@@ -71,6 +71,7 @@ from jaxmicro.generator.checkpoint import Generator
 from jaxmicro.generator.generate import generate, latent_shape_for
 
 _VALIDATION_STREAM: Final = 0x7A11D  # keys of validation volumes, apart from the dataset's own
+_CHOSEN_LABELS_STREAM: Final = 1  # within it, the references at labels other than the held-out
 BASELINES: Final[tuple[str, ...]] = ("quadratic", "linear")
 """Interpolation baselines :func:`validate_generator` can score."""
 
@@ -190,9 +191,38 @@ def volume_mean(metrics: np.ndarray) -> np.ndarray:
     return mean
 
 
-def _relative_error(candidate: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def _signed_error(candidate: np.ndarray, reference: np.ndarray) -> np.ndarray:
     reference_mean = volume_mean(reference)
-    return np.abs(volume_mean(candidate) - reference_mean) / np.abs(reference_mean)
+    return (volume_mean(candidate) - reference_mean) / np.abs(reference_mean)
+
+
+def _relative_error(candidate: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    return np.abs(_signed_error(candidate, reference))
+
+
+GOAL_MEAN_ERROR: Final[float] = 0.03
+"""Fidelity goal: every metric's mean relative error over the labels below this (and below the
+interpolation baseline's)."""
+GOAL_ENTRY_ERROR: Final[float] = 0.06
+"""Fidelity goal: no label-metric error above ``max(GOAL_ENTRY_ERROR, 2 x the control's)``."""
+GOAL_FLOOR_RATIO: Final[float] = 2.0
+"""Fidelity goal: entries and morphology distances within this multiple of the control's."""
+BIAS_METRICS: Final[tuple[str, ...]] = ("am_ssa", "cbd_coverage")
+"""Metrics whose systematic (same-sign) error the fidelity goals bound by the control's."""
+
+
+class GoalCheck(NamedTuple):
+    """One fidelity goal of :meth:`ValidationReport.goals`.
+
+    Attributes:
+        name: what is checked.
+        passed: whether the report meets it.
+        failures: what misses it (metric or distance names with their values), empty if passed.
+    """
+
+    name: str
+    passed: bool
+    failures: tuple[str, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +262,29 @@ class MorphologyComparison:
             report["control"] = self.control.tolist()
             report["control_mean"] = dict(zip(self.names, np.nanmean(self.control, 0).tolist(), strict=True))
         return report
+
+
+def _check(goal: str, names: Any, values: np.ndarray, failed: np.ndarray, ratio: bool = False) -> GoalCheck:
+    """The :class:`GoalCheck` ``goal``, naming the entries of ``names`` with their ``values``
+    (relative errors, shown in %, or ratios) where ``failed``."""
+    names, failed = np.asarray(names), np.asarray(failed)
+    shown = [f"{v:.1f}x" if ratio else f"{100 * v:+.1f} %" for v in values[failed]]
+    failures = tuple(f"{n} {v}" for n, v in zip(names[failed], shown, strict=True))
+    return GoalCheck(goal, not failed.any(), failures)
+
+
+def _goals_line(checks: tuple[GoalCheck, ...]) -> str:
+    """One line per goal: met, or what misses it (at most 4 named, then a count)."""
+    met = sum(c.passed for c in checks)
+    lines = [f"fidelity goals met: {met} of {len(checks)}"]
+    for check in checks:
+        if check.passed:
+            lines.append(f"  {check.name}: met")
+        else:
+            shown = ", ".join(check.failures[:4])
+            more = f" and {len(check.failures) - 4} more" if len(check.failures) > 4 else ""
+            lines.append(f"  {check.name}: not met ({shown}{more})")
+    return "\n".join(lines)
 
 
 def _morphology_table(comparison: MorphologyComparison, labels: np.ndarray) -> list[str]:
@@ -316,6 +369,47 @@ class ValidationReport:
         """``(m, k)`` relative error of the interpolation baseline, scored like the generator."""
         return None if self.baseline is None else _relative_error(self.baseline[:, None], self.reference)
 
+    def goals(self) -> tuple[GoalCheck, ...]:
+        """The fidelity goals a generator must meet to be worth running over a lookup table of
+        its training data, each checked on this report:
+
+        * ``mean < 3 %``: every metric's mean relative error over the labels below
+          :data:`GOAL_MEAN_ERROR`;
+        * ``beats baseline``: ... and below the interpolation baseline's (skipped without one);
+        * ``entries``: every label-metric error at most ``max(6 %, 2 x the control's error
+          for that entry)`` (6 % without a control);
+        * ``no bias``: for :data:`BIAS_METRICS`, the mean signed error over the labels within
+          the largest per-label signed error of the control (skipped without one): an error of
+          one sign at every label is a bias the floor's scatter cannot explain;
+        * ``morphology``: every morphology distance's mean within 2x the control's (skipped
+          without a control or morphology).
+
+        Returns:
+            The checks that apply, in that order.
+        """
+        names, mean = METRIC_NAMES, self.metric_mean_error
+        checks = [_check("mean < 3 %", names, mean, mean >= GOAL_MEAN_ERROR)]
+        if self.baseline_error is not None:
+            baseline = np.nanmean(self.baseline_error, axis=0)
+            checks.append(_check("beats baseline", names, mean, ~(mean < baseline)))
+        errors = self.relative_error
+        limit = np.full(errors.shape, GOAL_ENTRY_ERROR)
+        if self.control is not None:
+            limit = np.maximum(limit, GOAL_FLOOR_RATIO * self.control_error)
+        tags = np.array([[f"{label_tag(label)} {n}" for n in METRIC_NAMES] for label in self.labels])
+        checks.append(_check("entries", tags.ravel(), errors.ravel(), ~(errors <= limit).ravel()))
+        if self.control is not None:
+            columns = [METRIC_NAMES.index(n) for n in BIAS_METRICS]
+            bias = _signed_error(self.generated, self.reference)[:, columns].mean(axis=0)
+            scatter = np.abs(_signed_error(self.control, self.reference)[:, columns]).max(axis=0)
+            checks.append(_check("no bias", BIAS_METRICS, bias, np.abs(bias) > scatter))
+        comparison = self.morphology
+        if comparison is not None and comparison.control is not None:
+            with np.errstate(invalid="ignore"):
+                ratio = np.nanmean(comparison.generated, 0) / np.nanmean(comparison.control, 0)
+            checks.append(_check("morphology", comparison.names, ratio, ~(ratio <= GOAL_FLOOR_RATIO), True))
+        return tuple(checks)
+
     def table(self) -> str:
         """A text table of relative errors [%], one row per label, the per-metric mean, and the
         control's per-metric mean (the floor of this comparison)."""
@@ -361,6 +455,7 @@ class ValidationReport:
             )
         if self.morphology is not None:
             lines += ["", *_morphology_table(self.morphology, self.labels)]
+        lines += ["", _goals_line(self.goals())]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -403,6 +498,30 @@ class ValidationReport:
         return plain_json(report)
 
 
+def off_grid_labels(generator: Generator, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` labels spread over the generator's trained range and off its training grid: points
+    of a scrambled Sobol sequence (``scipy.stats.qmc``), for :func:`validate_generator`'s
+    ``labels``. Almost surely none lies on a grid level, so they test interpolation between
+    the training labels rather than recall of them.
+
+    Args:
+        generator: the generator (its ``label_ranges``).
+        n: number of labels, >= 1.
+        seed: the sequence's scrambling seed.
+
+    Returns:
+        ``(n, 3)`` physical labels, columns ``LABEL_FIELDS``.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"the number of off-grid labels must be a whole number >= 1, got {n!r}")
+    from scipy.stats import qmc
+
+    sobol = qmc.Sobol(d=len(LABEL_FIELDS), scramble=True, seed=seed)
+    unit = sobol.random_base2(math.ceil(math.log2(n)))[:n]  # a power of 2 keeps its balance
+    low, high = (np.array([generator.label_ranges[f][i] for f in LABEL_FIELDS]) for i in (0, 1))
+    return low + unit * (high - low)
+
+
 def _simulated(config: SimulatorConfig, key: jax.Array, label: np.ndarray, count: int) -> np.ndarray:
     """``count`` simulator volumes ``(count, *config.shape)`` at one label."""
     if count == 0:
@@ -423,8 +542,10 @@ def validate_generator(
     morphology_check: bool = True,
     progress: bool = True,
     allow_voxel_size_mismatch: bool = False,
+    labels: np.ndarray | None = None,
 ) -> ValidationReport:
-    """Compares generated volumes with simulated reference volumes at the held-out labels.
+    """Compares generated volumes with simulated reference volumes at the held-out labels (or at
+    labels of your choosing).
 
     Args:
         generator: the trained generator.
@@ -445,6 +566,9 @@ def validate_generator(
         allow_voxel_size_mismatch: compare even if the generator's voxel size differs from the
             held-out volumes' (their metrics in metres, e.g. the AM surface area, then differ
             by the ratio: say so in the report). By default that is refused.
+        labels: ``(m, 3)`` physical labels to validate at instead of the held-out ones (e.g.
+            :func:`off_grid_labels`); every reference is then a simulator volume, so it needs a
+            simulated dataset (``size`` defaults to its volumes' edge).
 
     Returns:
         The :class:`ValidationReport`.
@@ -456,10 +580,24 @@ def validate_generator(
             ``allow_voxel_size_mismatch``) held-out volumes of another voxel size than the
             generator's.
     """
-    heldout = [s for s in dataset.heldout if s.volume.ndim == 3]
-    if not heldout:
-        raise ValueError(f"{dataset.root}: no 3-D 'heldout' samples to validate against")
-    sizes_m = sorted({s.voxel_size_m for s in heldout})
+    simulator = dataset_simulator(dataset)
+    if labels is not None:
+        if simulator is None:
+            raise ValueError(
+                f"{dataset.root} was not made by jaxmicro's simulator, so it has no references at "
+                "other labels; validate at its held-out labels (drop --labels / --off-grid)"
+            )
+        labels = validate_labels(np.atleast_2d(np.asarray(labels, np.float64)))
+        # (label, held-out volume or None, voxel size [m]) per validated label.
+        targets = [(label, None, simulator[0].voxel_size_m) for label in labels]
+        shapes = {simulator[0].shape}
+    else:
+        heldout = [s for s in dataset.heldout if s.volume.ndim == 3]
+        if not heldout:
+            raise ValueError(f"{dataset.root}: no 3-D 'heldout' samples to validate against")
+        targets = [(s.labels.to_array(), s.volume, s.voxel_size_m) for s in heldout]
+        shapes = {s.volume.shape for s in heldout}
+    sizes_m = sorted({voxel_size_m for _, _, voxel_size_m in targets})
     if not allow_voxel_size_mismatch and any(
         not math.isclose(size, generator.voxel_size_m, rel_tol=1e-6) for size in sizes_m
     ):
@@ -473,11 +611,9 @@ def validate_generator(
         raise ValueError(f"seeds and reference_seeds must be at least 1, got {seeds}, {reference_seeds}")
     if baseline is not None and baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES} or None, got {baseline!r}")
-    simulator = dataset_simulator(dataset)
-    shapes = {s.volume.shape for s in heldout}
-    shape = (size,) * 3 if size else heldout[0].volume.shape
+    shape = (size,) * 3 if size else next(iter(shapes))
     latent_shape_for(generator.config, shape, periodic=False)  # a shape it cannot make fails now
-    use_heldout = shapes == {shape}
+    use_heldout = labels is None and shapes == {shape}
     if simulator is None and (not use_heldout or reference_seeds > 1):
         raise ValueError(
             f"{dataset.root} was not made by jaxmicro's simulator, so only its held-out volumes "
@@ -487,11 +623,14 @@ def validate_generator(
         config, dataset_seed = simulator
         config = dataclasses.replace(config, shape=shape)
         root = jax.random.fold_in(jax.random.PRNGKey(dataset_seed), _VALIDATION_STREAM)
+        if labels is not None:  # other keys than the held-out labels' references
+            root = jax.random.fold_in(root, _CHOSEN_LABELS_STREAM)
     reference, generated, controls = [], [], []
     distances, control_distances, sizes, slices = [], [], [], []
-    for index, sample in enumerate(tqdm(heldout, desc="validating", unit="label", disable=not progress)):
-        label = sample.labels.to_array()
-        references = [sample.volume[None].astype(np.uint8)] if use_heldout else []
+    for index, (label, volume, voxel_size_m) in enumerate(
+        tqdm(targets, desc="validating", unit="label", disable=not progress)
+    ):
+        references = [volume[None].astype(np.uint8)] if use_heldout else []
         control_volumes = np.zeros((0, *shape), np.uint8)
         if simulator is not None:
             key_reference, key_control = jax.random.split(jax.random.fold_in(root, index))
@@ -500,7 +639,7 @@ def validate_generator(
                 control_volumes = _simulated(config, key_control, label, seeds)
         fakes = generate(generator, label, shape, list(range(seeds)), extrapolate=True).volume
         volumes = [np.concatenate(references), fakes, control_volumes]
-        metrics = compute_metrics(np.concatenate(volumes), sample.voxel_size_m)
+        metrics = compute_metrics(np.concatenate(volumes), voxel_size_m)
         ref, gen, ctl = np.split(metrics, np.cumsum([len(v) for v in volumes[:2]]))
         reference.append(ref)
         generated.append(gen)
@@ -511,10 +650,10 @@ def validate_generator(
             distances.append(morphology_distances(pooled[1], pooled[0]))
             if pooled[2] is not None:
                 control_distances.append(morphology_distances(pooled[2], pooled[0]))
-            summaries = [morphology_summary(p, sample.voxel_size_m) if p else None for p in pooled]
+            summaries = [morphology_summary(p, voxel_size_m) if p else None for p in pooled]
             size_names = tuple(summaries[0])
             sizes.append([[d[n] if d else np.nan for n in size_names] for d in summaries])
-    labels = np.stack([s.labels.to_array() for s in heldout])
+    labels = np.stack([label for label, _, _ in targets])
     has_control = control and simulator is not None
     comparison = None
     if morphology_check:

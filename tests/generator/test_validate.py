@@ -234,3 +234,76 @@ def test_tortuosity_means_are_conductance_means_that_survive_one_blocked_volume(
     assert mean[0, porosity] == pytest.approx(0.3)
     metrics[0, :, tau] = np.inf
     assert volume_mean(metrics)[0, tau] == np.inf  # none percolates: honestly infinite
+
+
+def test_validation_at_chosen_and_off_grid_labels(tiny_run, tiny_dataset, tmp_path, capsys):
+    """Off-grid labels lie inside the trained range and on none of its grid levels; validating
+    there simulates every reference (other volumes than at the held-out labels)."""
+    from jaxmicro.generator.validate import off_grid_labels
+
+    generator = load_generator(tiny_run)
+    labels = off_grid_labels(generator, 3)
+    np.testing.assert_array_equal(labels, off_grid_labels(generator, 3))  # deterministic
+    assert not np.array_equal(labels, off_grid_labels(generator, 3, seed=1))
+    training = np.stack([s.labels.to_array() for s in tiny_dataset.train])
+    for column, field in enumerate(("am_wt", "porosity", "adhesion")):
+        low, high = generator.label_ranges[field]
+        assert np.all((labels[:, column] > low) & (labels[:, column] < high))
+        levels = np.unique(training[:, column])
+        assert not np.any(np.isclose(labels[:, column, None], levels[None], atol=1e-3))
+    report = validate_generator(
+        generator, tiny_dataset, seeds=1, reference_seeds=2, baseline="linear", morphology_check=False,
+        progress=False, labels=labels,
+    )
+    np.testing.assert_array_equal(report.labels, labels)
+    assert report.reference.shape == (3, 2, len(METRIC_NAMES)) and report.control.shape[1] == 1
+    assert np.all(np.isfinite(report.relative_error[:, :3])) and report.baseline is not None
+    imaged = dataclasses.replace(tiny_dataset, source={})
+    with pytest.raises(ValueError, match="no references at other labels"):
+        validate_generator(generator, imaged, seeds=1, progress=False, labels=labels)
+    with pytest.raises(ValueError, match="off-grid labels must be a whole number"):
+        off_grid_labels(generator, 0)
+    assert main(["validate", "--checkpoint", str(tiny_run / "generator"), "--data", str(tiny_dataset.root),
+                 "--seeds", "1", "--no-morphology", "--labels", "0.9,0.3,0.5", "--labels", "0.95,0.4,0.2",
+                 "--json", str(tmp_path / "chosen.json")]) == 0
+    chosen = json.loads((tmp_path / "chosen.json").read_text())
+    assert chosen["labels"] == [[0.9, 0.3, 0.5], [0.95, 0.4, 0.2]]
+    assert "fidelity goals met" in capsys.readouterr().out
+
+
+def _report(generated_scale, control_scale, labels=3):
+    """A report whose references are 1 +- 1 % and whose generated / control metrics are the
+    references scaled (so its errors are known)."""
+    from jaxmicro.generator.validate import ValidationReport
+
+    rng = np.random.default_rng(0)
+    reference = 1.0 + 0.01 * rng.standard_normal((labels, 3, len(METRIC_NAMES)))
+    return ValidationReport(
+        np.tile([0.9, 0.3, 0.5], (labels, 1)),
+        reference,
+        reference * np.asarray(generated_scale),
+        (16, 16, 16),
+        reference * np.asarray(control_scale),
+        np.full((labels, len(METRIC_NAMES)), 1.1),  # a baseline 10 % off
+        "quadratic",
+    )
+
+
+def test_fidelity_goals_name_what_misses_them():
+    met = _report(1.01, 1.005)
+    assert [c.name for c in met.goals()] == ["mean < 3 %", "beats baseline", "entries", "no bias"]
+    # +1 % at every label is a bias past the control's scatter (+0.5 % at every label).
+    assert [c.name for c in met.goals() if not c.passed] == ["no bias"]
+    assert met.goals()[3].failures == ("am_ssa +1.0 %", "cbd_coverage +1.0 %")
+    # Errors of both signs across labels are not a bias; 5 % is within 6 %, its mean above 3 %.
+    scale = np.ones((3, 1, len(METRIC_NAMES)))
+    scale[:, 0, METRIC_NAMES.index("cbd_coverage")] = [1.05, 0.95, 1.0]
+    mixed = {c.name: c for c in _report(scale, 1.005).goals()}
+    assert mixed["no bias"].passed and mixed["entries"].passed and not mixed["mean < 3 %"].passed
+    (failure,) = mixed["mean < 3 %"].failures
+    assert failure.startswith("cbd_coverage +3.")
+    # 8 % off: above 6 % but within 2x a control 5 % off, and better than the 10 % baseline.
+    loose = {c.name: c for c in _report(1.08, 1.05).goals()}
+    assert loose["entries"].passed and loose["beats baseline"].passed and not loose["mean < 3 %"].passed
+    assert not {c.name: c for c in _report(1.12, 1.005).goals()}["beats baseline"].passed
+    assert "fidelity goals met: 3 of 4" in met.table() and "no bias: not met (am_ssa +1.0 %" in met.table()
