@@ -84,3 +84,40 @@ def test_a_size_beyond_the_memory_is_refused_with_the_estimate_before_allocating
         ValueError, match=r"2 volume\(s\) of 16x16x16 voxels needs about 0.000475 GB but 0.0001 GB"
     ):
         generate(generator, [0.93, 0.36, 0.5], shape=(16, 16, 16), seed=[0, 1])
+
+
+def test_fraction_matched_decoding_hits_the_labels_fractions_and_moves_only_boundaries():
+    """A smooth random field decoded at given fractions: within 3e-4 of them after the default
+    rounds (1 round leaves more), each phase changed only where it was not already the argmax's
+    confident choice."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxmicro.generator.generate import decode_at_fractions
+
+    key = jax.random.PRNGKey(0)
+    field = jax.random.normal(key, (32, 32, 32, 3))
+    for axis in range(3):  # smooth it so phases form blobs, as a generator's do
+        field = (field + jnp.roll(field, 1, axis) + jnp.roll(field, -1, axis)) / 3
+    probabilities = jax.nn.softmax(4.0 * field, axis=-1)
+    target = jnp.array([0.3, 0.55, 0.15])
+    decoded = np.asarray(decode_at_fractions(probabilities, target))
+    fractions = np.bincount(decoded.ravel(), minlength=3) / decoded.size
+    np.testing.assert_allclose(fractions, target, atol=3e-4)
+    one_round = np.asarray(decode_at_fractions(probabilities, target, rounds=1))
+    assert np.abs(np.bincount(one_round.ravel(), minlength=3) / decoded.size - target).max() > 1e-3
+    argmax = np.asarray(jnp.argmax(probabilities, -1))
+    confident = np.asarray(probabilities.max(-1)) > 0.99
+    assert np.all(decoded[confident] == argmax[confident]) and np.mean(decoded != argmax) < 0.3
+
+
+def test_generate_can_decode_at_the_labels_fractions(generator):
+    from jaxmicro.data.simulator import target_volume_fractions
+
+    labels = np.array([[0.93, 0.36, 0.5], [0.9, 0.28, 0.0]])
+    result = generate(generator, labels, shape=(16, 16, 16), seed=[0, 1], match_fractions=True)
+    plain = generate(generator, labels, shape=(16, 16, 16), seed=[0, 1])
+    np.testing.assert_array_equal(result.probabilities, plain.probabilities)
+    targets = np.repeat(np.asarray(target_volume_fractions(labels)), 2, axis=0)
+    for volume, target in zip(result.volume, targets, strict=True):
+        np.testing.assert_allclose(np.bincount(volume.ravel(), minlength=3) / volume.size, target, atol=1e-3)
