@@ -85,11 +85,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="validate at N labels spread over the trained range off its grid (scrambled Sobol, "
         "seed 0) instead of the held-out ones (needs a simulated dataset)",
     )
-    parser.add_argument(
-        "--match-fractions",
-        action="store_true",
-        help="decode generated volumes at their labels' phase fractions instead of the argmax",
-    )
     parser.add_argument("--json", default=None, help="also write the report as JSON here")
     parser.add_argument(
         "--montage", default=None, help="also write a PNG of generated vs reference slices per label here"
@@ -136,7 +131,6 @@ def run(args: argparse.Namespace) -> int:
         baseline=None if args.baseline == "none" else args.baseline,
         morphology_check=not args.no_morphology,
         labels=labels,
-        match_fractions=args.match_fractions,
     )
     print(report.table())
     if args.json:

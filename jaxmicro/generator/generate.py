@@ -80,46 +80,6 @@ def generate_probabilities(
     return generator_apply(params, config, z, labels_unit.astype(jnp.float32), output_shape)
 
 
-FRACTION_ROUNDS: int = 8
-"""Rounds of :func:`decode_at_fractions`' coordinate updates (each sets the pore, then the CBD
-offset exactly); the error falls about 3x a round, and 8 leave the fractions within 3e-4 of
-the targets on 64^3 generated volumes (tested)."""
-
-
-@partial(jax.jit, static_argnames=("rounds",))
-def decode_at_fractions(
-    probabilities: jax.Array, fractions: jax.Array, rounds: int = FRACTION_ROUNDS
-) -> jax.Array:
-    """Phase ids of one volume with given phase fractions: the argmax of ``log(p) + b``, with
-    one offset ``b`` per phase chosen so that each phase takes its fraction of the voxels.
-
-    The generator learns where each phase goes; its plain argmax does not hit the label's phase
-    fractions exactly (a trained model's decoded porosity read 0.01-0.03 high at 5 of 6 held-out
-    labels, docs/generator.md), while the simulator's volumes, and the labels' definition,
-    do. Thresholding a generated field at the target fraction is how SliceGAN volumes are often
-    matched to a measured volume fraction; here it is the three-phase form: the AM offset is
-    held at 0 and the pore and CBD offsets are set in turn to the quantile of their margins
-    (``max_q (log p_q + b_q) - log p_phase`` over the other phases) that gives the phase its
-    fraction.
-
-    Args:
-        probabilities: ``(z, y, x, 3)`` phase probabilities (pore, AM, CBD).
-        fractions: ``(3,)`` target volume fractions, summing to 1.
-        rounds: coordinate-update rounds (static).
-
-    Returns:
-        ``(z, y, x)`` int32 phase ids.
-    """
-    logs = jnp.log(jnp.maximum(probabilities, 1e-30)).reshape(-1, 3)
-    offsets = jnp.zeros(3, logs.dtype)
-    for _ in range(rounds):
-        for phase in (0, 2):  # pore, CBD; AM fixes the gauge
-            others = jnp.max(jnp.where(jnp.arange(3) == phase, -jnp.inf, logs + offsets), axis=1)
-            margin = others - logs[:, phase]  # a voxel is this phase iff margin < offset
-            offsets = offsets.at[phase].set(jnp.quantile(margin, fractions[phase]))
-    return jnp.argmax(logs + offsets, axis=1).reshape(probabilities.shape[:-1])
-
-
 @dataclasses.dataclass(frozen=True)
 class GenerationResult:
     """Generated microstructures, one per (label, seed) pair, label-major.
@@ -207,7 +167,6 @@ def generate(
     seed: int | Sequence[int] = 0,
     periodic: bool = False,
     extrapolate: bool = False,
-    match_fractions: bool = False,
 ) -> GenerationResult:
     """Generates microstructures at physical labels.
 
@@ -220,10 +179,6 @@ def generate(
         periodic: if True the volume is periodic on all faces; otherwise it is cropped from a
             larger periodic volume, so opposite faces are unrelated.
         extrapolate: allow labels outside the trained range (with a warning).
-        match_fractions: decode each volume at its label's phase volume fractions
-            (:func:`decode_at_fractions`, targets from
-            :func:`~jaxmicro.data.simulator.target_volume_fractions` with the default solid
-            densities) instead of the plain argmax; the probabilities are unchanged.
 
     Returns:
         A :class:`GenerationResult` of ``n * len(seeds)`` volumes, label-major.
@@ -233,7 +188,7 @@ def generate(
             keys take 32 bits, so larger seeds would repeat smaller ones), or a memory estimate
             (:func:`generation_memory_bytes`) above the memory available, before allocating.
     """
-    from jaxmicro.data.simulator import check_seed, target_volume_fractions
+    from jaxmicro.data.simulator import check_seed
 
     labels = check_labels(generator, np.asarray(labels, dtype=np.float64), extrapolate)
     seeds = np.atleast_1d(np.asarray(seed, dtype=object))
@@ -250,15 +205,9 @@ def generate(
         )
         blocks.append(np.asarray(probs))
     probabilities = np.stack(blocks, axis=1).reshape(-1, *tuple(shape), 3)
-    if match_fractions:
-        targets = np.repeat(np.asarray(target_volume_fractions(jnp.asarray(labels))), seeds.size, axis=0)
-        pairs = zip(probabilities, targets, strict=True)
-        volume = np.stack([np.asarray(decode_at_fractions(p, t)) for p, t in pairs])
-    else:
-        volume = np.argmax(probabilities, axis=-1)
     return GenerationResult(
         probabilities=probabilities,
-        volume=volume.astype(np.uint8),
+        volume=np.argmax(probabilities, axis=-1).astype(np.uint8),
         labels=np.repeat(labels, seeds.size, axis=0),
         seeds=np.tile(seeds, labels.shape[0]),
         voxel_size_m=generator.voxel_size_m,

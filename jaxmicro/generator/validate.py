@@ -209,7 +209,7 @@ GOAL_FLOOR_RATIO: Final[float] = 2.0
 """Fidelity goal: entries and morphology distances within this multiple of the control's."""
 GOAL_PRECISION: Final[float] = 0.005
 """Errors below this count as equal in the baseline comparison: the simulator hits its labels'
-phase fractions, so a quadratic fit of them and fraction-matched volumes both read ~0.0x %."""
+phase fractions, so a fit of them reads ~0.0x %, and a generator 0.3 % off has not lost to it."""
 BIAS_METRICS: Final[tuple[str, ...]] = ("am_ssa", "cbd_coverage")
 """Metrics whose systematic (same-sign) error the fidelity goals bound by the control's."""
 
@@ -548,7 +548,6 @@ def validate_generator(
     progress: bool = True,
     allow_voxel_size_mismatch: bool = False,
     labels: np.ndarray | None = None,
-    match_fractions: bool = False,
 ) -> ValidationReport:
     """Compares generated volumes with simulated reference volumes at the held-out labels (or at
     labels of your choosing).
@@ -575,8 +574,6 @@ def validate_generator(
         labels: ``(m, 3)`` physical labels to validate at instead of the held-out ones (e.g.
             :func:`off_grid_labels`); every reference is then a simulator volume, so it needs a
             simulated dataset (``size`` defaults to its volumes' edge).
-        match_fractions: decode the generated volumes at their labels' phase fractions
-            (:func:`~jaxmicro.generator.generate.decode_at_fractions`) instead of the argmax.
 
     Returns:
         The :class:`ValidationReport`.
@@ -645,9 +642,7 @@ def validate_generator(
             references.append(_simulated(config, key_reference, label, reference_seeds - len(references)))
             if control:
                 control_volumes = _simulated(config, key_control, label, seeds)
-        fakes = generate(
-            generator, label, shape, list(range(seeds)), extrapolate=True, match_fractions=match_fractions
-        ).volume
+        fakes = generate(generator, label, shape, list(range(seeds)), extrapolate=True).volume
         volumes = [np.concatenate(references), fakes, control_volumes]
         metrics = compute_metrics(np.concatenate(volumes), voxel_size_m)
         ref, gen, ctl = np.split(metrics, np.cumsum([len(v) for v in volumes[:2]]))

@@ -311,8 +311,8 @@ def test_fidelity_goals_name_what_misses_them():
     loose = {c.name: c for c in _report(1.08, 1.05).goals()}
     assert loose["entries"].passed and loose["beats baseline"].passed and not loose["mean < 3 %"].passed
     assert not {c.name: c for c in _report(1.12, 1.005).goals()}["beats baseline"].passed
-    # Both at the precision floor (fraction-matched volumes vs a fit of exact fractions): a tie.
-    exact = _report(1.0001, 1.0)
+    # Both at the precision floor (a generator 0.3 % off, a fit of exact fractions): a tie.
+    exact = _report(1.003, 1.0)
     exact = dataclasses.replace(exact, baseline=volume_mean(exact.reference) * 1.00005)
     assert {c.name: c for c in exact.goals()}["beats baseline"].passed
     assert "fidelity goals met: 3 of 4" in met.table() and "no bias: not met (am_ssa +1.0 %" in met.table()
