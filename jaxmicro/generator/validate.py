@@ -500,6 +500,7 @@ class ValidationReport:
             }
         if self.morphology is not None:
             report["morphology"] = self.morphology.to_json()
+        report["goals"] = [check._asdict() for check in self.goals()]
         return plain_json(report)
 
 

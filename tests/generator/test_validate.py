@@ -274,6 +274,7 @@ def test_validation_at_chosen_and_off_grid_labels(tiny_run, tiny_dataset, tmp_pa
     chosen = json.loads((tmp_path / "chosen.json").read_text())
     assert chosen["labels"] == [[0.9, 0.3, 0.5], [0.95, 0.4, 0.2]]
     assert "fidelity goals met" in capsys.readouterr().out
+    assert [goal["name"] for goal in chosen["goals"]][:3] == ["mean < 3 %", "beats baseline", "entries"]
 
 
 def _report(generated_scale, control_scale, labels=3):
