@@ -49,8 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--straight-through-temperature",
         type=float,
         default=None,
-        help="T > 0: lineal-path and erosion losses on the decoded volumes, gradient through "
-        "softmax(log p / T); 0: on the soft volumes [preset's]",
+        help="T > 0: the auxiliary losses but the Euler loss on the argmax-decoded volumes, "
+        "gradient through softmax(log p / T); 0: on the (sharpened) probabilities [preset's]",
     )
     parser.add_argument(
         "--tau-weight", type=float, default=None, help="pore tortuosity loss weight [preset's]"
