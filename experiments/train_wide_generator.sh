@@ -11,7 +11,11 @@
 # weights, so a change of recipe mid-run is that one edit). The fourth, runs/wide2f, is a copy of
 # runs/wide2e at step 2400 continued after the lineal-path/erosion gradient fix of 2026-12-04
 # (erosion weight 10 to step 2900, then 100 by the same run.json edit); EROSION sets it for a
-# fresh run.
+# fresh run. The fifth, runs/wide2g (2026-12-04, stop 35), is a copy of runs/wide2f at step 3600
+# continued with straight_through_temperature 2 (the auxiliary losses but Euler on the decoded
+# volumes; a first try at 3 diverged within 30 steps through the Euler term, which since keeps
+# the sharpened volumes), and from step 4000 vf_weight 1000 (the decoded-fraction loss read
+# 3-8e-4, so at weight 10 it was 0.1 % of the generator's loss); both by run.json edits.
 # Usage: experiments/train_wide_generator.sh [RUN_DIR] [STEPS]
 # Resumable: run it again after a crash or kill and it continues from the newest checkpoint.
 # On a shared CPU it is pinned to one thread; drop XLA_FLAGS on a quiet machine or a GPU.

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Generator training on a lent GPU (issue 26 item 5), as one call of the `device` tool: resumes
+# a run folder prepared on the CPU (its newest checkpoint) for TRAIN_S seconds of wall time and
+# brings the state back. The device image holds JAX (CUDA), flax, optax, orbax, tqdm and scipy;
+# connected-components-3d travels as a wheel.
+#
+# Prepare once, in the repository root of the development machine:
+#   printf '/.whl/\n/gpu_start/\n' >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl connected-components-3d==4.1.1
+#   mkdir -p gpu_start && cp -r runs/wide2g gpu_start/run   # keep only its newest checkpoint:
+#   ls -d gpu_start/run/checkpoints/* | sort -n | head -n -1 | xargs rm -rf; rm -rf gpu_start/run/png
+#   cp -r data/wide64 gpu_start/data                         # 9.3 MB; the run's 17 MB checkpoint beside it
+# Then call the device tool's `run` with
+#   command: bash experiments/train_on_gpu.sh
+#   carry:   [".whl", "gpu_start"]
+#   timeout_s: 560
+# Results come back under $OUT: gpu.txt (versions), train.log, losses.csv, generator.tgz (the
+# exported EMA generator, a few MB) and state.tgz.aa, .ab, ... (the newest checkpoint, split in
+# 15 MB parts): here, `cat state.tgz.* | tar xz -C runs/NAME` and then
+# `jaxmicro train --data data/wide64 --out runs/NAME --resume` continues on the CPU.
+# The run keeps its run.json (its recipe and checkpoint_every); STEPS (default 100000) only caps
+# it, TRAIN_S (default 420) ends it: a step killed at the limit loses at most checkpoint_every
+# steps. On a GPU raise batch_volumes in run.json first if the step time allows (a recipe change).
+#
+# Dry run on a CPU machine: DEVICE_DRY=1 PY=.venv/bin/python TRAIN_S=60 bash experiments/train_on_gpu.sh
+set -uo pipefail
+OUT=${OUT:-/tmp/train_on_gpu}
+PY=${PY:-python3}
+SRC=${SRC:-gpu_start}
+TRAIN_S=${TRAIN_S:-420}
+STEPS=${STEPS:-100000}
+mkdir -p "$OUT"
+export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
+if [ -d .whl ]; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        || { echo "installing .whl failed" >&2; exit 1; }
+    export PYTHONPATH="/tmp/site:$PYTHONPATH"
+fi
+if [ -n "${DEVICE_DRY:-}" ]; then
+    export JAX_PLATFORMS=cpu
+fi
+{
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1
+    "$PY" -c "import jax, flax, optax, orbax.checkpoint, cc3d; print('jax', jax.__version__, jax.devices(), \
+'flax', flax.__version__, 'optax', optax.__version__)" 2>&1
+} | tee "$OUT/gpu.txt"
+[ -f "$SRC/run/run.json" ] || { echo "no run folder at $SRC/run (see the preparation above)" >&2; exit 1; }
+RUN=/tmp/run
+rm -rf "$RUN" && cp -r "$SRC/run" "$RUN"
+start=$(date +%s)
+timeout "$TRAIN_S" "$PY" -m jaxmicro train --data "$SRC/data" --out "$RUN" --resume --steps "$STEPS" \
+    2>&1 | tr '\r' '\n' | awk 'NR % 50 == 1' | tee "$OUT/train.log"
+status=${PIPESTATUS[0]}
+echo "training exit $status (124: stopped at TRAIN_S=$TRAIN_S s) after $(( $(date +%s) - start )) s" | tee -a "$OUT/train.log"
+cp "$RUN/losses.csv" "$OUT/" 2>/dev/null
+tar czf "$OUT/generator.tgz" -C "$RUN" generator
+newest=$(ls "$RUN/checkpoints" | sort -n | tail -n 1)
+tar czf - -C "$RUN" run.json losses.csv "checkpoints/$newest" | split -b 15m - "$OUT/state.tgz."
+ls -l "$OUT"
