@@ -65,6 +65,23 @@ def test_shipped_default_checkpoint_loads():
     assert generator.unit_labels(np.array([0.93, 0.35, 0.25])) == pytest.approx([0.5, 0.5, 0.25])
 
 
+def test_the_wide_range_checkpoint_loads_with_its_own_range_and_normalisation():
+    """checkpoints/wide (a source checkout's, not the wheel's): trained on the wide grid, its
+    labels normalised by that range, and it generates inside it."""
+    from jaxmicro.data import GRID_LEVELS
+    from jaxmicro.generator import generate
+
+    path = default_checkpoint_path().parent / "wide"
+    if not (path / "generator.json").is_file():
+        pytest.skip("checkpoints/wide is not in this checkout (a wheel carries only the default)")
+    generator = load_generator(path)
+    for field, levels in GRID_LEVELS.items():
+        assert generator.label_ranges[field] == (min(levels), max(levels))
+        assert generator.label_normalisation[field] == (min(levels), max(levels))
+    volume = generate(generator, [0.95, 0.25, 0.5], shape=(32, 32, 32), seed=0).volume[0]
+    assert set(np.unique(volume)) == {0, 1, 2}
+
+
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
