@@ -1,7 +1,9 @@
 """Validation of a generator against held-out simulated microstructures.
 
-At each held-out label the generator makes ``seeds`` volumes; their metrics, averaged over
-seeds, are compared with the mean metrics of the *reference* volumes at that label:
+At each held-out label (or each label of the caller's choosing, e.g. :func:`off_grid_labels`,
+where every reference is simulated) the generator makes ``seeds`` volumes; their metrics,
+averaged over seeds, are compared with the mean metrics of the *reference* volumes at that
+label:
 
 * ``porosity``, ``am_vf``, ``cbd_vf``: phase volume fractions [-].
 * ``tau_through``: pore tortuosity factor along axis 0 (through-plane) [-].
@@ -596,13 +598,14 @@ def validate_generator(
         labels = validate_labels(np.atleast_2d(np.asarray(labels, np.float64)))
         # (label, held-out volume or None, voxel size [m]) per validated label.
         targets = [(label, None, simulator[0].voxel_size_m) for label in labels]
-        shapes = {simulator[0].shape}
+        first_shape = simulator[0].shape
     else:
         heldout = [s for s in dataset.heldout if s.volume.ndim == 3]
         if not heldout:
             raise ValueError(f"{dataset.root}: no 3-D 'heldout' samples to validate against")
         targets = [(s.labels.to_array(), s.volume, s.voxel_size_m) for s in heldout]
-        shapes = {s.volume.shape for s in heldout}
+        first_shape = heldout[0].volume.shape
+    shapes = {first_shape if volume is None else volume.shape for _, volume, _ in targets}
     sizes_m = sorted({voxel_size_m for _, _, voxel_size_m in targets})
     if not allow_voxel_size_mismatch and any(
         not math.isclose(size, generator.voxel_size_m, rel_tol=1e-6) for size in sizes_m
@@ -617,7 +620,7 @@ def validate_generator(
         raise ValueError(f"seeds and reference_seeds must be at least 1, got {seeds}, {reference_seeds}")
     if baseline is not None and baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES} or None, got {baseline!r}")
-    shape = (size,) * 3 if size else next(iter(shapes))
+    shape = (size,) * 3 if size else first_shape
     latent_shape_for(generator.config, shape, periodic=False)  # a shape it cannot make fails now
     use_heldout = labels is None and shapes == {shape}
     if simulator is None and (not use_heldout or reference_seeds > 1):
