@@ -11,6 +11,12 @@
 #   mkdir -p gpu_start && cp -r runs/wide2g gpu_start/run   # keep only its newest checkpoint:
 #   ls -d gpu_start/run/checkpoints/* | sort -n | head -n -1 | xargs rm -rf; rm -rf gpu_start/run/png
 #   cp -r data/wide64 gpu_start/data                         # 9.3 MB; the run's 17 MB checkpoint beside it
+# or, for a fresh run of a larger preset (the `small` network cannot draw the simulator's
+# particles, docs/generator.md), one step on the CPU makes its folder (a checkpoint is saved at
+# the last step):
+#   jaxmicro train --data data/wide64 --out gpu_start/run --config default --steps 1 \
+#       --checkpoint-every 100 --stats-weight 100 --tau-weight 100 --aux-temperature 0.2 \
+#       --ema-decay 0.998 --lineal-weight 10 --erosion-weight 100 --euler-weight 100
 # Then call the device tool's `run` with
 #   command: bash experiments/train_on_gpu.sh
 #   carry:   [".whl", "gpu_start"]
