@@ -12,19 +12,18 @@
 #   ls -d gpu_start/run/checkpoints/* | sort -n | head -n -1 | xargs rm -rf; rm -rf gpu_start/run/png
 #   cp -r data/wide64 gpu_start/data                         # 9.3 MB; the run's 17 MB checkpoint beside it
 # or, for a fresh run of a larger preset (the `small` network cannot draw the simulator's
-# particles, docs/generator.md), one step on the CPU makes its folder (a checkpoint is saved at
-# the last step):
-#   jaxmicro train --data data/wide64 --out gpu_start/run --config default --steps 1 \
-#       --checkpoint-every 100 --stats-weight 100 --tau-weight 100 --aux-temperature 0.2 \
-#       --ema-decay 0.998 --lineal-weight 10 --erosion-weight 100 --euler-weight 100
+# particles, docs/generator.md), carry only the data and set PRESET: the run starts on the
+# device (its checkpoints are too big to carry; `default`'s generator alone is ~16x `small`'s):
+#   mkdir -p gpu_start && cp -r data/wide64 gpu_start/data; command: PRESET=default bash experiments/train_on_gpu.sh
 # Then call the device tool's `run` with
 #   command: bash experiments/train_on_gpu.sh
 #   carry:   [".whl", "gpu_start"]
 #   timeout_s: 560
-# Results come back under $OUT: gpu.txt (versions), train.log, losses.csv, generator.tgz (the
-# exported EMA generator, a few MB) and state.tgz.aa, .ab, ... (the newest checkpoint, split in
-# 15 MB parts): here, `cat state.tgz.* | tar xz -C runs/NAME` and then
-# `jaxmicro train --data data/wide64 --out runs/NAME --resume` continues on the CPU.
+# Results come back under $OUT: gpu.txt (versions), train.log, losses.csv, generator.tgz.aa, ...
+# (the exported EMA generator: `cat generator.tgz.* | tar xz` gives generator/) and, when under
+# 40 MB, state.tgz.aa, .ab, ... (the newest checkpoint, in 15 MB parts): here,
+# `cat state.tgz.* | tar xz -C runs/NAME` and `jaxmicro train --data data/wide64 --out runs/NAME
+# --resume` continue on the CPU.
 # The run keeps its run.json (its recipe and checkpoint_every); STEPS (default 100000) only caps
 # it, TRAIN_S (default 420) ends it: a step killed at the limit loses at most checkpoint_every
 # steps. On a GPU raise batch_volumes in run.json first if the step time allows (a recipe change).
@@ -51,16 +50,27 @@ fi
     "$PY" -c "import jax, flax, optax, orbax.checkpoint, cc3d; print('jax', jax.__version__, jax.devices(), \
 'flax', flax.__version__, 'optax', optax.__version__)" 2>&1
 } | tee "$OUT/gpu.txt"
-[ -f "$SRC/run/run.json" ] || { echo "no run folder at $SRC/run (see the preparation above)" >&2; exit 1; }
 RUN=/tmp/run
-rm -rf "$RUN" && cp -r "$SRC/run" "$RUN"
+rm -rf "$RUN"
+if [ -n "${PRESET:-}" ]; then
+    train=(--config "$PRESET" --checkpoint-every 100 --stats-weight 100 --tau-weight 100 --aux-temperature 0.2
+           --ema-decay 0.998 --lineal-weight 10 --erosion-weight 100 --euler-weight 100)
+else
+    [ -f "$SRC/run/run.json" ] || { echo "no run folder at $SRC/run (see the preparation above)" >&2; exit 1; }
+    cp -r "$SRC/run" "$RUN"
+    train=(--resume)
+fi
 start=$(date +%s)
-timeout "$TRAIN_S" "$PY" -m jaxmicro train --data "$SRC/data" --out "$RUN" --resume --steps "$STEPS" \
+timeout "$TRAIN_S" "$PY" -m jaxmicro train --data "$SRC/data" --out "$RUN" "${train[@]}" --steps "$STEPS" \
     2>&1 | tr '\r' '\n' | awk 'NR % 50 == 1' | tee "$OUT/train.log"
 status=${PIPESTATUS[0]}
 echo "training exit $status (124: stopped at TRAIN_S=$TRAIN_S s) after $(( $(date +%s) - start )) s" | tee -a "$OUT/train.log"
 cp "$RUN/losses.csv" "$OUT/" 2>/dev/null
-tar czf "$OUT/generator.tgz" -C "$RUN" generator
+tar czf - -C "$RUN" generator | split -b 15m - "$OUT/generator.tgz."
 newest=$(ls "$RUN/checkpoints" | sort -n | tail -n 1)
-tar czf - -C "$RUN" run.json losses.csv "checkpoints/$newest" | split -b 15m - "$OUT/state.tgz."
+if [ "$(du -sm "$RUN/checkpoints/$newest" | cut -f1)" -lt 40 ]; then  # what comes back: 64 MB in all
+    tar czf - -C "$RUN" run.json losses.csv "checkpoints/$newest" | split -b 15m - "$OUT/state.tgz."
+else
+    echo "checkpoint $newest too big to bring back; the exported generator came back" | tee -a "$OUT/train.log"
+fi
 ls -l "$OUT"
