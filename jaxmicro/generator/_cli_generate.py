@@ -14,7 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="generator folder, exported or a training run (default: the shipped one)",
     )
-    parser.add_argument("--labels", required=True, help="am_wt,porosity,adhesion, e.g. 0.93,0.36,0.5")
+    parser.add_argument(
+        "--labels", required=True, type=common.label, help="am_wt,porosity,adhesion, e.g. 0.93,0.36,0.5"
+    )
     parser.add_argument("--volume-size", type=int, default=64, help="cubic output edge [voxels]")
     common.add_hidden_alias(parser, "--size", dest="volume_size", type=int)
     parser.add_argument("--seed", type=int, default=0, help="first seed")
@@ -42,10 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxmicro.generator.checkpoint import load_default_generator, load_generator
     from jaxmicro.generator.generate import generate
 
-    try:
-        labels = np.array([float(v) for v in args.labels.split(",")])
-    except ValueError:
-        raise ValueError(f"--labels must be three comma-separated numbers, got {args.labels!r}") from None
+    labels = np.array(args.labels)
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}")
     out = Path(args.out)

@@ -173,7 +173,7 @@ def test_a_dataset_not_made_by_the_simulator_has_only_its_heldout_volumes(tiny_r
         validate_generator(generator, imaged, seeds=1, size=24, progress=False)
 
 
-def test_generate_cli_writes_volumes(tiny_run, tmp_path):
+def test_generate_cli_writes_volumes(tiny_run, tmp_path, capsys):
     out = tmp_path / "vol.tif"
     code = main(
         [
@@ -195,7 +195,10 @@ def test_generate_cli_writes_volumes(tiny_run, tmp_path):
 
     a, b = (read_volume(tmp_path / f"vol_seed{s}.tif") for s in (0, 1))
     assert a.shape == (16, 16, 16) and not np.array_equal(a, b)
-    assert main(["generate", "--checkpoint", str(tiny_run), "--labels", "0.93,0.36", "--out", str(out)]) == 2
+    with pytest.raises(SystemExit) as refused:  # argparse's usage error, naming the expected form
+        main(["generate", "--checkpoint", str(tiny_run), "--labels", "0.93,0.36", "--out", str(out)])
+    assert refused.value.code == 2
+    assert "expected AM_WT,POROSITY,ADHESION" in capsys.readouterr().err
 
 
 def test_a_generator_and_a_dataset_of_other_voxel_sizes_are_not_compared_silently(tiny_run, tiny_dataset):
