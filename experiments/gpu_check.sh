@@ -27,12 +27,7 @@ OUT=${OUT:-/tmp/gpu_check}
 PY=${PY:-python3}
 DEVICE=${DEVICE:-gpu}
 mkdir -p "$OUT"
-export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
-if [ -d .whl ]; then
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        || { echo "installing .whl failed" >&2; exit 1; }
-    export PYTHONPATH="/tmp/site:$PYTHONPATH"
-fi
+source experiments/device_env.sh  # PYTHONPATH, carried wheels
 # TauFactor imports IPython.display.clear_output (used for its plots only); the image has no IPython.
 if ! "$PY" -c "import IPython.display" 2>/dev/null; then
     mkdir -p /tmp/stub/IPython && touch /tmp/stub/IPython/__init__.py

@@ -36,12 +36,7 @@ SRC=${SRC:-gpu_start}
 TRAIN_S=${TRAIN_S:-420}
 STEPS=${STEPS:-100000}
 mkdir -p "$OUT"
-export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
-if [ -d .whl ]; then
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        || { echo "installing .whl failed" >&2; exit 1; }
-    export PYTHONPATH="/tmp/site:$PYTHONPATH"
-fi
+source experiments/device_env.sh  # PYTHONPATH, carried wheels
 if [ -n "${DEVICE_DRY:-}" ]; then
     export JAX_PLATFORMS=cpu
 fi
