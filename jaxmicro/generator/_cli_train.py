@@ -62,11 +62,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sharpening temperature of the auxiliary losses, 1: none [preset's]",
     )
     parser.add_argument(
+        "--noise-injection",
+        action="store_true",
+        help="add per-stage noise inputs to the generator (StyleGAN's; a new run, or one from an "
+        "exported generator without them, whose weights it keeps)",
+    )
+    parser.add_argument(
         "--ema-decay", type=float, default=None, help="EMA decay of the exported weights, 0: none [preset's]"
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     from pathlib import Path
 
     from jaxmicro.data import load_dataset
@@ -96,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         overrides = {"steps": args.steps}
     config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
+    if args.noise_injection and not args.resume:
+        config = config.replace(generator=dataclasses.replace(config.generator, noise_injection=True))
     result = train(load_dataset(args.data), out, config, resume=args.resume, init_from=args.init_from)
     print(
         f"trained to step {result.generator.info['steps']} in {result.seconds:.0f} s; "

@@ -54,12 +54,20 @@ class GeneratorConfig:
             channels ``l`` and ``1 - l``.
         norm: ``"film"``: hidden stages are instance-normalised over the volume and then
             scaled and shifted by a learnt affine function of the labels; ``"none"``.
+        noise_injection: add fresh Gaussian noise to every hidden stage's output, one field
+            per stage at its resolution, scaled per channel by learnt factors that start at 0
+            (StyleGAN's noise inputs; Karras, Laine & Aila 2019, arXiv:1812.04948): local
+            randomness at 1/8, 1/4, ... of the latent cell, where particles of the size of a
+            latent cell must otherwise be placed by deterministic convolutions of a coarse
+            latent. The fields travel in the latent volume as extra channels
+            (:attr:`latent_input_channels`), so a seed still fixes a volume.
     """
 
     latent_channels: int = 16
     channels: tuple[int, ...] = (64, 32, 16)
     label_encoding: str = "pair"
     norm: str = "film"
+    noise_injection: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -67,6 +75,8 @@ class GeneratorConfig:
             raise ValueError(f"GeneratorConfig needs positive widths, got {self}")
         if self.norm not in ("film", "none"):
             raise ValueError(f"norm must be 'film' or 'none', got {self.norm!r}")
+        if not isinstance(self.noise_injection, bool):
+            raise ValueError(f"noise_injection must be True or False, got {self.noise_injection!r}")
         if self.label_encoding != "pair":
             raise ValueError(f"label_encoding must be 'pair', got {self.label_encoding!r}")
 
@@ -74,6 +84,18 @@ class GeneratorConfig:
     def upsample_factor(self) -> int:
         """Output voxels per latent voxel along each axis."""
         return 2 ** (len(self.channels) + 1)
+
+    @property
+    def noise_channels(self) -> tuple[int, ...]:
+        """Latent channels carrying each hidden stage's noise field (``8**(stage + 1)``: the
+        stage's voxels per latent voxel); empty without :attr:`noise_injection`."""
+        return tuple(8 ** (i + 1) for i in range(len(self.channels))) if self.noise_injection else ()
+
+    @property
+    def latent_input_channels(self) -> int:
+        """Channels of the latent noise volume the network takes: ``latent_channels`` plus the
+        noise fields of :attr:`noise_channels`."""
+        return self.latent_channels + sum(self.noise_channels)
 
 
 @dataclasses.dataclass(frozen=True)

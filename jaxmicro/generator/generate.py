@@ -75,7 +75,7 @@ def generate_probabilities(
     ):
         raise ValueError(f"output_shape {output_shape} must be 3 even sizes of at most {full}")
     # float32 whatever jax_enable_x64 says, so the noise of a seed never depends on it.
-    z = jax.random.normal(key, (1, *latent_shape, config.latent_channels), dtype=jnp.float32)
+    z = jax.random.normal(key, (1, *latent_shape, config.latent_input_channels), dtype=jnp.float32)
     z = jnp.broadcast_to(z, (labels_unit.shape[0], *z.shape[1:]))
     return generator_apply(params, config, z, labels_unit.astype(jnp.float32), output_shape)
 

@@ -32,6 +32,12 @@ from jaxmicro.generator.config import GeneratorConfig
 
 Params = Any
 
+NOISE_GAIN = 10.0
+"""Run-time multiplier of the learnt noise scales (an equalised learning rate, Karras et al.
+2018, arXiv:1710.10196): Adam moves a parameter by about the learning rate per step whatever
+its size, so at 1e-4 a scale starting at 0 would need ~10^4 steps to reach the unit size of
+the normalised activations; with the gain it needs ~10^3."""
+
 
 def label_pair(labels_unit: jax.Array) -> jax.Array:
     """Unit labels ``(n, 3)`` -> the pair encoding ``(n, 6)``: ``l`` and ``1 - l`` per label."""
@@ -120,7 +126,7 @@ class Generator3D(nn.Module):
     def __call__(
         self, z: jax.Array, labels_unit: jax.Array, output_shape: tuple[int, int, int] | None = None
     ) -> jax.Array:
-        x = z
+        x, noise = _split_latent(z, self.config)
         widths = (*self.config.channels, N_PHASES)
         for index, width in enumerate(widths):
             conv = LabelledConv(8 * width, name=f"conv{index}")
@@ -135,8 +141,26 @@ class Generator3D(nn.Module):
             if index < len(widths) - 1:
                 if self.config.norm == "film":
                     x = _film(x, labels_unit, width, f"film{index}")
+                if noise:
+                    scale = self.param(f"noise{index}", nn.initializers.zeros_init(), (width,))
+                    x = x + noise[index] * (NOISE_GAIN * scale)
                 x = nn.leaky_relu(x, 0.2)
         return x
+
+
+def _split_latent(z: jax.Array, config: GeneratorConfig) -> tuple[jax.Array, list[jax.Array]]:
+    """The latent ``(n, lz, ly, lx, latent_input_channels)`` -> the coarse latent ``(n, lz, ly,
+    lx, latent_channels)`` and one single-channel noise field per hidden stage, at that stage's
+    output resolution (``(n, 2**(i+1) lz, ..., 1)``, its channels moved to space)."""
+    x = z[..., : config.latent_channels]
+    fields, start = [], config.latent_channels
+    for stage, width in enumerate(config.noise_channels):
+        field = z[..., start : start + width]
+        for _ in range(stage + 1):
+            field = depth_to_space(field)
+        fields.append(field)
+        start += width
+    return x, fields
 
 
 def _film(x: jax.Array, labels_unit: jax.Array, width: int, name: str) -> jax.Array:
@@ -169,7 +193,7 @@ class SliceCritic(nn.Module):
 
 def init_generator(config: GeneratorConfig, key: jax.Array) -> Params:
     """Initial generator parameters (independent of the latent size)."""
-    z = jnp.zeros((1, 1, 1, 1, config.latent_channels), jnp.float32)
+    z = jnp.zeros((1, 1, 1, 1, config.latent_input_channels), jnp.float32)
     return Generator3D(config).init(key, z, jnp.zeros((1, 3), jnp.float32))
 
 

@@ -128,7 +128,7 @@ def save_training_png(
     index = np.linspace(0, bank.labels_unit.shape[0] - 1, 3).round().astype(int)
     labels = bank.labels_unit[index]
     z = jax.random.normal(
-        jax.random.PRNGKey(0), (3, *(config.train_latent_size,) * 3, config.generator.latent_channels)
+        jax.random.PRNGKey(0), (3, *(config.train_latent_size,) * 3, config.generator.latent_input_channels)
     )
     volumes = np.asarray(generator_apply(g_params, config.generator, z, labels).argmax(-1))
     real = np.asarray(bank.images[0][index])  # (3, z, y, x) for 3-D training data

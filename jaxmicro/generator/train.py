@@ -163,7 +163,7 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
     config, so repeated runs reuse the compilation)."""
     g_tx, d_tx = _optimisers(config)
     gcfg, size, per = config.generator, config.slice_size, config.slices_per_volume
-    latent = (config.batch_volumes, *(config.train_latent_size,) * 3, gcfg.latent_channels)
+    latent = (config.batch_volumes, *(config.train_latent_size,) * 3, gcfg.latent_input_channels)
 
     def step(state: TrainState, bank: SliceBank) -> tuple[TrainState, StepMetrics]:
         key, k_index, k_z, k_critic, k_gen = jax.random.split(state.key, 5)
@@ -356,8 +356,15 @@ def _initial_state_from(
             raise ValueError(
                 f"{source}: neither a training run (run.json) nor an exported generator"
             ) from None
-        _check_same(source, "generator", generator.config, config.generator)
         params = jax.tree_util.tree_map(jnp.asarray, generator.params)
+        if config.generator.noise_injection and not generator.config.noise_injection:
+            # Adding noise inputs to a trained network: their scales start at 0 (this run's
+            # fresh ones), so at step 0 it computes what it did.
+            with_noise = dataclasses.replace(generator.config, noise_injection=True)
+            _check_same(source, "generator", with_noise, config.generator)
+            params = {"params": {**like.g_params["params"], **params["params"]}}
+        else:
+            _check_same(source, "generator", generator.config, config.generator)
         provenance = {"generator": str(source.resolve()), "step": int(generator.info.get("steps", 0))}
         return like._replace(g_params=params, g_ema=params), provenance, dict(generator.label_normalisation)
     source_config, source_data = read_run_json(source)
@@ -402,8 +409,10 @@ def train(
             (weights, optimiser states and step count): fine-tuning with changed losses or
             step counts; or from an exported generator (its weights, with fresh critics, from
             step 0): fine-tuning on other data. Its networks (and slice size) must equal
-            ``config``'s. The labels keep its normalisation where that covers the new trained
-            range, else take the new range.
+            ``config``'s, except that an exported generator without noise inputs may gain
+            them (``GeneratorConfig.noise_injection``; their scales start at 0). The labels
+            keep its normalisation where that covers the new trained range, else take the new
+            range.
         progress: show a tqdm bar with the losses.
 
     Returns:

@@ -95,3 +95,31 @@ def test_critics_score_each_slice():
     assert np.all(np.isfinite(scores))
     single = critic_apply(critics[1], (4, 4), images[2:3], jnp.zeros((1, 3)))
     np.testing.assert_allclose(single[0], scores[2], rtol=1e-5)
+
+
+NOISY = GeneratorConfig(latent_channels=3, channels=(4, 4), noise_injection=True)
+
+
+def test_noise_inputs_start_silent_and_then_shape_the_output_periodically(params):
+    assert NOISY.noise_channels == (8, 64) and NOISY.latent_input_channels == 3 + 72
+    noisy = init_generator(NOISY, jax.random.PRNGKey(0))
+    assert {k: v.shape for k, v in noisy["params"].items() if k.startswith("noise")} == {
+        "noise0": (4,), "noise1": (4,)
+    }
+    z = jax.random.normal(jax.random.PRNGKey(9), (1, 2, 2, 2, NOISY.latent_input_channels))
+    labels = jnp.full((1, 3), 0.5)
+    # Zero scales: the same function of the coarse latent as the network without noise inputs.
+    silent = generator_apply(noisy, NOISY, z, labels)
+    np.testing.assert_allclose(silent, generator_apply(params, CONFIG, z[..., :3], labels), atol=1e-6)
+    scaled = jax.tree_util.tree_map_with_path(
+        lambda path, p: p + 1.0 if "noise" in jax.tree_util.keystr(path) else p, noisy
+    )
+    out = generator_apply(scaled, NOISY, z, labels)
+    other_noise = z.at[..., 3:].set(jax.random.normal(jax.random.PRNGKey(10), z[..., 3:].shape))
+    assert float(jnp.abs(generator_apply(scaled, NOISY, other_noise, labels) - out).max()) > 0.01
+    # Each noise field moves with its latent voxel: rolling the latent rolls the output.
+    rolled = generator_apply(scaled, NOISY, jnp.roll(z, 1, axis=1), labels)
+    np.testing.assert_allclose(rolled, jnp.roll(out, NOISY.upsample_factor, axis=1), atol=1e-5)
+    crop = generator_logits(scaled, NOISY, z, labels, output_shape=(8, 16, 6))
+    whole = generator_logits(scaled, NOISY, z, labels)
+    np.testing.assert_allclose(crop, whole[:, :8, :16, :6], rtol=1e-5, atol=1e-5)

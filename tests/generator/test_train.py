@@ -276,6 +276,16 @@ def test_init_from_an_exported_generator_takes_its_weights_with_fresh_critics(
     assert result.generator.label_normalisation == exported.label_ranges  # narrow did not cover
     saved = json.loads((tmp_path / "tuned" / "run.json").read_text())
     assert saved["data"]["init_from"]["generator"] == str(wider.resolve())
+    # Gaining noise inputs keeps the weights (the new scales start at 0: the same network).
+    noisy = TINY.replace(generator=dataclasses.replace(TINY.generator, noise_injection=True))
+    noisy_start = init_train_state(noisy)
+    state = _initial_state_from(tiny_run / "generator", noisy, noisy_start)[0]
+    assert set(state.g_params["params"]) - set(exported.params["params"]) == {"noise0", "noise1"}
+    assert not any(np.any(state.g_params["params"][k]) for k in ("noise0", "noise1"))
+    assert _leaves_equal(
+        {k: v for k, v in state.g_params["params"].items() if not k.startswith("noise")},
+        exported.params["params"],
+    )
     other = dataclasses.replace(TINY.generator, latent_channels=TINY.generator.latent_channels + 1)
     with pytest.raises(ValueError, match="the same networks"):
         _initial_state_from(wider, TINY.replace(generator=other), start)
