@@ -440,8 +440,8 @@ class ValidationReport:
         if self.control_error is not None:
             lines.append(row("control mean", self.control_error.mean(axis=0)))
         lines.append(
-            f"mean relative error {100 * self.mean_error:.1f} % "
-            f"(goal < 5 %); worst metric mean {100 * self.metric_mean_error.max():.1f} % (goal < 10 %); "
+            f"mean relative error {100 * self.mean_error:.1f} %; worst metric mean "
+            f"{100 * self.metric_mean_error.max():.1f} % (goal < {100 * GOAL_MEAN_ERROR:.0f} %); "
             f"worst single entry {100 * self.relative_error.max():.1f} %"
         )
         if self.control_error is not None:
