@@ -68,6 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "exported generator without them, whose weights it keeps)",
     )
     parser.add_argument(
+        "--decoding",
+        choices=("argmax", "fractions"),
+        default=None,
+        help="how the straight-through losses decode the fake volumes, and how the exported "
+        "generator is decoded: the argmax, or at the labels' phase fractions [argmax]",
+    )
+    parser.add_argument(
         "--ema-decay", type=float, default=None, help="EMA decay of the exported weights, 0: none [preset's]"
     )
 
@@ -103,8 +110,10 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         overrides = {"steps": args.steps}
     config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
-    if args.noise_injection and not args.resume:
-        config = config.replace(generator=dataclasses.replace(config.generator, noise_injection=True))
+    if not args.resume:
+        network = {"noise_injection": True} if args.noise_injection else {}
+        network.update({"decoding": args.decoding} if args.decoding else {})
+        config = config.replace(generator=dataclasses.replace(config.generator, **network))
     result = train(load_dataset(args.data), out, config, resume=args.resume, init_from=args.init_from)
     print(
         f"trained to step {result.generator.info['steps']} in {result.seconds:.0f} s; "

@@ -85,6 +85,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="validate at N labels spread over the trained range off its grid (scrambled Sobol, "
         "seed 0) instead of the held-out ones (needs a simulated dataset)",
     )
+    parser.add_argument(
+        "--decoding",
+        choices=("argmax", "fractions"),
+        default=None,
+        help="how generated probabilities become phases: the argmax, or at the labels' phase "
+        "fractions [the generator's own]",
+    )
     parser.add_argument("--json", default=None, help="also write the report as JSON here")
     parser.add_argument(
         "--montage", default=None, help="also write a PNG of generated vs reference slices per label here"
@@ -131,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         baseline=None if args.baseline == "none" else args.baseline,
         morphology_check=not args.no_morphology,
         labels=labels,
+        decoding=args.decoding,
     )
     print(report.table())
     if args.json:

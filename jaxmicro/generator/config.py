@@ -37,6 +37,17 @@ _NON_NEGATIVE: Final[tuple[str, ...]] = (
 )
 
 
+DECODINGS: Final[tuple[str, ...]] = ("argmax", "fractions")
+"""The ways phase probabilities become phases (:attr:`GeneratorConfig.decoding`)."""
+
+
+def check_decoding(decoding: str) -> str:
+    """``decoding`` if it is one of :data:`DECODINGS`, else a ValueError naming them."""
+    if decoding not in DECODINGS:
+        raise ValueError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
+    return decoding
+
+
 @dataclasses.dataclass(frozen=True)
 class GeneratorConfig:
     """The 3-D generator network.
@@ -61,6 +72,11 @@ class GeneratorConfig:
             latent cell must otherwise be placed by deterministic convolutions of a coarse
             latent. The fields travel in the latent volume as extra channels
             (:attr:`latent_input_channels`), so a seed still fixes a volume.
+        decoding: how the phase probabilities become phases (the network is the same):
+            ``"argmax"``, or ``"fractions"``: each volume at its label's phase volume fractions,
+            as the simulator places its phases by rank
+            (:func:`~jaxmicro.characterise.soft.decode_at_fractions`). A generator trained with
+            straight-through losses on fraction-decoded volumes is decoded that way.
     """
 
     latent_channels: int = 16
@@ -68,6 +84,7 @@ class GeneratorConfig:
     label_encoding: str = "pair"
     norm: str = "film"
     noise_injection: bool = False
+    decoding: str = "argmax"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -77,6 +94,7 @@ class GeneratorConfig:
             raise ValueError(f"norm must be 'film' or 'none', got {self.norm!r}")
         if not isinstance(self.noise_injection, bool):
             raise ValueError(f"noise_injection must be True or False, got {self.noise_injection!r}")
+        check_decoding(self.decoding)
         if self.label_encoding != "pair":
             raise ValueError(f"label_encoding must be 'pair', got {self.label_encoding!r}")
 

@@ -22,9 +22,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmicro.characterise.soft import decode_at_fractions
 from jaxmicro.data.labels import validate_labels
 from jaxmicro.generator.checkpoint import Generator
-from jaxmicro.generator.config import GeneratorConfig
+from jaxmicro.generator.config import GeneratorConfig, check_decoding
 from jaxmicro.generator.model import Params, generator_apply
 
 DEVICE_BYTES_PER_VOXEL: int = 64
@@ -167,6 +168,7 @@ def generate(
     seed: int | Sequence[int] = 0,
     periodic: bool = False,
     extrapolate: bool = False,
+    decoding: str | None = None,
 ) -> GenerationResult:
     """Generates microstructures at physical labels.
 
@@ -179,6 +181,12 @@ def generate(
         periodic: if True the volume is periodic on all faces; otherwise it is cropped from a
             larger periodic volume, so opposite faces are unrelated.
         extrapolate: allow labels outside the trained range (with a warning).
+        decoding: how probabilities become phases: ``"argmax"``, or ``"fractions"``: each
+            volume at its label's phase volume fractions
+            (:func:`~jaxmicro.characterise.soft.decode_at_fractions`, targets from
+            :func:`~jaxmicro.data.simulator.target_volume_fractions` with the default solid
+            densities); ``None``: the generator's own (``GeneratorConfig.decoding``, what it
+            was trained for). The probabilities are the same either way.
 
     Returns:
         A :class:`GenerationResult` of ``n * len(seeds)`` volumes, label-major.
@@ -188,7 +196,7 @@ def generate(
             keys take 32 bits, so larger seeds would repeat smaller ones), or a memory estimate
             (:func:`generation_memory_bytes`) above the memory available, before allocating.
     """
-    from jaxmicro.data.simulator import check_seed
+    from jaxmicro.data.simulator import check_seed, target_volume_fractions
 
     labels = check_labels(generator, np.asarray(labels, dtype=np.float64), extrapolate)
     seeds = np.atleast_1d(np.asarray(seed, dtype=object))
@@ -205,9 +213,15 @@ def generate(
         )
         blocks.append(np.asarray(probs))
     probabilities = np.stack(blocks, axis=1).reshape(-1, *tuple(shape), 3)
+    if check_decoding(decoding or generator.config.decoding) == "fractions":
+        targets = np.repeat(np.asarray(target_volume_fractions(jnp.asarray(labels))), seeds.size, axis=0)
+        pairs = zip(probabilities, targets, strict=True)
+        volume = np.stack([np.asarray(decode_at_fractions(p, t)) for p, t in pairs])
+    else:
+        volume = np.argmax(probabilities, axis=-1)
     return GenerationResult(
         probabilities=probabilities,
-        volume=np.argmax(probabilities, axis=-1).astype(np.uint8),
+        volume=volume.astype(np.uint8),
         labels=np.repeat(labels, seeds.size, axis=0),
         seeds=np.tile(seeds, labels.shape[0]),
         voxel_size_m=generator.voxel_size_m,

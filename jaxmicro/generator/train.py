@@ -208,7 +208,8 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
             sharp = sharpen(volumes, config.aux_temperature)
             decoded, shaped = sharp, volumes
             if config.straight_through_temperature:
-                decoded = shaped = straight_through(volumes, config.straight_through_temperature)
+                fractions = bank.phase_fractions[index] if gcfg.decoding == "fractions" else None
+                decoded = shaped = straight_through(volumes, config.straight_through_temperature, fractions)
             vf = volume_fraction_loss(decoded, bank.phase_fractions[index])
             stats = two_point_loss(decoded, bank.two_point[index], config.stats_lags)
             total = adversarial + config.vf_weight * vf + config.stats_weight * stats
@@ -356,15 +357,12 @@ def _initial_state_from(
             raise ValueError(
                 f"{source}: neither a training run (run.json) nor an exported generator"
             ) from None
+        _check_same(source, "generator", generator.config, config.generator, gains_noise=True)
         params = jax.tree_util.tree_map(jnp.asarray, generator.params)
         if config.generator.noise_injection and not generator.config.noise_injection:
             # Adding noise inputs to a trained network: their scales start at 0 (this run's
             # fresh ones), so at step 0 it computes what it did.
-            with_noise = dataclasses.replace(generator.config, noise_injection=True)
-            _check_same(source, "generator", with_noise, config.generator)
             params = {"params": {**like.g_params["params"], **params["params"]}}
-        else:
-            _check_same(source, "generator", generator.config, config.generator)
         provenance = {"generator": str(source.resolve()), "step": int(generator.info.get("steps", 0))}
         return like._replace(g_params=params, g_ema=params), provenance, dict(generator.label_normalisation)
     source_config, source_data = read_run_json(source)
@@ -378,7 +376,13 @@ def _initial_state_from(
     return state, {"run": str(source.resolve()), "step": int(state.step)}, normalisation
 
 
-def _check_same(source: Path, field: str, theirs: Any, ours: Any) -> None:
+def _check_same(source: Path, field: str, theirs: Any, ours: Any, gains_noise: bool = False) -> None:
+    """Raises unless ``source``'s ``field`` equals this run's. Generators may differ in their
+    decoding (the same network), and with ``gains_noise`` an exported one may lack the noise
+    inputs this run adds (their scales start at 0)."""
+    if field == "generator":
+        noise = theirs.noise_injection or (gains_noise and ours.noise_injection)
+        theirs = dataclasses.replace(theirs, decoding=ours.decoding, noise_injection=noise)
     if theirs != ours:
         raise ValueError(
             f"{source}: its {field} is {theirs}, this run's is {ours}; init_from needs the same networks"

@@ -551,6 +551,7 @@ def validate_generator(
     progress: bool = True,
     allow_voxel_size_mismatch: bool = False,
     labels: np.ndarray | None = None,
+    decoding: str | None = None,
 ) -> ValidationReport:
     """Compares generated volumes with simulated reference volumes at the held-out labels (or at
     labels of your choosing).
@@ -577,6 +578,9 @@ def validate_generator(
         labels: ``(m, 3)`` physical labels to validate at instead of the held-out ones (e.g.
             :func:`off_grid_labels`); every reference is then a simulator volume, so it needs a
             simulated dataset (``size`` defaults to its volumes' edge).
+        decoding: how the generated probabilities become phases (``"argmax"`` or
+            ``"fractions"``, see :func:`~jaxmicro.generator.generate.generate`); ``None``: the
+            generator's own.
 
     Returns:
         The :class:`ValidationReport`.
@@ -646,7 +650,9 @@ def validate_generator(
             references.append(_simulated(config, key_reference, label, reference_seeds - len(references)))
             if control:
                 control_volumes = _simulated(config, key_control, label, seeds)
-        fakes = generate(generator, label, shape, list(range(seeds)), extrapolate=True).volume
+        fakes = generate(
+            generator, label, shape, list(range(seeds)), extrapolate=True, decoding=decoding
+        ).volume
         volumes = [np.concatenate(references), fakes, control_volumes]
         metrics = compute_metrics(np.concatenate(volumes), voxel_size_m)
         ref, gen, ctl = np.split(metrics, np.cumsum([len(v) for v in volumes[:2]]))

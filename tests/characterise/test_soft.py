@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxmicro.characterise.measure import MeasureSettings, measure
-from jaxmicro.characterise.soft import sharpen, soft_measure, straight_through
+from jaxmicro.characterise.soft import decode_at_fractions, sharpen, soft_measure, straight_through
 from jaxmicro.data import SimulatorConfig, simulate
 
 FIELDS = (
@@ -115,6 +115,37 @@ def test_straight_through_is_the_argmax_forward_and_the_softened_gradient_backwa
     # softened surrogate ~p**(1/3) / 3, over 100x more.
     softened, plain = through(lambda q: straight_through(q, 3.0)), through(lambda q: q)
     assert abs(float(softened[0, 1])) > 100 * abs(float(plain[0, 1]))
+
+
+def test_fraction_matched_decoding_hits_the_labels_fractions_and_moves_only_boundaries():
+    """A smooth random field decoded at given fractions: within 3e-4 of them after the default
+    rounds (1 round leaves more), each phase changed only where it was not already the argmax's
+    confident choice."""
+    key = jax.random.PRNGKey(0)
+    field = jax.random.normal(key, (32, 32, 32, 3))
+    for axis in range(3):  # smooth it so phases form blobs, as a generator's do
+        field = (field + jnp.roll(field, 1, axis) + jnp.roll(field, -1, axis)) / 3
+    probabilities = jax.nn.softmax(4.0 * field, axis=-1)
+    target = jnp.array([0.3, 0.55, 0.15])
+    decoded = np.asarray(decode_at_fractions(probabilities, target))
+    fractions = np.bincount(decoded.ravel(), minlength=3) / decoded.size
+    np.testing.assert_allclose(fractions, target, atol=3e-4)
+    one_round = np.asarray(decode_at_fractions(probabilities, target, rounds=1))
+    assert np.abs(np.bincount(one_round.ravel(), minlength=3) / decoded.size - target).max() > 1e-3
+    argmax = np.asarray(jnp.argmax(probabilities, -1))
+    confident = np.asarray(probabilities.max(-1)) > 0.99
+    assert np.all(decoded[confident] == argmax[confident]) and np.mean(decoded != argmax) < 0.3
+
+
+def test_straight_through_can_decode_each_volume_at_its_fractions():
+    logits = jax.random.normal(jax.random.PRNGKey(1), (2, 8, 8, 8, 3))
+    p = jax.nn.softmax(logits, axis=-1)
+    targets = jnp.array([[0.25, 0.5, 0.25], [0.5, 0.375, 0.125]])
+    hard = straight_through(p, 2.0, targets)
+    np.testing.assert_allclose(hard.mean(axis=(1, 2, 3)), targets, atol=2e-3)
+    np.testing.assert_allclose(hard[1], jax.nn.one_hot(decode_at_fractions(p[1], targets[1]), 3), atol=1e-6)
+    grad = jax.grad(lambda q: jnp.sum(straight_through(q, 2.0, targets)[..., 0] * q[..., 1]))(logits)
+    assert np.all(np.isfinite(grad)) and float(jnp.abs(grad).max()) > 0
 
 
 def test_an_unmeasured_in_plane_tortuosity_is_nan_in_both_measurements():

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -84,3 +86,24 @@ def test_a_size_beyond_the_memory_is_refused_with_the_estimate_before_allocating
         ValueError, match=r"2 volume\(s\) of 16x16x16 voxels needs about 0.000475 GB but 0.0001 GB"
     ):
         generate(generator, [0.93, 0.36, 0.5], shape=(16, 16, 16), seed=[0, 1])
+
+
+def test_generate_can_decode_at_the_labels_fractions(generator):
+    from jaxmicro.data.simulator import target_volume_fractions
+
+    labels = np.array([[0.93, 0.36, 0.5], [0.9, 0.28, 0.0]])
+    result = generate(generator, labels, shape=(16, 16, 16), seed=[0, 1], decoding="fractions")
+    plain = generate(generator, labels, shape=(16, 16, 16), seed=[0, 1])
+    np.testing.assert_array_equal(result.probabilities, plain.probabilities)
+    targets = np.repeat(np.asarray(target_volume_fractions(labels)), 2, axis=0)
+    for volume, target in zip(result.volume, targets, strict=True):
+        np.testing.assert_allclose(np.bincount(volume.ravel(), minlength=3) / volume.size, target, atol=1e-3)
+    # A generator trained for it decodes so by default; "argmax" still overrides.
+    own = dataclasses.replace(generator, config=dataclasses.replace(generator.config, decoding="fractions"))
+    own_volumes = generate(own, labels, shape=(16, 16, 16), seed=[0, 1]).volume
+    np.testing.assert_array_equal(own_volumes, result.volume)
+    assert np.array_equal(
+        generate(own, labels, shape=(16, 16, 16), seed=[0, 1], decoding="argmax").volume, plain.volume
+    )
+    with pytest.raises(ValueError, match="decoding must be one of"):
+        generate(generator, labels, shape=(16, 16, 16), decoding="quantile")

@@ -8,7 +8,7 @@ import pytest
 from jaxmicro.data import LABEL_RANGES, Sample, load_dataset
 from jaxmicro.generator import TrainConfig, load_generator, preset, save_generator, train
 from jaxmicro.generator.checkpoint import checkpoint_manager, restore_train_state
-from jaxmicro.generator.train import StepMetrics, init_train_state
+from jaxmicro.generator.train import StepMetrics, _initial_state_from, init_train_state
 
 TINY = preset("tiny")
 
@@ -147,6 +147,13 @@ def test_straight_through_losses_see_the_decoded_volumes(tiny_dataset, tmp_path)
     np.testing.assert_allclose(decoded.loss("euler_loss")[0], soft.loss("euler_loss")[0], rtol=1e-4)
     assert not _leaves_equal(decoded.state.g_params, soft.state.g_params)
 
+    # Decoded at the training samples' fractions, the fraction loss has nothing left to do.
+    noisy = TINY.replace(steps=2, straight_through_temperature=3.0)
+    at_fractions = noisy.replace(generator=dataclasses.replace(TINY.generator, decoding="fractions"))
+    matched = train(tiny_dataset, tmp_path / "fractions", at_fractions, progress=False)
+    assert np.all(np.isfinite(matched.history)) and matched.generator.config.decoding == "fractions"
+    assert max(matched.loss("vf_loss")) < 1e-6 < decoded.loss("vf_loss")[0]
+
 
 def test_config_validation():
     with pytest.raises(ValueError, match="smaller than slice_size"):
@@ -249,6 +256,13 @@ def test_init_from_starts_a_new_run_at_another_runs_state(tiny_dataset, tiny_run
     assert saved["data"]["init_from"]["step"] == 2
     with pytest.raises(ValueError, match="critic_channels"):
         train(tiny_dataset, tmp_path / "c", TINY.replace(critic_channels=(8, 4)), init_from=tiny_run)
+    # Another decoding is the same network; noise inputs are not (a run's state has none).
+    fractions = TINY.replace(generator=dataclasses.replace(TINY.generator, decoding="fractions"))
+    state = _initial_state_from(tiny_run, fractions, init_train_state(fractions))[0]
+    assert int(state.step) == 2
+    noisy = TINY.replace(generator=dataclasses.replace(TINY.generator, noise_injection=True))
+    with pytest.raises(ValueError, match="the same networks"):
+        _initial_state_from(tiny_run, noisy, init_train_state(noisy))
     with pytest.raises(ValueError, match="not both"):
         train(tiny_dataset, tmp_path / "tuned", tuned, resume=True, init_from=tiny_run)
 
@@ -261,7 +275,6 @@ def test_init_from_an_exported_generator_takes_its_weights_with_fresh_critics(
     that covers the new data's range, else take the new range."""
     exported = load_generator(tiny_run)
     start = init_train_state(TINY)
-    from jaxmicro.generator.train import _initial_state_from
 
     state, provenance, normalisation = _initial_state_from(tiny_run / "generator", TINY, start)
     assert int(state.step) == 0 and provenance["step"] == 2
