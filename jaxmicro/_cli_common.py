@@ -106,6 +106,14 @@ def add_json_argument(group: argparse._ActionsContainer, help_text: str) -> None
     group.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE", help=help_text)
 
 
+def add_decoding_argument(group: argparse._ActionsContainer, help_text: str) -> None:
+    """``--decoding argmax|fractions``: how generated probabilities become phases (the same
+    spelling in train, generate and validate); absent: the generator's own."""
+    from jaxmicro.generator.config import DECODINGS
+
+    group.add_argument("--decoding", choices=DECODINGS, default=None, help=help_text)
+
+
 def add_fixed_label_arguments(group: argparse._ArgumentGroup) -> None:
     """``--am-wt``, ``--porosity``, ``--adhesion``: values of the labels that are not varied."""
     for name in LABEL_NAMES:

@@ -23,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=1, help="volumes, seeds seed..seed+n-1")
     parser.add_argument("--periodic", action="store_true", help="periodic on all faces")
     parser.add_argument("--extrapolate", action="store_true", help="allow labels outside the trained range")
+    common.add_decoding_argument(
+        parser,
+        "how probabilities become phases: the argmax, or at the labels' phase fractions "
+        "[the generator's own]",
+    )
     parser.add_argument(
         "--probabilities",
         action="store_true",
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         list(range(args.seed, args.seed + args.n)),
         periodic=args.periodic,
         extrapolate=args.extrapolate,
+        decoding=args.decoding,
     )
     seconds = time.perf_counter() - start
     for volume, probs, seed in zip(result.volume, result.probabilities, result.seeds, strict=True):

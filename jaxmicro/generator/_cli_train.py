@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from jaxmicro import _cli_common as common
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="labelled dataset folder (jaxmicro simulate --out)")
@@ -67,12 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add per-stage noise inputs to the generator (StyleGAN's; a new run, or one from an "
         "exported generator without them, whose weights it keeps)",
     )
-    parser.add_argument(
-        "--decoding",
-        choices=("argmax", "fractions"),
-        default=None,
-        help="how the straight-through losses decode the fake volumes, and how the exported "
-        "generator is decoded: the argmax, or at the labels' phase fractions [argmax]",
+    common.add_decoding_argument(
+        parser,
+        "how the straight-through losses decode the fake volumes, and how the exported generator "
+        "is decoded: the argmax, or at the labels' phase fractions (a new run) [argmax]",
     )
     parser.add_argument(
         "--ema-decay", type=float, default=None, help="EMA decay of the exported weights, 0: none [preset's]"

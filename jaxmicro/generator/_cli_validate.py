@@ -85,11 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="validate at N labels spread over the trained range off its grid (scrambled Sobol, "
         "seed 0) instead of the held-out ones (needs a simulated dataset)",
     )
-    parser.add_argument(
-        "--decoding",
-        choices=("argmax", "fractions"),
-        default=None,
-        help="how generated probabilities become phases: the argmax, or at the labels' phase "
+    common.add_decoding_argument(
+        parser,
+        "how generated probabilities become phases: the argmax, or at the labels' phase "
         "fractions [the generator's own]",
     )
     parser.add_argument("--json", default=None, help="also write the report as JSON here")

@@ -306,14 +306,15 @@ def test_init_from_an_exported_generator_takes_its_weights_with_fresh_critics(
         _initial_state_from(tmp_path / "nothing", TINY, start)
 
 
-def test_train_cli_adds_noise_inputs_to_an_exported_generator(tiny_dataset, tiny_run, tmp_path):
+def test_train_cli_adds_noise_inputs_and_decoding_to_an_exported_generator(tiny_dataset, tiny_run, tmp_path):
     from jaxmicro.cli import main
 
     out = tmp_path / "noisy"
     args = ["train", "--data", str(tiny_dataset.root), "--out", str(out), "--config", "tiny"]
-    assert main([*args, "--steps", "1", "--init-from", str(tiny_run / "generator"), "--noise-injection"]) == 0
+    start = ["--init-from", str(tiny_run / "generator"), "--noise-injection", "--decoding", "fractions"]
+    assert main([*args, "--steps", "1", *start]) == 0
     tuned = load_generator(out / "generator")
-    assert tuned.config.noise_injection and tuned.info["steps"] == 1
+    assert tuned.config.noise_injection and tuned.info["steps"] == 1 and tuned.config.decoding == "fractions"
     assert set(tuned.params["params"]) >= {"noise0", "noise1"}
     assert main([*args, "--steps", "2", "--resume"]) == 0  # the saved config keeps them
     assert load_generator(out / "generator").config.noise_injection
