@@ -111,7 +111,6 @@ def decode_at_fractions(
     return jnp.argmax(logs + offsets, axis=1).reshape(probabilities.shape[:-1])
 
 
-
 def straight_through(
     probabilities: jax.Array, temperature: float, fractions: jax.Array | None = None
 ) -> jax.Array:
