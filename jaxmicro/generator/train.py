@@ -205,16 +205,17 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
             # there (longer runs, deeper cores need exactly those voxels). With a
             # straight-through temperature all but the topology see the decoded volumes
             # exactly; the Euler count's straight-through gradient diverged within 30 steps.
+            # Decoded at the fractions, the decoded fractions are exact and the fraction term
+            # would be 0 (runs/fm read 1e-8): it anchors the sharpened ones instead (too weakly
+            # at weight 10 to stop that run's drift, docs/generator.md).
+            fractions = bank.phase_fractions[index]
+            at_fractions = bool(config.straight_through_temperature) and gcfg.decoding == "fractions"
             sharp = sharpen(volumes, config.aux_temperature)
             decoded, shaped = sharp, volumes
             if config.straight_through_temperature:
-                fractions = bank.phase_fractions[index] if gcfg.decoding == "fractions" else None
-                decoded = shaped = straight_through(volumes, config.straight_through_temperature, fractions)
-            # Decoded at the fractions, the decoded fractions are exact, so that term would be
-            # 0: it anchors the sharpened ones instead (without it, runs/fm's soft fractions
-            # drifted and its Wasserstein estimate tripled in 500 steps, docs/generator.md).
-            at_fractions = config.straight_through_temperature and gcfg.decoding == "fractions"
-            vf = volume_fraction_loss(sharp if at_fractions else decoded, bank.phase_fractions[index])
+                targets = fractions if at_fractions else None
+                decoded = shaped = straight_through(volumes, config.straight_through_temperature, targets)
+            vf = volume_fraction_loss(sharp if at_fractions else decoded, fractions)
             stats = two_point_loss(decoded, bank.two_point[index], config.stats_lags)
             total = adversarial + config.vf_weight * vf + config.stats_weight * stats
             tau, lineal, erosion, euler = jnp.zeros(()), jnp.zeros(()), jnp.zeros(()), jnp.zeros(())
