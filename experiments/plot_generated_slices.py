@@ -3,7 +3,7 @@
 Writes ``docs/figures/generator_heldout_slices.png``: one row per held-out label of the dataset
 (generated, seed 0, same size as the held-out volume), then the held-out rows.
 
-    python experiments/plot_generated_slices.py [--data data/simulated64] [--checkpoint PATH]
+    python experiments/plot_generated_slices.py [--data data/wide64] [--checkpoint PATH]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from jaxmicro.generator.plotting import save_slices_png
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="data/simulated64", help="dataset with held-out volumes")
+    parser.add_argument("--data", default="data/wide64", help="dataset with held-out volumes")
     parser.add_argument("--checkpoint", default=None, help="generator checkpoint (default: shipped)")
     parser.add_argument("--out", default="docs/figures/generator_heldout_slices.png")
     args = parser.parse_args()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Trains the shipped default generator (checkpoints/default) on the simulator's default dataset.
+# Trains the narrow-range generator (checkpoints/narrow; the shipped default until 2026-12-05) on
+# the narrow grid. The shipped default now is the wide one: experiments/train_wide_generator.sh.
 # Usage: experiments/train_default_generator.sh [RUN_DIR] [STEPS]
 # Resumable: run it again after a crash or kill and it continues from the newest checkpoint.
 # On a shared CPU it is pinned to one thread; drop XLA_FLAGS on a quiet machine or a GPU.
@@ -18,5 +19,5 @@ if [ -f "$RUN_DIR/run.json" ]; then
 else
   jaxmicro train --data "$DATA" --out "$RUN_DIR" --config small --steps "$STEPS" --png-every 200
 fi
-# Then: rm -rf checkpoints/default && cp -r "$RUN_DIR/generator" checkpoints/default
-#       jaxmicro validate --checkpoint checkpoints/default --data "$DATA" --seeds 3
+# Then: rm -rf checkpoints/narrow && cp -r "$RUN_DIR/generator" checkpoints/narrow
+#       jaxmicro validate --checkpoint checkpoints/narrow --data "$DATA" --seeds 3

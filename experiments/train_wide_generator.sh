@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fine-tunes the shipped generator onto the wide label grid (jaxmicro simulate's default since
-# 2026-12-04: am_wt 0.85-0.98, porosity 0.20-0.50, adhesion 0-1; issue 26 item 4): its weights
+# Fine-tunes the narrow generator (checkpoints/narrow) onto the wide label grid (jaxmicro
+# simulate's default since 2026-12-04: am_wt 0.85-0.98, porosity 0.20-0.50, adhesion 0-1; issue
+# 26 item 4; the result is checkpoints/default since 2026-12-05): its weights
 # as the start, fresh critics, all auxiliary losses on (two-point statistics, pore tortuosity,
 # sharpened), EMA weights exported. Since 2026-12-04 (second run) also the morphology losses: the
 # lineal path (straight runs through each phase) and the 3-D ball erosion (how deep each phase is:
@@ -23,7 +24,7 @@ set -euo pipefail
 RUN_DIR=${1:-runs/wide}
 STEPS=${2:-6000}
 DATA=data/wide64
-INIT=${INIT:-checkpoints/default}
+INIT=${INIT:-checkpoints/narrow}  # the narrow generator (checkpoints/default until 2026-12-05)
 LINEAL=${LINEAL:-10}
 EROSION=${EROSION:-10}
 EULER=${EULER:-0}

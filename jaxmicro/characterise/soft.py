@@ -6,17 +6,18 @@ does for the argmax volumes, with every field the cell uses differentiable in th
 probabilities, so gradients flow from cell performance back to the generator's labels:
 
 * The probabilities are first sharpened, ``softmax(log p / T)`` with ``T = temperature``
-  (:func:`sharpen`, as the generator's auxiliary losses use it; ``T -> 0`` is the one-hot argmax, ``T = 1``
-  leaves them). The generator's probabilities are soft at phase boundaries; at ``T = 1`` the
-  mean probabilities equal the argmax fractions within 0.2 %, but transport through
-  half-pore boundary voxels reads too conductive (with a floor of 1e-3: pore tau 8-27 % low,
-  solid conductivity 32-70 % high on the shipped generator's 48^3 volumes). ``SOFT_TEMPERATURE = 0.1`` with
-  ``SOFT_FLOOR = 1e-4`` reads, on those volumes at five labels across the trained range, pore
-  tau 0.7-4.9 % low (worst at porosity 0.28), solid conductivity 2.5-5.4 % high, areas and
-  coverage within 0.2 %; T 0.2 with floor 1e-3 (the training loss's) gave tau 2.5-14 % low and
-  conductivity 9-30 % high. ``tests/characterise/test_soft.py`` holds it to this. A low
-  temperature saturates confident voxels: the derivative then lives on near-tied (boundary)
-  voxels, the phase boundaries moving.
+  (:func:`sharpen`, as the generator's auxiliary losses use it; ``T -> 0`` is the one-hot argmax,
+  ``T = 1`` leaves them). The generator's probabilities are soft at phase boundaries; at ``T = 1``
+  the mean probabilities equal the argmax fractions within 0.2 %, but transport through half-pore
+  boundary voxels reads too conductive (with a floor of 1e-3: pore tau 8-27 % low, solid
+  conductivity 32-70 % high on the narrow-range generator's 48^3 volumes). ``SOFT_TEMPERATURE =
+  0.1`` with ``SOFT_FLOOR = 1e-4`` reads, on those volumes at five labels across the trained
+  range, pore tau 0.7-4.9 % low (worst at porosity 0.28), solid conductivity 2.5-5.4 % high, areas
+  and coverage within 0.2 %; T 0.2 with floor 1e-3 (the training loss's) gave tau 2.5-14 % low and
+  conductivity 9-30 % high. The shipped (wide-range) generator at 32^3, corners and centre of its
+  range: tau 0.6-5.3 % low, conductivity 3.0-5.8 % high; ``tests/characterise/test_soft.py`` holds
+  it to this. A low temperature saturates confident voxels: the derivative then lives on near-tied
+  (boundary) voxels, the phase boundaries moving.
 * Phase fractions: mean sharpened probabilities.
 * Electrolyte and solid transport: the finite-volume solve of
   :func:`~jaxmicro.characterise.tortuosity_from_field` on the per-voxel field ``sum_p p_p D_p``

@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("wide", "narrow"),
         default="wide",
         help="label grid: wide (am_wt 0.85-0.98, porosity 0.20-0.50, adhesion 0-1; 36 labels, 6 "
-        "held out) or narrow (0.90-0.96, 0.28-0.44, 0-1; 27 labels, 6 held out: the shipped "
-        "generator's until 2026-12-03) [%(default)s]",
+        "held out; the shipped generator's) or narrow (0.90-0.96, 0.28-0.44, 0-1; 27 labels, 6 "
+        "held out; checkpoints/narrow's) [%(default)s]",
     )
     parser.add_argument("--format", choices=("npy", "tif"), default="npy", help="file format")
     parser.add_argument("--force", action="store_true", help="replace an existing dataset")

@@ -8,10 +8,10 @@ interpolate, not to extrapolate. The range is that of industrial NMC cathodes: A
 (binder plus carbon 2-15 wt %) and 20-50 % porosity after calendering (Zheng et al., J. Power
 Sources 208 (2012) 52; Kench et al., Matter 2024, whose training grid it widens).
 
-The grid the shipped generator up to 2026-12-03 was trained on (``LEGACY_GRID_LEVELS``: am_wt
+The grid the shipped generator up to 2026-12-05 was trained on (``LEGACY_GRID_LEVELS``: am_wt
 0.90/0.93/0.96 x porosity 0.28/0.36/0.44 x adhesion 0/0.5/1, 27 labels, 21 for training, as in
-the paper) is ``jaxmicro simulate --grid narrow``, and what a provenance without recorded labels
-means.
+the paper; that generator is ``checkpoints/narrow`` now) is ``jaxmicro simulate --grid narrow``,
+and what a provenance without recorded labels means.
 """
 
 from __future__ import annotations

@@ -54,32 +54,33 @@ def test_missing_partial_and_incompatible_checkpoints(tiny_run, tmp_path):
         load_generator(other)
 
 
-def test_shipped_default_checkpoint_loads():
-    if not (default_checkpoint_path() / "generator.json").is_file():
-        pytest.skip("checkpoints/default is not in this checkout")
-    generator = load_default_generator()
-    assert generator.config.upsample_factor == 16
-    assert generator.label_ranges["porosity"] == (0.28, 0.44)
-    # Exported before label_normalisation was recorded: its network takes the legacy ranges.
-    assert generator.label_normalisation == LEGACY_LABEL_NORMALISATION
-    assert generator.unit_labels(np.array([0.93, 0.35, 0.25])) == pytest.approx([0.5, 0.5, 0.25])
-
-
-def test_the_wide_range_checkpoint_loads_with_its_own_range_and_normalisation():
-    """checkpoints/wide (a source checkout's, not the wheel's): trained on the wide grid, its
+def test_shipped_default_checkpoint_loads_with_the_wide_range_and_normalisation():
+    """checkpoints/default: trained on the wide grid (``jaxmicro simulate``'s default), its
     labels normalised by that range, and it generates inside it."""
     from jaxmicro.data import GRID_LEVELS
     from jaxmicro.generator import generate
 
-    path = default_checkpoint_path().parent / "wide"
-    if not (path / "generator.json").is_file():
-        pytest.skip("checkpoints/wide is not in this checkout (a wheel carries only the default)")
-    generator = load_generator(path)
+    if not (default_checkpoint_path() / "generator.json").is_file():
+        pytest.skip("checkpoints/default is not in this checkout")
+    generator = load_default_generator()
+    assert generator.config.upsample_factor == 16
     for field, levels in GRID_LEVELS.items():
         assert generator.label_ranges[field] == (min(levels), max(levels))
         assert generator.label_normalisation[field] == (min(levels), max(levels))
     volume = generate(generator, [0.95, 0.25, 0.5], shape=(32, 32, 32), seed=0).volume[0]
     assert set(np.unique(volume)) == {0, 1, 2}
+
+
+def test_the_narrow_range_checkpoint_loads_with_the_legacy_normalisation():
+    """checkpoints/narrow (a source checkout's, not the wheel's; the default until 2026-12-05):
+    exported before label_normalisation was recorded, so its network takes the legacy ranges."""
+    path = default_checkpoint_path().parent / "narrow"
+    if not (path / "generator.json").is_file():
+        pytest.skip("checkpoints/narrow is not in this checkout (a wheel carries only the default)")
+    generator = load_generator(path)
+    assert generator.label_ranges["porosity"] == (0.28, 0.44)
+    assert generator.label_normalisation == LEGACY_LABEL_NORMALISATION
+    assert generator.unit_labels(np.array([0.93, 0.35, 0.25])) == pytest.approx([0.5, 0.5, 0.25])
 
 
 @pytest.mark.parametrize(
