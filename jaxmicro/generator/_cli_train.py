@@ -81,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
+    import sys
     from pathlib import Path
 
     from jaxmicro.data import load_dataset
@@ -108,6 +109,15 @@ def run(args: argparse.Namespace) -> int:
         "ema_decay": args.ema_decay,
     }
     if args.resume:
+        ignored = [k for k, v in overrides.items() if v is not None and k != "steps"]
+        ignored += [k for k in ("noise_injection", "decoding") if getattr(args, k)]
+        if ignored:
+            flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
+            print(
+                f"warning: --resume keeps the run's recipe (its run.json); ignored: {flags}; edit "
+                f"train_config in {out / 'run.json'} to change it",
+                file=sys.stderr,
+            )
         overrides = {"steps": args.steps}
     config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
     if not args.resume:

@@ -308,7 +308,9 @@ def test_init_from_an_exported_generator_takes_its_weights_with_fresh_critics(
         _initial_state_from(tmp_path / "nothing", TINY, start)
 
 
-def test_train_cli_adds_noise_inputs_and_decoding_to_an_exported_generator(tiny_dataset, tiny_run, tmp_path):
+def test_train_cli_adds_noise_inputs_and_decoding_to_an_exported_generator(
+    tiny_dataset, tiny_run, tmp_path, capsys
+):
     from jaxmicro.cli import main
 
     out = tmp_path / "noisy"
@@ -320,6 +322,14 @@ def test_train_cli_adds_noise_inputs_and_decoding_to_an_exported_generator(tiny_
     assert set(tuned.params["params"]) >= {"noise0", "noise1"}
     assert main([*args, "--steps", "2", "--resume"]) == 0  # the saved config keeps them
     assert load_generator(out / "generator").config.noise_injection
+    assert "warning" not in capsys.readouterr().err
+    # Recipe flags on a resume are ignored, and it says so instead of silently.
+    assert main([*args, "--steps", "3", "--resume", "--tau-weight", "5", "--decoding", "argmax"]) == 0
+    err = capsys.readouterr().err
+    assert "ignored: --tau-weight, --decoding" in err and "run.json" in err
+    resumed = load_generator(out / "generator")
+    assert resumed.info["steps"] == 3 and resumed.config.decoding == "fractions"
+    assert resumed.info["train_config"]["tau_weight"] != 5
 
 
 HOLD_LOCK = (
