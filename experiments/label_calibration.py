@@ -2,8 +2,8 @@
 
 The shipped generator's argmax volumes read about 0.02 too porous. This script fits that bias
 on the *training* labels only (generated fractions minus the labels' mass-balance fractions, a
-quadratic in the unit labels per phase), then validates three arms against the same references
-in one run:
+quadratic in the labels per phase: the validation's interpolation baseline), then validates
+three arms against the same references in one run:
 
 * ``plain``: the generator as shipped (argmax at the requested label);
 * ``calibrated``: the network fed the label whose predicted fractions equal the requested
@@ -25,28 +25,19 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmicro.data import load_dataset
-from jaxmicro.data.phases import AM_DENSITY_G_CM3, CBD_DENSITY_G_CM3
-from jaxmicro.data.simulator import target_volume_fractions
+from jaxmicro.data import SimulatorConfig, load_dataset
+from jaxmicro.data.simulator import am_weight_fraction, target_volume_fractions
 from jaxmicro.generator import generate, load_default_generator, load_generator, validate_generator
 from jaxmicro.generator.checkpoint import Generator
+from jaxmicro.generator.validate import interpolation_baseline
 
 ARMS = {"plain": "argmax", "calibrated": "argmax", "calibrated_fractions": "fractions"}
-
-
-def quadratic_features(unit: np.ndarray) -> np.ndarray:
-    """``(n, 3)`` unit labels -> ``(n, 10)``: 1, linear and all second-order terms."""
-    cols = [np.ones(len(unit))] + [unit[:, i] for i in range(3)]
-    cols += [unit[:, i] * unit[:, j] for i in range(3) for j in range(i, 3)]
-    return np.stack(cols, axis=1)
 
 
 def labels_for_fractions(fractions: np.ndarray) -> np.ndarray:
     """``(n, 3)`` (pore, AM, CBD) volume fractions -> ``(n, 2)`` (am_wt, porosity): the inverse of
     :func:`~jaxmicro.data.simulator.target_volume_fractions` at the default densities."""
-    am_mass = fractions[:, 1] * AM_DENSITY_G_CM3
-    cbd_mass = fractions[:, 2] * CBD_DENSITY_G_CM3
-    return np.stack([am_mass / (am_mass + cbd_mass), fractions[:, 0]], axis=1)
+    return np.stack([np.asarray(am_weight_fraction(fractions, SimulatorConfig())), fractions[:, 0]], axis=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,14 +45,15 @@ class CalibratedGenerator(Generator):
     """A generator whose network is fed the label that its fitted fraction bias maps onto the
     requested one; range checks and fraction decoding still see the requested label."""
 
-    bias_coefficients: np.ndarray = dataclasses.field(default=None, repr=False)  # (10, 3)
+    train_labels: np.ndarray = dataclasses.field(default=None, repr=False)  # (t, 3)
+    train_bias: np.ndarray = dataclasses.field(default=None, repr=False)  # (t, 3) fraction bias
 
     def network_labels(self, labels: np.ndarray) -> np.ndarray:
         labels = np.atleast_2d(np.asarray(labels, np.float64))
         wanted = np.asarray(target_volume_fractions(jnp.asarray(labels)))
         fed = labels.copy()
         for _ in range(20):  # the bias varies slowly: a fixed point in a few steps
-            bias = quadratic_features(super().unit_labels(fed).astype(np.float64)) @ self.bias_coefficients
+            bias = interpolation_baseline(self.train_labels, self.train_bias, fed)
             fed[:, :2] = labels_for_fractions(wanted - bias)
         return fed
 
@@ -72,7 +64,8 @@ class CalibratedGenerator(Generator):
 def fit_fraction_bias(
     generator: Generator, labels: np.ndarray, size: int, seeds: int
 ) -> tuple[np.ndarray, dict]:
-    """Least-squares quadratic of the argmax fraction bias over the unit labels ``(10, 3)``."""
+    """The argmax fraction bias ``(t, 3)`` at the training labels, and how much of it the
+    quadratic of the validation's interpolation baseline explains."""
     measured = []
     for label in labels:
         volume = generate(
@@ -80,14 +73,12 @@ def fit_fraction_bias(
         ).volume
         measured.append([(volume == phase).mean() for phase in range(3)])
     bias = np.array(measured) - np.asarray(target_volume_fractions(jnp.asarray(labels)))
-    features = quadratic_features(generator.unit_labels(labels).astype(np.float64))
-    coefficients, *_ = np.linalg.lstsq(features, bias, rcond=None)
-    residual = bias - features @ coefficients
+    residual = bias - interpolation_baseline(labels, bias, labels)
     fit = {
         "bias_rms": np.sqrt((bias**2).mean(0)).tolist(),
         "residual_rms": np.sqrt((residual**2).mean(0)).tolist(),
     }
-    return coefficients, fit
+    return bias, fit
 
 
 def main() -> None:
@@ -103,7 +94,7 @@ def main() -> None:
     generator = load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
     data = load_dataset(args.data)
     train = np.stack([s.labels.to_array() for s in data.train])
-    coefficients, fit = fit_fraction_bias(generator, train, args.fit_size, args.fit_seeds)
+    bias, fit = fit_fraction_bias(generator, train, args.fit_size, args.fit_seeds)
     print(
         f"fraction bias over {len(train)} training labels (pore, AM, CBD): "
         f"rms {np.round(fit['bias_rms'], 4)}, "
@@ -112,7 +103,8 @@ def main() -> None:
     )
     calibrated = CalibratedGenerator(
         **{f.name: getattr(generator, f.name) for f in dataclasses.fields(Generator)},
-        bias_coefficients=coefficients,
+        train_labels=train,
+        train_bias=bias,
     )
     heldout = np.stack([s.labels.to_array() for s in data.heldout])
     report = {"fit": fit, "heldout": heldout.tolist(), "fed": calibrated.network_labels(heldout).tolist()}
