@@ -509,7 +509,7 @@ class Optimizer:
             x=self._x[unit.index].copy(), index=unit.index, mean=sign * (mu + sd * unit.mean),
             lower=low, upper=high, level=level, observed=float(self._y[unit.index]),
             prob_other_better=unit.prob_other_better, prob_better=unit.prob_better,
-            region=self._from_unit(unit.region), on_edge=edges)
+            max_shortfall=sd * unit.max_shortfall, region=self._from_unit(unit.region), on_edge=edges)
 
     # ----------------------------------------------------------------- state
     def to_dict(self) -> dict[str, Any]:

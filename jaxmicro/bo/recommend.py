@@ -8,7 +8,10 @@ its volumes, cell and figures exist. Around it:
 * a confidence interval for its (noise-free) objective from the latent posterior variance;
 * the probability that each other evaluated point is better (``P(f_j > f_best)`` from the
   joint posterior of the pair), and that *any* other is (Monte Carlo over the joint posterior of
-  all evaluated points, seeded);
+  all evaluated points, seeded), and by how much at most (the ``level`` quantile of the best
+  other point's lead over the recommendation, 0 where it is not ahead: on a flat top the
+  probability is high while the lead is a fraction of the error bars, and the lead is what a
+  designer weighs);
 * the region of the box whose objective is not distinguishable from it: points ``c`` where the
   upper confidence bound of ``f(c) - f(best)`` (joint posterior, same level) is not below 0.
 
@@ -47,6 +50,9 @@ class Recommendation:
             noise-free objective.
         prob_better: per told observation, the probability that it is better than the
             recommendation, shape ``(n,)``; NaN for the recommendation itself and for failures.
+        max_shortfall: the ``level`` quantile of ``max(0, max_j f_j - f_rec)`` over the joint
+            posterior of the evaluated points: with probability ``level`` no other evaluated
+            point is better by more than this [objective's unit, >= 0].
         region: points whose objective is not distinguishable from the recommendation's at
             ``level``, shape ``(m, d)`` (Sobol points of the box and evaluated points).
         on_edge: ``(dimension, "lower" | "upper")`` for each free dimension where the
@@ -62,6 +68,7 @@ class Recommendation:
     observed: float
     prob_other_better: float
     prob_better: np.ndarray
+    max_shortfall: float
     region: np.ndarray
     on_edge: tuple[tuple[int, str], ...]
 
@@ -75,6 +82,7 @@ class UnitRecommendation(NamedTuple):
     upper: float
     prob_other_better: float
     prob_better: np.ndarray
+    max_shortfall: float
     region: np.ndarray
 
 
@@ -109,17 +117,19 @@ def recommend(post: HostPosterior, ok: np.ndarray, candidates: np.ndarray, level
     prob_better = scipy.stats.norm.cdf((mean - mean[best]) / np.sqrt(diff_var))
     prob_better[best] = np.nan
     prob_better[~ok] = np.nan
-    prob_other = 0.0
+    prob_other = shortfall = 0.0
     others = np.flatnonzero(ok & (np.arange(len(ok)) != best))
     if others.size:
         idx = np.concatenate([[best], others])
         sub = cov[np.ix_(idx, idx)]
         chol = cholesky(sub + 1e-9 * post.outputscale * np.eye(len(idx)))  # jitter retried if needed
         draws = mean[idx] + np.random.default_rng(seed).standard_normal((_DRAWS, len(idx))) @ chol.T
-        prob_other = float(np.mean(draws[:, 1:].max(axis=1) > draws[:, 0]))
+        lead = draws[:, 1:].max(axis=1) - draws[:, 0]
+        prob_other = float(np.mean(lead > 0.0))
+        shortfall = float(np.quantile(np.maximum(lead, 0.0), level))
     points = np.concatenate([post.x[best][None], candidates, post.x[ok]])
     m, c = joint_predict(post, points)
     var = np.maximum(np.diagonal(c)[1:] + c[0, 0] - 2.0 * c[1:, 0], 0.0)
     region = points[1:][(m[1:] - m[0]) + z * np.sqrt(var) >= 0.0]
     return UnitRecommendation(best, float(mean[best]), float(mean[best] - z * sd_best),
-                              float(mean[best] + z * sd_best), prob_other, prob_better, region)
+                              float(mean[best] + z * sd_best), prob_other, prob_better, shortfall, region)

@@ -185,8 +185,9 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
             f"{best.cell.get('power_w_per_kg', float('nan')):.0f} W/kg"
         )
         summary = summarise(found.recommendation, space, label_ranges)
+        unit = objective_unit(design.objective_description)
         if summary is not None:
-            print(textwrap.indent(describe(summary), " " * 14))
+            print(textwrap.indent(describe(summary, unit), " " * 14))
         refined = rows[i].get("refinement")
         if refined is not None:
             where = ", ".join(f"{k} {v:.4g}" for k, v in refined["best"]["labels"].items())
@@ -197,7 +198,6 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
             )
         steps = [Sensitivity.from_dict(d) for d in (rows[i].get("sensitivities") or [])]
         if steps:
-            unit = objective_unit(design.objective_description)
             print(f"{'':14}per step at the optimum: " + "; ".join(s.describe(unit) for s in steps))
             top = most_important(tuple(steps))
             if top is not None and len(steps) > 1:

@@ -44,8 +44,9 @@ def summarise(recommendation: Recommendation | None, space: DesignSpace,
     Returns:
         ``labels`` (free labels of the optimum), ``objective_mean`` and ``interval`` (its
         ``level`` confidence interval) [objective's unit], ``observed``, ``prob_other_better``,
-        ``region`` (per free label, the range spanned by the labels not distinguishable from the
-        optimum, and their number) and ``on_edge`` (:func:`edges`).
+        ``max_shortfall`` [objective's unit], ``region`` (per free label, the range spanned by
+        the labels not distinguishable from the optimum, and their number) and ``on_edge``
+        (:func:`edges`).
     """
     if recommendation is None:
         return None
@@ -59,6 +60,7 @@ def summarise(recommendation: Recommendation | None, space: DesignSpace,
         "level": recommendation.level,
         "observed": recommendation.observed,
         "prob_other_better": recommendation.prob_other_better,
+        "max_shortfall": recommendation.max_shortfall,
         "region": {
             "n_points": len(region),
             **spans,
@@ -73,15 +75,18 @@ def objective_unit(description: str) -> str:
     return description.rsplit("[", 1)[-1].rstrip("]")
 
 
-def describe(summary: Mapping[str, Any] | None) -> str:
-    """One or two printable lines from :func:`summarise`'s output ('' for ``None``)."""
+def describe(summary: Mapping[str, Any] | None, unit: str = "") -> str:
+    """One or two printable lines from :func:`summarise`'s output ('' for ``None``); ``unit``:
+    the objective's (:func:`objective_unit`)."""
     if summary is None:
         return ""
     low, high = summary["interval"]
+    level = f"{100 * summary['level']:.0f} %"
     region = ", ".join(f"{k} {v[0]:.3f}-{v[1]:.3f}" for k, v in summary["region"].items() if k != "n_points")
-    text = (f"posterior mean {summary['objective_mean']:.4g} ({100 * summary['level']:.0f} % interval "
-            f"{low:.4g} to {high:.4g}); P(another evaluated label is better) "
-            f"{summary['prob_other_better']:.2f}; not distinguishable: {region}")
+    shortfall = f"{summary['max_shortfall']:.2g}" + (f" {unit}" if unit else "")
+    text = (f"posterior mean {summary['objective_mean']:.4g} ({level} interval {low:.4g} to {high:.4g}); "
+            f"P(another evaluated label is better) {summary['prob_other_better']:.2f}, by at most "
+            f"{shortfall} ({level}); not distinguishable: {region}")
     for edge in summary["on_edge"]:
         where = "the generator's trained range" if edge["trained_range_edge"] else "the design space"
         text += (f"\nON THE EDGE: {edge['label']} at the {edge['bound']} bound {edge['value']:g} of {where}; "

@@ -410,7 +410,7 @@ def _campaign_markdown(
         spread = f" +- {error:.2g}" if math.isfinite(error) else ""
         lines += [f"**Optimum**: {labels}; observed {best.objective:.4g}{spread} {unit} (mean over "
                   f"{len(best.seeds)} seed(s), +- its standard error).", ""]
-        for line in describe(campaign.summary).splitlines():
+        for line in describe(campaign.summary, unit).splitlines():
             lines.append("- " + line.replace("ON THE EDGE:", "**ON THE EDGE**:"))
         if campaign.summary is None:
             lines.append("- fewer than two successful evaluations: no posterior mean or region")

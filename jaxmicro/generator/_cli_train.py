@@ -69,6 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add per-stage noise inputs to the generator (StyleGAN's; a new run, or one from an "
         "exported generator without them, whose weights it keeps)",
     )
+    parser.add_argument(
+        "--residual-blocks",
+        default=None,
+        help="extra residual blocks after each hidden stage, e.g. 1,1,0 (a new run, or one from an "
+        "exported generator without them, whose output they start by keeping) [none]",
+    )
     common.add_decoding_argument(
         parser,
         "how the straight-through losses decode the fake volumes, and how the exported generator "
@@ -110,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.resume:
         ignored = [k for k, v in overrides.items() if v is not None and k != "steps"]
-        ignored += [k for k in ("noise_injection", "decoding") if getattr(args, k)]
+        ignored += [k for k in ("noise_injection", "decoding", "residual_blocks") if getattr(args, k)]
         if ignored:
             flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
             print(
@@ -123,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.resume:
         network = {"noise_injection": True} if args.noise_injection else {}
         network.update({"decoding": args.decoding} if args.decoding else {})
+        if args.residual_blocks:
+            network["residual_blocks"] = _counts(args.residual_blocks)
         config = config.replace(generator=dataclasses.replace(config.generator, **network))
     result = train(load_dataset(args.data), out, config, resume=args.resume, init_from=args.init_from)
     print(
@@ -130,3 +138,13 @@ def run(args: argparse.Namespace) -> int:
         f"generator exported to {out / 'generator'}"
     )
     return 0
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    """``"1,1,0"`` -> ``(1, 1, 0)``; a one-line error naming the flag otherwise."""
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"--residual-blocks takes whole counts per stage, e.g. 1,1,0; got {text!r}"
+        ) from None

@@ -72,6 +72,13 @@ class GeneratorConfig:
             latent cell must otherwise be placed by deterministic convolutions of a coarse
             latent. The fields travel in the latent volume as extra channels
             (:attr:`latent_input_channels`), so a seed still fixes a volume.
+        residual_blocks: extra residual blocks after each hidden stage, one count per stage
+            (missing stages: none): ``x + conv(leaky_relu(conv(x)))`` at the stage's resolution
+            and width, both 3x3x3 labelled convolutions, the second starting at zero so a block
+            starts as the identity (a trained network gains them without changing its output;
+            zero-initialised residual branches: Goyal et al. 2017, arXiv:1706.02677; He et al.
+            2016, arXiv:1512.03385). Depth where the particles are placed: each stage is
+            otherwise one convolution.
         decoding: how the phase probabilities become phases (the network is the same):
             ``"argmax"``, or ``"fractions"``: each volume at its label's phase volume fractions,
             as the simulator places its phases by rank
@@ -85,9 +92,17 @@ class GeneratorConfig:
     norm: str = "film"
     noise_injection: bool = False
     decoding: str = "argmax"
+    residual_blocks: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        object.__setattr__(self, "residual_blocks", tuple(self.residual_blocks))
+        blocks = self.residual_blocks
+        if len(blocks) > len(self.channels) or any(not isinstance(b, int) or b < 0 for b in blocks):
+            raise ValueError(
+                f"residual_blocks needs at most one whole count >= 0 per hidden stage "
+                f"({len(self.channels)}), got {blocks}"
+            )
         if self.latent_channels < 1 or not self.channels or min(self.channels) < 1:
             raise ValueError(f"GeneratorConfig needs positive widths, got {self}")
         if self.norm not in ("film", "none"):
@@ -102,6 +117,10 @@ class GeneratorConfig:
     def upsample_factor(self) -> int:
         """Output voxels per latent voxel along each axis."""
         return 2 ** (len(self.channels) + 1)
+
+    def blocks_after(self, stage: int) -> int:
+        """Residual blocks after hidden stage ``stage`` (0 where :attr:`residual_blocks` is silent)."""
+        return self.residual_blocks[stage] if stage < len(self.residual_blocks) else 0
 
     @property
     def noise_channels(self) -> tuple[int, ...]:

@@ -87,6 +87,9 @@ class LabelledConv(nn.Module):
     """
 
     features: int
+    # "icnr" (a sub-pixel upsampling stage), "lecun" (a plain convolution) or "zeros" (the last
+    # convolution of a residual branch, which then starts as the identity).
+    kernel_init: str = "icnr"
 
     @nn.compact
     def __call__(self, x: jax.Array, labels_unit: jax.Array, with_halo: bool = False) -> jax.Array:
@@ -97,7 +100,9 @@ class LabelledConv(nn.Module):
         """
         pair = label_pair(labels_unit)
         n_features = x.shape[-1]
-        kernel = self.param("kernel", _icnr(), (3, 3, 3, n_features + pair.shape[-1], self.features))
+        init = {"icnr": _icnr, "lecun": nn.initializers.lecun_normal, "zeros": nn.initializers.zeros_init}
+        init = init[self.kernel_init]()
+        kernel = self.param("kernel", init, (3, 3, 3, n_features + pair.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
         padded = x if with_halo else jnp.pad(x, ((0, 0), (1, 1), (1, 1), (1, 1), (0, 0)), mode="wrap")
         y = jax.lax.conv_general_dilated(
@@ -145,6 +150,11 @@ class Generator3D(nn.Module):
                     scale = self.param(f"noise{index}", nn.initializers.zeros_init(), (width,))
                     x = x + noise[index] * (NOISE_GAIN * scale)
                 x = nn.leaky_relu(x, 0.2)
+                for block in range(self.config.blocks_after(index)):
+                    name = f"res{index}_{block}"
+                    h = LabelledConv(width, kernel_init="lecun", name=f"{name}a")(x, labels_unit)
+                    h = nn.leaky_relu(h, 0.2)
+                    x = x + LabelledConv(width, kernel_init="zeros", name=f"{name}b")(h, labels_unit)
         return x
 
 

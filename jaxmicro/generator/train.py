@@ -362,12 +362,11 @@ def _initial_state_from(
             raise ValueError(
                 f"{source}: neither a training run (run.json) nor an exported generator"
             ) from None
-        _check_same(source, "generator", generator.config, config.generator, gains_noise=True)
+        _check_same(source, "generator", generator.config, config.generator, gains_zeroed=True)
         params = jax.tree_util.tree_map(jnp.asarray, generator.params)
-        if config.generator.noise_injection and not generator.config.noise_injection:
-            # Adding noise inputs to a trained network: their scales start at 0 (this run's
-            # fresh ones), so at step 0 it computes what it did.
-            params = {"params": {**like.g_params["params"], **params["params"]}}
+        # Noise inputs or residual blocks added to a trained network start at 0 (this run's
+        # fresh ones), so at step 0 it computes what it did.
+        params = {"params": {**like.g_params["params"], **params["params"]}}
         provenance = {"generator": str(source.resolve()), "step": int(generator.info.get("steps", 0))}
         return like._replace(g_params=params, g_ema=params), provenance, dict(generator.label_normalisation)
     source_config, source_data = read_run_json(source)
@@ -381,13 +380,16 @@ def _initial_state_from(
     return state, {"run": str(source.resolve()), "step": int(state.step)}, normalisation
 
 
-def _check_same(source: Path, field: str, theirs: Any, ours: Any, gains_noise: bool = False) -> None:
+def _check_same(source: Path, field: str, theirs: Any, ours: Any, gains_zeroed: bool = False) -> None:
     """Raises unless ``source``'s ``field`` equals this run's. Generators may differ in their
-    decoding (the same network), and with ``gains_noise`` an exported one may lack the noise
-    inputs this run adds (their scales start at 0)."""
+    decoding (the same network), and with ``gains_zeroed`` an exported one may lack the noise
+    inputs and residual blocks this run adds (both start at 0, so the network computes what it
+    did)."""
     if field == "generator":
-        noise = theirs.noise_injection or (gains_noise and ours.noise_injection)
-        theirs = dataclasses.replace(theirs, decoding=ours.decoding, noise_injection=noise)
+        noise = theirs.noise_injection or (gains_zeroed and ours.noise_injection)
+        blocks = theirs.residual_blocks or (ours.residual_blocks if gains_zeroed else ())
+        theirs = dataclasses.replace(theirs, decoding=ours.decoding, noise_injection=noise,
+                                     residual_blocks=blocks)
     if theirs != ours:
         raise ValueError(
             f"{source}: its {field} is {theirs}, this run's is {ours}; init_from needs the same networks"

@@ -105,7 +105,8 @@ def test_report_regenerates_the_figures_and_tells_the_runs_optimum(study, monkey
         # The same optimum, posterior mean, interval, region and edge warnings as the run printed.
         labels = ", ".join(f"{k} {v:.4f}" for k, v in best["labels"].items())
         assert f"**Optimum**: {labels}; observed {best['objective']:.4g}" in section
-        for line in describe(best["recommendation"]).splitlines():
+        assert " Wh/kg (95 %); not distinguishable" in section  # the shortfall bound, with its unit
+        for line in describe(best["recommendation"], "Wh/kg").splitlines():
             assert line.replace("ON THE EDGE:", "**ON THE EDGE**:") in section
         assert f"| porosity (measured) | {best['properties']['porosity']:.4g} |" in section
         assert f"| specific energy [Wh/kg] | {best['cell']['specific_energy_wh_kg']:.4g} |" in section

@@ -123,3 +123,34 @@ def test_noise_inputs_start_silent_and_then_shape_the_output_periodically(params
     crop = generator_logits(scaled, NOISY, z, labels, output_shape=(8, 16, 6))
     whole = generator_logits(scaled, NOISY, z, labels)
     np.testing.assert_allclose(crop, whole[:, :8, :16, :6], rtol=1e-5, atol=1e-5)
+
+
+DEEP = GeneratorConfig(latent_channels=3, channels=(4, 4), residual_blocks=(2, 1))
+
+
+def test_residual_blocks_start_as_the_identity_and_then_change_the_output(params):
+    deep = init_generator(DEEP, jax.random.PRNGKey(0))
+    blocks = {k for k in deep["params"] if k.startswith("res")}
+    assert blocks == {"res0_0a", "res0_0b", "res0_1a", "res0_1b", "res1_0a", "res1_0b"}
+    # The other parameters from the plain network: the same function at the start.
+    merged = {"params": {**deep["params"], **params["params"]}}
+    z = jax.random.normal(jax.random.PRNGKey(9), (2, 2, 2, 2, 3))
+    labels = jnp.array([[0.5, 0.5, 0.5], [0.1, 0.9, 0.3]])
+    plain = generator_apply(params, CONFIG, z, labels)
+    np.testing.assert_allclose(generator_apply(merged, DEEP, z, labels), plain, atol=1e-6)
+    moved = jax.tree_util.tree_map_with_path(
+        lambda path, p: p + 0.1 if "res1_0b" in jax.tree_util.keystr(path) else p, merged
+    )
+    out = generator_logits(moved, DEEP, z, labels)
+    assert float(jnp.abs(jax.nn.softmax(out, axis=-1) - plain).max()) > 0.01
+    # Still a periodic, translation-equivariant network whose crop is the whole's corner.
+    rolled = generator_logits(moved, DEEP, jnp.roll(z, 1, axis=2), labels)
+    np.testing.assert_allclose(rolled, jnp.roll(out, DEEP.upsample_factor, axis=2), atol=1e-5)
+    crop = generator_logits(moved, DEEP, z, labels, output_shape=(8, 4, 6))
+    np.testing.assert_allclose(crop, out[:, :8, :4, :6], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("blocks", [(1, 1, 1), (-1,), (0.5,)])
+def test_residual_blocks_refuse_a_count_per_stage_that_is_not_one(blocks):
+    with pytest.raises(ValueError, match="residual_blocks"):
+        GeneratorConfig(latent_channels=3, channels=(4, 4), residual_blocks=blocks)

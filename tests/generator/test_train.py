@@ -332,6 +332,31 @@ def test_train_cli_adds_noise_inputs_and_decoding_to_an_exported_generator(
     assert resumed.info["train_config"]["tau_weight"] != 5
 
 
+def test_residual_blocks_join_an_exported_generator_keeping_its_output(
+    tiny_dataset, tiny_run, tmp_path, capsys
+):
+    from jaxmicro.cli import main
+    from jaxmicro.generator import generator_apply
+
+    exported = load_generator(tiny_run / "generator")
+    deep = TINY.replace(generator=dataclasses.replace(TINY.generator, residual_blocks=(1,)))
+    state = _initial_state_from(tiny_run / "generator", deep, init_train_state(deep))[0]
+    assert set(state.g_params["params"]) - set(exported.params["params"]) == {"res0_0a", "res0_0b"}
+    z = jax.random.normal(jax.random.PRNGKey(0), (2, 1, 1, 1, TINY.generator.latent_channels))
+    labels = np.array([[0.4, 0.4, 0.4], [0.9, 0.1, 0.5]], np.float32)
+    np.testing.assert_allclose(
+        generator_apply(state.g_params, deep.generator, z, labels),
+        generator_apply(exported.params, exported.config, z, labels), atol=1e-6,
+    )
+    out = tmp_path / "deep"
+    args = ["train", "--data", str(tiny_dataset.root), "--out", str(out), "--config", "tiny", "--steps", "1"]
+    assert main([*args, "--init-from", str(tiny_run / "generator"), "--residual-blocks", "1"]) == 0
+    assert load_generator(out / "generator").config.residual_blocks == (1,)
+    capsys.readouterr()
+    assert main([*args[:4], str(tmp_path / "bad"), "--residual-blocks", "one"]) != 0
+    assert "--residual-blocks takes whole counts" in capsys.readouterr().err
+
+
 HOLD_LOCK = (
     "import sys\nfrom jaxmicro._files import run_lock\n"
     "with run_lock(sys.argv[1], '.jaxmicro.lock'):\n    print('locked', flush=True)\n    sys.stdin.read()\n"
