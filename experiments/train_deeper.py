@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     recipe, _ = read_run_json(Path(args.source))
     blocks = tuple(int(v) for v in args.residual_blocks.split(","))
-    network = dataclasses.replace(recipe.generator, residual_blocks=blocks if any(blocks) else ())
+    network = dataclasses.replace(recipe.generator, residual_blocks=blocks)
     config = recipe.replace(generator=network, steps=args.steps, checkpoint_every=100, png_every=0)
     train(load_dataset(args.data), args.out, config, init_from=Path(args.source) / "generator")
 

@@ -96,13 +96,15 @@ class GeneratorConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
-        object.__setattr__(self, "residual_blocks", tuple(self.residual_blocks))
-        blocks = self.residual_blocks
+        blocks = tuple(self.residual_blocks)
         if len(blocks) > len(self.channels) or any(not isinstance(b, int) or b < 0 for b in blocks):
             raise ValueError(
                 f"residual_blocks needs at most one whole count >= 0 per hidden stage "
                 f"({len(self.channels)}), got {blocks}"
             )
+        while blocks and blocks[-1] == 0:  # one spelling per network: (1, 0, 0) is (1,)
+            blocks = blocks[:-1]
+        object.__setattr__(self, "residual_blocks", blocks)
         if self.latent_channels < 1 or not self.channels or min(self.channels) < 1:
             raise ValueError(f"GeneratorConfig needs positive widths, got {self}")
         if self.norm not in ("film", "none"):

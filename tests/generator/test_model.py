@@ -154,3 +154,7 @@ def test_residual_blocks_start_as_the_identity_and_then_change_the_output(params
 def test_residual_blocks_refuse_a_count_per_stage_that_is_not_one(blocks):
     with pytest.raises(ValueError, match="residual_blocks"):
         GeneratorConfig(latent_channels=3, channels=(4, 4), residual_blocks=blocks)
+    assert GeneratorConfig(latent_channels=3, channels=(4, 4), residual_blocks=[1, 0]) == GeneratorConfig(
+        latent_channels=3, channels=(4, 4), residual_blocks=(1,)
+    )
+    assert GeneratorConfig(latent_channels=3, channels=(4, 4), residual_blocks=(0, 0)).residual_blocks == ()
