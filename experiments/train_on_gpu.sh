@@ -15,6 +15,7 @@
 # particles, docs/generator.md), carry only the data and set PRESET: the run starts on the
 # device (its checkpoints are too big to carry; `default`'s generator alone is ~16x `small`'s):
 #   mkdir -p gpu_start && cp -r data/wide64 gpu_start/data; command: PRESET=default bash experiments/train_on_gpu.sh
+# EXTRA adds flags to a fresh run's `jaxmicro train`, e.g. EXTRA="--residual-blocks 1,1,1".
 # Then call the device tool's `run` with
 #   command: bash experiments/train_on_gpu.sh
 #   carry:   [".whl", "gpu_start"]
@@ -50,6 +51,8 @@ rm -rf "$RUN"
 if [ -n "${PRESET:-}" ]; then
     train=(--config "$PRESET" --checkpoint-every 100 --stats-weight 100 --tau-weight 100 --aux-temperature 0.2
            --ema-decay 0.998 --lineal-weight 10 --erosion-weight 100 --euler-weight 100)
+    read -r -a extra <<< "${EXTRA:-}"
+    train+=("${extra[@]}")
 else
     [ -f "$SRC/run/run.json" ] || { echo "no run folder at $SRC/run (see the preparation above)" >&2; exit 1; }
     cp -r "$SRC/run" "$RUN"
