@@ -2,10 +2,13 @@
 latent noise every 8 output voxels (``--latent-every 8``: 2 hidden stages of 64/32 channels,
 train latent 8^3) or every 16 (``--latent-every 16``: the shipped 64/32/16, train latent 4^3,
 the control). Issue 26: does a latent cell smaller than the simulator's 13-voxel particles let
-the small network draw particles? (docs/generator.md, stop 36.)
+the small network draw particles? (docs/generator.md, stop 36.) With ``--seeds-per-cell 2``,
+the network also sees a random marked point pattern (``GeneratorConfig.seeds_per_cell``): does
+a structured noise with the particles' density let it? (stop 39.)
 
     python experiments/train_fine_latent.py runs/f8 6000 --latent-every 8
     python experiments/train_fine_latent.py runs/c16 6000 --latent-every 16
+    python experiments/train_fine_latent.py runs/s2 6000 --latent-every 16 --seeds-per-cell 2
     jaxmicro train --data data/wide64 --out runs/f8 --resume --steps 8000   # continue either
 
 Resumable through ``jaxmicro train --resume`` (the run folder keeps its config). One XLA thread
@@ -29,11 +32,12 @@ def main() -> None:
     parser.add_argument("out", help="new run folder")
     parser.add_argument("steps", type=int, help="total generator steps")
     parser.add_argument("--latent-every", type=int, choices=sorted(NETWORKS), default=8)
+    parser.add_argument("--seeds-per-cell", type=int, default=0, help="seed points per latent voxel")
     parser.add_argument("--data", default="data/wide64")
     args = parser.parse_args()
     channels, latent = NETWORKS[args.latent_every]
     config = preset("small").replace(
-        generator=GeneratorConfig(latent_channels=16, channels=channels),
+        generator=GeneratorConfig(latent_channels=16, channels=channels, seeds_per_cell=args.seeds_per_cell),
         train_latent_size=latent,
         steps=args.steps,
         checkpoint_every=100,

@@ -75,6 +75,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="extra residual blocks after each hidden stage, e.g. 1,1,0 (a new run, or one from an "
         "exported generator without them, whose output they start by keeping) [none]",
     )
+    parser.add_argument(
+        "--seeds-per-cell",
+        type=int,
+        default=None,
+        help="random seed points per latent voxel whose distance field and marks the later "
+        "stages see (a structured noise; a new run from scratch) [none]",
+    )
     common.add_decoding_argument(
         parser,
         "how the straight-through losses decode the fake volumes, and how the exported generator "
@@ -116,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.resume:
         ignored = [k for k, v in overrides.items() if v is not None and k != "steps"]
-        ignored += [k for k in ("noise_injection", "decoding", "residual_blocks") if getattr(args, k)]
+        network_flags = ("noise_injection", "decoding", "residual_blocks", "seeds_per_cell")
+        ignored += [k for k in network_flags if getattr(args, k)]
         if ignored:
             flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
             print(
@@ -131,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
         network.update({"decoding": args.decoding} if args.decoding else {})
         if args.residual_blocks:
             network["residual_blocks"] = _counts(args.residual_blocks)
+        if args.seeds_per_cell is not None:
+            network["seeds_per_cell"] = args.seeds_per_cell
         config = config.replace(generator=dataclasses.replace(config.generator, **network))
     result = train(load_dataset(args.data), out, config, resume=args.resume, init_from=args.init_from)
     print(

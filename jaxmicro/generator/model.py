@@ -21,6 +21,7 @@ Labels enter both networks as constant channels: each unit label ``l`` (see
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import flax.linen as nn
@@ -131,9 +132,11 @@ class Generator3D(nn.Module):
     def __call__(
         self, z: jax.Array, labels_unit: jax.Array, output_shape: tuple[int, int, int] | None = None
     ) -> jax.Array:
-        x, noise = _split_latent(z, self.config)
+        x, noise, seeds = _split_latent(z, self.config)
         widths = (*self.config.channels, N_PHASES)
         for index, width in enumerate(widths):
+            if index > 0 and seeds is not None:
+                x = jnp.concatenate([x, seed_fields(seeds, 2**index)], axis=-1)
             conv = LabelledConv(8 * width, name=f"conv{index}")
             if index == len(widths) - 1 and output_shape is not None:
                 # Nothing normalises the last stage over the volume, so it can compute just the
@@ -158,10 +161,13 @@ class Generator3D(nn.Module):
         return x
 
 
-def _split_latent(z: jax.Array, config: GeneratorConfig) -> tuple[jax.Array, list[jax.Array]]:
+def _split_latent(
+    z: jax.Array, config: GeneratorConfig
+) -> tuple[jax.Array, list[jax.Array], jax.Array | None]:
     """The latent ``(n, lz, ly, lx, latent_input_channels)`` -> the coarse latent ``(n, lz, ly,
-    lx, latent_channels)`` and one single-channel noise field per hidden stage, at that stage's
-    output resolution (``(n, 2**(i+1) lz, ..., 1)``, its channels moved to space)."""
+    lx, latent_channels)``, one single-channel noise field per hidden stage, at that stage's
+    output resolution (``(n, 2**(i+1) lz, ..., 1)``, its channels moved to space), and the seed
+    channels ``(n, lz, ly, lx, 4 * seeds_per_cell)`` (``None`` without seeds)."""
     x = z[..., : config.latent_channels]
     fields, start = [], config.latent_channels
     for stage, width in enumerate(config.noise_channels):
@@ -170,7 +176,51 @@ def _split_latent(z: jax.Array, config: GeneratorConfig) -> tuple[jax.Array, lis
             field = depth_to_space(field)
         fields.append(field)
         start += width
-    return x, fields
+    seeds = z[..., start:] if config.seeds_per_cell else None
+    return x, fields, seeds
+
+
+def seed_fields(seed_latent: jax.Array, per_voxel: int) -> jax.Array:
+    """The seed points' fields at ``per_voxel`` voxels per latent voxel along each axis.
+
+    Each latent voxel holds ``k = seed_latent.shape[-1] // 4`` points: channels ``3i..3i+2`` are
+    point ``i``'s coordinates in the voxel (standard normal, mapped to uniform on ``[0, 1)``
+    by the normal CDF), channels ``3k + i`` its mark. The nearest point to any position lies in
+    its own latent voxel or one of the 26 around it (periodic), which bounds the search.
+
+    Args:
+        seed_latent: ``(n, lz, ly, lx, 4k)`` standard-normal seed channels.
+        per_voxel: output voxels per latent voxel along each axis.
+
+    Returns:
+        ``(n, lz * per_voxel, ly * per_voxel, lx * per_voxel, 2)``: the distance from each voxel
+        centre to the nearest point [latent voxels] and that point's mark.
+    """
+    n, a, b, c, channels = seed_latent.shape
+    k = channels // 4
+    seed_latent = jax.lax.stop_gradient(seed_latent)
+    position = jax.scipy.stats.norm.cdf(seed_latent[..., : 3 * k]).reshape(n, a, b, c, k, 3)
+    mark = seed_latent[..., 3 * k :]
+    positions, marks = [], []
+    for offset in itertools.product((-1, 0, 1), repeat=3):
+        shift = tuple(-o for o in offset)
+        positions.append(jnp.roll(position, shift, axis=(1, 2, 3)) + jnp.asarray(offset, position.dtype))
+        marks.append(jnp.roll(mark, shift, axis=(1, 2, 3)))
+    positions = jnp.concatenate(positions, axis=-2)  # (n, a, b, c, 27k, 3), in the voxel's frame
+    marks = jnp.concatenate(marks, axis=-1)  # (n, a, b, c, 27k)
+    centre = (jnp.arange(per_voxel, dtype=position.dtype) + 0.5) / per_voxel
+    squared = sum(
+        (centre.reshape(shape)[..., None] - positions[:, :, :, :, None, None, None, :, axis]) ** 2
+        for axis, shape in enumerate(((-1, 1, 1), (1, -1, 1), (1, 1, -1)))
+    )  # (n, a, b, c, p, p, p, 27k)
+    nearest = jnp.argmin(squared, axis=-1)
+    distance = jnp.sqrt(jnp.min(squared, axis=-1))
+    mark = jnp.take_along_axis(
+        jnp.broadcast_to(marks[:, :, :, :, None, None, None, :], squared.shape), nearest[..., None], axis=-1
+    )[..., 0]
+    fields = jnp.stack([distance, mark], axis=-1)  # (n, a, b, c, p, p, p, 2)
+    fields = fields.transpose(0, 1, 4, 2, 5, 3, 6, 7)
+    return fields.reshape(n, a * per_voxel, b * per_voxel, c * per_voxel, 2)
 
 
 def _film(x: jax.Array, labels_unit: jax.Array, width: int, name: str) -> jax.Array:

@@ -3,6 +3,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy.stats import norm
 
 from jaxmicro.generator import (
     GeneratorConfig,
@@ -12,7 +13,7 @@ from jaxmicro.generator import (
     init_critics,
     init_generator,
 )
-from jaxmicro.generator.model import LabelledConv, critic_apply, depth_to_space, label_channels
+from jaxmicro.generator.model import LabelledConv, critic_apply, depth_to_space, label_channels, seed_fields
 
 CONFIG = GeneratorConfig(latent_channels=3, channels=(4, 4))
 
@@ -158,3 +159,57 @@ def test_residual_blocks_refuse_a_count_per_stage_that_is_not_one(blocks):
         latent_channels=3, channels=(4, 4), residual_blocks=(1,)
     )
     assert GeneratorConfig(latent_channels=3, channels=(4, 4), residual_blocks=(0, 0)).residual_blocks == ()
+
+
+SEEDED = GeneratorConfig(latent_channels=3, channels=(4, 4), seeds_per_cell=2)
+
+
+def _brute_force_seed_fields(seed_latent: np.ndarray, per_voxel: int) -> np.ndarray:
+    """Distance to the nearest of all seed points (periodic minimum image) and its mark."""
+    a, b, c, channels = seed_latent.shape
+    k = channels // 4
+    cells = np.stack(np.meshgrid(np.arange(a), np.arange(b), np.arange(c), indexing="ij"), -1)
+    points = (cells[..., None, :] + norm.cdf(seed_latent[..., : 3 * k]).reshape(a, b, c, k, 3)).reshape(-1, 3)
+    marks = seed_latent[..., 3 * k :].reshape(-1)
+    box = np.array([a, b, c], float)
+    centres = [(np.arange(n * per_voxel) + 0.5) / per_voxel for n in (a, b, c)]
+    grid = np.stack(np.meshgrid(*centres, indexing="ij"), -1)
+    delta = np.abs(grid.reshape(-1, 1, 3) - points[None])
+    distance = np.sqrt((np.minimum(delta, box - delta) ** 2).sum(-1))
+    nearest = distance.argmin(-1)
+    shape = (a * per_voxel, b * per_voxel, c * per_voxel)
+    return np.stack([distance.min(-1).reshape(shape), marks[nearest].reshape(shape)], -1)
+
+
+@pytest.mark.parametrize("latent", [(3, 3, 3), (2, 3, 4)])
+def test_seed_fields_are_the_distance_to_the_nearest_periodic_seed_and_its_mark(latent):
+    seed_latent = np.asarray(jax.random.normal(jax.random.PRNGKey(4), (1, *latent, 8)))
+    fields = np.asarray(seed_fields(jnp.asarray(seed_latent), 4))[0]
+    expected = _brute_force_seed_fields(seed_latent[0], 4)
+    np.testing.assert_allclose(fields[..., 0], expected[..., 0], atol=1e-5)
+    # Ties between two points are measure-zero: the marks agree voxel by voxel.
+    np.testing.assert_array_equal(fields[..., 1], expected[..., 1].astype(np.float32))
+    # Two points per unit cell: no voxel is further than one cell diagonal from a point.
+    assert 0.0 < fields[..., 0].max() < np.sqrt(3)
+
+
+def test_seeded_generator_draws_from_the_seeds_and_stays_periodic():
+    assert SEEDED.latent_input_channels == 3 + 8
+    seeded = init_generator(SEEDED, jax.random.PRNGKey(0))
+    # conv1 and conv2 see 2 more feature channels than the hidden widths (4).
+    assert seeded["params"]["conv1"]["kernel"].shape[3] == 4 + 2 + 6
+    z = jax.random.normal(jax.random.PRNGKey(9), (1, 2, 2, 2, SEEDED.latent_input_channels))
+    labels = jnp.full((1, 3), 0.5)
+    out = generator_logits(seeded, SEEDED, z, labels)
+    other_seeds = z.at[..., 3:].set(jax.random.normal(jax.random.PRNGKey(10), z[..., 3:].shape))
+    assert float(jnp.abs(generator_logits(seeded, SEEDED, other_seeds, labels) - out).max()) > 0.01
+    rolled = generator_logits(seeded, SEEDED, jnp.roll(z, 1, axis=3), labels)
+    np.testing.assert_allclose(rolled, jnp.roll(out, SEEDED.upsample_factor, axis=3), atol=1e-5)
+    crop = generator_logits(seeded, SEEDED, z, labels, output_shape=(8, 16, 6))
+    np.testing.assert_allclose(crop, out[:, :8, :16, :6], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("count", [-1, 1.5, True])
+def test_seeds_per_cell_refuses_what_is_not_a_count(count):
+    with pytest.raises(ValueError, match="seeds_per_cell"):
+        GeneratorConfig(seeds_per_cell=count)

@@ -357,6 +357,28 @@ def test_residual_blocks_join_an_exported_generator_keeping_its_output(
     assert "--residual-blocks takes whole counts" in capsys.readouterr().err
 
 
+def test_a_seeded_generator_trains_exports_and_generates_from_the_cli(
+    tiny_dataset, tiny_run, tmp_path, capsys
+):
+    from jaxmicro.cli import main
+    from jaxmicro.generator import generate
+
+    out = tmp_path / "seeded"
+    args = ["train", "--data", str(tiny_dataset.root), "--out", str(out), "--config", "tiny", "--steps", "1"]
+    assert main([*args, "--seeds-per-cell", "1"]) == 0
+    seeded = load_generator(out / "generator")
+    assert seeded.config.seeds_per_cell == 1
+    labels = np.array([[0.93, 0.35, 0.5]])
+    first, again = (generate(seeded, labels, shape=(16, 16, 16), seed=3).volume for _ in range(2))
+    assert first.shape == (1, 16, 16, 16) and np.array_equal(first, again)
+    # A network without the seed channels cannot be continued with them: one line, no traceback.
+    capsys.readouterr()
+    bad = [*args[:4], str(tmp_path / "bad"), *args[5:], "--seeds-per-cell", "1"]
+    assert main([*bad, "--init-from", str(tiny_run / "generator")]) != 0
+    err = capsys.readouterr().err
+    assert "init_from needs the same networks" in err and "Traceback" not in err
+
+
 HOLD_LOCK = (
     "import sys\nfrom jaxmicro._files import run_lock\n"
     "with run_lock(sys.argv[1], '.jaxmicro.lock'):\n    print('locked', flush=True)\n    sys.stdin.read()\n"
