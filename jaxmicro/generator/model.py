@@ -199,26 +199,24 @@ def seed_fields(seed_latent: jax.Array, per_voxel: int) -> jax.Array:
     n, a, b, c, channels = seed_latent.shape
     k = channels // 4
     seed_latent = jax.lax.stop_gradient(seed_latent)
-    position = jax.scipy.stats.norm.cdf(seed_latent[..., : 3 * k]).reshape(n, a, b, c, k, 3)
-    mark = seed_latent[..., 3 * k :]
-    positions, marks = [], []
+    position = jax.scipy.stats.norm.cdf(seed_latent[..., : 3 * k]).reshape(n, a, b, c, 1, 1, 1, k, 3)
+    mark = seed_latent[..., 3 * k :].reshape(n, a, b, c, 1, 1, 1, k)
+    centre = (jnp.arange(per_voxel, dtype=position.dtype) + 0.5) / per_voxel
+    axes = [centre.reshape(shape) for shape in ((-1, 1, 1, 1), (1, -1, 1, 1), (1, 1, -1, 1))]
+    # A running minimum over the 27 neighbouring latent voxels: memory of one voxel's points at
+    # a time, not of all 27 (a 512^3 volume's fields stay a few GB).
+    best = jnp.full((n, a, b, c, per_voxel, per_voxel, per_voxel), jnp.inf, position.dtype)
+    best_mark = jnp.zeros_like(best)
     for offset in itertools.product((-1, 0, 1), repeat=3):
         shift = tuple(-o for o in offset)
-        positions.append(jnp.roll(position, shift, axis=(1, 2, 3)) + jnp.asarray(offset, position.dtype))
-        marks.append(jnp.roll(mark, shift, axis=(1, 2, 3)))
-    positions = jnp.concatenate(positions, axis=-2)  # (n, a, b, c, 27k, 3), in the voxel's frame
-    marks = jnp.concatenate(marks, axis=-1)  # (n, a, b, c, 27k)
-    centre = (jnp.arange(per_voxel, dtype=position.dtype) + 0.5) / per_voxel
-    squared = sum(
-        (centre.reshape(shape)[..., None] - positions[:, :, :, :, None, None, None, :, axis]) ** 2
-        for axis, shape in enumerate(((-1, 1, 1), (1, -1, 1), (1, 1, -1)))
-    )  # (n, a, b, c, p, p, p, 27k)
-    nearest = jnp.argmin(squared, axis=-1)
-    distance = jnp.sqrt(jnp.min(squared, axis=-1))
-    mark = jnp.take_along_axis(
-        jnp.broadcast_to(marks[:, :, :, :, None, None, None, :], squared.shape), nearest[..., None], axis=-1
-    )[..., 0]
-    fields = jnp.stack([distance, mark], axis=-1)  # (n, a, b, c, p, p, p, 2)
+        points = jnp.roll(position, shift, axis=(1, 2, 3))  # the neighbour's points, its frame
+        squared = sum((axes[i] - (points[..., i] + offset[i])) ** 2 for i in range(3))
+        nearest = jnp.argmin(squared, axis=-1)[..., None]
+        marks = jnp.broadcast_to(jnp.roll(mark, shift, axis=(1, 2, 3)), squared.shape)
+        closer = jnp.min(squared, axis=-1) < best
+        best = jnp.where(closer, jnp.min(squared, axis=-1), best)
+        best_mark = jnp.where(closer, jnp.take_along_axis(marks, nearest, axis=-1)[..., 0], best_mark)
+    fields = jnp.stack([jnp.sqrt(best), best_mark], axis=-1)  # (n, a, b, c, p, p, p, 2)
     fields = fields.transpose(0, 1, 4, 2, 5, 3, 6, 7)
     return fields.reshape(n, a * per_voxel, b * per_voxel, c * per_voxel, 2)
 
