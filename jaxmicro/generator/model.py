@@ -249,6 +249,21 @@ class SliceCritic(nn.Module):
         return jnp.mean(x, axis=(1, 2, 3))
 
 
+def add_seed_inputs(params: Params, config: GeneratorConfig) -> Params:
+    """The parameters of a generator without seed points (``config.seeds_per_cell == 0``)
+    widened to take them: zero kernel rows for the two seed-field channels of every stage after
+    the first, so the network computes what it did (and learns to use them in training)."""
+    layers = dict(params["params"])
+    for index in range(1, len(config.channels) + 1):
+        conv = dict(layers[f"conv{index}"])
+        kernel = conv["kernel"]
+        width = kernel.shape[3] - 2 * 3  # feature rows, then the 6 label rows
+        rows = jnp.zeros((*kernel.shape[:3], 2, kernel.shape[4]), kernel.dtype)
+        conv["kernel"] = jnp.concatenate([kernel[:, :, :, :width], rows, kernel[:, :, :, width:]], axis=3)
+        layers[f"conv{index}"] = conv
+    return {"params": layers}
+
+
 def init_generator(config: GeneratorConfig, key: jax.Array) -> Params:
     """Initial generator parameters (independent of the latent size)."""
     z = jnp.zeros((1, 1, 1, 1, config.latent_input_channels), jnp.float32)

@@ -65,7 +65,14 @@ from jaxmicro.generator.losses import (
     two_point_loss,
     volume_fraction_loss,
 )
-from jaxmicro.generator.model import Params, critic_apply, generator_apply, init_critics, init_generator
+from jaxmicro.generator.model import (
+    Params,
+    add_seed_inputs,
+    critic_apply,
+    generator_apply,
+    init_critics,
+    init_generator,
+)
 from jaxmicro.generator.slices import SliceBank, build_slice_bank, real_slices, volume_slices
 
 
@@ -364,8 +371,10 @@ def _initial_state_from(
             ) from None
         _check_same(source, "generator", generator.config, config.generator, gains_zeroed=True)
         params = jax.tree_util.tree_map(jnp.asarray, generator.params)
-        # Noise inputs or residual blocks added to a trained network start at 0 (this run's
-        # fresh ones), so at step 0 it computes what it did.
+        if config.generator.seeds_per_cell and not generator.config.seeds_per_cell:
+            params = add_seed_inputs(params, generator.config)
+        # Noise inputs, residual blocks or seed inputs added to a trained network start at 0
+        # (this run's fresh ones), so at step 0 it computes what it did.
         params = {"params": {**like.g_params["params"], **params["params"]}}
         provenance = {"generator": str(source.resolve()), "step": int(generator.info.get("steps", 0))}
         return like._replace(g_params=params, g_ema=params), provenance, dict(generator.label_normalisation)
@@ -383,13 +392,14 @@ def _initial_state_from(
 def _check_same(source: Path, field: str, theirs: Any, ours: Any, gains_zeroed: bool = False) -> None:
     """Raises unless ``source``'s ``field`` equals this run's. Generators may differ in their
     decoding (the same network), and with ``gains_zeroed`` an exported one may lack the noise
-    inputs and residual blocks this run adds (both start at 0, so the network computes what it
+    inputs, residual blocks and seed inputs this run adds (both start at 0, so the network computes what it
     did)."""
     if field == "generator":
         noise = theirs.noise_injection or (gains_zeroed and ours.noise_injection)
         blocks = theirs.residual_blocks or (ours.residual_blocks if gains_zeroed else ())
+        seeds = theirs.seeds_per_cell or (ours.seeds_per_cell if gains_zeroed else 0)
         theirs = dataclasses.replace(theirs, decoding=ours.decoding, noise_injection=noise,
-                                     residual_blocks=blocks)
+                                     residual_blocks=blocks, seeds_per_cell=seeds)
     if theirs != ours:
         raise ValueError(
             f"{source}: its {field} is {theirs}, this run's is {ours}; init_from needs the same networks"

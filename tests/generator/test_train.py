@@ -357,11 +357,11 @@ def test_residual_blocks_join_an_exported_generator_keeping_its_output(
     assert "--residual-blocks takes whole counts" in capsys.readouterr().err
 
 
-def test_a_seeded_generator_trains_exports_and_generates_from_the_cli(
+def test_seed_inputs_train_from_scratch_or_join_an_exported_generator_keeping_its_output(
     tiny_dataset, tiny_run, tmp_path, capsys
 ):
     from jaxmicro.cli import main
-    from jaxmicro.generator import generate
+    from jaxmicro.generator import generate, generator_apply
 
     out = tmp_path / "seeded"
     args = ["train", "--data", str(tiny_dataset.root), "--out", str(out), "--config", "tiny", "--steps", "1"]
@@ -371,10 +371,23 @@ def test_a_seeded_generator_trains_exports_and_generates_from_the_cli(
     labels = np.array([[0.93, 0.35, 0.5]])
     first, again = (generate(seeded, labels, shape=(16, 16, 16), seed=3).volume for _ in range(2))
     assert first.shape == (1, 16, 16, 16) and np.array_equal(first, again)
-    # A network without the seed channels cannot be continued with them: one line, no traceback.
+    # Joined to a network without them, the seed inputs start silent: the same output at step 0.
+    exported = load_generator(tiny_run / "generator")
+    config = TINY.replace(generator=dataclasses.replace(TINY.generator, seeds_per_cell=2))
+    state = _initial_state_from(tiny_run / "generator", config, init_train_state(config))[0]
+    z = jax.random.normal(jax.random.PRNGKey(0), (2, 1, 1, 1, config.generator.latent_input_channels))
+    unit = np.array([[0.4, 0.4, 0.4], [0.9, 0.1, 0.5]], np.float32)
+    np.testing.assert_allclose(
+        generator_apply(state.g_params, config.generator, z, unit),
+        generator_apply(exported.params, exported.config, z[..., : TINY.generator.latent_channels], unit),
+        atol=1e-6,
+    )
+    joined = [*args[:4], str(tmp_path / "joined"), *args[5:], "--seeds-per-cell", "2"]
+    assert main([*joined, "--init-from", str(tiny_run / "generator")]) == 0
+    # Another count of seeds than the exported network's cannot: one line, no traceback.
     capsys.readouterr()
-    bad = [*args[:4], str(tmp_path / "bad"), *args[5:], "--seeds-per-cell", "1"]
-    assert main([*bad, "--init-from", str(tiny_run / "generator")]) != 0
+    bad = [*args[:4], str(tmp_path / "bad"), *args[5:], "--seeds-per-cell", "2"]
+    assert main([*bad, "--init-from", str(out / "generator")]) != 0
     err = capsys.readouterr().err
     assert "init_from needs the same networks" in err and "Traceback" not in err
 
