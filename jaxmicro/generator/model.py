@@ -213,8 +213,9 @@ def seed_fields(seed_latent: jax.Array, per_voxel: int) -> jax.Array:
         squared = sum((axes[i] - (points[..., i] + offset[i])) ** 2 for i in range(3))
         nearest = jnp.argmin(squared, axis=-1)[..., None]
         marks = jnp.broadcast_to(jnp.roll(mark, shift, axis=(1, 2, 3)), squared.shape)
-        closer = jnp.min(squared, axis=-1) < best
-        best = jnp.where(closer, jnp.min(squared, axis=-1), best)
+        closest = jnp.take_along_axis(squared, nearest, axis=-1)[..., 0]
+        closer = closest < best
+        best = jnp.where(closer, closest, best)
         best_mark = jnp.where(closer, jnp.take_along_axis(marks, nearest, axis=-1)[..., 0], best_mark)
     fields = jnp.stack([jnp.sqrt(best), best_mark], axis=-1)  # (n, a, b, c, p, p, p, 2)
     fields = fields.transpose(0, 1, 4, 2, 5, 3, 6, 7)
@@ -254,10 +255,9 @@ def add_seed_inputs(params: Params, config: GeneratorConfig) -> Params:
     widened to take them: zero kernel rows for the two seed-field channels of every stage after
     the first, so the network computes what it did (and learns to use them in training)."""
     layers = dict(params["params"])
-    for index in range(1, len(config.channels) + 1):
+    for index, width in enumerate(config.channels, start=1):
         conv = dict(layers[f"conv{index}"])
-        kernel = conv["kernel"]
-        width = kernel.shape[3] - 2 * 3  # feature rows, then the 6 label rows
+        kernel = conv["kernel"]  # rows: the previous stage's `width` features, then the labels
         rows = jnp.zeros((*kernel.shape[:3], 2, kernel.shape[4]), kernel.dtype)
         conv["kernel"] = jnp.concatenate([kernel[:, :, :, :width], rows, kernel[:, :, :, width:]], axis=3)
         layers[f"conv{index}"] = conv

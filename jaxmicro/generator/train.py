@@ -392,7 +392,7 @@ def _initial_state_from(
 def _check_same(source: Path, field: str, theirs: Any, ours: Any, gains_zeroed: bool = False) -> None:
     """Raises unless ``source``'s ``field`` equals this run's. Generators may differ in their
     decoding (the same network), and with ``gains_zeroed`` an exported one may lack the noise
-    inputs, residual blocks and seed inputs this run adds (both start at 0, so the network computes what it
+    inputs, residual blocks and seed inputs this run adds (all start at 0, so the network computes what it
     did)."""
     if field == "generator":
         noise = theirs.noise_injection or (gains_zeroed and ours.noise_injection)

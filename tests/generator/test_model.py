@@ -98,6 +98,17 @@ def test_critics_score_each_slice():
     np.testing.assert_allclose(single[0], scores[2], rtol=1e-5)
 
 
+def _assert_periodic_and_croppable(params, config, z, labels, axis, crop_shape):
+    """Rolling the latent by one voxel along ``axis`` rolls the logits by the upsampling factor,
+    and a crop computed alone is the whole volume's corner."""
+    out = generator_logits(params, config, z, labels)
+    rolled = generator_logits(params, config, jnp.roll(z, 1, axis=axis), labels)
+    np.testing.assert_allclose(rolled, jnp.roll(out, config.upsample_factor, axis=axis), atol=1e-5)
+    crop = generator_logits(params, config, z, labels, output_shape=crop_shape)
+    corner = tuple(slice(0, n) for n in crop_shape)
+    np.testing.assert_allclose(crop, out[(slice(None), *corner)], rtol=1e-5, atol=1e-5)
+
+
 NOISY = GeneratorConfig(latent_channels=3, channels=(4, 4), noise_injection=True)
 
 
@@ -119,11 +130,7 @@ def test_noise_inputs_start_silent_and_then_shape_the_output_periodically(params
     other_noise = z.at[..., 3:].set(jax.random.normal(jax.random.PRNGKey(10), z[..., 3:].shape))
     assert float(jnp.abs(generator_apply(scaled, NOISY, other_noise, labels) - out).max()) > 0.01
     # Each noise field moves with its latent voxel: rolling the latent rolls the output.
-    rolled = generator_apply(scaled, NOISY, jnp.roll(z, 1, axis=1), labels)
-    np.testing.assert_allclose(rolled, jnp.roll(out, NOISY.upsample_factor, axis=1), atol=1e-5)
-    crop = generator_logits(scaled, NOISY, z, labels, output_shape=(8, 16, 6))
-    whole = generator_logits(scaled, NOISY, z, labels)
-    np.testing.assert_allclose(crop, whole[:, :8, :16, :6], rtol=1e-5, atol=1e-5)
+    _assert_periodic_and_croppable(scaled, NOISY, z, labels, axis=1, crop_shape=(8, 16, 6))
 
 
 DEEP = GeneratorConfig(latent_channels=3, channels=(4, 4), residual_blocks=(2, 1))
@@ -145,10 +152,7 @@ def test_residual_blocks_start_as_the_identity_and_then_change_the_output(params
     out = generator_logits(moved, DEEP, z, labels)
     assert float(jnp.abs(jax.nn.softmax(out, axis=-1) - plain).max()) > 0.01
     # Still a periodic, translation-equivariant network whose crop is the whole's corner.
-    rolled = generator_logits(moved, DEEP, jnp.roll(z, 1, axis=2), labels)
-    np.testing.assert_allclose(rolled, jnp.roll(out, DEEP.upsample_factor, axis=2), atol=1e-5)
-    crop = generator_logits(moved, DEEP, z, labels, output_shape=(8, 4, 6))
-    np.testing.assert_allclose(crop, out[:, :8, :4, :6], rtol=1e-5, atol=1e-5)
+    _assert_periodic_and_croppable(moved, DEEP, z, labels, axis=2, crop_shape=(8, 4, 6))
 
 
 @pytest.mark.parametrize("blocks", [(1, 1, 1), (-1,), (0.5,)])
@@ -203,10 +207,7 @@ def test_seeded_generator_draws_from_the_seeds_and_stays_periodic():
     out = generator_logits(seeded, SEEDED, z, labels)
     other_seeds = z.at[..., 3:].set(jax.random.normal(jax.random.PRNGKey(10), z[..., 3:].shape))
     assert float(jnp.abs(generator_logits(seeded, SEEDED, other_seeds, labels) - out).max()) > 0.01
-    rolled = generator_logits(seeded, SEEDED, jnp.roll(z, 1, axis=3), labels)
-    np.testing.assert_allclose(rolled, jnp.roll(out, SEEDED.upsample_factor, axis=3), atol=1e-5)
-    crop = generator_logits(seeded, SEEDED, z, labels, output_shape=(8, 16, 6))
-    np.testing.assert_allclose(crop, out[:, :8, :16, :6], rtol=1e-5, atol=1e-5)
+    _assert_periodic_and_croppable(seeded, SEEDED, z, labels, axis=3, crop_shape=(8, 16, 6))
 
 
 @pytest.mark.parametrize("count", [-1, 1.5, True])
