@@ -4,11 +4,14 @@ train latent 8^3) or every 16 (``--latent-every 16``: the shipped 64/32/16, trai
 the control). Issue 26: does a latent cell smaller than the simulator's 13-voxel particles let
 the small network draw particles? (docs/generator.md, stop 36.) With ``--seeds-per-cell 2``,
 the network also sees a random marked point pattern (``GeneratorConfig.seeds_per_cell``): does
-a structured noise with the particles' density let it? (stop 39.)
+a structured noise with the particles' density let it? (stop 39.) With ``--particles-per-cell
+4`` the AM is drawn as explicit relaxed particles whose law the network learns
+(``GeneratorConfig.particles_per_cell``; stop 40).
 
     python experiments/train_fine_latent.py runs/f8 6000 --latent-every 8
     python experiments/train_fine_latent.py runs/c16 6000 --latent-every 16
     python experiments/train_fine_latent.py runs/s2 6000 --latent-every 16 --seeds-per-cell 2
+    python experiments/train_fine_latent.py runs/p4 3000 --latent-every 16 --particles-per-cell 4
     jaxmicro train --data data/wide64 --out runs/f8 --resume --steps 8000   # continue either
 
 Resumable through ``jaxmicro train --resume`` (the run folder keeps its config). One XLA thread
@@ -33,11 +36,17 @@ def main() -> None:
     parser.add_argument("steps", type=int, help="total generator steps")
     parser.add_argument("--latent-every", type=int, choices=sorted(NETWORKS), default=8)
     parser.add_argument("--seeds-per-cell", type=int, default=0, help="seed points per latent voxel")
+    parser.add_argument(
+        "--particles-per-cell", type=int, default=0, help="drawn AM particle candidates per latent voxel"
+    )
     parser.add_argument("--data", default="data/wide64")
     args = parser.parse_args()
     channels, latent = NETWORKS[args.latent_every]
     config = preset("small").replace(
-        generator=GeneratorConfig(latent_channels=16, channels=channels, seeds_per_cell=args.seeds_per_cell),
+        generator=GeneratorConfig(
+            latent_channels=16, channels=channels, seeds_per_cell=args.seeds_per_cell,
+            particles_per_cell=args.particles_per_cell,
+        ),
         train_latent_size=latent,
         steps=args.steps,
         checkpoint_every=100,

@@ -82,6 +82,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="random seed points per latent voxel whose distance field and marks the later "
         "stages see (a structured noise; a new run from scratch) [none]",
     )
+    parser.add_argument(
+        "--particles-per-cell",
+        type=int,
+        default=None,
+        help="draw the AM as explicit particles, this many candidates per latent voxel, whose "
+        "size, count and flattening the network learns from the labels (a new run from "
+        "scratch; 4 for the 16-voxel latent cell) [none: the network draws the AM]",
+    )
     common.add_decoding_argument(
         parser,
         "how the straight-through losses decode the fake volumes, and how the exported generator "
@@ -123,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.resume:
         ignored = [k for k, v in overrides.items() if v is not None and k != "steps"]
-        network_flags = ("noise_injection", "decoding", "residual_blocks", "seeds_per_cell")
+        network_flags = (
+            "noise_injection", "decoding", "residual_blocks", "seeds_per_cell", "particles_per_cell"
+        )
         ignored += [k for k in network_flags if getattr(args, k)]
         if ignored:
             flags = ", ".join("--" + k.replace("_", "-") for k in ignored)
@@ -139,8 +149,9 @@ def run(args: argparse.Namespace) -> int:
         network.update({"decoding": args.decoding} if args.decoding else {})
         if args.residual_blocks:
             network["residual_blocks"] = _counts(args.residual_blocks)
-        if args.seeds_per_cell is not None:
-            network["seeds_per_cell"] = args.seeds_per_cell
+        for name in ("seeds_per_cell", "particles_per_cell"):
+            if getattr(args, name) is not None:
+                network[name] = getattr(args, name)
         config = config.replace(generator=dataclasses.replace(config.generator, **network))
     result = train(load_dataset(args.data), out, config, resume=args.resume, init_from=args.init_from)
     print(

@@ -93,6 +93,14 @@ class GeneratorConfig:
             particles (an NMC particle of 13 voxels' diameter fills about one 16-voxel latent
             cell at AM volume fraction 0.35-0.65), which the convolutions can turn into
             particles instead of placing them from a smooth coarse latent (docs/generator.md).
+        particles_per_cell: candidate AM particles per latent voxel (0: none, the AM is the
+            network's). With ``k > 0`` the AM is drawn as a union of spheroids: ``k``
+            candidates per latent voxel (``5k`` more latent channels), thinned, sized and
+            flattened by a learnt function of the labels, relaxed so they touch rather than
+            merge (:mod:`~jaxmicro.generator.particles`); every stage after the first sees
+            their distance field, and the last places pore and CBD around them. Four
+            candidates per 16-voxel latent cell cover the 1-2 particles of 13 voxels'
+            diameter an electrode has there.
     """
 
     latent_channels: int = 16
@@ -103,6 +111,7 @@ class GeneratorConfig:
     decoding: str = "argmax"
     residual_blocks: tuple[int, ...] = ()
     seeds_per_cell: int = 0
+    particles_per_cell: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -122,9 +131,10 @@ class GeneratorConfig:
         if not isinstance(self.noise_injection, bool):
             raise ValueError(f"noise_injection must be True or False, got {self.noise_injection!r}")
         check_decoding(self.decoding)
-        count = self.seeds_per_cell
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ValueError(f"seeds_per_cell must be a whole number >= 0, got {self.seeds_per_cell!r}")
+        for name in ("seeds_per_cell", "particles_per_cell"):
+            count = getattr(self, name)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ValueError(f"{name} must be a whole number >= 0, got {count!r}")
         if self.label_encoding != "pair":
             raise ValueError(f"label_encoding must be 'pair', got {self.label_encoding!r}")
 
@@ -148,7 +158,8 @@ class GeneratorConfig:
         """Channels of the latent noise volume the network takes: ``latent_channels`` plus the
         noise fields of :attr:`noise_channels` and the seed points of :attr:`seeds_per_cell`
         (3 coordinates and a mark each)."""
-        return self.latent_channels + sum(self.noise_channels) + 4 * self.seeds_per_cell
+        return (self.latent_channels + sum(self.noise_channels) + 4 * self.seeds_per_cell
+                + 5 * self.particles_per_cell)
 
 
 @dataclasses.dataclass(frozen=True)

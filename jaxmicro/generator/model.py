@@ -28,7 +28,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxmicro.data.phases import N_PHASES
+from jaxmicro.data.phases import AM, N_PHASES
+from jaxmicro.generator import particles as particle_model
 from jaxmicro.generator.config import GeneratorConfig
 
 Params = Any
@@ -38,6 +39,14 @@ NOISE_GAIN = 10.0
 2018, arXiv:1710.10196): Adam moves a parameter by about the learning rate per step whatever
 its size, so at 1e-4 a scale starting at 0 would need ~10^4 steps to reach the unit size of
 the normalised activations; with the gain it needs ~10^3."""
+
+PARTICLE_EDGE_VOXELS = 0.5
+"""Width [output voxels] over which the AM logit of drawn particles changes by 1: a sharp edge
+(a voxel is AM to probability 0.88 one voxel inside a particle's surface)."""
+
+PARTICLE_INPUT_SCALE_VOXELS = 4.0
+"""The stages see ``tanh(distance / 4 voxels)`` of the drawn particles: the surface region,
+where films and necks of CBD form, at full resolution, the far field clipped."""
 
 
 def label_pair(labels_unit: jax.Array) -> jax.Array:
@@ -132,11 +141,14 @@ class Generator3D(nn.Module):
     def __call__(
         self, z: jax.Array, labels_unit: jax.Array, output_shape: tuple[int, int, int] | None = None
     ) -> jax.Array:
-        x, noise, seeds = _split_latent(z, self.config)
+        x, noise, seeds, points = _split_latent(z, self.config)
+        drawn = None if points is None else self._particles(points, labels_unit)
         widths = (*self.config.channels, N_PHASES)
         for index, width in enumerate(widths):
             if index > 0 and seeds is not None:
                 x = jnp.concatenate([x, seed_fields(seeds, 2**index)], axis=-1)
+            if index > 0 and drawn is not None:
+                x = jnp.concatenate([x, self._particle_channel(drawn, 2**index)], axis=-1)
             conv = LabelledConv(8 * width, name=f"conv{index}")
             if index == len(widths) - 1 and output_shape is not None:
                 # Nothing normalises the last stage over the volume, so it can compute just the
@@ -158,16 +170,44 @@ class Generator3D(nn.Module):
                     h = LabelledConv(width, kernel_init="lecun", name=f"{name}a")(x, labels_unit)
                     h = nn.leaky_relu(h, 0.2)
                     x = x + LabelledConv(width, kernel_init="zeros", name=f"{name}b")(h, labels_unit)
+        if drawn is not None:
+            x = self._with_particle_logit(x, drawn)
         return x
+
+    def _particles(self, points: jax.Array, labels_unit: jax.Array):
+        """The drawn particles: relaxed positions, radii and flattening (:mod:`particles`)."""
+        law = nn.Dense(len(particle_model.LAW_FIELDS), kernel_init=nn.initializers.zeros_init(),
+                       name="particle_law")(label_pair(labels_unit))
+        law = jnp.asarray(particle_model.INITIAL_LAW) + NOISE_GAIN * law
+        positions, radius_marks, keep_marks = particle_model.split_points(jax.lax.stop_gradient(points))
+        radii, log_flattening = particle_model.particle_law(law, radius_marks, keep_marks)
+        return particle_model.relax(positions, radii, log_flattening), radii, log_flattening
+
+    def _particle_channel(self, drawn, per_voxel: int) -> jax.Array:
+        """The particles' distance field at a stage's input, in output voxels, softly clipped."""
+        distance = particle_model.particle_distance(*drawn, per_voxel)
+        return jnp.tanh(distance * self.config.upsample_factor / PARTICLE_INPUT_SCALE_VOXELS)
+
+    def _with_particle_logit(self, logits: jax.Array, drawn) -> jax.Array:
+        """The AM logit is the particles' distance field [output voxels] over
+        :data:`PARTICLE_EDGE_VOXELS` (negative outside); inside a particle the other phases'
+        logits fall at the same rate, so the convolutions place pore and CBD around the
+        particles, not in them."""
+        distance = particle_model.particle_distance(*drawn, self.config.upsample_factor)
+        distance = distance[:, : logits.shape[1], : logits.shape[2], : logits.shape[3]]
+        distance = distance * self.config.upsample_factor / PARTICLE_EDGE_VOXELS
+        others = logits + jnp.minimum(distance, 0.0)
+        return jnp.concatenate([others[..., :AM], -distance, others[..., AM + 1 :]], axis=-1)
 
 
 def _split_latent(
     z: jax.Array, config: GeneratorConfig
-) -> tuple[jax.Array, list[jax.Array], jax.Array | None]:
+) -> tuple[jax.Array, list[jax.Array], jax.Array | None, jax.Array | None]:
     """The latent ``(n, lz, ly, lx, latent_input_channels)`` -> the coarse latent ``(n, lz, ly,
     lx, latent_channels)``, one single-channel noise field per hidden stage, at that stage's
-    output resolution (``(n, 2**(i+1) lz, ..., 1)``, its channels moved to space), and the seed
-    channels ``(n, lz, ly, lx, 4 * seeds_per_cell)`` (``None`` without seeds)."""
+    output resolution (``(n, 2**(i+1) lz, ..., 1)``, its channels moved to space), the seed
+    channels ``(n, lz, ly, lx, 4 * seeds_per_cell)`` and the particle channels ``(n, lz, ly,
+    lx, 5 * particles_per_cell)`` (``None`` without them)."""
     x = z[..., : config.latent_channels]
     fields, start = [], config.latent_channels
     for stage, width in enumerate(config.noise_channels):
@@ -176,8 +216,10 @@ def _split_latent(
             field = depth_to_space(field)
         fields.append(field)
         start += width
-    seeds = z[..., start:] if config.seeds_per_cell else None
-    return x, fields, seeds
+    end = start + 4 * config.seeds_per_cell
+    seeds = z[..., start:end] if config.seeds_per_cell else None
+    points = z[..., end:] if config.particles_per_cell else None
+    return x, fields, seeds, points
 
 
 def seed_fields(seed_latent: jax.Array, per_voxel: int) -> jax.Array:

@@ -392,6 +392,26 @@ def test_seed_inputs_train_from_scratch_or_join_an_exported_generator_keeping_it
     assert "init_from needs the same networks" in err and "Traceback" not in err
 
 
+
+def test_drawn_particles_train_from_scratch_export_and_generate(tiny_dataset, tiny_run, tmp_path, capsys):
+    from jaxmicro.cli import main
+    from jaxmicro.generator import generate
+
+    out = tmp_path / "drawn"
+    args = ["train", "--data", str(tiny_dataset.root), "--out", str(out), "--config", "tiny", "--steps", "1"]
+    assert main([*args, "--particles-per-cell", "1"]) == 0
+    drawn = load_generator(out / "generator")
+    assert drawn.config.particles_per_cell == 1 and "particle_law" in drawn.params["params"]
+    labels = np.array([[0.93, 0.35, 0.5]])
+    first, again = (generate(drawn, labels, shape=(16, 16, 16), seed=3).volume for _ in range(2))
+    assert first.shape == (1, 16, 16, 16) and np.array_equal(first, again)
+    # An exported network that draws its own AM cannot start one that draws particles.
+    capsys.readouterr()
+    bad = [*args[:4], str(tmp_path / "bad"), *args[5:], "--particles-per-cell", "1"]
+    assert main([*bad, "--init-from", str(tiny_run / "generator")]) != 0
+    err = capsys.readouterr().err
+    assert "init_from needs the same networks" in err and "Traceback" not in err
+
 HOLD_LOCK = (
     "import sys\nfrom jaxmicro._files import run_lock\n"
     "with run_lock(sys.argv[1], '.jaxmicro.lock'):\n    print('locked', flush=True)\n    sys.stdin.read()\n"
