@@ -12,6 +12,10 @@
   (FiLM). The generator is translation-equivariant on a torus: the output edge is the latent
   edge times ``upsample_factor``, and the output is periodic on all faces (a non-periodic
   volume is a crop of it, which the last stage can compute alone).
+* With ``config.particles_per_cell``, the AM is not the network's: it is drawn as explicit
+  relaxed particles whose law (size, count, flattening) is a learnt function of the labels
+  (:mod:`jaxmicro.generator.particles`); every stage after the first sees their distance field
+  and the last stage's AM logit is that field, so the convolutions place the pore and the CBD.
 * :class:`SliceCritic`: a 2-D slice (one-hot or soft phases) + labels -> a WGAN score. There is
   one critic per volume axis (calendered electrodes are anisotropic).
 
@@ -178,7 +182,7 @@ class Generator3D(nn.Module):
         """The drawn particles: relaxed positions, radii and flattening (:mod:`particles`)."""
         law = nn.Dense(len(particle_model.LAW_FIELDS), kernel_init=nn.initializers.zeros_init(),
                        name="particle_law")(label_pair(labels_unit))
-        law = jnp.asarray(particle_model.INITIAL_LAW) + NOISE_GAIN * law
+        law = jnp.asarray(particle_model.INITIAL_LAW) + particle_model.LAW_GAIN * law
         positions, radius_marks, keep_marks = particle_model.split_points(jax.lax.stop_gradient(points))
         radii, log_flattening = particle_model.particle_law(law, radius_marks, keep_marks)
         return particle_model.relax(positions, radii, log_flattening), radii, log_flattening

@@ -46,6 +46,13 @@ INITIAL_LAW = (-0.9, -1.2, 0.0, 0.0)
 with 16 voxels per latent voxel, the size of an NMC particle at 0.75 um), log-radius spread
 ``softplus(-1.2) = 0.26``, half the candidates kept, no flattening. Training moves them."""
 
+LAW_GAIN = 100.0
+"""Run-time multiplier of the law's parameters (an equalised learning rate, as
+:data:`~jaxmicro.generator.model.NOISE_GAIN`): Adam moves a parameter by about the learning rate
+per step, 1e-4, and the law has to move by about 1 (the kept fraction from the AM of one label
+to another's) within a few hundred steps; with a gain of 10 it had moved by 0.04 after 100
+steps (stop 40)."""
+
 MAX_DRIFT = 0.45
 """How far [latent voxels] relaxation may move a point outside its own latent voxel: a
 particle of radius up to ``1 - MAX_DRIFT`` latent voxels stays inside the 27 voxels searched."""
