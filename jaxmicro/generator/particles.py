@@ -53,9 +53,11 @@ per step, 1e-4, and the law has to move by about 1 (the kept fraction from the A
 to another's) within a few hundred steps; with a gain of 10 it had moved by 0.04 after 100
 steps (stop 40)."""
 
-MAX_DRIFT = 0.45
-"""How far [latent voxels] relaxation may move a point outside its own latent voxel: a
-particle of radius up to ``1 - MAX_DRIFT`` latent voxels stays inside the 27 voxels searched."""
+MAX_DRIFT = 0.25
+"""How far [latent voxels] relaxation may move a point outside its own latent voxel. With the
+radius cap of :func:`particle_law` (largest semi-axis ``1 - MAX_DRIFT``) every particle lies
+inside the 27 latent voxels searched, so none is drawn with a flat face (stop 40 saw flat-faced
+blocks before the cap, when the learnt radius spread sent the largest particles past it)."""
 
 
 def split_points(point_latent: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -74,7 +76,7 @@ def particle_law(law: jax.Array, radius_marks: jax.Array, keep_marks: jax.Array,
 
     A candidate is kept when its keep mark falls below the kept fraction ``sigmoid(keep_logit)``
     (a logistic step of ``sharpness``, so the count is differentiable); a dropped candidate
-    gets radius 0.
+    gets radius 0. Radii are capped so that the largest semi-axis is ``1 - MAX_DRIFT``.
 
     Returns:
         ``radii`` ``(n, a, b, c, k)`` [latent voxels] and ``log_flattening`` ``(n,)``.
@@ -82,6 +84,8 @@ def particle_law(law: jax.Array, radius_marks: jax.Array, keep_marks: jax.Array,
     log_radius, spread, keep_logit, log_flattening = (law[:, i] for i in range(4))
     expand = (slice(None), *(None,) * (radius_marks.ndim - 1))
     radius = jnp.exp(log_radius[expand] + jax.nn.softplus(spread)[expand] * radius_marks)
+    stretch = jnp.maximum(jnp.exp(log_flattening), jnp.exp(-log_flattening / 2))
+    radius = jnp.minimum(radius, (1.0 - MAX_DRIFT) / stretch[expand])
     kept = jax.nn.sigmoid(sharpness * (jax.nn.sigmoid(keep_logit)[expand] - keep_marks))
     return radius * kept, log_flattening
 

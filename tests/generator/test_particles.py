@@ -67,6 +67,22 @@ def test_a_flattened_particle_keeps_its_volume_and_is_thinner_through_plane():
     assert extent[-0.4] == pytest.approx((0.6 * np.exp(-0.4), 0.6 * np.exp(0.2)), abs=1 / 32)
 
 
+
+@pytest.mark.parametrize("log_flattening", [0.0, -0.5])
+def test_the_largest_particle_at_the_drift_bound_is_drawn_whole(log_flattening):
+    # One candidate of a huge radius mark, moved as far out of its latent voxel as relaxation
+    # may: capped, it still lies inside the 27 latent voxels searched (no flat face).
+    positions = jnp.full((1, 3, 3, 3, 1, 3), 0.5).at[0, 1, 1, 1, 0].set(1.0 + particles.MAX_DRIFT)
+    marks = jnp.zeros((1, 3, 3, 3, 1)).at[0, 1, 1, 1, 0].set(10.0)
+    law = jnp.array([[np.log(0.3), 0.0, 20.0, log_flattening]])
+    radii, flattening = particles.particle_law(law, marks, jnp.zeros((1, 3, 3, 3, 1)))
+    radii = radii * jnp.zeros((1, 3, 3, 3, 1)).at[0, 1, 1, 1, 0].set(1.0)  # only that particle
+    stretch = max(np.exp(log_flattening), np.exp(-log_flattening / 2))
+    assert float(radii.max()) * stretch == pytest.approx(1 - particles.MAX_DRIFT, rel=1e-5)
+    inside = np.asarray(particles.particle_distance(positions, radii, flattening, 16))[0, ..., 0] < 0
+    whole = 4 / 3 * np.pi * float(radii.max()) ** 3 * 16**3  # [voxels of 1/16 latent voxel]
+    assert inside.sum() == pytest.approx(whole, rel=0.03)
+
 def test_relaxation_separates_overlapping_particles_and_leaves_separate_ones():
     # Two particles of radius 0.3 whose centres are 0.2 apart, in the middle of a 4^3 latent.
     positions = jnp.full((1, 4, 4, 4, 2, 3), 0.5).at[:, 1, 1, 1, 0, 0].set(0.4).at[:, 1, 1, 1, 1, 0].set(0.6)
