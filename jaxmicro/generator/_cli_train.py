@@ -96,6 +96,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "is decoded: the argmax, or at the labels' phase fractions (a new run) [argmax]",
     )
     parser.add_argument(
+        "--law-lr-scale",
+        type=float,
+        default=None,
+        help="learning rate of the drawn particles' law relative to the generator's, 0: frozen "
+        "(with --particles-per-cell; e.g. 0.1 to fine-tune) [1]",
+    )
+    parser.add_argument(
         "--ema-decay", type=float, default=None, help="EMA decay of the exported weights, 0: none [preset's]"
     )
 
@@ -128,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         "tau_weight": args.tau_weight,
         "aux_temperature": args.aux_temperature,
         "ema_decay": args.ema_decay,
+        "law_lr_scale": args.law_lr_scale,
     }
     if args.resume:
         ignored = [k for k, v in overrides.items() if v is not None and k != "steps"]

@@ -128,6 +128,14 @@ class StepMetrics(NamedTuple):
 
 def _optimisers(config: TrainConfig) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
     g_tx = optax.adam(config.lr_generator, b1=config.adam_b1, b2=config.adam_b2)
+    if config.law_lr_scale != 1.0:  # only then: other runs keep their optimiser state's layout
+        law = optax.adam(config.lr_generator * config.law_lr_scale, b1=config.adam_b1, b2=config.adam_b2)
+        g_tx = optax.multi_transform(
+            {"law": law, "rest": g_tx},
+            lambda params: jax.tree_util.tree_map_with_path(
+                lambda path, _: "law" if "particle_law" in jax.tree_util.keystr(path) else "rest", params
+            ),
+        )
     d_tx = optax.adam(config.lr_critic, b1=config.adam_b1, b2=config.adam_b2)
     return g_tx, d_tx
 

@@ -83,6 +83,30 @@ def test_the_narrow_range_checkpoint_loads_with_the_legacy_normalisation():
     assert generator.unit_labels(np.array([0.93, 0.35, 0.25])) == pytest.approx([0.5, 0.5, 0.25])
 
 
+
+def test_the_particle_checkpoint_draws_particles_of_an_electrode_s_size():
+    """checkpoints/particles (a source checkout's; stop 40's explicit-particle generator at step
+    1200, not the default): loads, and its learnt law gives NMC-sized particles."""
+    import jax.numpy as jnp
+
+    from jaxmicro.generator import generate, particles
+    from jaxmicro.generator.model import label_pair
+
+    path = default_checkpoint_path().parent / "particles"
+    if not (path / "generator.json").is_file():
+        pytest.skip("checkpoints/particles is not in this checkout (a wheel carries only the default)")
+    generator = load_generator(path)
+    assert generator.config.particles_per_cell == 4 and generator.config.upsample_factor == 16
+    unit = generator.unit_labels(np.array([[0.85, 0.4, 0.5], [0.98, 0.2, 1.0]]))
+    law = generator.params["params"]["particle_law"]
+    law = jnp.asarray(particles.INITIAL_LAW) + particles.LAW_GAIN * (
+        label_pair(jnp.asarray(unit, jnp.float32)) @ law["kernel"] + law["bias"]
+    )
+    mean_radius_voxels = np.exp(np.asarray(law[:, 0])) * 16
+    assert np.all((mean_radius_voxels > 5) & (mean_radius_voxels < 10))  # simulator: 6.7 voxels
+    volume = generate(generator, [0.915, 0.4, 0.5], shape=(32, 32, 32), seed=0).volume[0]
+    assert 0.35 < float(np.mean(volume == 1)) < 0.7
+
 @pytest.mark.parametrize(
     ("edit", "match"),
     [

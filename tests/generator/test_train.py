@@ -405,6 +405,17 @@ def test_drawn_particles_train_from_scratch_export_and_generate(tiny_dataset, ti
     labels = np.array([[0.93, 0.35, 0.5]])
     first, again = (generate(drawn, labels, shape=(16, 16, 16), seed=3).volume for _ in range(2))
     assert first.shape == (1, 16, 16, 16) and np.array_equal(first, again)
+    # law_lr_scale 0 freezes the law (a fine-tune of the rest); the default moves it.
+    frozen, moved = tmp_path / "frozen", tmp_path / "moved"
+    start_from = ["--init-from", str(out / "generator"), "--steps", "2", "--particles-per-cell", "1"]
+    assert main([*args[:4], str(frozen), *args[5:], *start_from, "--law-lr-scale", "0"]) == 0
+    assert main([*args[:4], str(moved), *args[5:], *start_from]) == 0
+    start = drawn.params["params"]
+    for run, changes in ((frozen, False), (moved, True)):
+        params = load_generator(run / "generator").params["params"]
+        assert not np.allclose(params["conv0"]["kernel"], start["conv0"]["kernel"])
+        same = np.array_equal(params["particle_law"]["bias"], start["particle_law"]["bias"])
+        assert same != changes, run
     # An exported network that draws its own AM cannot start one that draws particles.
     capsys.readouterr()
     bad = [*args[:4], str(tmp_path / "bad"), *args[5:], "--particles-per-cell", "1"]
