@@ -154,8 +154,7 @@ def particle_distance(
         over all points [latent voxels]; negative inside a particle.
     """
     n, a, b, c, k, _ = positions.shape
-    scale = jnp.exp(jnp.stack([-log_flattening, log_flattening / 2, log_flattening / 2], axis=-1))
-    scale = scale.reshape(n, 1, 1, 1, 1, 1, 3)
+    scale = _metric(log_flattening, 7)  # (n, 1, 1, 1, 1, 1, 3)
     # Every latent voxel's 27 k candidates, in its own frame and the sphere metric.
     offsets = list(itertools.product((-1, 0, 1), repeat=3))
     candidates = jnp.concatenate(
