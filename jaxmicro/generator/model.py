@@ -197,9 +197,11 @@ class Generator3D(nn.Module):
         :data:`PARTICLE_EDGE_VOXELS` (negative outside); inside a particle the other phases'
         logits fall at the same rate, so the convolutions place pore and CBD around the
         particles, not in them."""
-        distance = particle_model.particle_distance(*drawn, self.config.upsample_factor)
+        factor = self.config.upsample_factor
+        crop = tuple(-(-n // factor) for n in logits.shape[1:4])  # latent voxels behind the output
+        distance = particle_model.particle_distance(*drawn, factor, latent_shape=crop)
         distance = distance[:, : logits.shape[1], : logits.shape[2], : logits.shape[3]]
-        distance = distance * self.config.upsample_factor / PARTICLE_EDGE_VOXELS
+        distance = distance * factor / PARTICLE_EDGE_VOXELS
         others = logits + jnp.minimum(distance, 0.0)
         return jnp.concatenate([others[..., :AM], -distance, others[..., AM + 1 :]], axis=-1)
 

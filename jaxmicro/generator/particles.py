@@ -139,7 +139,11 @@ def relax(positions: jax.Array, radii: jax.Array, log_flattening: jax.Array, swe
 
 
 def particle_distance(
-    positions: jax.Array, radii: jax.Array, log_flattening: jax.Array, per_voxel: int
+    positions: jax.Array,
+    radii: jax.Array,
+    log_flattening: jax.Array,
+    per_voxel: int,
+    latent_shape: tuple[int, int, int] | None = None,
 ) -> jax.Array:
     """The particles' distance-like field at ``per_voxel`` voxels per latent voxel per axis.
 
@@ -148,12 +152,15 @@ def particle_distance(
         radii: ``(n, a, b, c, k)`` [latent voxels]; 0 for a dropped candidate.
         log_flattening: ``(n,)``.
         per_voxel: output voxels per latent voxel along each axis.
+        latent_shape: draw only the first ``latent_shape`` latent voxels (a crop; every
+            particle still counts) [all].
 
     Returns:
         ``(n, a * per_voxel, b * per_voxel, c * per_voxel, 1)``: ``min_p (d_phi(x, c_p) - r_p)``
-        over all points [latent voxels]; negative inside a particle.
+        over all points [latent voxels]; negative inside a particle. With ``latent_shape``,
+        ``a, b, c`` are its sizes.
     """
-    n, a, b, c, k, _ = positions.shape
+    n, _, _, _, k, _ = positions.shape
     scale = _metric(log_flattening, 7)  # (n, 1, 1, 1, 1, 1, 3)
     # Every latent voxel's 27 k candidates, in its own frame and the sphere metric.
     offsets = list(itertools.product((-1, 0, 1), repeat=3))
@@ -161,6 +168,10 @@ def particle_distance(
         [_neighbours(positions, o) + jnp.asarray(o, positions.dtype) for o in offsets], axis=-2
     )[:, :, :, :, None] * scale  # (n, a, b, c, 1, 27k, 3)
     candidate_radii = jnp.concatenate([_neighbours(radii, o) for o in offsets], axis=-1)[:, :, :, :, None]
+    if latent_shape is not None:  # the crop's latent voxels only, each with all its candidates
+        window = (slice(None), *(slice(0, size) for size in latent_shape))
+        candidates, candidate_radii = candidates[window], candidate_radii[window]
+    a, b, c = candidates.shape[1:4]
     centre = (jnp.arange(per_voxel, dtype=positions.dtype) + 0.5) / per_voxel
     grid = jnp.stack(jnp.meshgrid(centre, centre, centre, indexing="ij"), axis=-1).reshape(-1, 1, 3)
     grid = grid * scale  # (n, 1, 1, 1, p^3, 1, 3)
