@@ -157,8 +157,9 @@ class GeneratorConfig:
     @property
     def latent_input_channels(self) -> int:
         """Channels of the latent noise volume the network takes: ``latent_channels`` plus the
-        noise fields of :attr:`noise_channels` and the seed points of :attr:`seeds_per_cell`
-        (3 coordinates and a mark each)."""
+        noise fields of :attr:`noise_channels`, the seed points of :attr:`seeds_per_cell`
+        (3 coordinates and a mark each) and the particle candidates of
+        :attr:`particles_per_cell` (3 coordinates, a radius mark and a keep mark each)."""
         return (self.latent_channels + sum(self.noise_channels) + 4 * self.seeds_per_cell
                 + 5 * self.particles_per_cell)
 
