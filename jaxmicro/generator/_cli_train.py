@@ -90,6 +90,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "size, count and flattening the network learns from the labels (a new run from "
         "scratch; 4 for the 16-voxel latent cell) [none: the network draws the AM]",
     )
+    parser.add_argument(
+        "--cbd-films",
+        action="store_true",
+        help="with --particles-per-cell: the CBD logit also follows a learnt film-and-neck score "
+        "of the gaps to the nearest two particles (a new run, or one from an exported particle "
+        "generator without it, whose output it starts by keeping)",
+    )
     common.add_decoding_argument(
         parser,
         "how the straight-through losses decode the fake volumes, and how the exported generator "
@@ -140,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         ignored = [k for k, v in overrides.items() if v is not None and k != "steps"]
         network_flags = (
-            "noise_injection", "decoding", "residual_blocks", "seeds_per_cell", "particles_per_cell"
+            "noise_injection", "decoding", "residual_blocks", "seeds_per_cell", "particles_per_cell",
+            "cbd_films",
         )
         ignored += [k for k in network_flags if getattr(args, k)]
         if ignored:
@@ -154,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
     config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
     if not args.resume:
         network = {"noise_injection": True} if args.noise_injection else {}
+        network.update({"cbd_films": True} if args.cbd_films else {})
         network.update({"decoding": args.decoding} if args.decoding else {})
         if args.residual_blocks:
             network["residual_blocks"] = _counts(args.residual_blocks)

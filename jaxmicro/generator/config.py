@@ -102,6 +102,11 @@ class GeneratorConfig:
             their distance field, and the last places pore and CBD around them. Four
             candidates per 16-voxel latent cell cover the 1-2 particles of 13 voxels'
             diameter an electrode has there.
+        cbd_films: with drawn particles, the last stage's CBD logit also falls linearly with
+            the gaps to the nearest and second-nearest particle, at a learnt label-dependent
+            rate and neck weight (the film-and-neck score of the simulator and of binder
+            placement by capillarity); a half-resolution convolution cannot place films one
+            voxel thick on its own. It starts at 0, so a trained network computes what it did.
     """
 
     latent_channels: int = 16
@@ -113,6 +118,7 @@ class GeneratorConfig:
     residual_blocks: tuple[int, ...] = ()
     seeds_per_cell: int = 0
     particles_per_cell: int = 0
+    cbd_films: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -129,8 +135,11 @@ class GeneratorConfig:
             raise ValueError(f"GeneratorConfig needs positive widths, got {self}")
         if self.norm not in ("film", "none"):
             raise ValueError(f"norm must be 'film' or 'none', got {self.norm!r}")
-        if not isinstance(self.noise_injection, bool):
-            raise ValueError(f"noise_injection must be True or False, got {self.noise_injection!r}")
+        for name in ("noise_injection", "cbd_films"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.cbd_films and not self.particles_per_cell:
+            raise ValueError("cbd_films needs drawn particles: set particles_per_cell (e.g. 4)")
         check_decoding(self.decoding)
         for name in ("seeds_per_cell", "particles_per_cell"):
             count = getattr(self, name)

@@ -15,7 +15,8 @@
 * With ``config.particles_per_cell``, the AM is not the network's: it is drawn as explicit
   relaxed particles whose law (size, count, flattening) is a learnt function of the labels
   (:mod:`jaxmicro.generator.particles`); every stage after the first sees their distance field
-  and the last stage's AM logit is that field, so the convolutions place the pore and the CBD.
+  and the last stage's AM logit is that field, so the convolutions place the pore and the CBD
+  (with ``config.cbd_films``, helped by a learnt film-and-neck term on the CBD logit).
 * :class:`SliceCritic`: a 2-D slice (one-hot or soft phases) + labels -> a WGAN score. There is
   one critic per volume axis (calendered electrodes are anisotropic).
 
@@ -32,7 +33,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxmicro.data.phases import AM, N_PHASES
+from jaxmicro.data.phases import AM, CBD, N_PHASES
 from jaxmicro.generator import particles as particle_model
 from jaxmicro.generator.config import GeneratorConfig
 
@@ -51,6 +52,12 @@ PARTICLE_EDGE_VOXELS = 0.5
 PARTICLE_INPUT_SCALE_VOXELS = 4.0
 """The stages see ``tanh(distance / 4 voxels)`` of the drawn particles: the surface region,
 where films and necks of CBD form, at full resolution, the far field clipped."""
+
+
+INITIAL_NECK_WEIGHT = 0.5
+"""Weight of the gap to the second-nearest particle in the CBD film score
+(``GeneratorConfig.cbd_films``) before training: the simulator's ``neck_weight``
+(:class:`~jaxmicro.data.simulator.SimulatorConfig`). Training moves it."""
 
 
 def label_pair(labels_unit: jax.Array) -> jax.Array:
@@ -175,7 +182,7 @@ class Generator3D(nn.Module):
                     h = nn.leaky_relu(h, 0.2)
                     x = x + LabelledConv(width, kernel_init="zeros", name=f"{name}b")(h, labels_unit)
         if drawn is not None:
-            x = self._with_particle_logit(x, drawn)
+            x = self._with_particle_logit(x, drawn, labels_unit)
         return x
 
     def _particles(self, points: jax.Array, labels_unit: jax.Array):
@@ -192,17 +199,29 @@ class Generator3D(nn.Module):
         distance = particle_model.particle_distance(*drawn, per_voxel)
         return jnp.tanh(distance * self.config.upsample_factor / PARTICLE_INPUT_SCALE_VOXELS)
 
-    def _with_particle_logit(self, logits: jax.Array, drawn) -> jax.Array:
+    def _with_particle_logit(self, logits: jax.Array, drawn, labels_unit: jax.Array) -> jax.Array:
         """The AM logit is the particles' distance field [output voxels] over
         :data:`PARTICLE_EDGE_VOXELS` (negative outside); inside a particle the other phases'
         logits fall at the same rate, so the convolutions place pore and CBD around the
-        particles, not in them."""
+        particles, not in them. With ``config.cbd_films`` the CBD logit also falls by
+        ``rate * (g1 + w * g2)`` with the gaps ``g1``, ``g2`` [output voxels] to the nearest and
+        second-nearest particle outside them: films on the surfaces and thicker ones in the
+        necks, at a learnt label-dependent rate (0 before training) and neck weight ``w``."""
         factor = self.config.upsample_factor
         crop = tuple(-(-n // factor) for n in logits.shape[1:4])  # latent voxels behind the output
-        distance = particle_model.particle_distance(*drawn, factor, latent_shape=crop)
-        distance = distance[:, : logits.shape[1], : logits.shape[2], : logits.shape[3]]
-        distance = distance * factor / PARTICLE_EDGE_VOXELS
+        nearest = 2 if self.config.cbd_films else 1
+        gaps = particle_model.particle_distance(*drawn, factor, latent_shape=crop, nearest=nearest)
+        gaps = gaps[:, : logits.shape[1], : logits.shape[2], : logits.shape[3]] * factor
+        distance = gaps[..., :1] / PARTICLE_EDGE_VOXELS
         others = logits + jnp.minimum(distance, 0.0)
+        if self.config.cbd_films:
+            film = nn.Dense(2, kernel_init=nn.initializers.zeros_init(), name="cbd_film_law")(
+                label_pair(labels_unit)
+            ) * particle_model.LAW_GAIN
+            rate, neck = film[:, 0], INITIAL_NECK_WEIGHT + film[:, 1]
+            outside = jnp.maximum(gaps, 0.0)
+            score = outside[..., 0] + neck[:, None, None, None] * outside[..., 1]
+            others = others.at[..., CBD].add(-rate[:, None, None, None] * score)
         return jnp.concatenate([others[..., :AM], -distance, others[..., AM + 1 :]], axis=-1)
 
 

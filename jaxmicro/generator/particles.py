@@ -53,6 +53,11 @@ per step, 1e-4, and the law has to move by about 1 (the kept fraction from the A
 to another's) within a few hundred steps; with a gain of 10 it had moved by 0.04 after 100
 steps (stop 40)."""
 
+DROPPED_RADIUS = -1.0
+"""Radius [latent voxels] of a dropped candidate: negative, so it neither pushes its neighbours
+in :func:`relax` nor is ever the nearest particle in :func:`particle_distance` (a radius of 0
+left it a point that pushed kept particles and dented the distance field in the pore)."""
+
 MAX_DRIFT = 0.25
 """How far [latent voxels] relaxation may move a point outside its own latent voxel. With the
 radius cap of :func:`particle_law` (largest semi-axis ``1 - MAX_DRIFT``) every particle lies
@@ -76,7 +81,7 @@ def particle_law(law: jax.Array, radius_marks: jax.Array, keep_marks: jax.Array,
 
     A candidate is kept when its keep mark falls below the kept fraction ``sigmoid(keep_logit)``
     (a logistic step of ``sharpness``, so the count is differentiable); a dropped candidate
-    gets radius 0. Radii are capped so that the largest semi-axis is ``1 - MAX_DRIFT``.
+    gets :data:`DROPPED_RADIUS`. Radii are capped so that the largest semi-axis is ``1 - MAX_DRIFT``.
 
     Returns:
         ``radii`` ``(n, a, b, c, k)`` [latent voxels] and ``log_flattening`` ``(n,)``.
@@ -87,7 +92,7 @@ def particle_law(law: jax.Array, radius_marks: jax.Array, keep_marks: jax.Array,
     stretch = jnp.maximum(jnp.exp(log_flattening), jnp.exp(-log_flattening / 2))
     radius = jnp.minimum(radius, (1.0 - MAX_DRIFT) / stretch[expand])
     kept = jax.nn.sigmoid(sharpness * (jax.nn.sigmoid(keep_logit)[expand] - keep_marks))
-    return radius * kept, log_flattening
+    return radius * kept + DROPPED_RADIUS * (1.0 - kept), log_flattening
 
 
 def _metric(log_flattening: jax.Array, ndim: int) -> jax.Array:
@@ -144,22 +149,27 @@ def particle_distance(
     log_flattening: jax.Array,
     per_voxel: int,
     latent_shape: tuple[int, int, int] | None = None,
+    nearest: int = 1,
 ) -> jax.Array:
     """The particles' distance-like field at ``per_voxel`` voxels per latent voxel per axis.
 
     Args:
         positions: ``(n, a, b, c, k, 3)`` [latent voxels, relative to their latent voxel].
-        radii: ``(n, a, b, c, k)`` [latent voxels]; 0 for a dropped candidate.
+        radii: ``(n, a, b, c, k)`` [latent voxels]; negative for a dropped candidate.
         log_flattening: ``(n,)``.
         per_voxel: output voxels per latent voxel along each axis.
         latent_shape: draw only the first ``latent_shape`` latent voxels (a crop; every
             particle still counts) [all].
+        nearest: 1, the gap to the nearest particle; 2, also the gap to the second-nearest
+            (small at a neck between two particles).
 
     Returns:
-        ``(n, a * per_voxel, b * per_voxel, c * per_voxel, 1)``: ``min_p (d_phi(x, c_p) - r_p)``
-        over all points [latent voxels]; negative inside a particle. With ``latent_shape``,
-        ``a, b, c`` are its sizes.
+        ``(n, a * per_voxel, b * per_voxel, c * per_voxel, nearest)``: ``min_p (d_phi(x, c_p) -
+        r_p)`` over all points [latent voxels], negative inside a particle; then the
+        second-smallest. With ``latent_shape``, ``a, b, c`` are its sizes.
     """
+    if nearest not in (1, 2):
+        raise ValueError(f"nearest must be 1 or 2, got {nearest!r}")
     n, _, _, _, k, _ = positions.shape
     scale = _metric(log_flattening, 7)  # (n, 1, 1, 1, 1, 1, 3)
     # Every latent voxel's 27 k candidates, in its own frame and the sphere metric.
@@ -179,21 +189,32 @@ def particle_distance(
     def gap(points, point_radii):
         return jnp.sqrt(jnp.sum((grid - points) ** 2, axis=-1) + 1e-8) - point_radii
 
-    # The nearest candidate is found without gradients, as a running minimum over the 27
-    # neighbouring latent voxels (memory of one voxel's k points per voxel at a time); the gap
-    # to it alone is differentiated (the gradient of a minimum), so the backward pass stores
-    # one point per voxel, not 27 k.
+    # The nearest candidates are found without gradients, as a running minimum (or pair) over
+    # the 27 neighbouring latent voxels (memory of one voxel's k points per voxel at a time);
+    # the gaps to them alone are differentiated (the gradient of a minimum), so the backward
+    # pass stores ``nearest`` points per voxel, not 27 k.
     found = jax.lax.stop_gradient((candidates, candidate_radii))
-    best = jnp.full((n, a, b, c, per_voxel**3), jnp.inf, positions.dtype)
-    nearest = jnp.zeros(best.shape, jnp.int32)
+    shape = (n, a, b, c, per_voxel**3)
+    best = [jnp.full(shape, jnp.inf, positions.dtype) for _ in range(nearest)]
+    chosen = [jnp.zeros(shape, jnp.int32) for _ in range(nearest)]
     for index in range(len(offsets)):
         part = gap(found[0][..., index * k : (index + 1) * k, :], found[1][..., index * k : (index + 1) * k])
-        closer = jnp.min(part, axis=-1) < best
-        best = jnp.where(closer, jnp.min(part, axis=-1), best)
-        nearest = jnp.where(closer, index * k + jnp.argmin(part, axis=-1), nearest)
-    nearest = nearest[..., None]
-    chosen = jnp.take_along_axis(candidates, nearest[..., None], axis=-2)  # (n, a, b, c, p^3, 1, 3)
-    chosen_radii = jnp.take_along_axis(jnp.broadcast_to(candidate_radii, (*best.shape, 27 * k)), nearest, -1)
-    best = gap(chosen, chosen_radii)[..., 0]
-    best = best.reshape(n, a, b, c, per_voxel, per_voxel, per_voxel).transpose(0, 1, 4, 2, 5, 3, 6)
-    return best.reshape(n, a * per_voxel, b * per_voxel, c * per_voxel, 1)
+        if nearest == 1:
+            closer = jnp.min(part, axis=-1) < best[0]
+            best[0] = jnp.where(closer, jnp.min(part, axis=-1), best[0])
+            chosen[0] = jnp.where(closer, index * k + jnp.argmin(part, axis=-1), chosen[0])
+            continue
+        for j in range(k):  # insert each candidate into the sorted pair
+            value, label = part[..., j], index * k + j
+            first, second = value < best[0], value < best[1]
+            best[1] = jnp.where(first, best[0], jnp.where(second, value, best[1]))
+            chosen[1] = jnp.where(first, chosen[0], jnp.where(second, label, chosen[1]))
+            best[0] = jnp.where(first, value, best[0])
+            chosen[0] = jnp.where(first, label, chosen[0])
+    chosen = jnp.stack(chosen, axis=-1)
+    points = jnp.take_along_axis(candidates, chosen[..., None], axis=-2)  # (n, a, b, c, p^3, nearest, 3)
+    point_radii = jnp.take_along_axis(jnp.broadcast_to(candidate_radii, (*shape, 27 * k)), chosen, -1)
+    best = gap(points, point_radii)
+    best = best.reshape(n, a, b, c, per_voxel, per_voxel, per_voxel, nearest)
+    best = best.transpose(0, 1, 4, 2, 5, 3, 6, 7)
+    return best.reshape(n, a * per_voxel, b * per_voxel, c * per_voxel, nearest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import jax
@@ -9,14 +10,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmicro.data.phases import AM
+from jaxmicro.data.phases import AM, CBD
 from jaxmicro.generator import particles
 from jaxmicro.generator.config import GeneratorConfig
 from jaxmicro.generator.model import generator_logits, init_generator
 
 
-def _brute_force_distance(positions, radii, log_flattening, per_voxel):
-    """``min_p (d_phi(x, c_p) - r_p)`` over every point and every periodic image of it."""
+def _brute_force_distance(positions, radii, log_flattening, per_voxel, nearest=1):
+    """``min_p (d_phi(x, c_p) - r_p)`` over every point and every periodic image of it (and the
+    second-smallest, with ``nearest=2``)."""
     a, b, c = positions.shape[:3]
     cells = np.stack(np.meshgrid(np.arange(a), np.arange(b), np.arange(c), indexing="ij"), -1)
     points = (cells[..., None, :] + positions).reshape(-1, 3)
@@ -25,11 +27,12 @@ def _brute_force_distance(positions, radii, log_flattening, per_voxel):
     scale = np.exp([-log_flattening, log_flattening / 2, log_flattening / 2])
     axes = [(np.arange(n * per_voxel) + 0.5) / per_voxel for n in (a, b, c)]
     voxels = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-    best = np.full(len(voxels), np.inf)
+    gaps = []
     for image in itertools.product((-1, 0, 1), repeat=3):
         diff = (voxels[:, None, :] - points[None, :, :] - box * np.array(image)) * scale
-        best = np.minimum(best, (np.sqrt((diff**2).sum(-1)) - r).min(-1))
-    return best.reshape(a * per_voxel, b * per_voxel, c * per_voxel)
+        gaps.append(np.sqrt((diff**2).sum(-1)) - r)
+    best = np.sort(np.concatenate(gaps, axis=-1), axis=-1)[:, :nearest]
+    return best.reshape(a * per_voxel, b * per_voxel, c * per_voxel, nearest)
 
 
 @pytest.mark.parametrize("log_flattening", [0.0, -0.3])
@@ -40,7 +43,7 @@ def test_particle_distance_is_the_periodic_union_of_spheroids(log_flattening):
     field = particles.particle_distance(
         jnp.asarray(positions)[None], jnp.asarray(radii)[None], jnp.full((1,), log_flattening), 4
     )
-    expected = _brute_force_distance(positions, radii, log_flattening, 4)
+    expected = _brute_force_distance(positions, radii, log_flattening, 4)[..., 0]
     field = np.asarray(field)[0, ..., 0]
     assert field.shape == expected.shape == (12, 8, 12)
     # The 27 neighbouring latent voxels hold every particle a voxel can be inside or near: the
@@ -49,6 +52,39 @@ def test_particle_distance_is_the_periodic_union_of_spheroids(log_flattening):
     assert near.mean() > 0.5 and (expected < 0).mean() > 0.2
     np.testing.assert_allclose(field[near], expected[near], atol=1e-5)
     assert np.all(field >= expected - 1e-5)
+
+
+@pytest.mark.parametrize("log_flattening", [0.0, -0.3])
+def test_the_second_nearest_gap_is_the_periodic_union_s_second(log_flattening):
+    positions = np.asarray(jax.random.uniform(jax.random.PRNGKey(4), (3, 3, 2, 2, 3)))
+    radii = np.asarray(jax.random.uniform(jax.random.PRNGKey(5), (3, 3, 2, 2), minval=0.1, maxval=0.45))
+    field = np.asarray(particles.particle_distance(
+        jnp.asarray(positions)[None], jnp.asarray(radii)[None], jnp.full((1,), log_flattening), 4, nearest=2
+    ))[0]
+    expected = _brute_force_distance(positions, radii, log_flattening, 4, nearest=2)
+    assert field.shape == expected.shape == (12, 12, 8, 2)
+    np.testing.assert_allclose(field[..., 0], np.asarray(particles.particle_distance(
+        jnp.asarray(positions)[None], jnp.asarray(radii)[None], jnp.full((1,), log_flattening), 4
+    ))[0, ..., 0], atol=1e-6)
+    near = expected[..., 1] < 0.5  # both nearest particles inside the searched neighbourhood
+    assert near.mean() > 0.3
+    np.testing.assert_allclose(field[near], expected[near], atol=1e-5)
+    assert np.all(field[..., 1] >= field[..., 0])
+
+
+def test_a_dropped_candidate_neither_pushes_nor_is_drawn():
+    positions = jnp.full((1, 3, 3, 3, 2, 3), 0.5).at[0, 1, 1, 1, 1].set(jnp.array([0.55, 0.5, 0.5]))
+    keep = jnp.zeros((1, 3, 3, 3, 2)).at[0, 1, 1, 1, 1].set(0.9)  # the second point at the centre is dropped
+    marks = jnp.zeros((1, 3, 3, 3, 2))
+    law = jnp.array([[np.log(0.3), -20.0, 0.0, 0.0]])
+    radii, flattening = particles.particle_law(law, marks, keep)
+    assert float(radii[0, 1, 1, 1, 1]) < 0 < float(radii[0, 1, 1, 1, 0])
+    moved = particles.relax(positions, radii, flattening)
+    np.testing.assert_allclose(moved[0, 1, 1, 1, 0], positions[0, 1, 1, 1, 0], atol=1e-6)  # kept, unpushed
+    # Drawn with and without the dropped point: the same field.
+    alone = radii.at[0, 1, 1, 1, 1].set(-50.0)
+    np.testing.assert_allclose(particles.particle_distance(moved, radii, flattening, 4, nearest=2),
+                               particles.particle_distance(moved, alone, flattening, 4, nearest=2), atol=1e-6)
 
 
 def test_a_flattened_particle_keeps_its_volume_and_is_thinner_through_plane():
@@ -108,7 +144,7 @@ def test_the_law_keeps_its_fraction_of_candidates_at_its_radius():
     kept = np.asarray(radii) > 0.5 * np.array([0.4, 0.2])[:, None, None, None, None]
     assert kept[0].mean() == pytest.approx(0.3, abs=0.04) and kept[1].mean() == pytest.approx(0.5, abs=0.04)
     # Candidates clear of the soft step keep the law's radius (no spread here).
-    np.testing.assert_allclose(np.asarray(radii)[0][np.asarray(keep[0]) < 0.25], 0.4, rtol=0.01)
+    np.testing.assert_allclose(np.asarray(radii)[0][np.asarray(keep[0]) < 0.2], 0.4, rtol=0.01)
     np.testing.assert_allclose(flattening, [0.0, 0.5])
 
 
@@ -151,6 +187,39 @@ def test_training_reaches_the_particle_law():
 
     grads = jax.grad(am_fraction)(params)["params"]["particle_law"]["bias"]
     assert np.all(np.isfinite(grads)) and float(grads[0]) > 0 and float(grads[2]) > 0  # radius, count
+
+
+def test_cbd_films_start_at_nothing_and_then_follow_the_gaps():
+    films = dataclasses.replace(DRAWN, cbd_films=True)
+    params = init_generator(DRAWN, jax.random.PRNGKey(0))
+    fresh = init_generator(films, jax.random.PRNGKey(1))
+    assert set(fresh["params"]) - set(params["params"]) == {"cbd_film_law"}
+    joined = {"params": {**fresh["params"], **params["params"]}}  # as init_from joins them
+    z = jax.random.normal(jax.random.PRNGKey(9), (2, 2, 2, 2, DRAWN.latent_input_channels))
+    labels = jnp.array([[0.5, 0.5, 0.5], [0.9, 0.1, 0.2]])
+    before = generator_logits(params, DRAWN, z, labels)
+    np.testing.assert_allclose(generator_logits(joined, films, z, labels), before, atol=1e-6)
+    # A film rate r lowers the CBD logit by r (g1 + 0.5 g2) [output voxels] outside the particles.
+    rate = 0.3
+    joined["params"]["cbd_film_law"]["bias"] = jnp.array([rate, 0.0]) / particles.LAW_GAIN
+    after = generator_logits(joined, films, z, labels)
+    points, radius_marks, keep_marks = particles.split_points(z[..., 3:])
+    radii, flattening = particles.particle_law(jnp.tile(jnp.asarray(particles.INITIAL_LAW), (2, 1)),
+                                               radius_marks, keep_marks)
+    moved = particles.relax(points, radii, flattening)
+    gaps = particles.particle_distance(moved, radii, flattening, 8, nearest=2)
+    gaps = np.maximum(np.asarray(gaps) * 8, 0.0)
+    expected = -rate * (gaps[..., 0] + 0.5 * gaps[..., 1])
+    np.testing.assert_allclose(after[..., CBD] - before[..., CBD], expected, atol=1e-4)
+    np.testing.assert_allclose(after[..., :CBD], before[..., :CBD], atol=1e-6)
+
+    def cbd_fraction(p):
+        return jnp.mean(jax.nn.softmax(generator_logits(p, films, z, labels), -1)[..., CBD])
+
+    grads = jax.grad(cbd_fraction)(joined)["params"]["cbd_film_law"]["bias"]
+    assert float(grads[0]) < 0 and float(grads[1]) < 0  # a faster fall, a heavier neck: less CBD
+    with pytest.raises(ValueError, match="cbd_films needs drawn particles"):
+        GeneratorConfig(cbd_films=True)
 
 
 @pytest.mark.parametrize("count", [-1, 1.5, True])

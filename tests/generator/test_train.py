@@ -409,8 +409,10 @@ def test_drawn_particles_train_from_scratch_export_and_generate(tiny_dataset, ti
     frozen, moved = tmp_path / "frozen", tmp_path / "moved"
     start_from = ["--init-from", str(out / "generator"), "--steps", "2", "--particles-per-cell", "1"]
     assert main([*args[:4], str(frozen), *args[5:], *start_from, "--law-lr-scale", "0"]) == 0
-    assert main([*args[:4], str(moved), *args[5:], *start_from]) == 0
+    assert main([*args[:4], str(moved), *args[5:], *start_from, "--cbd-films"]) == 0
     start = drawn.params["params"]
+    films = load_generator(moved / "generator")
+    assert films.config.cbd_films and np.any(films.params["params"]["cbd_film_law"]["bias"] != 0)
     for run, changes in ((frozen, False), (moved, True)):
         params = load_generator(run / "generator").params["params"]
         assert not np.allclose(params["conv0"]["kernel"], start["conv0"]["kernel"])
@@ -422,6 +424,10 @@ def test_drawn_particles_train_from_scratch_export_and_generate(tiny_dataset, ti
     assert main([*bad, "--init-from", str(tiny_run / "generator")]) != 0
     err = capsys.readouterr().err
     assert "init_from needs the same networks" in err and "Traceback" not in err
+    assert main([*args[:4], str(tmp_path / "films"), *args[5:], "--cbd-films"]) != 0  # needs particles
+    err = capsys.readouterr().err
+    assert "cbd_films needs drawn particles" in err and "Traceback" not in err
+
 
 HOLD_LOCK = (
     "import sys\nfrom jaxmicro._files import run_lock\n"
