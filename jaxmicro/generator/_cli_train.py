@@ -48,6 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Euler-characteristic (topology) loss weight [preset's]",
     )
     parser.add_argument(
+        "--lattice-weight",
+        type=float,
+        default=None,
+        help="weight of a loss flattening the phase fractions by position on the latent grid "
+        "(against layers locked to it, e.g. 100) [preset's]",
+    )
+    parser.add_argument(
         "--straight-through-temperature",
         type=float,
         default=None,
@@ -138,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         "lineal_weight": args.lineal_weight,
         "erosion_weight": args.erosion_weight,
         "euler_weight": args.euler_weight,
+        "lattice_weight": args.lattice_weight,
         "straight_through_temperature": args.straight_through_temperature,
         "tau_weight": args.tau_weight,
         "aux_temperature": args.aux_temperature,

@@ -28,6 +28,7 @@ _NON_NEGATIVE: Final[tuple[str, ...]] = (
     "lineal_weight",
     "erosion_weight",
     "euler_weight",
+    "lattice_weight",
     "tau_weight",
     "aux_temperature",
     "straight_through_temperature",
@@ -219,6 +220,11 @@ class TrainConfig:
             EULER_SCALE` (0 disables it; needs 3-D training volumes). The shipped model's CBD
             is islands where the simulator's is a network, and its AM has fewer loops
             (docs/generator.md).
+        lattice_weight: weight of an auxiliary loss flattening the fake volumes' phase fractions
+            by position modulo the latent grid's period along each axis
+            (:func:`~jaxmicro.generator.losses.lattice_loss`; 0 disables it): a real electrode
+            has no preferred positions, and a generator drew CBD layers every 16 voxels
+            through-plane that blocked the pore (docs/generator.md, stop 41).
         tau_weight: weight of an auxiliary loss pulling each fake volume's pore tortuosity
             factor, through-plane and in-plane, towards that of the real volumes of its labels:
             the squared error of ``log tau``, both computed on the pore probability field
@@ -273,6 +279,7 @@ class TrainConfig:
     erosion_weight: float = 0.0
     erosion_radii: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
     euler_weight: float = 0.0
+    lattice_weight: float = 0.0
     tau_weight: float = 0.0
     aux_temperature: float = 1.0
     straight_through_temperature: float = 0.0

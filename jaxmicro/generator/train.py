@@ -60,6 +60,7 @@ from jaxmicro.generator.config import TrainConfig
 from jaxmicro.generator.losses import (
     erosion_loss,
     euler_loss,
+    lattice_loss,
     lineal_path_loss,
     tortuosity_loss,
     two_point_loss,
@@ -112,6 +113,8 @@ class StepMetrics(NamedTuple):
         euler_loss: mean squared error of their Euler characteristics per voxel, in units of
             ``EULER_SCALE`` (unweighted; 0 if not used).
         tau_loss: mean squared error of their soft ``log tau`` (unweighted; 0 if not used).
+        lattice_loss: mean squared relative deviation of their phase fractions by position on
+            the latent grid (unweighted; 0 if not used).
     """
 
     critic_loss: jax.Array
@@ -124,6 +127,7 @@ class StepMetrics(NamedTuple):
     lineal_loss: jax.Array
     erosion_loss: jax.Array
     euler_loss: jax.Array
+    lattice_loss: jax.Array
 
 
 def _optimisers(config: TrainConfig) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
@@ -246,9 +250,13 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
             if config.euler_weight:
                 euler = euler_loss(sharp, bank.euler[index])
                 total = total + config.euler_weight * euler
-            return total, (adversarial, vf, stats, tau, lineal, erosion, euler)
+            lattice = jnp.zeros(())
+            if config.lattice_weight:
+                lattice = lattice_loss(decoded, gcfg.upsample_factor)
+                total = total + config.lattice_weight * lattice
+            return total, (adversarial, vf, stats, tau, lineal, erosion, euler, lattice)
 
-        (_, (g_adv, vf, stats, tau, lineal, erosion, euler)), d_fake = jax.value_and_grad(
+        (_, (g_adv, vf, stats, tau, lineal, erosion, euler, lattice)), d_fake = jax.value_and_grad(
             generator_loss, has_aux=True
         )(fake)
         (g_grads,) = pullback(d_fake)
@@ -257,7 +265,8 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
         g_ema = optax.incremental_update(g_params, state.g_ema, 1.0 - config.ema_decay)
         new_state = TrainState(state.step + 1, g_params, d_params, g_opt, d_opt, key, g_ema)
         return new_state, StepMetrics(
-            jnp.mean(d_loss), jnp.mean(w), jnp.mean(gp), g_adv, vf, stats, tau, lineal, erosion, euler
+            jnp.mean(d_loss), jnp.mean(w), jnp.mean(gp), g_adv, vf, stats, tau, lineal, erosion, euler,
+            lattice,
         )
 
     return jax.jit(step)
@@ -535,6 +544,7 @@ def _train_locked(
             lp=f"{named.lineal_loss:.2g}",
             er=f"{named.erosion_loss:.2g}",
             eu=f"{named.euler_loss:.2g}",
+            la=f"{named.lattice_loss:.2g}",
         )
         if not np.all(np.isfinite(row)):
             raise FloatingPointError(

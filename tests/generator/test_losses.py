@@ -8,6 +8,7 @@ from jaxmicro.generator.losses import (
     TAU_AXES,
     erosion_loss,
     euler_loss,
+    lattice_loss,
     lineal_path_loss,
     soft_log_tau,
     tortuosity_loss,
@@ -87,3 +88,20 @@ def test_sharpening_keeps_the_argmax_and_approaches_one_hot():
     np.testing.assert_allclose(sharp.sum(-1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(sharp.argmax(-1), np.asarray(volumes).argmax(-1))
     assert np.median(sharp.max(-1)) > 0.999 > np.median(np.asarray(volumes).max(-1))
+
+
+def test_lattice_loss_sees_layers_on_the_latent_grid_and_not_a_shifted_copy():
+    # CBD on every 16th plane through-plane, pore elsewhere: along axis 0 the CBD profile is
+    # (1, 0, ..., 0) around a mean of 1/16 (squared relative deviations average 15), the pore's
+    # (0, 1, ..., 1) around 15/16 (1/15), the AM absent (0); the other axes are flat.
+    phases = np.zeros((2, 32, 16, 16), dtype=int)
+    phases[:, ::16] = 2
+    volumes = jax.nn.one_hot(phases, 3)
+    expected = (15 + 1 / 15) / 3 / 3
+    assert float(lattice_loss(volumes, 16)) == pytest.approx(expected, rel=1e-4)
+    # Stationary noise: nothing on the grid but sampling noise.
+    noise = jax.random.uniform(jax.random.PRNGKey(0), (2, 32, 32, 32))
+    stationary = jax.nn.one_hot(jnp.where(noise < 0.2, 2, jnp.where(noise < 0.6, 1, 0)), 3)
+    assert float(lattice_loss(stationary, 16)) < 0.01 * expected
+    grads = jax.grad(lambda v: lattice_loss(v, 16))(volumes)
+    assert np.all(np.isfinite(grads)) and float(jnp.abs(grads).max()) > 0

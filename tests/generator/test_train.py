@@ -59,7 +59,7 @@ def test_resume_gives_an_older_losses_file_the_new_columns(tmp_path):
     from jaxmicro.generator.train import _truncate_losses
 
     path = tmp_path / "losses.csv"
-    old_fields = StepMetrics._fields[:-2]  # before the lineal-path and erosion losses
+    old_fields = StepMetrics._fields[:-2]  # a file from before the last two losses
     row = ",".join(["0.5"] * len(old_fields))
     path.write_text(f"step,{','.join(old_fields)}\n1,{row}\n2,{row}\n")
     _truncate_losses(path, 1)
@@ -121,14 +121,17 @@ def test_training_from_2d_sections_only(tiny_dataset, tmp_path):
 
 
 def test_auxiliary_losses_train_with_finite_values(tiny_dataset, tmp_path):
-    result = train(tiny_dataset, tmp_path / "tau", TINY.replace(steps=1, tau_weight=1.0), progress=False)
+    result = train(tiny_dataset, tmp_path / "tau", TINY.replace(steps=1, tau_weight=1.0, lattice_weight=1.0),
+                   progress=False)
     assert result.loss("tau_loss")[0] > 0 and np.all(np.isfinite(result.history))
+    assert result.loss("lattice_loss")[0] > 0
     assert result.loss("lineal_loss")[0] > 0 and result.loss("erosion_loss")[0] > 0
     assert result.loss("euler_loss")[0] > 0
     off = {"lineal_weight": 0.0, "erosion_weight": 0.0, "euler_weight": 0.0}
     plain = train(tiny_dataset, tmp_path / "plain", TINY.replace(steps=1, **off), progress=False)
     assert plain.loss("tau_loss")[0] == 0.0 and plain.loss("lineal_loss")[0] == 0.0
     assert plain.loss("erosion_loss")[0] == 0.0 and plain.loss("euler_loss")[0] == 0.0
+    assert plain.loss("lattice_loss")[0] == 0.0
     assert not _leaves_equal(result.state.g_params, plain.state.g_params)
 
 
