@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         overrides = {"steps": args.steps}
-    config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     if not args.resume:
         network = {"noise_injection": True} if args.noise_injection else {}
         network.update({"cbd_films": True} if args.cbd_films else {})
@@ -177,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
         for name in ("seeds_per_cell", "particles_per_cell"):
             if getattr(args, name) is not None:
                 network[name] = getattr(args, name)
-        config = config.replace(generator=dataclasses.replace(config.generator, **network))
+        overrides["generator"] = dataclasses.replace(config.generator, **network)
+    config = config.replace(**overrides)
     result = train(load_dataset(args.data), out, config, resume=args.resume, init_from=args.init_from)
     print(
         f"trained to step {result.generator.info['steps']} in {result.seconds:.0f} s; "

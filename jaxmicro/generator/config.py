@@ -329,6 +329,8 @@ class TrainConfig:
             raise ValueError(f"lineal_lengths must be lengths in [1, slice_size], got {self.lineal_lengths}")
         if not 0.0 < self.aux_temperature <= 1.0:
             raise ValueError(f"aux_temperature must be in (0, 1], got {self.aux_temperature}")
+        if self.law_lr_scale != 1.0 and not self.generator.particles_per_cell:
+            raise ValueError("law_lr_scale (--law-lr-scale) needs drawn particles: set particles_per_cell")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if not self.erosion_radii or 2 * max(self.erosion_radii) + 1 > self.train_edge:

@@ -226,3 +226,12 @@ def test_cbd_films_start_at_nothing_and_then_follow_the_gaps():
 def test_particles_per_cell_refuses_what_is_not_a_count(count):
     with pytest.raises(ValueError, match="particles_per_cell"):
         GeneratorConfig(particles_per_cell=count)
+
+
+def test_a_law_learning_rate_needs_drawn_particles():
+    from jaxmicro.generator.config import TrainConfig
+
+    with pytest.raises(ValueError, match="law_lr_scale .* needs drawn particles"):
+        TrainConfig(law_lr_scale=0.1)
+    drawn = GeneratorConfig(particles_per_cell=4)
+    assert TrainConfig(generator=drawn, law_lr_scale=0.1).law_lr_scale == 0.1
