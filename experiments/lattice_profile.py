@@ -3,7 +3,7 @@
 The generator is equivariant only to shifts by whole latent voxels (``upsample_factor`` output
 voxels), so it can lock structure to the grid; the simulator cannot. For each generator and
 label this measures each phase's fraction at each position modulo the period along each axis
-(``jaxmicro.generator.losses.lattice_profile``, pooled over the volumes) and reports the RMS
+(``jaxmicro.generator.losses.lattice_deviation``, pooled over the volumes) and reports the RMS
 relative deviation from the phase's mean, beside the same measure on as many simulator volumes
 of the label (the floor: sampling noise only). Stop 41 found CBD layers every 16 voxels
 through-plane in the particle generator (docs/generator.md).
@@ -26,7 +26,7 @@ from jaxmicro.data import dataset_simulator, load_dataset
 from jaxmicro.data.phases import N_PHASES, PHASE_NAMES
 from jaxmicro.data.simulator import simulate
 from jaxmicro.generator import generate, load_generator
-from jaxmicro.generator.losses import lattice_profile
+from jaxmicro.generator.losses import lattice_deviation
 
 AXES = ("through", "in_plane_1", "in_plane_2")
 
@@ -34,13 +34,7 @@ AXES = ("through", "in_plane_1", "in_plane_2")
 def deviation(volumes: np.ndarray, period: int) -> np.ndarray:
     """``(n, z, y, x)`` phase ids -> ``(3 axes, 3 phases)`` RMS relative deviation of the
     phase's fraction by position modulo ``period`` from its mean [-]."""
-    one_hot = jax.nn.one_hot(volumes, N_PHASES)
-    out = np.zeros((3, N_PHASES))
-    for axis in range(3):
-        profile = np.asarray(lattice_profile(one_hot, period, axis + 1))
-        mean = profile.mean(axis=0)
-        out[axis] = np.sqrt(np.mean(((profile - mean) / np.maximum(mean, 1e-3)) ** 2, axis=0))
-    return out
+    return np.sqrt(np.asarray(lattice_deviation(jax.nn.one_hot(volumes, N_PHASES), period)))
 
 
 def main() -> None:

@@ -64,30 +64,43 @@ def lattice_profile(volumes: jax.Array, period: int, axis: int) -> jax.Array:
     return jnp.mean(cells, axis=(0, 1, 3))
 
 
-def lattice_loss(volumes: jax.Array, period: int) -> jax.Array:
-    """Mean squared relative deviation of each phase's fraction at each position modulo
-    ``period`` along each axis (:func:`lattice_profile`) from its mean.
+def lattice_deviation(volumes: jax.Array, period: int) -> jax.Array:
+    """Squared relative deviation of each phase's fraction by position modulo ``period`` along
+    each axis (:func:`lattice_profile`) from its mean, averaged over the positions.
 
     The generator is equivariant only to shifts by whole latent voxels (``period`` output
     voxels), so nothing stops it from drawing a phase preferentially at some positions of the
     latent grid; a real electrode is statistically the same at every position (stop 41 found
     CBD layers every 16 voxels through-plane: CBD 0.07-0.27 by position where the mean is 0.13).
-    The profiles are pooled over the batch, so a sample's own fluctuations count less.
+
+    Args:
+        volumes: ``(b, z, y, x, 3)`` soft or one-hot volumes, each edge a multiple of ``period``.
+        period: the latent grid's period [output voxels].
+
+    Returns:
+        ``(3 axes, 3 phases)``: ``mean_j(((f_j - f) / max(f, STATS_FLOOR))**2)`` [-].
+    """
+    rows = []
+    for axis in (1, 2, 3):
+        profile = lattice_profile(volumes, period, axis)
+        mean = jnp.mean(profile, axis=0)
+        rows.append(jnp.mean(((profile - mean) / jnp.maximum(mean, STATS_FLOOR)) ** 2, axis=0))
+    return jnp.stack(rows)
+
+
+def lattice_loss(volumes: jax.Array, period: int) -> jax.Array:
+    """:func:`lattice_deviation` averaged over axes and phases: the loss against structure
+    locked to the latent grid. The profiles are pooled over the batch, so a sample's own
+    fluctuations count less.
 
     Args:
         volumes: ``(b, z, y, x, 3)`` soft volumes, each edge a multiple of ``period``.
         period: the latent grid's period [output voxels].
 
     Returns:
-        Scalar: ``mean(((f_j - f) / max(f, STATS_FLOOR))**2)`` over axes, positions ``j`` and
-        phases.
+        Scalar [-].
     """
-    total = jnp.zeros(())
-    for axis in (1, 2, 3):
-        profile = lattice_profile(volumes, period, axis)
-        mean = jnp.mean(profile, axis=0)
-        total = total + jnp.mean(((profile - mean) / jnp.maximum(mean, STATS_FLOOR)) ** 2)
-    return total / 3
+    return jnp.mean(lattice_deviation(volumes, period))
 
 
 def two_point_loss(volumes: jax.Array, targets: jax.Array, lags: Sequence[int]) -> jax.Array:
