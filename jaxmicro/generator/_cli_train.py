@@ -36,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stats-weight", type=float, default=None, help="two-point statistics loss weight [preset's]"
     )
     parser.add_argument(
+        "--stats-lags",
+        default=None,
+        help="lags of the two-point statistics loss [voxels], e.g. 1,2,4,8,12,16 (each less than "
+        "the slice size) [preset's: 1,2,4,8]",
+    )
+    parser.add_argument(
         "--lineal-weight", type=float, default=None, help="lineal-path loss weight [preset's]"
     )
     parser.add_argument(
@@ -151,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         "aux_temperature": args.aux_temperature,
         "ema_decay": args.ema_decay,
         "law_lr_scale": args.law_lr_scale,
+        "stats_lags": _counts(args.stats_lags, "--stats-lags", "1,2,4,8,16") if args.stats_lags else None,
     }
     if args.resume:
         ignored = [k for k, v in overrides.items() if v is not None and k != "steps"]
@@ -173,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         network.update({"cbd_films": True} if args.cbd_films else {})
         network.update({"decoding": args.decoding} if args.decoding else {})
         if args.residual_blocks:
-            network["residual_blocks"] = _counts(args.residual_blocks)
+            network["residual_blocks"] = _counts(args.residual_blocks, "--residual-blocks", "1,1,0")
         for name in ("seeds_per_cell", "particles_per_cell"):
             if getattr(args, name) is not None:
                 network[name] = getattr(args, name)
@@ -187,11 +194,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _counts(text: str) -> tuple[int, ...]:
-    """``"1,1,0"`` -> ``(1, 1, 0)``; a one-line error naming the flag otherwise."""
+def _counts(text: str, flag: str, example: str) -> tuple[int, ...]:
+    """``"1,1,0"`` -> ``(1, 1, 0)``; a one-line error naming ``flag`` otherwise."""
     try:
         return tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise ValueError(
-            f"--residual-blocks takes whole counts per stage, e.g. 1,1,0; got {text!r}"
-        ) from None
+        raise ValueError(f"{flag} takes comma-separated whole numbers, e.g. {example}; got {text!r}") from None

@@ -7,7 +7,7 @@ import pytest
 
 from jaxmicro.data import LABEL_RANGES, Sample, load_dataset
 from jaxmicro.generator import TrainConfig, load_generator, preset, save_generator, train
-from jaxmicro.generator.checkpoint import checkpoint_manager, restore_train_state
+from jaxmicro.generator.checkpoint import checkpoint_manager, read_run_json, restore_train_state
 from jaxmicro.generator.train import StepMetrics, _initial_state_from, init_train_state
 
 TINY = preset("tiny")
@@ -353,11 +353,15 @@ def test_residual_blocks_join_an_exported_generator_keeping_its_output(
     )
     out = tmp_path / "deep"
     args = ["train", "--data", str(tiny_dataset.root), "--out", str(out), "--config", "tiny", "--steps", "1"]
-    assert main([*args, "--init-from", str(tiny_run / "generator"), "--residual-blocks", "1"]) == 0
+    deepen = ["--init-from", str(tiny_run / "generator"), "--residual-blocks", "1", "--stats-lags", "1,3"]
+    assert main([*args, *deepen]) == 0
     assert load_generator(out / "generator").config.residual_blocks == (1,)
-    capsys.readouterr()
-    assert main([*args[:4], str(tmp_path / "bad"), "--residual-blocks", "one"]) != 0
-    assert "--residual-blocks takes whole counts" in capsys.readouterr().err
+    assert read_run_json(out)[0].stats_lags == (1, 3)
+    for flag in ("--residual-blocks", "--stats-lags"):
+        capsys.readouterr()
+        assert main([*args[:4], str(tmp_path / "bad"), flag, "one"]) != 0
+        err = capsys.readouterr().err
+        assert f"{flag} takes comma-separated whole numbers" in err and "Traceback" not in err
 
 
 def test_seed_inputs_train_from_scratch_or_join_an_exported_generator_keeping_its_output(
