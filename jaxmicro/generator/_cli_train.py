@@ -199,4 +199,6 @@ def _counts(text: str, flag: str, example: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise ValueError(f"{flag} takes comma-separated whole numbers, e.g. {example}; got {text!r}") from None
+        raise ValueError(
+            f"{flag} takes comma-separated whole numbers, e.g. {example}; got {text!r}"
+        ) from None

@@ -32,7 +32,10 @@ Two further parts make the report say what the generator adds:
 * **Morphology**: per label, the generated volumes' pooled two-point correlations and chord-length
   distributions (per phase, through-plane and in-plane) and local-thickness pore and AM size
   distributions (:mod:`jaxmicro.characterise.morphology`) against the references', as relative
-  distances; the control's distances are their floor.
+  distances; the control's distances are their floor. Beside them, per phase, how much its
+  fraction varies by position on the generator's latent grid (:func:`grid_deviation`; the
+  generator can lock structure to that grid, the simulator cannot): the control's value is the
+  sampling floor, so the same 2x goal applies.
 * **Interpolation baseline**: a least-squares fit of the training volumes' seven metrics over the
   labels (quadratic in the labels, or linear if there are too few finite values), evaluated at the
   held-out labels and scored like the generator. A generator that does not beat it on the scalar
@@ -59,6 +62,7 @@ from tqdm.auto import tqdm
 from jaxmicro._files import plain_json
 from jaxmicro.characterise.measure import Measurement, MeasureSettings, measure
 from jaxmicro.characterise.morphology import (
+    Morphology,
     distance_names,
     morphology,
     morphology_distances,
@@ -66,11 +70,12 @@ from jaxmicro.characterise.morphology import (
 )
 from jaxmicro.data.dataset import LabelledDataset, load_dataset
 from jaxmicro.data.labels import LABEL_FIELDS, label_tag, validate_labels
-from jaxmicro.data.phases import AM, CBD, PORE
+from jaxmicro.data.phases import AM, CBD, N_PHASES, PHASE_NAMES, PORE
 from jaxmicro.data.simulated_dataset import SimulationRecipe, dataset_simulator, simulation_recipe
 from jaxmicro.data.simulator import SimulatorConfig, simulate_electrodes
 from jaxmicro.generator.checkpoint import Generator
 from jaxmicro.generator.generate import generate, latent_shape_for
+from jaxmicro.generator.losses import lattice_deviation
 
 _VALIDATION_STREAM: Final = 0x7A11D  # keys of validation volumes, apart from the dataset's own
 _CHOSEN_LABELS_STREAM: Final = 1  # within it, the references at labels other than the held-out
@@ -193,6 +198,52 @@ def volume_mean(metrics: np.ndarray) -> np.ndarray:
     return mean
 
 
+GRID_NAMES: Final[tuple[str, ...]] = tuple(
+    f"grid_{name.lower()}_{direction}"
+    for name in PHASE_NAMES.values()
+    for direction in ("through", "in_plane")
+)
+"""Names of :func:`grid_deviation`'s entries in :class:`MorphologyComparison` (phase, direction)."""
+
+
+def grid_deviation(volumes: np.ndarray, period: int) -> np.ndarray:
+    """How much each phase's fraction depends on the position on a grid of ``period`` voxels.
+
+    Each phase's fraction at each position modulo ``period`` along each axis, pooled over the
+    volumes (:func:`~jaxmicro.generator.losses.lattice_deviation`), as an RMS relative deviation
+    from the phase's mean; in-plane pools axes 1 and 2. A stationary structure reads only its
+    sampling noise; the generator, equivariant only to shifts by whole latent voxels, can read
+    more (stop 41: CBD layers every 16 voxels through-plane).
+
+    Args:
+        volumes: ``(n, z, y, x)`` phase ids; each edge is cut to a multiple of ``period``.
+        period: the grid's period [voxels], e.g. the generator's ``upsample_factor``.
+
+    Returns:
+        ``(len(GRID_NAMES),)`` RMS relative deviations [-], in :data:`GRID_NAMES` order.
+
+    Raises:
+        ValueError: an edge shorter than ``period``.
+    """
+    volumes = np.asarray(volumes)
+    if min(volumes.shape[1:]) < period:
+        raise ValueError(f"volumes {volumes.shape[1:]} are smaller than the grid period {period} voxels")
+    cut = tuple(slice(0, n - n % period) for n in volumes.shape[1:])
+    squared = np.asarray(lattice_deviation(jax.nn.one_hot(volumes[(slice(None), *cut)], N_PHASES), period))
+    by_direction = np.stack([squared[0], squared[1:].mean(axis=0)])  # (direction, phase)
+    return np.sqrt(by_direction.T.ravel())
+
+
+def _morphology_row(
+    candidate: Morphology, reference: Morphology, volumes: np.ndarray, period: int | None
+) -> np.ndarray:
+    """One row of :class:`MorphologyComparison`: the distances of ``candidate`` (the pooled
+    descriptors of ``volumes``) from ``reference``, then their :func:`grid_deviation` (unless
+    ``period`` is None)."""
+    row = morphology_distances(candidate, reference)
+    return row if period is None else np.concatenate([row, grid_deviation(volumes, period)])
+
+
 def _signed_error(candidate: np.ndarray, reference: np.ndarray) -> np.ndarray:
     reference_mean = volume_mean(reference)
     return (volume_mean(candidate) - reference_mean) / np.abs(reference_mean)
@@ -235,8 +286,11 @@ class MorphologyComparison:
     """Morphology distances at the held-out labels (see :mod:`jaxmicro.characterise.morphology`).
 
     Attributes:
-        names: the distances (:func:`jaxmicro.characterise.morphology.distance_names`).
-        generated: ``(m, d)`` relative distances, pooled generated vs pooled reference volumes.
+        names: the distances (:func:`jaxmicro.characterise.morphology.distance_names`), then
+            the latent-grid deviations (:data:`GRID_NAMES`; absent for volumes smaller than the
+            generator's latent cell).
+        generated: ``(m, d)`` relative distances, pooled generated vs pooled reference volumes;
+            then the generated volumes' :func:`grid_deviation` [-].
         control: ``(m, d)`` the same for the control volumes (the floor), or None.
         size_names: the summaries in ``sizes`` (``morphology_summary``; the unit is in each
             name): mean chord lengths per phase
@@ -301,7 +355,8 @@ def _morphology_table(comparison: MorphologyComparison, labels: np.ndarray) -> l
     lines = [
         "morphology: relative distance [%] of the pooled generated volumes from the pooled "
         "references (S2: L2 of the normalised autocovariance; chords and sizes: Wasserstein-1 / "
-        "reference mean; through = axis 0, in_plane = axes 1 and 2)",
+        "reference mean; through = axis 0, in_plane = axes 1 and 2; grid: RMS relative deviation "
+        "of the phase's fraction by position on the generator's latent grid, not a distance)",
         head,
     ]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -387,8 +442,8 @@ class ValidationReport:
         * ``no bias``: for :data:`BIAS_METRICS`, the mean signed error over the labels within
           the largest per-label signed error of the control (skipped without one): an error of
           one sign at every label is a bias the floor's scatter cannot explain;
-        * ``morphology``: every morphology distance's mean within 2x the control's (skipped
-          without a control or morphology).
+        * ``morphology``: every morphology distance's mean within 2x the control's, the
+          latent-grid deviations among them (skipped without a control or morphology).
 
         Returns:
             The checks that apply, in that order.
@@ -638,6 +693,8 @@ def validate_generator(
         root = jax.random.fold_in(jax.random.PRNGKey(dataset_seed), _VALIDATION_STREAM)
         if labels is not None:  # other keys than the held-out labels' references
             root = jax.random.fold_in(root, _CHOSEN_LABELS_STREAM)
+    period = generator.config.upsample_factor
+    grid = min(shape) >= period  # the latent-grid deviation needs one whole period
     reference, generated, controls = [], [], []
     distances, control_distances, sizes, slices = [], [], [], []
     for index, (label, volume, voxel_size_m) in enumerate(
@@ -662,9 +719,11 @@ def validate_generator(
         slices.append([np.stack([_middle(fakes[0], a), _middle(volumes[0][0], a)]) for a in range(3)])
         if morphology_check:
             pooled = [morphology(v) if len(v) else None for v in volumes]
-            distances.append(morphology_distances(pooled[1], pooled[0]))
+            distances.append(_morphology_row(pooled[1], pooled[0], fakes, period if grid else None))
             if pooled[2] is not None:
-                control_distances.append(morphology_distances(pooled[2], pooled[0]))
+                control_distances.append(
+                    _morphology_row(pooled[2], pooled[0], control_volumes, period if grid else None)
+                )
             summaries = [morphology_summary(p, voxel_size_m) if p else None for p in pooled]
             size_names = tuple(summaries[0])
             sizes.append([[d[n] if d else np.nan for n in size_names] for d in summaries])
@@ -673,7 +732,7 @@ def validate_generator(
     comparison = None
     if morphology_check:
         comparison = MorphologyComparison(
-            distance_names(),
+            distance_names() + (GRID_NAMES if grid else ()),
             np.stack(distances),
             np.stack(control_distances) if has_control else None,
             size_names,
