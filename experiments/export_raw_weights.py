@@ -9,12 +9,9 @@ average is still about half the start state 400 steps in (docs/generator.md, sto
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 
-from jaxmicro.generator.checkpoint import checkpoint_manager, read_run_json, restore_train_state
-
-training = importlib.import_module("jaxmicro.generator.train")  # the module, not the function
+from jaxmicro.generator.train import export_run
 
 
 def main() -> None:
@@ -22,12 +19,8 @@ def main() -> None:
     parser.add_argument("run", help="training run folder")
     parser.add_argument("out", help="folder to export into (its generator/ subfolder)")
     args = parser.parse_args()
-    run = Path(args.run)
-    config, data = read_run_json(run)
-    manager = checkpoint_manager(run, config.keep_checkpoints)
-    state = restore_train_state(manager, training.init_train_state(config))[1]
-    training._export(Path(args.out), state._replace(g_ema=state.g_params), config, data)
-    print(f"step {int(state.step)} exported to {Path(args.out) / 'generator'}")
+    generator = export_run(args.run, args.out, raw=True)
+    print(f"step {generator.info['steps']} exported to {Path(args.out) / 'generator'}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pytest
 from jaxmicro.data import LABEL_RANGES, Sample, load_dataset
 from jaxmicro.generator import TrainConfig, load_generator, preset, save_generator, train
 from jaxmicro.generator.checkpoint import checkpoint_manager, read_run_json, restore_train_state
-from jaxmicro.generator.train import StepMetrics, _initial_state_from, init_train_state
+from jaxmicro.generator.train import StepMetrics, _initial_state_from, export_run, init_train_state
 
 TINY = preset("tiny")
 
@@ -215,6 +215,16 @@ def test_exported_generator_is_the_moving_average_of_the_weights(tiny_dataset, t
     assert _leaves_equal(load_generator(tiny_run / "generator").params, state.g_ema)
     raw = train(tiny_dataset, tmp_path / "raw", TINY.replace(steps=1, ema_decay=0.0), progress=False)
     assert _leaves_equal(raw.state.g_ema, raw.state.g_params)
+    # export_run re-exports the newest checkpoint: its EMA by default, or its raw weights.
+    for flag, expected in ((False, state.g_ema), (True, state.g_params)):
+        exported = export_run(tiny_run, tmp_path / f"export_{flag}", raw=flag)
+        assert exported.info["steps"] == 2 and _leaves_equal(exported.params, expected)
+        assert _leaves_equal(load_generator(tmp_path / f"export_{flag}" / "generator").params, expected)
+    untrained = tmp_path / "untrained"
+    untrained.mkdir()
+    (untrained / "run.json").write_text((tiny_run / "run.json").read_text())
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        export_run(untrained, tmp_path / "nothing")
 
 
 def test_two_point_loss_is_reported_and_steers_training(tiny_dataset, tmp_path):
