@@ -113,8 +113,8 @@ class StepMetrics(NamedTuple):
         euler_loss: mean squared error of their Euler characteristics per voxel, in units of
             ``EULER_SCALE`` (unweighted; 0 if not used).
         tau_loss: mean squared error of their soft ``log tau`` (unweighted; 0 if not used).
-        lattice_loss: mean squared relative deviation of their phase fractions by position on
-            the latent grid (unweighted; 0 if not used).
+        lattice_loss: relative covariance of their latent cells at the same position in the
+            cell (unweighted; 0 if not used).
     """
 
     critic_loss: jax.Array

@@ -33,8 +33,8 @@ Two further parts make the report say what the generator adds:
   distributions (per phase, through-plane and in-plane) and local-thickness pore and AM size
   distributions (:mod:`jaxmicro.characterise.morphology`) against the references', as relative
   distances; the control's distances are their floor. Beside them, per phase, how much its
-  fraction varies by position on the generator's latent grid (:func:`grid_deviation`; the
-  generator can lock structure to that grid, the simulator cannot): the control's value is the
+  fraction varies by position in the generator's latent cell (:func:`grid_deviation`; the
+  generator can draw one pattern in every cell, the simulator cannot): the control's value is the
   sampling floor, so the same 2x goal applies.
 * **Interpolation baseline**: a least-squares fit of the training volumes' seven metrics over the
   labels (quadratic in the labels, or linear if there are too few finite values), evaluated at the
@@ -198,22 +198,19 @@ def volume_mean(metrics: np.ndarray) -> np.ndarray:
     return mean
 
 
-GRID_NAMES: Final[tuple[str, ...]] = tuple(
-    f"grid_{name.lower()}_{direction}"
-    for name in PHASE_NAMES.values()
-    for direction in ("through", "in_plane")
-)
-"""Names of :func:`grid_deviation`'s entries in :class:`MorphologyComparison` (phase, direction)."""
+GRID_NAMES: Final[tuple[str, ...]] = tuple(f"grid_{name.lower()}" for name in PHASE_NAMES.values())
+"""Names of :func:`grid_deviation`'s entries in :class:`MorphologyComparison`, one per phase."""
 
 
 def grid_deviation(volumes: np.ndarray, period: int) -> np.ndarray:
-    """How much each phase's fraction depends on the position on a grid of ``period`` voxels.
+    """How much each phase's fraction depends on the position in a grid cell of ``period`` voxels.
 
-    Each phase's fraction at each position modulo ``period`` along each axis, pooled over the
-    volumes (:func:`~jaxmicro.generator.losses.lattice_deviation`), as an RMS relative deviation
-    from the phase's mean; in-plane pools axes 1 and 2. A stationary structure reads only its
-    sampling noise; the generator, equivariant only to shifts by whole latent voxels, can read
-    more (stop 41: CBD layers every 16 voxels through-plane).
+    Each phase's fraction at each 3-D position in the cell, pooled over every cell of the
+    volumes (:func:`~jaxmicro.generator.losses.lattice_deviation`), as an RMS relative
+    deviation from the phase's mean. A stationary structure reads its sampling noise,
+    ``sqrt((1 - f) / (f n))`` for ``n`` cells and phase fraction ``f``; the generator,
+    equivariant only to shifts by whole latent voxels, can draw the same pattern in every cell
+    and read more (stop 42: the shipped default's CBD).
 
     Args:
         volumes: ``(n, z, y, x)`` phase ids; each edge is cut to a multiple of ``period``.
@@ -229,9 +226,8 @@ def grid_deviation(volumes: np.ndarray, period: int) -> np.ndarray:
     if min(volumes.shape[1:]) < period:
         raise ValueError(f"volumes {volumes.shape[1:]} are smaller than the grid period {period} voxels")
     cut = tuple(slice(0, n - n % period) for n in volumes.shape[1:])
-    squared = np.asarray(lattice_deviation(jax.nn.one_hot(volumes[(slice(None), *cut)], N_PHASES), period))
-    by_direction = np.stack([squared[0], squared[1:].mean(axis=0)])  # (direction, phase)
-    return np.sqrt(by_direction.T.ravel())
+    one_hot = jax.nn.one_hot(volumes[(slice(None), *cut)], N_PHASES)
+    return np.sqrt(np.asarray(lattice_deviation(one_hot, period)))
 
 
 def _morphology_row(
@@ -356,7 +352,7 @@ def _morphology_table(comparison: MorphologyComparison, labels: np.ndarray) -> l
         "morphology: relative distance [%] of the pooled generated volumes from the pooled "
         "references (S2: L2 of the normalised autocovariance; chords and sizes: Wasserstein-1 / "
         "reference mean; through = axis 0, in_plane = axes 1 and 2; grid: RMS relative deviation "
-        "of the phase's fraction by position on the generator's latent grid, not a distance)",
+        "of the phase's fraction by 3-D position in the generator's latent cell, not a distance)",
         head,
     ]
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -8,6 +8,7 @@ from jaxmicro.generator.losses import (
     TAU_AXES,
     erosion_loss,
     euler_loss,
+    lattice_deviation,
     lattice_loss,
     lineal_path_loss,
     soft_log_tau,
@@ -90,18 +91,31 @@ def test_sharpening_keeps_the_argmax_and_approaches_one_hot():
     assert np.median(sharp.max(-1)) > 0.999 > np.median(np.asarray(volumes).max(-1))
 
 
-def test_lattice_loss_sees_layers_on_the_latent_grid_and_not_a_shifted_copy():
-    # CBD on every 16th plane through-plane, pore elsewhere: along axis 0 the CBD profile is
+def test_lattice_loss_sees_a_pattern_repeated_in_every_cell_and_not_the_cells_own_noise():
+    # CBD on every 16th plane through-plane, pore elsewhere: every cell the same, so the
+    # covariance of two cells at a position is the squared deviation there: the CBD's profile
     # (1, 0, ..., 0) around a mean of 1/16 (squared relative deviations average 15), the pore's
-    # (0, 1, ..., 1) around 15/16 (1/15), the AM absent (0); the other axes are flat.
+    # (0, 1, ..., 1) around 15/16 (1/15), the AM absent (0).
     phases = np.zeros((2, 32, 16, 16), dtype=int)
     phases[:, ::16] = 2
-    volumes = jax.nn.one_hot(phases, 3)
-    expected = (15 + 1 / 15) / 3 / 3
-    assert float(lattice_loss(volumes, 16)) == pytest.approx(expected, rel=1e-4)
-    # Stationary noise: nothing on the grid but sampling noise.
-    noise = jax.random.uniform(jax.random.PRNGKey(0), (2, 32, 32, 32))
+    layers = jax.nn.one_hot(phases, 3)
+    np.testing.assert_allclose(lattice_deviation(layers, 16), [1 / 15, 0, 15], rtol=1e-4)
+    assert float(lattice_loss(layers, 16)) == pytest.approx((15 + 1 / 15) / 3, rel=1e-4)
+    # A pattern whose profile along every axis is flat (a parity checkerboard of CBD and pore
+    # in each cell): the loss sees it (relative deviation 1 for both phases).
+    grid = np.indices((32, 32, 32)).sum(axis=0) % 2
+    checker = jax.nn.one_hot(np.broadcast_to(2 * grid, (2, 32, 32, 32)), 3)
+    assert float(lattice_loss(checker, 16)) == pytest.approx(2 / 3, rel=1e-4)
+    # Stationary noise: the pooled profile reads its sampling noise ((1 - f) / (f n), n cells),
+    # the loss only what is left of a pattern: about 0.
+    noise = jax.random.uniform(jax.random.PRNGKey(0), (4, 64, 64, 64))
     stationary = jax.nn.one_hot(jnp.where(noise < 0.2, 2, jnp.where(noise < 0.6, 1, 0)), 3)
-    assert float(lattice_loss(stationary, 16)) < 0.01 * expected
-    grads = jax.grad(lambda v: lattice_loss(v, 16))(volumes)
+    fractions, cells = np.array([0.4, 0.4, 0.2]), 4 * 4**3
+    floor = (1 - fractions) / (fractions * cells)
+    np.testing.assert_allclose(lattice_deviation(stationary, 16), floor, rtol=0.15)
+    assert float(lattice_loss(stationary, 16)) < 0.003
+    grads = jax.grad(lambda v: lattice_loss(v, 16))(layers)
     assert np.all(np.isfinite(grads)) and float(jnp.abs(grads).max()) > 0
+    assert float(lattice_loss(layers[:1, :16], 16)) == 0.0  # one cell: no pair to compare
+
+
