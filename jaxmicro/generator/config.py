@@ -224,9 +224,9 @@ class TrainConfig:
             cell: the covariance of different cells at the same 3-D position in the cell
             (:func:`~jaxmicro.generator.losses.lattice_loss`; 0 disables it). A real electrode
             has no preferred positions; a generator drew CBD layers every 16 voxels
-            through-plane (stop 41), and the shipped default's CBD repeats a pattern of 12 % of
-            its variance in every cell (stop 42; until then the loss flattened only the
-            profiles along each axis, docs/generator.md).
+            through-plane (stop 41), and the shipped default's CBD repeats a pattern of 8 %
+            (up to 12 %) of its variance in every cell (stop 42; until then the loss flattened
+            only the profiles along each axis, docs/generator.md).
         tau_weight: weight of an auxiliary loss pulling each fake volume's pore tortuosity
             factor, through-plane and in-plane, towards that of the real volumes of its labels:
             the squared error of ``log tau``, both computed on the pore probability field

@@ -72,8 +72,8 @@ def lattice_deviation(volumes: jax.Array, period: int) -> jax.Array:
     is statistically the same at every position. This measure includes the sampling noise of
     the pooled fractions, ``(1 - f) / (f n)`` for ``n`` cells of one-hot volumes of mean ``f``:
     compare it with the same measure on as many cells of a stationary structure (the
-    validation's control). Stop 42 found the shipped default's CBD template at 12 % of the CBD
-    variance, which its autocovariance shows as peaks at lags 16 and 32.
+    validation's control). Stop 42 found the shipped default's CBD pattern at 8 % (up to 12 %)
+    of the CBD variance, which its autocovariance shows as peaks at lags 16 and 32.
 
     Args:
         volumes: ``(b, z, y, x, 3)`` soft or one-hot volumes, each edge a multiple of ``period``.
@@ -87,16 +87,36 @@ def lattice_deviation(volumes: jax.Array, period: int) -> jax.Array:
     return jnp.mean(((profile - mean) / jnp.maximum(mean, STATS_FLOOR)) ** 2, axis=0)
 
 
-def lattice_loss(volumes: jax.Array, period: int) -> jax.Array:
-    """The loss against a pattern repeated in every latent cell, without the sampling noise.
+def lattice_covariance(volumes: jax.Array, period: int) -> jax.Array:
+    """Per phase, the covariance of two *different* latent cells at the same position in the
+    cell, averaged over the positions and the pairs of cells.
 
-    Per phase, the covariance of two *different* cells at the same position in the cell,
-    averaged over the positions and the pairs of cells, relative to the phase's squared mean:
-    an unbiased estimate of :func:`lattice_deviation`'s pattern part (its expected value is 0
-    for independent cells of a stationary structure, whatever their own fluctuations, so the
-    loss does not pull the cells towards each other). The absolute value of that estimate,
-    averaged over the phases. Stop 41's version flattened only the profiles along each axis,
-    which carried 1 to 7 % of the shipped default's CBD pattern (stop 42).
+    An unbiased estimate of the variance of the pattern repeated in every cell (the pattern part
+    of :func:`lattice_deviation`, times the squared mean): its expected value is 0 for
+    independent cells of a stationary structure, whatever their own fluctuations. Over the
+    phase's variance ``f (1 - f)`` it is about the normalised autocovariance at a lag of one
+    period.
+
+    Args:
+        volumes: ``(b, z, y, x, 3)`` soft or one-hot volumes, each edge a multiple of ``period``.
+        period: the latent grid's period [output voxels].
+
+    Returns:
+        ``(3,)`` covariances [-]; 0 for a single cell.
+    """
+    cells = lattice_cells(volumes, period)
+    n = cells.shape[0]
+    deviation = cells - jnp.mean(cells, axis=(0, 1))
+    total, squares = jnp.sum(deviation, axis=0), jnp.sum(deviation**2, axis=0)
+    return jnp.mean(total**2 - squares, axis=0) / max(n * (n - 1), 1)  # sum over distinct pairs
+
+
+def lattice_loss(volumes: jax.Array, period: int) -> jax.Array:
+    """The loss against a pattern repeated in every latent cell: :func:`lattice_covariance`
+    over each phase's squared mean, in absolute value, averaged over the phases. Unbiased, so
+    it does not pull the cells towards each other. Stop 41's version flattened only the
+    profiles along each axis, which carried 1 to 7 % of the shipped default's CBD pattern
+    (stop 42).
 
     Args:
         volumes: ``(b, z, y, x, 3)`` soft volumes, each edge a multiple of ``period``.
@@ -105,13 +125,8 @@ def lattice_loss(volumes: jax.Array, period: int) -> jax.Array:
     Returns:
         Scalar [-]; 0 for a single cell.
     """
-    cells = lattice_cells(volumes, period)
-    n = cells.shape[0]
-    mean = jnp.mean(cells, axis=(0, 1))
-    deviation = cells - mean
-    total, squares = jnp.sum(deviation, axis=0), jnp.sum(deviation**2, axis=0)
-    pairs = jnp.mean(total**2 - squares, axis=0) / max(n * (n - 1), 1)  # sum over distinct pairs
-    return jnp.mean(jnp.abs(pairs) / jnp.maximum(mean, STATS_FLOOR) ** 2)
+    mean = jnp.mean(volumes, axis=(0, 1, 2, 3))
+    return jnp.mean(jnp.abs(lattice_covariance(volumes, period)) / jnp.maximum(mean, STATS_FLOOR) ** 2)
 
 
 def two_point_loss(volumes: jax.Array, targets: jax.Array, lags: Sequence[int]) -> jax.Array:

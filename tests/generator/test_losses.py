@@ -8,6 +8,7 @@ from jaxmicro.generator.losses import (
     TAU_AXES,
     erosion_loss,
     euler_loss,
+    lattice_covariance,
     lattice_deviation,
     lattice_loss,
     lineal_path_loss,
@@ -101,6 +102,8 @@ def test_lattice_loss_sees_a_pattern_repeated_in_every_cell_and_not_the_cells_ow
     layers = jax.nn.one_hot(phases, 3)
     np.testing.assert_allclose(lattice_deviation(layers, 16), [1 / 15, 0, 15], rtol=1e-4)
     assert float(lattice_loss(layers, 16)) == pytest.approx((15 + 1 / 15) / 3, rel=1e-4)
+    # The covariance of the cells at a position is the whole variance f (1 - f) of each phase.
+    np.testing.assert_allclose(lattice_covariance(layers, 16), [15 / 256, 0, 15 / 256], rtol=1e-4)
     # A pattern whose profile along every axis is flat (a parity checkerboard of CBD and pore
     # in each cell): the loss sees it (relative deviation 1 for both phases).
     grid = np.indices((32, 32, 32)).sum(axis=0) % 2
