@@ -689,8 +689,8 @@ def validate_generator(
         root = jax.random.fold_in(jax.random.PRNGKey(dataset_seed), _VALIDATION_STREAM)
         if labels is not None:  # other keys than the held-out labels' references
             root = jax.random.fold_in(root, _CHOSEN_LABELS_STREAM)
-    period = generator.config.upsample_factor
-    grid = min(shape) >= period  # the latent-grid deviation needs one whole period
+    period = generator.config.upsample_factor  # of the latent-grid deviation, which needs
+    period = period if min(shape) >= period else None  # one whole cell (None: not measured)
     reference, generated, controls = [], [], []
     distances, control_distances, sizes, slices = [], [], [], []
     for index, (label, volume, voxel_size_m) in enumerate(
@@ -715,11 +715,9 @@ def validate_generator(
         slices.append([np.stack([_middle(fakes[0], a), _middle(volumes[0][0], a)]) for a in range(3)])
         if morphology_check:
             pooled = [morphology(v) if len(v) else None for v in volumes]
-            distances.append(_morphology_row(pooled[1], pooled[0], fakes, period if grid else None))
+            distances.append(_morphology_row(pooled[1], pooled[0], fakes, period))
             if pooled[2] is not None:
-                control_distances.append(
-                    _morphology_row(pooled[2], pooled[0], control_volumes, period if grid else None)
-                )
+                control_distances.append(_morphology_row(pooled[2], pooled[0], control_volumes, period))
             summaries = [morphology_summary(p, voxel_size_m) if p else None for p in pooled]
             size_names = tuple(summaries[0])
             sizes.append([[d[n] if d else np.nan for n in size_names] for d in summaries])
@@ -728,7 +726,7 @@ def validate_generator(
     comparison = None
     if morphology_check:
         comparison = MorphologyComparison(
-            distance_names() + (GRID_NAMES if grid else ()),
+            distance_names() + (GRID_NAMES if period else ()),
             np.stack(distances),
             np.stack(control_distances) if has_control else None,
             size_names,
