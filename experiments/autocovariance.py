@@ -16,16 +16,14 @@ voxels from the nearest AM voxel is made pore (do CBD islands in the pores make 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import numpy as np
+from heldout_volumes import add_arguments, heldout_volumes, load_generators
 from scipy.ndimage import distance_transform_edt
 
 from jaxmicro.characterise.morphology import morphology, normalised_autocovariance
-from jaxmicro.data import AM, CBD, PORE, dataset_simulator, load_dataset
+from jaxmicro.data import AM, CBD, PORE
 from jaxmicro.data.labels import label_tag
-from jaxmicro.data.simulator import simulate
-from jaxmicro.generator import generate, load_generator
 
 
 def curve(volumes: np.ndarray, phase: int, axis: int, lags: int) -> np.ndarray:
@@ -45,32 +43,20 @@ def strip_cbd(volumes: np.ndarray, beyond: float) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", help="exported generator folders")
-    parser.add_argument("--data", default="data/wide64", help="dataset whose held-out labels to use")
+    add_arguments(parser)
     parser.add_argument("--phase", type=int, default=2, help="0 pore, 1 AM, 2 CBD [%(default)s]")
     parser.add_argument("--axis", type=int, default=0, help="0 through-plane, 1 or 2 in-plane [%(default)s]")
-    parser.add_argument("--volumes", type=int, default=3, help="volumes per label and source")
-    parser.add_argument("--size", type=int, default=64, help="volume edge [voxels]")
     parser.add_argument("--lags", type=int, default=16, help="largest lag printed [voxels]")
     parser.add_argument(
         "--strip-cbd-beyond", type=float, default=None, metavar="K",
         help="also print each generator's curve without its CBD farther than K voxels from the AM",
     )
     args = parser.parse_args()
-    dataset = load_dataset(args.data)
-    simulator = dataset_simulator(dataset)
-    if simulator is None:
-        parser.error(f"{args.data} was not made by jaxmicro's simulator: no references to compare with")
-    config = dataclasses.replace(simulator[0], shape=(args.size,) * 3)
-    generators = {path: load_generator(path) for path in args.checkpoints}
     np.set_printoptions(precision=2, suppress=True, linewidth=200)
-    seeds = list(range(args.volumes))
-    for label in dataset.label_array("heldout"):
-        simulated = np.stack([simulate(label, config, seed=2000 + s) for s in seeds])
+    for label, simulated, generated in heldout_volumes(parser, args, load_generators(args)):
         print(f"{label_tag(label)} lags 0..{args.lags}")
         print(f"  {'simulator':>24} {curve(simulated, args.phase, args.axis, args.lags)}")
-        for path, generator in generators.items():
-            volumes = generate(generator, label[None], shape=(args.size,) * 3, seed=seeds).volume
+        for path, volumes in generated.items():
             print(f"  {path[-24:]:>24} {curve(volumes, args.phase, args.axis, args.lags)}")
             if args.strip_cbd_beyond is not None:
                 stripped = strip_cbd(volumes, args.strip_cbd_beyond)

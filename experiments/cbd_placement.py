@@ -14,15 +14,13 @@ short), and this says whether it has left the surfaces.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import numpy as np
+from heldout_volumes import add_arguments, heldout_volumes, load_generators
 from scipy.ndimage import distance_transform_edt
 
-from jaxmicro.data import AM, CBD, dataset_simulator, load_dataset
+from jaxmicro.data import AM, CBD
 from jaxmicro.data.labels import label_tag
-from jaxmicro.data.simulator import simulate
-from jaxmicro.generator import generate, load_generator
 
 
 def cbd_by_distance(volumes: np.ndarray, max_distance: int) -> np.ndarray:
@@ -41,26 +39,14 @@ def cbd_by_distance(volumes: np.ndarray, max_distance: int) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", help="exported generator folders")
-    parser.add_argument("--data", default="data/wide64", help="dataset whose held-out labels to use")
-    parser.add_argument("--volumes", type=int, default=3, help="volumes per label and source")
-    parser.add_argument("--size", type=int, default=64, help="volume edge [voxels]")
+    add_arguments(parser)
     parser.add_argument("--max-distance", type=int, default=8, help="last distance bin [voxels]")
     args = parser.parse_args()
-    dataset = load_dataset(args.data)
-    simulator = dataset_simulator(dataset)
-    if simulator is None:
-        parser.error(f"{args.data} was not made by jaxmicro's simulator: no references to compare with")
-    config = dataclasses.replace(simulator[0], shape=(args.size,) * 3)
-    generators = {path: load_generator(path) for path in args.checkpoints}
     np.set_printoptions(precision=3, suppress=True, linewidth=200)
-    seeds = list(range(args.volumes))
-    for label in dataset.label_array("heldout"):
-        simulated = np.stack([simulate(label, config, seed=2000 + s) for s in seeds])
+    for label, simulated, generated in heldout_volumes(parser, args, load_generators(args)):
         print(f"{label_tag(label)}: CBD fraction of non-AM voxels at 1..{args.max_distance} voxels from AM")
         print(f"  {'simulator':>24} {cbd_by_distance(simulated, args.max_distance)}")
-        for path, generator in generators.items():
-            volumes = generate(generator, label[None], shape=(args.size,) * 3, seed=seeds).volume
+        for path, volumes in generated.items():
             print(f"  {path[-24:]:>24} {cbd_by_distance(volumes, args.max_distance)}")
 
 

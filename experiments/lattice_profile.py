@@ -21,17 +21,14 @@ pattern of about 12 % of the CBD variance in the shipped default (docs/generator
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
 import jax
 import numpy as np
+from heldout_volumes import add_arguments, heldout_volumes, load_generators
 
-from jaxmicro.data import dataset_simulator, load_dataset
 from jaxmicro.data.phases import N_PHASES
-from jaxmicro.data.simulator import simulate
-from jaxmicro.generator import generate, load_generator
 from jaxmicro.generator.losses import lattice_covariance
 from jaxmicro.generator.validate import GRID_NAMES, grid_deviation
 
@@ -46,34 +43,23 @@ def measure(volumes: np.ndarray, period: int) -> dict[str, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", help="exported generator folders")
-    parser.add_argument("--data", default="data/wide64", help="dataset whose held-out labels to use")
-    parser.add_argument("--volumes", type=int, default=6, help="generated and simulated volumes per label")
-    parser.add_argument("--size", type=int, default=64, help="volume edge [voxels], a multiple of the period")
+    add_arguments(parser, volumes=6)
     parser.add_argument("--json", default=None, help="write the report here")
     args = parser.parse_args()
-    dataset = load_dataset(args.data)
-    labels = dataset.label_array("heldout")
-    simulator = dataset_simulator(dataset)
-    if simulator is None:
-        parser.error(f"{args.data} was not made by jaxmicro's simulator: no references to compare with")
-    config = dataclasses.replace(simulator[0], shape=(args.size,) * 3)
-    shape, seeds = (args.size,) * 3, list(range(args.volumes))
-    report = {"labels": labels.tolist(), "phases": list(GRID_NAMES), "generators": {}}
-    for path in args.checkpoints:
-        generator = load_generator(path)
-        period = generator.config.upsample_factor
-        if "simulator" not in report:
-            report["simulator"] = [
-                measure(np.stack([simulate(label, config, seed=1000 + s) for s in seeds]), period)
-                for label in labels
-            ]
-        ours = [
-            measure(generate(generator, label[None], shape=shape, seed=seeds).volume, period)
-            for label in labels
-        ]
-        report["generators"][path] = ours
-        print(f"{path} (period {period} voxels), mean over the labels: rms deviation [%] generated / "
+    generators = load_generators(args)
+    periods = {path: generator.config.upsample_factor for path, generator in generators.items()}
+    if any(args.size % period for period in periods.values()):
+        parser.error(f"--size {args.size} is not a multiple of every generator's period {periods}")
+    simulator_period = next(iter(periods.values()))  # the simulator's volumes on the first grid
+    report = {"labels": [], "phases": list(GRID_NAMES), "generators": {path: [] for path in generators}}
+    report["simulator"] = []
+    for label, simulated, generated in heldout_volumes(parser, args, generators, first_seed=1000):
+        report["labels"].append(label.tolist())
+        report["simulator"].append(measure(simulated, simulator_period))
+        for path, volumes in generated.items():
+            report["generators"][path].append(measure(volumes, periods[path]))
+    for path, ours in report["generators"].items():
+        print(f"{path} (period {periods[path]} voxels), mean over the labels: rms deviation [%] generated / "
               "simulator, pattern share of the phase's variance [%] generated / simulator")
         for p, name in enumerate(GRID_NAMES):
             rms, share = ([100 * np.mean([m[key][p] for m in rows]) for rows in (ours, report["simulator"])]
