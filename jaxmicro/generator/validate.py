@@ -689,8 +689,9 @@ def validate_generator(
         root = jax.random.fold_in(jax.random.PRNGKey(dataset_seed), _VALIDATION_STREAM)
         if labels is not None:  # other keys than the held-out labels' references
             root = jax.random.fold_in(root, _CHOSEN_LABELS_STREAM)
-    period = generator.config.upsample_factor  # of the latent-grid deviation, which needs
-    period = period if min(shape) >= period else None  # one whole cell (None: not measured)
+    # The latent-grid deviation needs one whole latent cell; None: not measured.
+    cell = generator.config.upsample_factor
+    period = cell if min(shape) >= cell else None
     reference, generated, controls = [], [], []
     distances, control_distances, sizes, slices = [], [], [], []
     for index, (label, volume, voxel_size_m) in enumerate(
