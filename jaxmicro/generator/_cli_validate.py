@@ -64,8 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-morphology",
         action="store_true",
-        help="skip the morphology distances (two-point correlation, chord lengths, pore and "
-        "particle sizes), which take about as long again as the scalar metrics",
+        help="skip the morphology distances (two-point correlation, chord lengths, pore, "
+        "particle and CBD sizes), which take about as long again as the scalar metrics",
     )
     chosen = parser.add_mutually_exclusive_group()
     chosen.add_argument(

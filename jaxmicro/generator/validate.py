@@ -30,7 +30,7 @@ generator would get from the same comparison (the sampling floor of the check).
 Two further parts make the report say what the generator adds:
 
 * **Morphology**: per label, the generated volumes' pooled two-point correlations and chord-length
-  distributions (per phase, through-plane and in-plane) and local-thickness pore and AM size
+  distributions (per phase, through-plane and in-plane) and local-thickness pore, AM and CBD size
   distributions (:mod:`jaxmicro.characterise.morphology`) against the references', as relative
   distances; the control's distances are their floor. Beside them, per phase, how much its
   fraction varies by position in the generator's latent cell (:func:`grid_deviation`; the
@@ -290,7 +290,7 @@ class MorphologyComparison:
         control: ``(m, d)`` the same for the control volumes (the floor), or None.
         size_names: the summaries in ``sizes`` (``morphology_summary``; the unit is in each
             name): mean chord lengths per phase
-            through-plane and in-plane, mean local-thickness radius of pore and AM [m], Euler
+            through-plane and in-plane, mean local-thickness radius of pore, AM and CBD [m], Euler
             characteristic density per phase [1/um^3].
         sizes: ``(m, 3, s)`` those summaries of the reference, generated and control volumes
             (nan for a missing control).

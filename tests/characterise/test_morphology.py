@@ -221,6 +221,7 @@ def test_distances():
     assert wasserstein_distance(reference, reference) == 0
     shifted = np.array([0, 0, 2, 6, 2])  # the same shape one voxel larger: W1 = 1, /mean 2
     assert wasserstein_distance(shifted, reference) == pytest.approx(0.5)
+    assert wasserstein_distance(shifted, reference, size_offset=0.5) == pytest.approx(1 / 2.5)
     assert wasserstein_distance(shifted[:4], reference[:3]) == pytest.approx(
         wasserstein_distance(shifted[:4], np.array([0, 2, 6, 0]))
     )
@@ -245,23 +246,48 @@ def test_pooled_morphology_and_its_distances():
     both = np.stack([small, small])
     m_small = morphology(both)
     assert m_small.volumes == 2 and m_small.two_point.shape == (3, 3, 15)
-    assert m_small.chord_counts.shape == (3, 3, 29) and m_small.size_counts.shape == (2, 15)
+    assert m_small.chord_counts.shape == (3, 3, 29) and m_small.size_counts.shape == (3, 15)
     assert m_small.size_counts[1, 3] == 2 * small.sum()  # two copies pooled, all radius 3
     names = distance_names()
-    assert len(names) == 17 and names[0] == "s2_pore_through" and names[-1] == "euler_cbd"
+    assert len(names) == 18 and names[0] == "s2_pore_through" and names[-1] == "euler_cbd"
+    assert names[12:15] == ("size_pore", "size_am", "size_cbd")
     assert m_small.euler_density[1] == pytest.approx(4 / 28**3)  # four separate balls
     same = dict(zip(names, morphology_distances(morphology(small), m_small), strict=True))
     assert np.isnan(same["s2_cbd_through"]) and np.isnan(same["chord_cbd_in_plane"])  # no CBD
+    assert np.isnan(same["size_cbd"])
     for name in ("s2_pore_through", "s2_am_in_plane", "chord_am_through", "size_pore", "size_am"):
         assert same[name] == pytest.approx(0, abs=1e-4), name  # pooling copies changes nothing
     apart = dict(zip(names, morphology_distances(morphology(large), m_small), strict=True))
-    assert apart["size_am"] == pytest.approx((5 - 3) / 3)  # every voxel 5 instead of 3
+    assert apart["size_am"] == pytest.approx((5 - 3) / 3.5)  # every voxel 5 instead of 3 (+ 1/2)
     assert apart["chord_am_through"] > 0.3 and apart["s2_am_in_plane"] > 0.3
     summary = morphology_summary(m_small, voxel_size_m=1e-6)
     assert summary["size_am_m"] == pytest.approx(3e-6)
     assert summary["euler_am_per_um3"] == pytest.approx(4 / 28**3)  # 1 um voxels
     with pytest.raises(ValueError, match="volume shape"):
         morphology_distances(m_small._replace(two_point=m_small.two_point[..., :9]), m_small)
+
+
+def test_cbd_thickness_distance_of_films():
+    """CBD films one voxel thick (local-thickness radius 0) against three voxels (radius 1):
+    every CBD voxel one radius off, so the relative Wasserstein distance is 1 / (1 + 1/2); and
+    the other way round 1 / (0 + 1/2), finite though the reference's mean radius is 0."""
+
+    def films(thickness: int) -> np.ndarray:
+        volume = np.zeros((24, 24, 24), np.int32)
+        volume[:, :, 12:] = 1  # AM half, pore half
+        for start in (2, 8, 14, 20):
+            volume[start : start + thickness] = 2  # CBD planes through both
+        return volume
+
+    names = distance_names()
+    thin, thick = morphology(films(1)), morphology(films(3))
+    assert thin.size_counts[2, 0] == np.sum(films(1) == 2) and thin.size_counts[2, 1:].sum() == 0
+    assert thick.size_counts[2, 1] == np.sum(films(3) == 2) and thick.size_counts[2, 0] == 0
+    apart = dict(zip(names, morphology_distances(thin, thick), strict=True))
+    assert apart["size_cbd"] == pytest.approx(1 / 1.5)
+    back = dict(zip(names, morphology_distances(thick, thin), strict=True))
+    assert back["size_cbd"] == pytest.approx(1 / 0.5)
+    assert morphology_summary(thick, voxel_size_m=0.75e-6)["size_cbd_m"] == pytest.approx(0.75e-6)
 
 
 def test_bad_input():

@@ -65,9 +65,9 @@ def test_heldout_validation_end_to_end_on_a_tiny_model(tiny_run, tiny_dataset, t
     assert np.all(np.isfinite(report.baseline_error)) and "quadratic fit" in report.table()
     # Morphology: every distance of the untrained (2-step) generator, and its control floor.
     morph = report.morphology
-    # 17 distances, then the 3 latent-grid deviations (the tiny generator's period: 8 voxels).
-    assert morph.generated.shape == morph.control.shape == (6, len(morph.names)) == (6, 20)
-    assert morph.names[17:] == GRID_NAMES
+    # 18 distances, then the 3 latent-grid deviations (the tiny generator's period: 8 voxels).
+    assert morph.generated.shape == morph.control.shape == (6, len(morph.names)) == (6, 21)
+    assert morph.names[18:] == GRID_NAMES
     assert np.all(np.isfinite(morph.generated)) and np.all(np.isfinite(morph.control))
     assert morph.sizes.shape == (6, 3, len(morph.size_names)) and np.all(np.isfinite(morph.sizes))
     # A 2-step generator makes noise: on average it is much farther from the references' shapes
