@@ -89,6 +89,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "exported generator without them, whose output they start by keeping) [none]",
     )
     parser.add_argument(
+        "--channels",
+        default=None,
+        help="generator widths per hidden stage, e.g. 128,64,32 (a new run, or one from a "
+        "narrower exported generator, whose output the new channels start by keeping) [preset's]",
+    )
+    parser.add_argument(
         "--seeds-per-cell",
         type=int,
         default=None,
@@ -163,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         ignored = [k for k, v in overrides.items() if v is not None and k != "steps"]
         network_flags = (
             "noise_injection", "decoding", "residual_blocks", "seeds_per_cell", "particles_per_cell",
-            "cbd_films",
+            "cbd_films", "channels",
         )
         ignored += [k for k in network_flags if getattr(args, k)]
         if ignored:
@@ -181,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
         network.update({"decoding": args.decoding} if args.decoding else {})
         if args.residual_blocks:
             network["residual_blocks"] = _counts(args.residual_blocks, "--residual-blocks", "1,1,0")
+        if args.channels:
+            network["channels"] = _counts(args.channels, "--channels", "128,64,32")
         for name in ("seeds_per_cell", "particles_per_cell"):
             if getattr(args, name) is not None:
                 network[name] = getattr(args, name)

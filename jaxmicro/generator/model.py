@@ -331,6 +331,58 @@ def add_seed_inputs(params: Params, config: GeneratorConfig) -> Params:
     return {"params": layers}
 
 
+def widen_generator(params: Params, config: GeneratorConfig, fresh: Params) -> Params:
+    """A trained generator's parameters embedded in the fresh parameters of a wider one.
+
+    The wider network (``fresh``, e.g. :func:`init_generator` of ``config`` with larger
+    ``channels``) keeps the trained weights for the old channels; each new channel keeps its
+    fresh filters (ICNR-tied, so it starts as nearest upsampling) and FiLM (identity) and noise
+    scale (0); every kernel row that reads a new channel is 0. So at step 0 the wider network
+    computes what the trained one did, and training lets the new channels in (Net2Net-style
+    growth, Chen et al. 2016, arXiv:1511.05641, with zero outgoing weights instead of split ones).
+
+    Args:
+        params: the trained generator's parameters (``config``).
+        config: its configuration: plain stages (no residual blocks, seed points or particles).
+        fresh: the wider generator's initial parameters: the same stages, each at least as wide.
+
+    Returns:
+        Parameters shaped like ``fresh``.
+
+    Raises:
+        ValueError: a configuration with residual blocks, seed points or particles, or a
+            ``fresh`` that is narrower or has other stages.
+    """
+    if config.residual_blocks or config.seeds_per_cell or config.particles_per_cell:
+        raise ValueError("widening supports plain stages only: no residual blocks, seed points or particles")
+    old, new = params["params"], dict(fresh["params"])
+    widths = (*config.channels, N_PHASES)
+    wider = tuple(new[f"conv{i}"]["bias"].shape[0] // 8 for i in range(len(widths)))
+    if len(wider) != len(widths) or any(w < o for w, o in zip(wider, widths, strict=True)):
+        raise ValueError(f"cannot widen stages {widths} to {wider}: give each stage at least its width")
+    inputs_old, inputs_new = config.latent_channels, config.latent_channels
+    for index, (w_old, w_new) in enumerate(zip(widths, wider, strict=True)):
+        conv = old[f"conv{index}"]
+        kernel = new[f"conv{index}"]["kernel"].reshape(3, 3, 3, -1, 8, w_new)
+        trained = conv["kernel"].reshape(3, 3, 3, -1, 8, w_old)
+        kernel = kernel.at[:, :, :, :, :, :w_old].set(0.0)
+        kernel = kernel.at[:, :, :, :inputs_old, :, :w_old].set(trained[:, :, :, :inputs_old])
+        kernel = kernel.at[:, :, :, inputs_new:, :, :w_old].set(trained[:, :, :, inputs_old:])  # labels
+        bias = new[f"conv{index}"]["bias"].reshape(8, w_new).at[:, :w_old].set(conv["bias"].reshape(8, w_old))
+        new[f"conv{index}"] = {"kernel": kernel.reshape(3, 3, 3, -1, 8 * w_new), "bias": bias.reshape(-1)}
+        if f"film{index}" in old:
+            film = dict(new[f"film{index}"])
+            for name in ("kernel", "bias"):  # [scale | shift], each `width` wide
+                value = old[f"film{index}"][name]
+                film[name] = film[name].at[..., :w_old].set(value[..., :w_old])
+                film[name] = film[name].at[..., w_new : w_new + w_old].set(value[..., w_old:])
+            new[f"film{index}"] = film
+        if f"noise{index}" in old:
+            new[f"noise{index}"] = new[f"noise{index}"].at[:w_old].set(old[f"noise{index}"])
+        inputs_old, inputs_new = w_old, w_new
+    return {"params": new}
+
+
 def init_generator(config: GeneratorConfig, key: jax.Array) -> Params:
     """Initial generator parameters (independent of the latent size)."""
     z = jnp.zeros((1, 1, 1, 1, config.latent_input_channels), jnp.float32)

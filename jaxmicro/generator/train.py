@@ -73,6 +73,7 @@ from jaxmicro.generator.model import (
     generator_apply,
     init_critics,
     init_generator,
+    widen_generator,
 )
 from jaxmicro.generator.slices import SliceBank, build_slice_bank, real_slices, volume_slices
 
@@ -414,8 +415,10 @@ def _initial_state_from(
         params = jax.tree_util.tree_map(jnp.asarray, generator.params)
         if config.generator.seeds_per_cell and not generator.config.seeds_per_cell:
             params = add_seed_inputs(params, generator.config)
-        # Noise inputs, residual blocks, seed inputs or CBD films added to a trained network start at 0
-        # (this run's fresh ones), so at step 0 it computes what it did.
+        if config.generator.channels != generator.config.channels:
+            params = widen_generator(params, generator.config, like.g_params)
+        # Noise inputs, residual blocks, seed inputs, CBD films or wider stages added to a trained
+        # network start at 0 (this run's fresh ones), so at step 0 it computes what it did.
         params = {"params": {**like.g_params["params"], **params["params"]}}
         provenance = {"generator": str(source.resolve()), "step": int(generator.info.get("steps", 0))}
         return like._replace(g_params=params, g_ema=params), provenance, dict(generator.label_normalisation)
@@ -434,13 +437,18 @@ def _check_same(source: Path, field: str, theirs: Any, ours: Any, gains_zeroed: 
     """Raises unless ``source``'s ``field`` equals this run's. Generators may differ in their
     decoding (the same network), and with ``gains_zeroed`` an exported one may lack the noise
     inputs, residual blocks and seed inputs this run adds (all start at 0, so the network computes what it
-    did; so do CBD films)."""
+    did; so do CBD films), or be narrower (:func:`widen_generator`)."""
     if field == "generator":
         noise = theirs.noise_injection or (gains_zeroed and ours.noise_injection)
         blocks = theirs.residual_blocks or (ours.residual_blocks if gains_zeroed else ())
         seeds = theirs.seeds_per_cell or (ours.seeds_per_cell if gains_zeroed else 0)
         films = theirs.cbd_films or (gains_zeroed and ours.cbd_films)
-        theirs = dataclasses.replace(theirs, decoding=ours.decoding, noise_injection=noise,
+        channels = theirs.channels
+        if gains_zeroed and len(channels) == len(ours.channels) and all(
+            o >= t for o, t in zip(ours.channels, channels, strict=True)
+        ):
+            channels = ours.channels
+        theirs = dataclasses.replace(theirs, decoding=ours.decoding, noise_injection=noise, channels=channels,
                                      residual_blocks=blocks, seeds_per_cell=seeds, cbd_films=films)
     if theirs != ours:
         raise ValueError(

@@ -13,7 +13,14 @@ from jaxmicro.generator import (
     init_critics,
     init_generator,
 )
-from jaxmicro.generator.model import LabelledConv, critic_apply, depth_to_space, label_channels, seed_fields
+from jaxmicro.generator.model import (
+    LabelledConv,
+    critic_apply,
+    depth_to_space,
+    label_channels,
+    seed_fields,
+    widen_generator,
+)
 
 CONFIG = GeneratorConfig(latent_channels=3, channels=(4, 4))
 
@@ -214,3 +221,31 @@ def test_seeded_generator_draws_from_the_seeds_and_stays_periodic():
 def test_seeds_per_cell_refuses_what_is_not_a_count(count):
     with pytest.raises(ValueError, match="seeds_per_cell"):
         GeneratorConfig(seeds_per_cell=count)
+
+
+def test_a_widened_generator_computes_what_the_narrow_one_did_until_trained():
+    narrow = GeneratorConfig(latent_channels=3, channels=(4, 2), noise_injection=True)
+    wide = GeneratorConfig(latent_channels=3, channels=(6, 5), noise_injection=True)
+    params = init_generator(narrow, jax.random.PRNGKey(0))
+    # Trained-looking weights: nonzero FiLM and noise scales, so their placement is checked too.
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(jax.random.PRNGKey(3), len(leaves))
+    shaken = [p + 0.3 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys, strict=True)]
+    params = tree.unflatten(shaken)
+    grown = widen_generator(params, narrow, init_generator(wide, jax.random.PRNGKey(1)))
+    z = jax.random.normal(jax.random.PRNGKey(2), (2, 2, 2, 2, wide.latent_input_channels))
+    labels = jnp.array([[0.2, 0.7, 0.1], [0.9, 0.4, 0.6]])
+    np.testing.assert_allclose(
+        generator_logits(grown, wide, z, labels), generator_logits(params, narrow, z, labels), atol=1e-4
+    )
+    # The new channels are live: once the rows that read them move, the output changes.
+    moved = dict(grown["params"])
+    moved["conv2"] = {**moved["conv2"], "kernel": moved["conv2"]["kernel"].at[:, :, :, 2:5].add(0.5)}
+    changed = generator_logits({"params": moved}, wide, z, labels) - generator_logits(grown, wide, z, labels)
+    assert float(jnp.abs(changed).max()) > 0.1
+    with pytest.raises(ValueError, match="at least its width"):
+        widen_generator(params, narrow, init_generator(GeneratorConfig(latent_channels=3, channels=(6, 1)),
+                                                       jax.random.PRNGKey(1)))
+    with pytest.raises(ValueError, match="plain stages"):
+        widen_generator(params, GeneratorConfig(latent_channels=3, channels=(4, 2), residual_blocks=(1,)),
+                        init_generator(wide, jax.random.PRNGKey(1)))

@@ -374,6 +374,34 @@ def test_residual_blocks_join_an_exported_generator_keeping_its_output(
         assert f"{flag} takes comma-separated whole numbers" in err and "Traceback" not in err
 
 
+def test_wider_stages_grow_from_an_exported_generator_keeping_its_output(
+    tiny_dataset, tiny_run, tmp_path, capsys
+):
+    from jaxmicro.cli import main
+    from jaxmicro.generator import generator_apply
+
+    exported = load_generator(tiny_run / "generator")
+    wide = TINY.replace(generator=dataclasses.replace(TINY.generator, channels=(10, 6)))
+    state = _initial_state_from(tiny_run / "generator", wide, init_train_state(wide))[0]
+    z = jax.random.normal(jax.random.PRNGKey(0), (2, 1, 1, 1, TINY.generator.latent_channels))
+    labels = np.array([[0.4, 0.4, 0.4], [0.9, 0.1, 0.5]], np.float32)
+    np.testing.assert_allclose(
+        generator_apply(state.g_params, wide.generator, z, labels),
+        generator_apply(exported.params, exported.config, z, labels), atol=1e-5,
+    )
+    narrower = TINY.replace(generator=dataclasses.replace(TINY.generator, channels=(10, 2)))
+    with pytest.raises(ValueError, match="the same networks"):
+        _initial_state_from(tiny_run / "generator", narrower, init_train_state(narrower))
+    out = tmp_path / "wide"
+    args = ["train", "--data", str(tiny_dataset.root), "--out", str(out), "--config", "tiny", "--steps", "1"]
+    assert main([*args, "--init-from", str(tiny_run / "generator"), "--channels", "10,6"]) == 0
+    assert load_generator(out / "generator").config.channels == (10, 6)
+    capsys.readouterr()
+    assert main([*args[:4], str(tmp_path / "bad"), "--channels", "wide"]) != 0
+    err = capsys.readouterr().err
+    assert "--channels takes comma-separated whole numbers" in err and "Traceback" not in err
+
+
 def test_seed_inputs_train_from_scratch_or_join_an_exported_generator_keeping_its_output(
     tiny_dataset, tiny_run, tmp_path, capsys
 ):
