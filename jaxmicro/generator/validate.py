@@ -351,8 +351,9 @@ def _morphology_table(comparison: MorphologyComparison, labels: np.ndarray) -> l
     lines = [
         "morphology: relative distance [%] of the pooled generated volumes from the pooled "
         "references (S2: L2 of the normalised autocovariance; chords and sizes: Wasserstein-1 / "
-        "reference mean; through = axis 0, in_plane = axes 1 and 2; grid: RMS relative deviation "
-        "of the phase's fraction by 3-D position in the generator's latent cell, not a distance)",
+        "reference mean, sizes as local-thickness radius + 1/2 voxel; through = axis 0, in_plane "
+        "= axes 1 and 2; grid: RMS relative deviation of the phase's fraction by 3-D position in "
+        "the generator's latent cell, not a distance)",
         head,
     ]
     with np.errstate(invalid="ignore", divide="ignore"):
