@@ -281,8 +281,14 @@ def test_validation_at_chosen_and_off_grid_labels(tiny_run, tiny_dataset, tmp_pa
         levels = np.unique(training[:, column])
         assert not np.any(np.isclose(labels[:, column, None], levels[None], atol=1e-3))
     report = validate_generator(
-        generator, tiny_dataset, seeds=1, reference_seeds=2, baseline="linear", morphology_check=False,
-        progress=False, labels=labels,
+        generator,
+        tiny_dataset,
+        seeds=1,
+        reference_seeds=2,
+        baseline="linear",
+        morphology_check=False,
+        progress=False,
+        labels=labels,
     )
     np.testing.assert_array_equal(report.labels, labels)
     assert report.reference.shape == (3, 2, len(METRIC_NAMES)) and report.control.shape[1] == 1
@@ -292,9 +298,27 @@ def test_validation_at_chosen_and_off_grid_labels(tiny_run, tiny_dataset, tmp_pa
         validate_generator(generator, imaged, seeds=1, progress=False, labels=labels)
     with pytest.raises(ValueError, match="off-grid labels must be a whole number"):
         off_grid_labels(generator, 0)
-    assert main(["validate", "--checkpoint", str(tiny_run / "generator"), "--data", str(tiny_dataset.root),
-                 "--seeds", "1", "--no-morphology", "--labels", "0.9,0.3,0.5", "--labels", "0.95,0.4,0.2",
-                 "--json", str(tmp_path / "chosen.json")]) == 0
+    assert (
+        main(
+            [
+                "validate",
+                "--checkpoint",
+                str(tiny_run / "generator"),
+                "--data",
+                str(tiny_dataset.root),
+                "--seeds",
+                "1",
+                "--no-morphology",
+                "--labels",
+                "0.9,0.3,0.5",
+                "--labels",
+                "0.95,0.4,0.2",
+                "--json",
+                str(tmp_path / "chosen.json"),
+            ]
+        )
+        == 0
+    )
     chosen = json.loads((tmp_path / "chosen.json").read_text())
     assert chosen["labels"] == [[0.9, 0.3, 0.5], [0.95, 0.4, 0.2]]
     assert "fidelity goals met" in capsys.readouterr().out
@@ -365,7 +389,9 @@ def test_references_needed_bring_the_control_to_its_target():
     labels, k = 4000, len(METRIC_NAMES)
     reference = 1.0 + spread * rng.standard_normal((labels, n, k))
     control = 1.0 + spread * rng.standard_normal((labels, n, k))
-    report = ValidationReport(np.tile([0.9, 0.3, 0.5], (labels, 1)), reference, reference, (16, 16, 16), control)
+    report = ValidationReport(
+        np.tile([0.9, 0.3, 0.5], (labels, 1)), reference, reference, (16, 16, 16), control
+    )
     column = METRIC_NAMES.index("am_ssa")
     # A sample standard deviation of 12 volumes reads 2 % low on average (c4 = 0.978).
     np.testing.assert_allclose(np.nanmean(report.spread[:, column]), 0.978 * spread, rtol=0.01)
