@@ -281,14 +281,8 @@ def test_validation_at_chosen_and_off_grid_labels(tiny_run, tiny_dataset, tmp_pa
         levels = np.unique(training[:, column])
         assert not np.any(np.isclose(labels[:, column, None], levels[None], atol=1e-3))
     report = validate_generator(
-        generator,
-        tiny_dataset,
-        seeds=1,
-        reference_seeds=2,
-        baseline="linear",
-        morphology_check=False,
-        progress=False,
-        labels=labels,
+        generator, tiny_dataset, seeds=1, reference_seeds=2, baseline="linear", morphology_check=False,
+        progress=False, labels=labels,
     )
     np.testing.assert_array_equal(report.labels, labels)
     assert report.reference.shape == (3, 2, len(METRIC_NAMES)) and report.control.shape[1] == 1
@@ -298,27 +292,9 @@ def test_validation_at_chosen_and_off_grid_labels(tiny_run, tiny_dataset, tmp_pa
         validate_generator(generator, imaged, seeds=1, progress=False, labels=labels)
     with pytest.raises(ValueError, match="off-grid labels must be a whole number"):
         off_grid_labels(generator, 0)
-    assert (
-        main(
-            [
-                "validate",
-                "--checkpoint",
-                str(tiny_run / "generator"),
-                "--data",
-                str(tiny_dataset.root),
-                "--seeds",
-                "1",
-                "--no-morphology",
-                "--labels",
-                "0.9,0.3,0.5",
-                "--labels",
-                "0.95,0.4,0.2",
-                "--json",
-                str(tmp_path / "chosen.json"),
-            ]
-        )
-        == 0
-    )
+    assert main(["validate", "--checkpoint", str(tiny_run / "generator"), "--data", str(tiny_dataset.root),
+                 "--seeds", "1", "--no-morphology", "--labels", "0.9,0.3,0.5", "--labels", "0.95,0.4,0.2",
+                 "--json", str(tmp_path / "chosen.json")]) == 0
     chosen = json.loads((tmp_path / "chosen.json").read_text())
     assert chosen["labels"] == [[0.9, 0.3, 0.5], [0.95, 0.4, 0.2]]
     assert "fidelity goals met" in capsys.readouterr().out
