@@ -102,14 +102,50 @@ def decode_at_fractions(
     Returns:
         ``(z, y, x)`` int32 phase ids.
     """
-    logs = jnp.log(jnp.maximum(probabilities, 1e-30)).reshape(-1, 3)
+    logs = jnp.log(jnp.maximum(probabilities, 1e-30))
+    offsets = fraction_offsets(probabilities, fractions, rounds)
+    return jnp.argmax(logs + offsets, axis=-1)
+
+
+def fraction_offsets(
+    probabilities: jax.Array, fractions: jax.Array, rounds: int = FRACTION_ROUNDS
+) -> jax.Array:
+    """The log-probability offsets of :func:`decode_at_fractions` (no gradient).
+
+    Args:
+        probabilities: ``(z, y, x, 3)`` phase probabilities (pore, AM, CBD).
+        fractions: ``(3,)`` target volume fractions, summing to 1.
+        rounds: coordinate-update rounds (static).
+
+    Returns:
+        ``(3,)`` offsets ``b`` (AM's 0): ``argmax(log p + b)`` gives each phase its fraction.
+    """
+    logs = jax.lax.stop_gradient(jnp.log(jnp.maximum(probabilities, 1e-30)).reshape(-1, 3))
     offsets = jnp.zeros(3, logs.dtype)
     for _ in range(rounds):
         for phase in (0, 2):  # pore, CBD; AM fixes the gauge
             others = jnp.max(jnp.where(jnp.arange(3) == phase, -jnp.inf, logs + offsets), axis=1)
             margin = others - logs[:, phase]  # a voxel is this phase iff margin < offset
             offsets = offsets.at[phase].set(jnp.quantile(margin, fractions[phase]))
-    return jnp.argmax(logs + offsets, axis=1).reshape(probabilities.shape[:-1])
+    return offsets
+
+
+def shift_to_fractions(probabilities: jax.Array, fractions: jax.Array) -> jax.Array:
+    """Probabilities whose argmax is :func:`decode_at_fractions`: ``softmax(log p + b)``.
+
+    The soft counterpart of decoding at the fractions, for a differentiable measurement of a
+    generator that decodes so (``GeneratorConfig.decoding == "fractions"``). The offsets ``b``
+    carry no gradient, so the gradient is the network's own at fixed offsets.
+
+    Args:
+        probabilities: ``(z, y, x, 3)`` phase probabilities.
+        fractions: ``(3,)`` target volume fractions.
+
+    Returns:
+        ``(z, y, x, 3)`` shifted probabilities (summing to 1).
+    """
+    logs = jnp.log(jnp.maximum(probabilities, 1e-30))
+    return jax.nn.softmax(logs + fraction_offsets(probabilities, fractions), axis=-1)
 
 
 def straight_through(

@@ -35,11 +35,23 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmicro.characterise.measure import Measurement, MeasureSettings, average_over_seeds
-from jaxmicro.characterise.soft import ELECTROLYTE_GRADIENT_TEMPERATURE, SOFT_TEMPERATURE, soft_measure
+from jaxmicro.characterise.soft import (
+    ELECTROLYTE_GRADIENT_TEMPERATURE,
+    SOFT_TEMPERATURE,
+    shift_to_fractions,
+    soft_measure,
+)
 from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.data.phases import AM
 from jaxmicro.design.objective import DesignObjective, Evaluation
-from jaxmicro.generator import GeneratorConfig, check_labels, generate_probabilities, latent_shape_for
+from jaxmicro.design.properties import check_fractions
+from jaxmicro.generator import (
+    GeneratorConfig,
+    check_labels,
+    decoding_fractions,
+    generate_probabilities,
+    latent_shape_for,
+)
 
 CELL_INPUTS: Final[tuple[str, ...]] = (
     "electrolyte_fraction",
@@ -98,6 +110,7 @@ def soft_cell_inputs(
     settings: MeasureSettings,
     temperature: float = SOFT_TEMPERATURE,
     electrolyte_temperature: float | None = None,
+    fractions: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """:data:`CELL_INPUTS` of one label from the soft measurement, seed-averaged and per seed.
 
@@ -110,6 +123,10 @@ def soft_cell_inputs(
         temperature: the soft measurement's sharpening temperature (static).
         electrolyte_temperature: that of its electrolyte transport (static; None:
             ``temperature``).
+        fractions: ``(3,)`` the label's phase fractions, for a generator that decodes at them
+            (``config.decoding == "fractions"``): the probabilities are then shifted so that
+            their argmax is that decoding (:func:`~jaxmicro.characterise.soft.shift_to_fractions`;
+            the shift carries no gradient, so d/d label is the network's at a fixed shift).
 
     Returns:
         ``(6,)`` seed-averaged (transport as a conductance, :func:`average_over_seeds`) and
@@ -119,6 +136,8 @@ def soft_cell_inputs(
     probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None, None))(
         params, config, keys, label_unit[None], latent, shape
     )[:, 0]
+    if check_fractions(config, fractions):
+        probabilities = jax.vmap(shift_to_fractions, in_axes=(0, None))(probabilities, fractions)
     measured = soft_measure(probabilities, settings, temperature, electrolyte_temperature)
     return _cell_input_vector(average_over_seeds(measured)), _cell_input_vector(measured)
 
@@ -242,6 +261,8 @@ def property_jacobians(
         extra = max(0, JACOBIAN_MIN_SEEDS - len(objective.seeds))
         seeds = [*objective.seeds, *itertools.islice(fresh, extra)]
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    fractions = decoding_fractions(generator, np.asarray(label, np.float64))
+    fractions = None if fractions is None else jnp.asarray(fractions[0])
     low = np.array([generator.label_normalisation[name][0] for name in LABEL_FIELDS])
     high = np.array([generator.label_normalisation[name][1] for name in LABEL_FIELDS])
     jac = np.zeros((len(CELL_INPUTS), len(LABEL_FIELDS)))
@@ -261,6 +282,7 @@ def property_jacobians(
                 measure_settings,
                 temperature,
                 electrolyte,
+                fractions,
             )
 
         tangent = jnp.zeros_like(unit).at[k].set(1)

@@ -55,7 +55,7 @@ from jaxmicro.design.properties import (
     measurement_row,
 )
 from jaxmicro.design.space import CELL_VARIABLES
-from jaxmicro.generator import Generator, check_labels, latent_shape_for
+from jaxmicro.generator import Generator, check_labels, decoding_fractions, latent_shape_for
 
 BASES: Final[tuple[str, str]] = ("loading", "thickness")
 STATUSES: Final[tuple[str, str, str]] = ("ok", "failed", "not_simulated")
@@ -403,7 +403,8 @@ class DesignObjective:
         unit = jnp.asarray(self.generator.unit_labels(labels))
         generator, settings = self.generator, self.settings
         keys = self._keys if seeds is None else jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-        volumes = generate_volumes(generator.params, generator.config, keys, unit, self._shape)
+        fractions = decoding_fractions(generator, labels)
+        volumes = generate_volumes(generator.params, generator.config, keys, unit, self._shape, fractions)
         # A phase that never occurs (a batch without pore) gives tau = inf eagerly as traced.
         measured = characterise_seeds(volumes, settings.measure_settings(generator.voxel_size_m))
         return np.asarray(volumes), measured

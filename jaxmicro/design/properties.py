@@ -21,31 +21,63 @@ import numpy as np
 
 from jaxmicro.cell import CathodeProperties
 from jaxmicro.characterise.measure import Measurement, MeasureSettings, measure
+from jaxmicro.characterise.soft import decode_at_fractions
 from jaxmicro.generator import GeneratorConfig, generate_probabilities, latent_shape_for
+
+
+def check_fractions(config: GeneratorConfig, fractions: Any) -> bool:
+    """Whether volumes of ``config`` decode at ``fractions`` (else by the argmax).
+
+    Raises:
+        ValueError: a generator that decodes at the fractions, without them.
+    """
+    if config.decoding != "fractions":
+        return False
+    if fractions is None:
+        raise ValueError(
+            "this generator decodes its volumes at the labels' phase fractions: pass "
+            "fractions=decoding_fractions(generator, labels)"
+        )
+    return True
 
 
 @partial(jax.jit, static_argnames=("config", "shape"))
 def generate_volumes(
-    params, config: GeneratorConfig, keys: jax.Array, labels_unit: jax.Array, shape: tuple[int, int, int]
+    params,
+    config: GeneratorConfig,
+    keys: jax.Array,
+    labels_unit: jax.Array,
+    shape: tuple[int, int, int],
+    fractions: jax.Array | None = None,
 ) -> jax.Array:
-    """Generates ``(seeds, labels)`` volumes (jitted).
+    """Generates ``(seeds, labels)`` volumes (jitted), decoded as the generator decodes.
 
     Args:
         params: generator parameters.
-        config: generator network (static).
+        config: generator network (static); ``config.decoding`` says how probabilities
+            become phases.
         keys: ``(s, 2)`` PRNG keys, one per seed; every label shares the seed's noise.
         labels_unit: ``(n, 3)`` labels normalised to the unit cube.
         shape: ``(z, y, x)`` of each volume [voxels] (static), multiples of the generator's
             upsampling factor; cropped from a larger periodic volume, as :func:`generate`.
+        fractions: ``(n, 3)`` phase volume fractions to decode each label's volumes at
+            (:func:`~jaxmicro.generator.decoding_fractions`); needed when ``config.decoding``
+            is ``"fractions"``, ignored for the argmax.
 
     Returns:
         ``(s, n, z, y, x)`` uint8 phase ids.
+
+    Raises:
+        ValueError: a generator that decodes at the fractions, without ``fractions``.
     """
     latent_shape = latent_shape_for(config, shape, periodic=False)
     probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None, None))(
         params, config, keys, labels_unit, latent_shape, shape
     )
-    return jnp.argmax(probabilities, axis=-1).astype(jnp.uint8)
+    if not check_fractions(config, fractions):
+        return jnp.argmax(probabilities, axis=-1).astype(jnp.uint8)
+    per_label = jax.vmap(decode_at_fractions)  # over labels, each at its own fractions
+    return jax.vmap(per_label, in_axes=(0, None))(probabilities, fractions).astype(jnp.uint8)
 
 
 def characterise_seeds(volumes: jax.Array, settings: MeasureSettings) -> Measurement:
@@ -67,18 +99,19 @@ def generate_and_characterise(
     labels_unit: jax.Array,
     shape: tuple[int, int, int],
     settings: MeasureSettings,
+    fractions: jax.Array | None = None,
 ) -> tuple[jax.Array, Measurement]:
     """:func:`generate_volumes` then :func:`characterise_seeds`, as one XLA computation (what
     each device runs in a sharded sweep).
 
     Args:
-        params, config, keys, labels_unit, shape: as :func:`generate_volumes`.
+        params, config, keys, labels_unit, shape, fractions: as :func:`generate_volumes`.
         settings: how to measure (static).
 
     Returns:
         ``volumes`` uint8 ``(s, n, z, y, x)`` and their measurement with leading ``(s, n)``.
     """
-    volumes = generate_volumes(params, config, keys, labels_unit, shape)
+    volumes = generate_volumes(params, config, keys, labels_unit, shape, fractions)
     return volumes, characterise_seeds(volumes, settings)
 
 

@@ -33,8 +33,8 @@ from jax.sharding import PartitionSpec as P
 from jaxmicro.characterise.measure import Measurement, MeasureSettings, average_over_seeds
 from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.design.objective import DesignObjective, Evaluation
-from jaxmicro.design.properties import generate_and_characterise, measurement_row
-from jaxmicro.generator import GeneratorConfig, check_labels
+from jaxmicro.design.properties import check_fractions, generate_and_characterise, measurement_row
+from jaxmicro.generator import GeneratorConfig, check_labels, decoding_fractions
 
 BATCH_AXIS: Final[str] = "batch"
 
@@ -209,15 +209,17 @@ def _sharded_function(
     :mod:`jaxmicro.characterise.dispatch`), which is what deadlocked that pool before.
     """
 
-    def local(params: Any, keys: jax.Array, labels_unit: jax.Array) -> Any:
-        volumes, properties = generate_and_characterise(params, config, keys, labels_unit, shape, settings)
+    def local(params: Any, keys: jax.Array, labels_unit: jax.Array, fractions: jax.Array) -> Any:
+        volumes, properties = generate_and_characterise(
+            params, config, keys, labels_unit, shape, settings, fractions
+        )
         return (volumes, properties) if with_volumes else properties
 
     spec = P(None, BATCH_AXIS)  # outputs lead with (seeds, labels): labels are sharded
     sharded = jax.shard_map(
         local,
         mesh=mesh,
-        in_specs=(P(), P(), P(BATCH_AXIS)),
+        in_specs=(P(), P(), P(BATCH_AXIS), P(BATCH_AXIS)),
         out_specs=(spec, spec) if with_volumes else spec,
         check_vma=False,  # the solver's while loops carry device-local values only
     )
@@ -243,6 +245,7 @@ def generate_and_characterise_sharded(
     mesh: Mesh | None = None,
     pad_to: int | None = None,
     with_volumes: bool = True,
+    fractions: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, Measurement]:
     """:func:`~jaxmicro.design.generate_and_characterise` with the labels sharded over ``mesh``.
 
@@ -250,6 +253,8 @@ def generate_and_characterise_sharded(
         params, config, keys, shape, settings: as
             :func:`~jaxmicro.design.generate_and_characterise` (``keys`` ``(s, 2)``).
         labels_unit: ``(n, 3)`` labels normalised to the unit cube (host array).
+        fractions: ``(n, 3)`` phase fractions to decode at, sharded with the labels (host
+            array; needed when ``config.decoding`` is ``"fractions"``).
         mesh: a 1-D ``"batch"`` mesh (``None``: :func:`batch_mesh` over all devices).
         pad_to: pad the batch to this many labels first (rounded up to a multiple of the
             device count), so that chunks of different sizes share one compilation.
@@ -263,16 +268,23 @@ def generate_and_characterise_sharded(
     labels_unit = np.asarray(labels_unit, np.float32).reshape(-1, 3)
     n = len(labels_unit)
     size = padded_size(max(n, pad_to or 0), mesh.size)
-    padded = pad_rows(labels_unit, size)
     sharding = NamedSharding(mesh, P(BATCH_AXIS))
-    labels_global = jax.make_array_from_callback(padded.shape, sharding, lambda index: padded[index])
+
+    def global_rows(rows: np.ndarray) -> jax.Array:
+        padded = pad_rows(rows, size)
+        return jax.make_array_from_callback(padded.shape, sharding, lambda index: padded[index])
+
+    labels_global = global_rows(labels_unit)
+    if not check_fractions(config, fractions):  # the argmax ignores them
+        fractions = np.full((n, 3), np.nan, np.float32)
+    fractions_global = global_rows(np.asarray(fractions, np.float32).reshape(n, 3))
     replicated = NamedSharding(mesh, P())
     if jax.process_count() > 1:  # pragma: no cover - a global array is built from the same host data
         params, keys = jax.tree.map(np.asarray, (params, keys))
     params = jax.device_put(params, replicated)
     keys = jax.device_put(keys, replicated)
     run = _sharded_function(mesh, config, tuple(shape), settings, bool(with_volumes))
-    out = _to_host(run(params, keys, labels_global))
+    out = _to_host(run(params, keys, labels_global, fractions_global))
     volumes, properties = out if with_volumes else (None, out)
     properties = jax.tree.map(lambda x: x[:, :n], properties)
     return (None if volumes is None else volumes[:, :n]), properties
@@ -313,6 +325,7 @@ def _measure_seeds_sharded(
         mesh=mesh,
         pad_to=pad_to,
         with_volumes=False,
+        fractions=decoding_fractions(objective.generator, labels),
     )
     return properties
 

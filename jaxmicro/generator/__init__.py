@@ -17,6 +17,7 @@ from jaxmicro.generator.config import PRESETS, GeneratorConfig, TrainConfig, pre
 from jaxmicro.generator.generate import (
     GenerationResult,
     check_labels,
+    decoding_fractions,
     generate,
     generate_probabilities,
     latent_shape_for,
@@ -68,6 +69,7 @@ __all__ = [
     "check_labels",
     "compute_metrics",
     "critic_apply",
+    "decoding_fractions",
     "default_checkpoint_path",
     "export_run",
     "generate",

@@ -161,6 +161,30 @@ def _check_generation_memory(n_labels: int, n_seeds: int, shape: Sequence[int]) 
             )
 
 
+def decoding_fractions(
+    generator: Generator, labels: np.ndarray, decoding: str | None = None
+) -> np.ndarray | None:
+    """The phase fractions a generator decodes its volumes at, or None for the argmax.
+
+    Args:
+        generator: the generator.
+        labels: ``(n, 3)`` physical labels.
+        decoding: ``"argmax"`` or ``"fractions"``; None: the generator's own
+            (``GeneratorConfig.decoding``).
+
+    Returns:
+        ``(n, 3)`` float32 target volume fractions (pore, AM, CBD) from
+        :func:`~jaxmicro.data.simulator.target_volume_fractions` with the default solid
+        densities, or None when decoding by the argmax.
+    """
+    from jaxmicro.data.simulator import target_volume_fractions
+
+    if check_decoding(decoding or generator.config.decoding) != "fractions":
+        return None
+    labels = np.atleast_2d(np.asarray(labels, np.float64))
+    return np.asarray(target_volume_fractions(jnp.asarray(labels)), np.float32)
+
+
 def generate(
     generator: Generator,
     labels: np.ndarray | Sequence[float],
@@ -196,7 +220,7 @@ def generate(
             keys take 32 bits, so larger seeds would repeat smaller ones), or a memory estimate
             (:func:`generation_memory_bytes`) above the memory available, before allocating.
     """
-    from jaxmicro.data.simulator import check_seed, target_volume_fractions
+    from jaxmicro.data.simulator import check_seed
 
     labels = check_labels(generator, np.asarray(labels, dtype=np.float64), extrapolate)
     seeds = np.atleast_1d(np.asarray(seed, dtype=object))
@@ -213,8 +237,9 @@ def generate(
         )
         blocks.append(np.asarray(probs))
     probabilities = np.stack(blocks, axis=1).reshape(-1, *tuple(shape), 3)
-    if check_decoding(decoding or generator.config.decoding) == "fractions":
-        targets = np.repeat(np.asarray(target_volume_fractions(jnp.asarray(labels))), seeds.size, axis=0)
+    fractions = decoding_fractions(generator, labels, decoding)
+    if fractions is not None:
+        targets = np.repeat(fractions, seeds.size, axis=0)
         pairs = zip(probabilities, targets, strict=True)
         volume = np.stack([np.asarray(decode_at_fractions(p, t)) for p, t in pairs])
     else:

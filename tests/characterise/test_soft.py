@@ -139,6 +139,28 @@ def test_fraction_matched_decoding_hits_the_labels_fractions_and_moves_only_boun
     assert np.all(decoded[confident] == argmax[confident]) and np.mean(decoded != argmax) < 0.3
 
 
+def test_shifting_to_the_fractions_is_the_soft_form_of_decoding_at_them():
+    """``softmax(log p + b)``: its argmax is the fraction decoding, its mean near the fractions,
+    and its gradient the network's at fixed offsets (finite, and zero where ``p`` is)."""
+    from jaxmicro.characterise.soft import fraction_offsets, shift_to_fractions
+
+    logits = jax.random.normal(jax.random.PRNGKey(2), (16, 16, 16, 3))
+    for axis in range(3):
+        logits = (logits + jnp.roll(logits, 1, axis) + jnp.roll(logits, -1, axis)) / 3
+    p = jax.nn.softmax(40.0 * logits, axis=-1)  # confident, as a trained generator's are
+    target = jnp.array([0.4, 0.45, 0.15])
+    shifted = shift_to_fractions(p, target)
+    decoded = np.asarray(decode_at_fractions(p, target))
+    np.testing.assert_array_equal(np.asarray(jnp.argmax(shifted, -1)), decoded)
+    np.testing.assert_allclose(np.asarray(shifted.sum(-1)), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(shifted.mean((0, 1, 2))), target, atol=0.03)
+    offsets = np.asarray(fraction_offsets(p, target))
+    assert offsets[1] == 0 and np.abs(offsets).max() > 0.1  # the argmax alone misses the target
+    grad = jax.grad(lambda q: shift_to_fractions(q, target)[..., 0].mean())(p)
+    fixed = jax.grad(lambda q: jax.nn.softmax(jnp.log(q) + offsets, -1)[..., 0].mean())(p)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(fixed), rtol=1e-4, atol=1e-9)
+
+
 def test_straight_through_can_decode_each_volume_at_its_fractions():
     logits = jax.random.normal(jax.random.PRNGKey(1), (2, 8, 8, 8, 3))
     p = jax.nn.softmax(logits, axis=-1)

@@ -123,3 +123,31 @@ def test_chain_gradient_matches_whole_loop_differences_on_the_shipped_generator(
             fd = difference.objective_per_step
             allowed = 2 * difference.objective_per_step_standard_error + 0.25 * abs(fd)
             assert abs(predicted - fd) <= allowed, (label, difference, predicted)
+
+
+def test_the_soft_measurement_follows_a_generator_that_decodes_at_the_fractions(objective):
+    """For ``decoding == "fractions"`` the soft inputs are measured on probabilities shifted to
+    the label's fractions, so their electrolyte and AM fractions are the label's (the argmax
+    toy's are not), and the Jacobian stays finite."""
+    import dataclasses
+
+    from jaxmicro.data.simulator import target_volume_fractions
+
+    toy = objective.generator
+    at_fractions = dataclasses.replace(toy, config=dataclasses.replace(toy.config, decoding="fractions"))
+    settings = objective.settings.measure_settings(toy.voxel_size_m)
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in objective.seeds])
+    unit = jnp.asarray(toy.unit_labels(LABEL))
+    target = np.asarray(target_volume_fractions(jnp.asarray(LABEL)))
+    columns = [CELL_INPUTS.index("electrolyte_fraction"), CELL_INPUTS.index("am_volume_fraction")]
+    plain, _ = soft_cell_inputs(toy.params, toy.config, keys, unit, (SIZE,) * 3, settings)
+    shifted, _ = soft_cell_inputs(
+        toy.params, at_fractions.config, keys, unit, (SIZE,) * 3, settings, fractions=jnp.asarray(target)
+    )
+    np.testing.assert_allclose(np.asarray(shifted)[columns], target[:2], atol=0.01)
+    assert np.abs(np.asarray(plain)[columns] - target[:2]).max() > 0.03
+    with pytest.raises(ValueError, match="phase fractions"):
+        soft_cell_inputs(toy.params, at_fractions.config, keys, unit, (SIZE,) * 3, settings)
+    shipped = DesignObjective(at_fractions, objective.settings)
+    jacobian = property_jacobian(shipped, LABEL, np.asarray(shifted, np.float64), seeds=objective.seeds)
+    assert np.all(np.isfinite(jacobian)) and jacobian[columns[0], 1] > 0.5

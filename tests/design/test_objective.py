@@ -322,3 +322,40 @@ def test_an_evaluation_says_whether_it_is_ok_failed_or_not_simulated():
     assert Evaluation.from_dict(old_record).status == "not_simulated"
     with pytest.raises(ValueError, match="contradicts"):
         Evaluation(labels, (0,), 200.0, False, "", {}, {}, {}, status="failed")
+
+
+def test_a_generator_that_decodes_at_the_fractions_is_decoded_so_by_the_design_loop(toy):
+    """``GeneratorConfig.decoding == "fractions"``: the objective's volumes hold each label's
+    phase fractions (as ``generate`` makes them), in one step and in the fused computation;
+    without the fractions, the jitted generation refuses rather than falling back to the argmax."""
+    from jaxmicro.data.simulator import target_volume_fractions
+    from jaxmicro.design import generate_volumes
+    from jaxmicro.generator import decoding_fractions, generate
+
+    at_fractions = dataclasses.replace(toy, config=dataclasses.replace(toy.config, decoding="fractions"))
+    settings = DesignSettings(volume_size=SIZE, seeds_per_label=2)
+    volumes, properties = DesignObjective(at_fractions, settings).measure(LABELS)
+    targets = np.asarray(target_volume_fractions(np.asarray(LABELS)))
+    np.testing.assert_allclose(decoding_fractions(at_fractions, LABELS), targets, atol=1e-6)
+    assert decoding_fractions(toy, LABELS) is None
+    for phase in range(3):
+        measured = np.mean(volumes == phase, axis=(-3, -2, -1))  # (seeds, labels)
+        np.testing.assert_allclose(measured, np.broadcast_to(targets[:, phase], measured.shape), atol=2e-3)
+    np.testing.assert_allclose(np.asarray(properties.volume_fraction), targets, atol=2e-3)
+    argmax_volumes, _ = DesignObjective(toy, settings).measure(LABELS)
+    assert np.mean(argmax_volumes != volumes) > 0.01  # the toy's argmax misses the fractions
+    # The same volumes as generate() decodes, seed by seed.
+    direct = generate(at_fractions, LABELS, (SIZE,) * 3, seed=[0, 1]).volume
+    direct = direct.reshape(len(LABELS), 2, *(SIZE,) * 3)
+    assert np.mean(direct.swapaxes(0, 1) != volumes) <= 1e-3
+    keys = jax.numpy.stack([jax.random.PRNGKey(s) for s in range(2)])
+    unit = jax.numpy.asarray(toy.unit_labels(LABELS))
+    with pytest.raises(ValueError, match="decodes its volumes at the labels' phase fractions"):
+        generate_volumes(at_fractions.params, at_fractions.config, keys, unit, (SIZE,) * 3)
+    measure_settings = settings.measure_settings(toy.voxel_size_m)
+    fractions = jax.numpy.asarray(targets, jax.numpy.float32)
+    config = at_fractions.config
+    fused_volumes, _ = generate_and_characterise(
+        toy.params, config, keys, unit, (SIZE,) * 3, measure_settings, fractions
+    )
+    assert np.mean(np.asarray(fused_volumes) != volumes) <= 1e-3

@@ -131,6 +131,33 @@ def _small_sweep_argv(checkpoint: Path, out: Path) -> list[str]:
     ]
 
 
+def test_sharded_measurement_decodes_as_the_generator_does(toy):
+    """A generator that decodes at the label's fractions: the sharded path (padding included)
+    makes the objective's volumes, and refuses to run without the fractions."""
+    import dataclasses
+
+    from jaxmicro.design.sharding import generate_and_characterise_sharded, measure_sharded
+    from jaxmicro.generator import decoding_fractions
+
+    at_fractions = dataclasses.replace(toy, config=dataclasses.replace(toy.config, decoding="fractions"))
+    labels = _labels(toy)
+    objective = DesignObjective(at_fractions, SETTINGS)
+    volumes, _ = objective.measure_seeds(labels)
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in objective.seeds])
+    args = (toy.params, at_fractions.config, keys, toy.unit_labels(labels), SHAPE)
+    measure_settings = SETTINGS.measure_settings(toy.voxel_size_m)
+    sharded, _ = generate_and_characterise_sharded(
+        *args, measure_settings, pad_to=8, fractions=decoding_fractions(at_fractions, labels)
+    )
+    assert np.mean(sharded != volumes) <= 1e-3
+    with pytest.raises(ValueError, match="phase fractions"):
+        generate_and_characterise_sharded(*args, measure_settings)
+    seed_mean = measure_sharded(objective, labels)
+    np.testing.assert_allclose(
+        np.asarray(seed_mean.volume_fraction)[:, 0], labels[:, 1], atol=2e-3
+    )  # the pore fraction is the porosity label
+
+
 def test_sweep_command_writes_resumable_results(toy_checkpoint, tmp_path, capsys):
     out = tmp_path / "sweep.jsonl"
     argv = _small_sweep_argv(toy_checkpoint, out)
