@@ -235,7 +235,7 @@ def test_measuring_in_two_steps_equals_the_single_jitted_computation(toy):
 def test_a_batch_without_any_pore_is_a_failed_evaluation_not_an_error(toy, monkeypatch):
     import jaxmicro.design.objective as objective_module
 
-    def all_active_material(params, config, keys, labels_unit, shape):
+    def all_active_material(params, config, keys, labels_unit, shape, fractions=None):
         return jax.numpy.ones((keys.shape[0], labels_unit.shape[0], *shape), jax.numpy.uint8)
 
     monkeypatch.setattr(objective_module, "generate_volumes", all_active_material)
