@@ -452,6 +452,10 @@ class ValidationReport:
         Args:
             target: the control's metric mean error to reach [-]; half the 3 % goal by default,
                 leaving the generator room inside the goal.
+
+        Returns:
+            ``(k,)`` reference counts per label (0 for a metric the simulator hits exactly, such
+            as the phase fractions; nan where no label has two finite values).
         """
         spread, finite = self.spread, np.isfinite(self.spread)
         with np.errstate(invalid="ignore"):  # 0 / 0 where no label has a spread
