@@ -25,8 +25,16 @@ from jaxmicro.characterise.soft import decode_at_fractions
 from jaxmicro.generator import GeneratorConfig, generate_probabilities, latent_shape_for
 
 
-def check_fractions(config: GeneratorConfig, fractions: Any) -> bool:
+def check_fractions(config: GeneratorConfig, fractions: jax.Array | np.ndarray | None) -> bool:
     """Whether volumes of ``config`` decode at ``fractions`` (else by the argmax).
+
+    Args:
+        config: the generator network; its ``decoding`` decides.
+        fractions: ``(n, 3)`` (or ``(3,)``) target phase fractions, or None.
+
+    Returns:
+        True for a generator that decodes at the fractions (``fractions`` given), False for
+        the argmax (``fractions`` then ignored).
 
     Raises:
         ValueError: a generator that decodes at the fractions, without them.
