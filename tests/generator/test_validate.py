@@ -247,6 +247,18 @@ def test_pore_tortuosity_of_a_volume_without_pores_is_inf_beside_others():
     np.testing.assert_allclose(tau, [np.inf, 1.0], rtol=1e-5)
 
 
+def test_metrics_measured_in_chunks_are_the_batchs(tiny_dataset):
+    volumes = np.stack([s.volume for s in tiny_dataset.train[:5]])
+    whole = compute_metrics(volumes, 2e-6)
+    one_by_one = compute_metrics(volumes, 2e-6, chunk_voxels=volumes[0].size)  # 5 chunks
+    pairs = compute_metrics(volumes, 2e-6, chunk_voxels=2 * volumes[0].size + 1)  # 3 chunks: 2, 2, 1
+    assert one_by_one.shape == pairs.shape == whole.shape == (5, len(METRIC_NAMES))
+    assert np.isfinite(whole).sum() > whole.size // 2  # (a blocked volume's inf compares equal)
+    # Batched solves round differently (about 1e-7): compared well above that.
+    np.testing.assert_allclose(one_by_one, whole, rtol=1e-5)
+    np.testing.assert_allclose(pairs, whole, rtol=1e-5)
+
+
 def test_tortuosity_means_are_conductance_means_that_survive_one_blocked_volume():
     """A label whose one volume in three does not percolate keeps a finite mean tortuosity:
     mean(eps) / mean(eps / tau), the blocked volume counting zero conductance."""
