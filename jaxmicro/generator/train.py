@@ -547,6 +547,7 @@ def _train_locked(
         lineal_lengths=config.lineal_lengths if config.lineal_weight > 0 else None,
         erosion_radii=config.erosion_radii if config.erosion_weight > 0 else None,
         euler_targets=config.euler_weight > 0,
+        tau_edge=config.train_edge,
     )
     write_run_json(run_dir, config, data)
     step_fn = make_train_step(config)

@@ -5,7 +5,8 @@ import pytest
 from jaxmicro.characterise import ball_erosion, lineal_path, two_point_statistics
 from jaxmicro.characterise.morphology import euler_characteristic
 from jaxmicro.data import LEGACY_LABEL_NORMALISATION, Labels, Sample
-from jaxmicro.generator.slices import build_slice_bank, random_crops, real_slices, volume_slices
+from jaxmicro.generator.losses import soft_log_tau
+from jaxmicro.generator.slices import build_slice_bank, cubes_of, random_crops, real_slices, volume_slices
 
 
 def _volume(seed, shape=(8, 10, 12)):
@@ -48,6 +49,37 @@ def test_bank_erosion_targets_are_the_mean_over_the_label_volumes():
     bank = build_slice_bank(samples, 8, LEGACY_LABEL_NORMALISATION, euler_targets=True)
     chi = np.mean([[euler_characteristic(v, p)[0] / v.size for p in range(3)] for v in volumes], 0)
     np.testing.assert_allclose(bank.euler[0], chi, rtol=1e-5, atol=1e-7)
+
+
+def test_cubes_are_the_volumes_blocks_in_order_and_a_remainder_is_left_out():
+    volumes = np.arange(2 * 8 * 9 * 12).reshape(2, 8, 9, 12)
+    cubes = cubes_of(volumes, 4)
+    assert cubes.shape == (2 * 2 * 2 * 3, 4, 4, 4)
+    np.testing.assert_array_equal(cubes[0], volumes[0, :4, :4, :4])
+    np.testing.assert_array_equal(cubes[8], volumes[0, 4:, :4, 8:])  # (z 1, y 0, x 2): x fastest
+    np.testing.assert_array_equal(cubes[12 + 4], volumes[1, :4, 4:8, 4:8])  # (z 0, y 1, x 1)
+    with pytest.raises(ValueError, match="hold no 16\\^3 cube"):
+        cubes_of(volumes, 16)
+
+
+def test_tortuosity_targets_are_the_mean_over_cubes_of_the_fake_volumes_edge():
+    # A dead-end pore in one 8^3 cube: the whole volume reads tau > 1, every cube tau = 1 (an
+    # all-solid cube conducts evenly through the floor: tau 1 too).
+    volume = np.ones((16, 16, 16), np.uint8)
+    volume[:, :, :3] = 0  # a straight slab through the whole volume (tau 1 along z and y)
+    volume[8:, 8:, 8:11] = 0  # and a slab in one cube, a dead end in the whole
+    sample = Sample("a.npy", Labels(0.93, 0.36, 0.5), 1e-6, "train", volume)
+    whole = build_slice_bank([sample], 8, LEGACY_LABEL_NORMALISATION, tortuosity_targets=True)
+    cubed = build_slice_bank([sample], 8, LEGACY_LABEL_NORMALISATION, tortuosity_targets=True, tau_edge=8)
+    per_cube = soft_log_tau(jax.numpy.asarray(cubes_of(volume[None], 8) == 0, jax.numpy.float32))
+    np.testing.assert_allclose(cubed.log_tau[0], np.mean(per_cube, 0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        whole.log_tau[0],
+        soft_log_tau(jax.numpy.asarray(volume[None] == 0, jax.numpy.float32))[0],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert np.all(whole.log_tau[0] > cubed.log_tau[0] + 0.1)
 
 
 def test_bank_two_point_statistics_from_slices_equal_those_of_the_volume():
