@@ -10,9 +10,11 @@ from jaxmicro.cli import main
 from jaxmicro.data import AM, CBD, PORE, SimulatorConfig, dataset_simulator
 from jaxmicro.generator import compute_metrics, load_generator, validate_generator
 from jaxmicro.generator.plotting import save_validation_montage
+from jaxmicro.generator.slices import cubes_of
 from jaxmicro.generator.validate import (
     GRID_NAMES,
     METRIC_NAMES,
+    _training_metrics,
     grid_deviation,
     interpolation_baseline,
     validation_settings,
@@ -257,6 +259,18 @@ def test_metrics_measured_in_chunks_are_the_batchs(tiny_dataset):
     # Batched solves round differently (about 1e-7): compared well above that.
     np.testing.assert_allclose(one_by_one, whole, rtol=1e-5)
     np.testing.assert_allclose(pairs, whole, rtol=1e-5)
+
+
+def test_the_baseline_measures_bigger_training_volumes_in_cubes_of_the_checks_size():
+    rng = np.random.default_rng(0)
+    volumes = np.where(rng.random((2, 16, 16, 16)) < 0.45, PORE, AM).astype(np.uint8)
+    volumes[1, :, :, 8:] = CBD  # half of volume 1's cubes hold no pore at all
+    cubes = compute_metrics(cubes_of(volumes, 8), 1e-6).reshape(2, 8, -1)
+    np.testing.assert_allclose(_training_metrics(volumes, (8, 8, 8), 1e-6), volume_mean(cubes), rtol=1e-5)
+    assert _training_metrics(volumes, (8, 8, 8), 1e-6)[1, 0] < 0.3  # volume 1's own cubes
+    whole = compute_metrics(volumes, 1e-6)
+    for shape in [(16, 16, 16), (32, 32, 32), (8, 8, 16)]:  # its own size, bigger, not a cube
+        np.testing.assert_allclose(_training_metrics(volumes, shape, 1e-6), whole, rtol=1e-5)
 
 
 def test_tortuosity_means_are_conductance_means_that_survive_one_blocked_volume():
