@@ -51,7 +51,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
@@ -830,17 +830,8 @@ def validate_generator(
             np.asarray(sizes, np.float64),
         )
     predicted = None
-    train = [s for s in dataset.train if s.volume.ndim == 3]
-    train = [s for s in train if s.volume.shape == train[0].volume.shape]  # one batch of one shape
-    if baseline is not None and train:
-        train_metrics = _training_metrics(np.stack([s.volume for s in train]), shape, train[0].voxel_size_m)
-        train_labels = np.stack([s.labels.to_array() for s in train])
-        # Tortuosity fitted as log tau: it spans 1.7 to 30 over the wide grid, steeply at low
-        # porosity, where a quadratic in tau itself overshoots (tau through-plane 155 % off).
-        log_tau = np.array(_TAU_COLUMNS)
-        train_metrics[:, log_tau] = np.log(train_metrics[:, log_tau])
-        predicted = interpolation_baseline(train_labels, train_metrics, labels, baseline)
-        predicted[:, log_tau] = np.exp(predicted[:, log_tau])
+    if baseline is not None:
+        predicted = dataset_baseline(dataset, labels, shape, baseline)
     return ValidationReport(
         labels,
         np.stack(reference),
@@ -865,6 +856,35 @@ def _training_metrics(volumes: np.ndarray, shape: tuple[int, ...], voxel_size_m:
     cubes = cubes_of(volumes, edge)
     metrics = compute_metrics(cubes, voxel_size_m).reshape(len(volumes), len(cubes) // len(volumes), -1)
     return volume_mean(metrics)
+
+
+def dataset_baseline(
+    dataset: LabelledDataset, labels: np.ndarray, shape: Sequence[int], kind: str = "quadratic"
+) -> np.ndarray | None:
+    """The interpolation baseline of a dataset's 3-D training volumes at ``labels``.
+
+    Args:
+        dataset: its ``train`` volumes (those of the first volume's shape) are fitted.
+        labels: ``(m, 3)`` physical labels to predict at.
+        shape: ``(z, y, x)`` of the compared volumes [voxels]: training volumes that hold cubes
+            of that edge are measured as their cubes' mean (:func:`_training_metrics`).
+        kind: :data:`BASELINES`.
+
+    Returns:
+        ``(m, len(METRIC_NAMES))`` predicted metrics, or None without 3-D training volumes.
+    """
+    train = [s for s in dataset.train if s.volume.ndim == 3]
+    train = [s for s in train if s.volume.shape == train[0].volume.shape]  # one batch of one shape
+    if not train:
+        return None
+    metrics = _training_metrics(np.stack([s.volume for s in train]), tuple(shape), train[0].voxel_size_m)
+    # Tortuosity fitted as log tau: it spans 1.7 to 30 over the wide grid, steeply at low
+    # porosity, where a quadratic in tau itself overshoots (tau through-plane 155 % off).
+    log_tau = np.array(_TAU_COLUMNS)
+    metrics[:, log_tau] = np.log(metrics[:, log_tau])
+    predicted = interpolation_baseline(np.stack([s.labels.to_array() for s in train]), metrics, labels, kind)
+    predicted[:, log_tau] = np.exp(predicted[:, log_tau])
+    return predicted
 
 
 def _middle(volume: np.ndarray, axis: int) -> np.ndarray:
