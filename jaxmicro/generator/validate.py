@@ -829,9 +829,7 @@ def validate_generator(
             size_names,
             np.asarray(sizes, np.float64),
         )
-    predicted = None
-    if baseline is not None:
-        predicted = dataset_baseline(dataset, labels, shape, baseline)
+    predicted = dataset_baseline(dataset, labels, shape, baseline) if baseline is not None else None
     return ValidationReport(
         labels,
         np.stack(reference),
@@ -849,9 +847,10 @@ def _training_metrics(volumes: np.ndarray, shape: tuple[int, ...], voxel_size_m:
     """The baseline's ``(t, k)`` metrics of ``(t, z, y, x)`` training volumes, at the compared
     cubes' size where the volumes hold such cubes: each volume's mean over its cubes
     (:func:`volume_mean`), since a smaller cube's tortuosity reads higher (20 % through-plane at
-    porosity 0.2 between 64^3 and 128^3, docs/generator.md). Otherwise whole volumes."""
+    porosity 0.2 between 64^3 and 128^3, docs/generator.md). Otherwise (a check of other
+    than cubes, or bigger than the volumes) whole volumes."""
     edge = shape[0]
-    if len(set(shape)) > 1 or volumes.shape[1:] == tuple(shape) or min(volumes.shape[1:]) < edge:
+    if len(set(shape)) > 1 or min(volumes.shape[1:]) < edge:  # (a volume of the check's size: 1 cube)
         return compute_metrics(volumes, voxel_size_m)
     cubes = cubes_of(volumes, edge)
     metrics = compute_metrics(cubes, voxel_size_m).reshape(len(volumes), len(cubes) // len(volumes), -1)
