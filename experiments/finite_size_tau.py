@@ -33,9 +33,8 @@ def main() -> None:
     parser.add_argument("--edge", type=int, default=64, help="cube edge [voxels] [64]")
     parser.add_argument("--json", type=Path, help="write every volume's numbers here")
     args = parser.parse_args()
-    samples = [
-        s for s in (*load_dataset(args.data).train, *load_dataset(args.data).heldout) if s.volume.ndim == 3
-    ]
+    dataset = load_dataset(args.data)
+    samples = [s for s in (*dataset.train, *dataset.heldout) if s.volume.ndim == 3]
     rows = []
     for sample in samples:
         whole = _log_tau(sample.volume)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +25,7 @@ def main() -> None:
     parser.add_argument("data", help="dataset whose 3-D training volumes the baseline is fitted on")
     parser.add_argument("--kind", default="quadratic", help="baseline kind [quadratic]")
     args = parser.parse_args()
-    report = json.loads(open(args.report).read())
+    report = json.loads(Path(args.report).read_text())
     reference = np.asarray(report["reference"]["mean"], np.float64)
     predicted = dataset_baseline(
         load_dataset(args.data), np.asarray(report["labels"]), report["shape"], args.kind

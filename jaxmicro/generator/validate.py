@@ -107,8 +107,8 @@ def validation_settings(voxel_size_m: float) -> MeasureSettings:
 METRICS_CHUNK_VOXELS: int = 4 * 128**3
 """Voxels measured in one call by :func:`compute_metrics`. Its peak host memory grows by about
 160 MB per 128^3 volume of a batch (0.75 GB for 2, 1.7 GB for 8; /usr/bin/time, 2026-12-06), so
-one call on a 128^3 check's 36 volumes of a label took about 6 GB, and two such checks beside
-the test suite ran a 24 GB machine out of memory."""
+one call on a 128^3 check's 36 volumes of a label would take about 6 GB by that growth, and two
+such checks beside the test suite ran a 24 GB machine out of memory (2026-12-06)."""
 
 
 def compute_metrics(
