@@ -61,6 +61,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(against layers locked to it, e.g. 100) [preset's]",
     )
     parser.add_argument(
+        "--anchor-weight",
+        type=float,
+        default=None,
+        help="weight of a reconstruction term: each training cube drawn back from its own fitted "
+        "latent, so the generator's range holds the training volumes (e.g. 10) [preset's]",
+    )
+    parser.add_argument(
         "--straight-through-temperature",
         type=float,
         default=None,
@@ -158,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         "erosion_weight": args.erosion_weight,
         "euler_weight": args.euler_weight,
         "lattice_weight": args.lattice_weight,
+        "anchor_weight": args.anchor_weight,
         "straight_through_temperature": args.straight_through_temperature,
         "tau_weight": args.tau_weight,
         "aux_temperature": args.aux_temperature,

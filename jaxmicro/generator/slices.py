@@ -48,6 +48,11 @@ class SliceBank(NamedTuple):
         euler: ``(n_labels, 3)`` float32 mean Euler characteristic per voxel ``[label, p]`` of
             the label's 3-D volumes (:func:`jaxmicro.characterise.euler_density`); zeros where
             not computed.
+        anchor_volumes: ``(n_anchors, e, e, e)`` uint8 phase ids: the non-overlapping cubes of
+            the fake volumes' edge ``e`` of every 3-D training volume, which the reconstruction
+            term (``TrainConfig.anchor_weight``) draws back; None where not used.
+        anchor_labels: ``(n_anchors,)`` int32 index of each anchor's labels in ``labels_unit``;
+            None where not used.
     """
 
     images: tuple[jax.Array, jax.Array, jax.Array]
@@ -58,6 +63,8 @@ class SliceBank(NamedTuple):
     log_tau: jax.Array
     erosion: jax.Array
     euler: jax.Array
+    anchor_volumes: jax.Array | None = None
+    anchor_labels: jax.Array | None = None
 
 
 def _slices_of(sample: Sample, axis: int) -> np.ndarray | None:
@@ -175,6 +182,7 @@ def build_slice_bank(
     erosion_radii: Sequence[int] | None = None,
     euler_targets: bool = False,
     tau_edge: int | None = None,
+    anchor_edge: int | None = None,
 ) -> SliceBank:
     """Groups the training samples' slices by label and axis.
 
@@ -197,6 +205,8 @@ def build_slice_bank(
             above their 128^3 volume through / in-plane at porosity 0.2, 5 / 4 % at 0.3, under
             1 % at 0.4-0.5; docs/generator.md) and the loss compares the two; None: whole
             volumes.
+        anchor_edge: keep the 3-D training volumes' cubes of this edge [voxels] as
+            ``anchor_volumes`` (None: not kept).
 
     Returns:
         The :class:`SliceBank`.
@@ -213,8 +223,13 @@ def build_slice_bank(
     log_tau = np.full((len(keys), len(TAU_AXES)), np.nan, np.float32)
     erosion = np.zeros((len(keys), len(erosion_radii or ()), N_PHASES), np.float32)
     euler = np.zeros((len(keys), N_PHASES), np.float32)
+    anchors, anchor_labels = [], []
     for i, key in enumerate(keys):
         group = [s for s in samples if tuple(s.labels.to_array()) == key]
+        if anchor_edge is not None:
+            cubes = cubes_of(_volumes_of(group, "anchor_weight"), anchor_edge)
+            anchors.append(cubes)
+            anchor_labels += [i] * len(cubes)
         if tortuosity_targets:
             log_tau[i] = _real_log_tau(group, tau_edge)
         if erosion_radii:
@@ -268,6 +283,8 @@ def build_slice_bank(
         jnp.asarray(log_tau),
         jnp.asarray(erosion),
         jnp.asarray(euler),
+        jnp.asarray(np.concatenate(anchors), jnp.uint8) if anchors else None,
+        jnp.asarray(anchor_labels, jnp.int32) if anchors else None,
     )
 
 

@@ -14,8 +14,10 @@ One step (:func:`make_train_step`):
    ``stats_weight`` times the mean squared relative error of its two-point phase-pair
    probabilities (interfaces and correlation lengths along each axis). The gradient with
    respect to the fake volumes is pulled back through the saved VJP, so the generator runs
-   forward and backward once per step. The exponential moving average of the generator
-   weights (``ema_decay``) is updated after the step; it is what gets exported.
+   forward and backward once per step. With ``anchor_weight``, one training cube is also drawn
+   back from its own fitted latent (a reconstruction term; the latents are part of the state).
+   The exponential moving average of the generator weights (``ema_decay``) is updated after the
+   step; it is what gets exported.
 
 All randomness comes from the key in :class:`TrainState`, so a run resumed from a checkpoint
 continues bit for bit.
@@ -42,6 +44,7 @@ from jaxmicro._files import no_space_guard, remove_stale_temporaries, run_lock, 
 from jaxmicro.characterise.soft import sharpen, straight_through
 from jaxmicro.data.dataset import LabelledDataset
 from jaxmicro.data.labels import LEGACY_LABEL_NORMALISATION
+from jaxmicro.data.phases import N_PHASES
 from jaxmicro.generator.checkpoint import (
     RUN_JSON,
     Generator,
@@ -71,6 +74,7 @@ from jaxmicro.generator.model import (
     add_seed_inputs,
     critic_apply,
     generator_apply,
+    generator_logits,
     init_critics,
     init_generator,
     widen_generator,
@@ -87,6 +91,10 @@ class TrainState(NamedTuple):
         g_opt, d_opt: their optax states.
         key: the PRNG key of the next step.
         g_ema: exponential moving average of ``g_params`` (equal to them if ``ema_decay`` is 0).
+        anchors: ``(n_anchors, L + 1, L + 1, L + 1, c)`` the training cubes' fitted latents
+            (``L = train_latent_size``; each a crop source like a generated volume's), or None
+            without ``anchor_weight``.
+        anchor_opt: their optax state (None without them).
     """
 
     step: jax.Array
@@ -96,6 +104,13 @@ class TrainState(NamedTuple):
     d_opt: Any
     key: jax.Array
     g_ema: Params
+    anchors: jax.Array | None = None
+    anchor_opt: Any = None
+
+
+ANCHOR_LR = 1e-2
+"""Adam step of the anchors' latents: the reconstruction probe fitted them at this rate
+(docs/generator.md, stop 46); the weights keep ``lr_generator``."""
 
 
 class StepMetrics(NamedTuple):
@@ -116,6 +131,8 @@ class StepMetrics(NamedTuple):
         tau_loss: mean squared error of their soft ``log tau`` (unweighted; 0 if not used).
         lattice_loss: relative covariance of their latent cells at the same position in the
             cell (unweighted; 0 if not used).
+        anchor_loss: cross-entropy [nats per voxel] of the anchor drawn back this step
+            (unweighted; 0 if not used).
     """
 
     critic_loss: jax.Array
@@ -129,6 +146,7 @@ class StepMetrics(NamedTuple):
     erosion_loss: jax.Array
     euler_loss: jax.Array
     lattice_loss: jax.Array
+    anchor_loss: jax.Array
 
 
 def _optimisers(config: TrainConfig) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
@@ -145,16 +163,52 @@ def _optimisers(config: TrainConfig) -> tuple[optax.GradientTransformation, opta
     return g_tx, d_tx
 
 
-def init_train_state(config: TrainConfig) -> TrainState:
-    """The initial training state from ``config.seed``."""
+def init_train_state(config: TrainConfig, n_anchors: int = 0) -> TrainState:
+    """The initial training state from ``config.seed``, with ``n_anchors`` fitted latents
+    (standard normal; :attr:`TrainState.anchors`) where ``config.anchor_weight`` is on."""
     key = jax.random.PRNGKey(config.seed)
     k_g, k_d, key = jax.random.split(key, 3)
     g_params = init_generator(config.generator, k_g)
     d_params = init_critics(config.critic_channels, config.slice_size, k_d)
     g_tx, d_tx = _optimisers(config)
-    return TrainState(
+    state = TrainState(
         jnp.zeros((), jnp.int32), g_params, d_params, g_tx.init(g_params), d_tx.init(d_params), key, g_params
     )
+    if not config.anchor_weight:
+        return state
+    edge = config.train_latent_size + 1
+    shape = (n_anchors, edge, edge, edge, config.generator.latent_input_channels)
+    anchors = _on_sphere(jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(config.seed), 1), shape))
+    return state._replace(anchors=anchors, anchor_opt=optax.adam(ANCHOR_LR).init(anchors))
+
+
+def _on_sphere(latents: jax.Array) -> jax.Array:
+    """Each latent volume centred and scaled to unit variance over its entries: a typical
+    Gaussian draw, as generative latent optimisation keeps its codes on a sphere (Bojanowski et
+    al. 2018), so what the generator learns from the anchors holds for the random latents."""
+    axes = tuple(range(1, latents.ndim))
+    centred = latents - jnp.mean(latents, axis=axes, keepdims=True)
+    return centred * jax.lax.rsqrt(jnp.mean(centred**2, axis=axes, keepdims=True) + 1e-12)
+
+
+def _anchor_step(state: TrainState, config: TrainConfig, bank: SliceBank, key: jax.Array):
+    """One anchor's reconstruction: ``(cross-entropy, weight gradients, new anchors, new
+    anchor optimiser state)``; the latents take their own Adam step and return to the sphere."""
+    gcfg = config.generator
+    j = jax.random.randint(key, (), 0, state.anchors.shape[0])
+    target = jax.nn.one_hot(bank.anchor_volumes[j], N_PHASES)
+    labels = bank.labels_unit[bank.anchor_labels[j]][None]
+
+    def cross_entropy(params, latent):
+        logits = generator_logits(params, gcfg, latent[None], labels, target.shape[:3])
+        return -jnp.mean(jnp.sum(target * jax.nn.log_softmax(logits[0], axis=-1), axis=-1))
+
+    loss, (g_grads, latent_grad) = jax.value_and_grad(cross_entropy, argnums=(0, 1))(
+        state.g_params, state.anchors[j]
+    )
+    grads = jnp.zeros_like(state.anchors).at[j].set(latent_grad)
+    updates, anchor_opt = optax.adam(ANCHOR_LR).update(grads, state.anchor_opt, state.anchors)
+    return loss, g_grads, _on_sphere(optax.apply_updates(state.anchors, updates)), anchor_opt
 
 
 def _critic_loss(d_params, config: TrainConfig, reals, fakes, labels, key):
@@ -261,13 +315,20 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
             generator_loss, has_aux=True
         )(fake)
         (g_grads,) = pullback(d_fake)
+        anchors, anchor_opt, anchor = state.anchors, state.anchor_opt, jnp.zeros(())
+        if config.anchor_weight:
+            k_anchor = jax.random.fold_in(k_gen, 1)  # no new split: other runs keep their draws
+            anchor, a_grads, anchors, anchor_opt = _anchor_step(state, config, bank, k_anchor)
+            g_grads = jax.tree_util.tree_map(lambda g, a: g + config.anchor_weight * a, g_grads, a_grads)
         updates, g_opt = g_tx.update(g_grads, state.g_opt, state.g_params)
         g_params = optax.apply_updates(state.g_params, updates)
         g_ema = optax.incremental_update(g_params, state.g_ema, 1.0 - config.ema_decay)
-        new_state = TrainState(state.step + 1, g_params, d_params, g_opt, d_opt, key, g_ema)
+        new_state = TrainState(
+            state.step + 1, g_params, d_params, g_opt, d_opt, key, g_ema, anchors, anchor_opt
+        )
         return new_state, StepMetrics(
             jnp.mean(d_loss), jnp.mean(w), jnp.mean(gp), g_adv, vf, stats, tau, lineal, erosion, euler,
-            lattice,
+            lattice, anchor,
         )
 
     return jax.jit(step)
@@ -363,7 +424,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, raw: bool = False) -
     run_dir = Path(run_dir)
     config, data = read_run_json(run_dir)
     manager = checkpoint_manager(run_dir, config.keep_checkpoints)
-    state = restore_train_state(manager, init_train_state(config))[1]
+    state = restore_train_state(manager, init_train_state(config, data.get("anchors", 0)))[1]
     return _export(Path(out_dir), state._replace(g_ema=state.g_params) if raw else state, config, data)
 
 
@@ -428,7 +489,16 @@ def _initial_state_from(
     manager = checkpoint_manager(source, source_config.keep_checkpoints)
     if manager.latest_step() is None:
         raise ValueError(f"{source}: no checkpoint to start from")
-    state = restore_train_state(manager, like)[1]
+    # The source's anchors restore only into their own shapes; this run keeps them where it
+    # fits anchors to the same cubes, else its fresh ones (or none).
+    had = int(source_data.get("anchors", 0))
+    source_like = like._replace(anchors=None, anchor_opt=None)
+    if had:
+        with_anchors = init_train_state(config.replace(anchor_weight=1.0), had)
+        source_like = source_like._replace(anchors=with_anchors.anchors, anchor_opt=with_anchors.anchor_opt)
+    state = restore_train_state(manager, source_like)[1]
+    if like.anchors is None or had != like.anchors.shape[0]:
+        state = state._replace(anchors=like.anchors, anchor_opt=like.anchor_opt)
     normalisation = ranges_from_json(source_data.get("label_normalisation", LEGACY_LABEL_NORMALISATION))
     return state, {"run": str(source.resolve()), "step": int(state.step)}, normalisation
 
@@ -454,6 +524,14 @@ def _check_same(source: Path, field: str, theirs: Any, ours: Any, gains_zeroed: 
         raise ValueError(
             f"{source}: its {field} is {theirs}, this run's is {ours}; init_from needs the same networks"
         )
+
+
+def _anchor_count(dataset: LabelledDataset, config: TrainConfig) -> int:
+    """How many ``train_edge`` cubes the 3-D training volumes hold (0 without ``anchor_weight``)."""
+    if not config.anchor_weight:
+        return 0
+    edge = config.train_edge
+    return sum(int(np.prod([n // edge for n in s.volume.shape])) for s in dataset.train if s.volume.ndim == 3)
 
 
 def _covers(normalisation: dict[str, tuple[float, float]], trained: dict[str, Any]) -> bool:
@@ -514,7 +592,10 @@ def _train_locked(
 ) -> TrainResult:
     data = data_description(dataset)
     manager = checkpoint_manager(run_dir, config.keep_checkpoints, cleanup=True)  # we hold the lock
-    state = init_train_state(config)
+    n_anchors = _anchor_count(dataset, config)
+    if n_anchors:
+        data["anchors"] = n_anchors
+    state = init_train_state(config, n_anchors)
     if manager.latest_step() is not None and not resume:
         raise FileExistsError(f"{run_dir} already holds a training run; pass --resume or use a new --out")
     if resume and init_from is not None:
@@ -548,6 +629,7 @@ def _train_locked(
         erosion_radii=config.erosion_radii if config.erosion_weight > 0 else None,
         euler_targets=config.euler_weight > 0,
         tau_edge=config.train_edge,
+        anchor_edge=config.train_edge if config.anchor_weight else None,
     )
     write_run_json(run_dir, config, data)
     step_fn = make_train_step(config)
@@ -578,6 +660,7 @@ def _train_locked(
             er=f"{named.erosion_loss:.2g}",
             eu=f"{named.euler_loss:.2g}",
             la=f"{named.lattice_loss:.2g}",
+            an=f"{named.anchor_loss:.2g}",
         )
         if not np.all(np.isfinite(row)):
             raise FloatingPointError(

@@ -82,6 +82,25 @@ def test_tortuosity_targets_are_the_mean_over_cubes_of_the_fake_volumes_edge():
     assert np.all(whole.log_tau[0] > cubed.log_tau[0] + 0.1)
 
 
+def test_anchors_are_every_cube_of_the_training_volumes_with_their_labels_index():
+    volumes = [_volume(seed, (16, 8, 16)) for seed in range(4)]
+    labels = [Labels(0.95, 0.36, 0.5), Labels(0.91, 0.3, 0.0)] * 2
+    samples = [
+        Sample(f"{i}.npy", lab, 1e-6, "train", v)
+        for i, (lab, v) in enumerate(zip(labels, volumes, strict=True))
+    ]
+    assert build_slice_bank(samples, 8, LEGACY_LABEL_NORMALISATION).anchor_volumes is None
+    bank = build_slice_bank(samples, 8, LEGACY_LABEL_NORMALISATION, anchor_edge=8)
+    # Labels sorted: (0.91, ...) first, with volumes 1 and 3; then (0.95, ...) with 0 and 2.
+    expected = cubes_of(np.stack([volumes[i] for i in (1, 3, 0, 2)]), 8)
+    np.testing.assert_array_equal(bank.anchor_volumes, expected)
+    assert bank.anchor_labels.tolist() == [0] * 8 + [1] * 8
+    np.testing.assert_allclose(bank.labels_unit[1], [5 / 6, 0.55, 0.5], atol=1e-6)  # legacy range
+    section = Sample("s.npy", labels[0], 1e-6, "train", volumes[0][0], slice_normal_axis=0)
+    with pytest.raises(ValueError, match="anchor_weight needs 3-D training volumes"):
+        build_slice_bank([*samples, section], 8, LEGACY_LABEL_NORMALISATION, anchor_edge=8)
+
+
 def test_bank_two_point_statistics_from_slices_equal_those_of_the_volume():
     volume = _volume(2)
     sample = Sample("a.npy", Labels(0.93, 0.36, 0.5), 1e-6, "train", volume)

@@ -121,8 +121,12 @@ def test_training_from_2d_sections_only(tiny_dataset, tmp_path):
 
 
 def test_auxiliary_losses_train_with_finite_values(tiny_dataset, tmp_path):
-    result = train(tiny_dataset, tmp_path / "tau", TINY.replace(steps=1, tau_weight=1.0, lattice_weight=1.0),
-                   progress=False)
+    result = train(
+        tiny_dataset,
+        tmp_path / "tau",
+        TINY.replace(steps=1, tau_weight=1.0, lattice_weight=1.0),
+        progress=False,
+    )
     assert result.loss("tau_loss")[0] > 0 and np.all(np.isfinite(result.history))
     assert result.loss("lattice_loss")[0] > 0
     assert result.loss("lineal_loss")[0] > 0 and result.loss("erosion_loss")[0] > 0
@@ -359,7 +363,8 @@ def test_residual_blocks_join_an_exported_generator_keeping_its_output(
     labels = np.array([[0.4, 0.4, 0.4], [0.9, 0.1, 0.5]], np.float32)
     np.testing.assert_allclose(
         generator_apply(state.g_params, deep.generator, z, labels),
-        generator_apply(exported.params, exported.config, z, labels), atol=1e-6,
+        generator_apply(exported.params, exported.config, z, labels),
+        atol=1e-6,
     )
     out = tmp_path / "deep"
     args = ["train", "--data", str(tiny_dataset.root), "--out", str(out), "--config", "tiny", "--steps", "1"]
@@ -387,7 +392,8 @@ def test_wider_stages_grow_from_an_exported_generator_keeping_its_output(
     labels = np.array([[0.4, 0.4, 0.4], [0.9, 0.1, 0.5]], np.float32)
     np.testing.assert_allclose(
         generator_apply(state.g_params, wide.generator, z, labels),
-        generator_apply(exported.params, exported.config, z, labels), atol=1e-5,
+        generator_apply(exported.params, exported.config, z, labels),
+        atol=1e-5,
     )
     narrower = TINY.replace(generator=dataclasses.replace(TINY.generator, channels=(10, 2)))
     with pytest.raises(ValueError, match="the same networks"):
@@ -435,7 +441,6 @@ def test_seed_inputs_train_from_scratch_or_join_an_exported_generator_keeping_it
     assert main([*bad, "--init-from", str(out / "generator")]) != 0
     err = capsys.readouterr().err
     assert "init_from needs the same networks" in err and "Traceback" not in err
-
 
 
 def test_drawn_particles_train_from_scratch_export_and_generate(tiny_dataset, tiny_run, tmp_path, capsys):
@@ -542,3 +547,78 @@ def test_training_losses_are_read_by_name():
         np.testing.assert_array_equal(result.loss(name), history[:, column])
     with pytest.raises(ValueError, match="unknown training metric 'tau'; choose from critic_loss"):
         result.loss("tau")
+
+
+def test_anchored_training_fits_a_latent_per_training_cube_and_resumes_bit_for_bit(tiny_dataset, tmp_path):
+    """With ``anchor_weight`` every training cube has its own latent in the state, kept on the
+    sphere of typical Gaussian draws; the reconstruction loss is reported, a resumed run equals
+    an uninterrupted one, and the export is the generator alone."""
+    config = TINY.replace(steps=2, anchor_weight=1.0)
+    first = train(tiny_dataset, tmp_path / "a", config, progress=False)
+    n_cubes = len(tiny_dataset.train)  # 16^3 volumes, the fake volumes' edge
+    latent = TINY.train_latent_size + 1
+    assert first.state.anchors.shape == (
+        n_cubes,
+        latent,
+        latent,
+        latent,
+        TINY.generator.latent_input_channels,
+    )
+    anchors = np.asarray(first.state.anchors).reshape(n_cubes, -1)
+    np.testing.assert_allclose(anchors.mean(1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(anchors.var(1), 1.0, rtol=1e-4)
+    assert not _leaves_equal(first.state.anchors, init_train_state(config, n_cubes).anchors)
+    assert np.all(first.loss("anchor_loss") > 0.1)  # nats per voxel of an untrained network
+    without = train(tiny_dataset, tmp_path / "b", TINY.replace(steps=1), progress=False)
+    assert without.state.anchors is None and np.all(without.loss("anchor_loss") == 0.0)
+
+    resumed = train(tiny_dataset, tmp_path / "a", config.replace(steps=4), resume=True, progress=False)
+    straight = train(tiny_dataset, tmp_path / "s", config.replace(steps=4), progress=False)
+    assert _leaves_equal(resumed.state, straight.state)
+    exported = export_run(tmp_path / "a", tmp_path / "out", raw=True)
+    assert _leaves_equal(exported.params, resumed.state.g_params)
+
+    # From a run without anchors: fresh ones; from one with them into one without: none.
+    state = _initial_state_from(tmp_path / "b", config, init_train_state(config, n_cubes))[0]
+    assert _leaves_equal(state.anchors, init_train_state(config, n_cubes).anchors)
+    plain = TINY.replace(steps=2)
+    assert _initial_state_from(tmp_path / "a", plain, init_train_state(plain))[0].anchors is None
+
+
+def test_the_anchor_step_draws_its_training_cube_back():
+    """The reconstruction term alone, repeated on one network: its cross-entropy falls, so its
+    gradients reach the weights and the latents the right way."""
+    import jax.numpy as jnp
+    import optax
+
+    from jaxmicro.data.simulator import SimulatorConfig, simulate
+    from jaxmicro.generator.slices import SliceBank
+    from jaxmicro.generator.train import _anchor_step
+
+    config = TINY.replace(anchor_weight=1.0)
+    volume = simulate(np.array([0.93, 0.36, 0.5]), SimulatorConfig(shape=(16, 16, 16), voxel_size_m=2e-6))
+    empty = jnp.zeros((1, 0))
+    bank = SliceBank(
+        (empty,) * 3,
+        jnp.full((1, 3), 0.5),
+        empty,
+        empty,
+        empty,
+        empty,
+        empty,
+        empty,
+        jnp.asarray(volume[None], jnp.uint8),
+        jnp.zeros(1, jnp.int32),
+    )
+    state = init_train_state(config, 1)
+    tx = optax.adam(1e-2)
+    opt = tx.init(state.g_params)
+    losses = []
+    for i in range(40):
+        loss, grads, anchors, anchor_opt = _anchor_step(state, config, bank, jax.random.PRNGKey(i))
+        updates, opt = tx.update(grads, opt, state.g_params)
+        state = state._replace(
+            g_params=optax.apply_updates(state.g_params, updates), anchors=anchors, anchor_opt=anchor_opt
+        )
+        losses.append(float(loss))
+    assert losses[-1] < 0.6 * losses[0], losses
