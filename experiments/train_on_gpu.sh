@@ -11,11 +11,14 @@
 #   mkdir -p gpu_start && cp -r runs/wide2g gpu_start/run   # keep only its newest checkpoint:
 #   ls -d gpu_start/run/checkpoints/* | sort -n | head -n -1 | xargs rm -rf; rm -rf gpu_start/run/png
 #   cp -r data/wide64 gpu_start/data                         # 9.3 MB; the run's 17 MB checkpoint beside it
-# or, for a fresh run of a larger preset (the `small` network cannot draw the simulator's
-# particles, docs/generator.md), carry only the data and set PRESET: the run starts on the
+# or, for a fresh run of a larger preset, carry only the data and set PRESET: the run starts on the
 # device (its checkpoints are too big to carry; `default`'s generator alone is ~16x `small`'s):
 #   mkdir -p gpu_start && cp -r data/wide64 gpu_start/data; command: PRESET=default bash experiments/train_on_gpu.sh
 # EXTRA adds flags to a fresh run's `jaxmicro train`, e.g. EXTRA="--residual-blocks 1,1,1".
+# Stop 46 (docs/generator.md, "What the network can draw") found that the `small` network can
+# draw the training volumes (99.9 % of their voxels when fitted to reconstruct them) and that the
+# shipped weights cannot (74 %), so width is not the first lever: a device run should test the
+# reconstruction anchors at GPU step counts, e.g. EXTRA="--anchor-weight 10" on `small`.
 # Then call the device tool's `run` with
 #   command: bash experiments/train_on_gpu.sh
 #   carry:   [".whl", "gpu_start"]
