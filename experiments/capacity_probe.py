@@ -119,7 +119,6 @@ def main() -> None:
     key_w, key_z = jax.random.split(jax.random.PRNGKey(args.seed))
     params = initial if args.init_from else init_generator(config, key_w)
     latents = jax.random.normal(key_z, (len(chosen), *latent_shape, config.latent_input_channels))
-    one_hot = jax.nn.one_hot(targets, N_PHASES)
     n_weights = sum(int(v.size) for v in jax.tree_util.tree_leaves(params))
     print(
         f"{len(chosen)} volumes {targets.shape[1:]}, latent {latent_shape} x {config.latent_input_channels}, "
@@ -139,7 +138,7 @@ def main() -> None:
 
     def loss_fn(state):
         logits = generator_logits(state["weights"], config, state["latents"], unit)
-        return -jnp.mean(jnp.sum(one_hot * jax.nn.log_softmax(logits, -1), -1)), logits
+        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, targets)), logits
 
     @jax.jit
     def step(state, opt_state):

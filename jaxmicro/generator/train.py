@@ -44,7 +44,6 @@ from jaxmicro._files import no_space_guard, remove_stale_temporaries, run_lock, 
 from jaxmicro.characterise.soft import sharpen, straight_through
 from jaxmicro.data.dataset import LabelledDataset
 from jaxmicro.data.labels import LEGACY_LABEL_NORMALISATION
-from jaxmicro.data.phases import N_PHASES
 from jaxmicro.generator.checkpoint import (
     RUN_JSON,
     Generator,
@@ -112,6 +111,8 @@ ANCHOR_LR = 1e-2
 """Adam step of the anchors' latents: the reconstruction probe fitted them at this rate
 (docs/generator.md, stop 46); the weights keep ``lr_generator``."""
 
+_ANCHOR_TX = optax.adam(ANCHOR_LR)
+
 
 class StepMetrics(NamedTuple):
     """Losses of one step (scalars; critic ones averaged over the critic updates).
@@ -174,12 +175,16 @@ def init_train_state(config: TrainConfig, n_anchors: int = 0) -> TrainState:
     state = TrainState(
         jnp.zeros((), jnp.int32), g_params, d_params, g_tx.init(g_params), d_tx.init(d_params), key, g_params
     )
-    if not config.anchor_weight:
-        return state
+    return _with_fresh_anchors(state, config, n_anchors) if config.anchor_weight else state
+
+
+def _with_fresh_anchors(state: TrainState, config: TrainConfig, n_anchors: int) -> TrainState:
+    """``state`` with ``n_anchors`` standard-normal latents on the sphere and their fresh Adam
+    state (drawn from ``config.seed`` by ``fold_in``, so the other draws stay as they were)."""
     edge = config.train_latent_size + 1
     shape = (n_anchors, edge, edge, edge, config.generator.latent_input_channels)
     anchors = _on_sphere(jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(config.seed), 1), shape))
-    return state._replace(anchors=anchors, anchor_opt=optax.adam(ANCHOR_LR).init(anchors))
+    return state._replace(anchors=anchors, anchor_opt=_ANCHOR_TX.init(anchors))
 
 
 def _on_sphere(latents: jax.Array) -> jax.Array:
@@ -196,18 +201,18 @@ def _anchor_step(state: TrainState, config: TrainConfig, bank: SliceBank, key: j
     anchor optimiser state)``; the latents take their own Adam step and return to the sphere."""
     gcfg = config.generator
     j = jax.random.randint(key, (), 0, state.anchors.shape[0])
-    target = jax.nn.one_hot(bank.anchor_volumes[j], N_PHASES)
+    target = bank.anchor_volumes[j].astype(jnp.int32)
     labels = bank.labels_unit[bank.anchor_labels[j]][None]
 
     def cross_entropy(params, latent):
-        logits = generator_logits(params, gcfg, latent[None], labels, target.shape[:3])
-        return -jnp.mean(jnp.sum(target * jax.nn.log_softmax(logits[0], axis=-1), axis=-1))
+        logits = generator_logits(params, gcfg, latent[None], labels, target.shape)
+        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits[0], target))
 
     loss, (g_grads, latent_grad) = jax.value_and_grad(cross_entropy, argnums=(0, 1))(
         state.g_params, state.anchors[j]
     )
     grads = jnp.zeros_like(state.anchors).at[j].set(latent_grad)
-    updates, anchor_opt = optax.adam(ANCHOR_LR).update(grads, state.anchor_opt, state.anchors)
+    updates, anchor_opt = _ANCHOR_TX.update(grads, state.anchor_opt, state.anchors)
     return loss, g_grads, _on_sphere(optax.apply_updates(state.anchors, updates)), anchor_opt
 
 
@@ -494,8 +499,7 @@ def _initial_state_from(
     had = int(source_data.get("anchors", 0))
     source_like = like._replace(anchors=None, anchor_opt=None)
     if had:
-        with_anchors = init_train_state(config.replace(anchor_weight=1.0), had)
-        source_like = source_like._replace(anchors=with_anchors.anchors, anchor_opt=with_anchors.anchor_opt)
+        source_like = _with_fresh_anchors(source_like, config, had)
     state = restore_train_state(manager, source_like)[1]
     if like.anchors is None or had != like.anchors.shape[0]:
         state = state._replace(anchors=like.anchors, anchor_opt=like.anchor_opt)
