@@ -9,6 +9,7 @@ cross-sections (``Sample.slice_normal_axis``) for 2-D -> 3-D training.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -136,6 +137,12 @@ def _volumes_of(group: Sequence[Sample], weight: str) -> np.ndarray:
     if len(volumes) < len(group):
         raise ValueError(f"{weight} needs 3-D training volumes; train on 2-D sections with {weight} 0")
     return np.stack(volumes)
+
+
+def cube_count(shape: Sequence[int], edge: int) -> int:
+    """How many non-overlapping ``edge^3`` cubes :func:`cubes_of` cuts from one volume of
+    ``shape`` ``(z, y, x)`` [voxels]."""
+    return math.prod(size // edge for size in shape)
 
 
 def cubes_of(volumes: np.ndarray, edge: int) -> np.ndarray:

@@ -78,7 +78,7 @@ from jaxmicro.generator.model import (
     init_generator,
     widen_generator,
 )
-from jaxmicro.generator.slices import SliceBank, build_slice_bank, real_slices, volume_slices
+from jaxmicro.generator.slices import SliceBank, build_slice_bank, cube_count, real_slices, volume_slices
 
 
 class TrainState(NamedTuple):
@@ -534,8 +534,7 @@ def _anchor_count(dataset: LabelledDataset, config: TrainConfig) -> int:
     """How many ``train_edge`` cubes the 3-D training volumes hold (0 without ``anchor_weight``)."""
     if not config.anchor_weight:
         return 0
-    edge = config.train_edge
-    return sum(int(np.prod([n // edge for n in s.volume.shape])) for s in dataset.train if s.volume.ndim == 3)
+    return sum(cube_count(s.volume.shape, config.train_edge) for s in dataset.train if s.volume.ndim == 3)
 
 
 def _covers(normalisation: dict[str, tuple[float, float]], trained: dict[str, Any]) -> bool:

@@ -6,7 +6,14 @@ from jaxmicro.characterise import ball_erosion, lineal_path, two_point_statistic
 from jaxmicro.characterise.morphology import euler_characteristic
 from jaxmicro.data import LEGACY_LABEL_NORMALISATION, Labels, Sample
 from jaxmicro.generator.losses import soft_log_tau
-from jaxmicro.generator.slices import build_slice_bank, cubes_of, random_crops, real_slices, volume_slices
+from jaxmicro.generator.slices import (
+    build_slice_bank,
+    cube_count,
+    cubes_of,
+    random_crops,
+    real_slices,
+    volume_slices,
+)
 
 
 def _volume(seed, shape=(8, 10, 12)):
@@ -54,7 +61,7 @@ def test_bank_erosion_targets_are_the_mean_over_the_label_volumes():
 def test_cubes_are_the_volumes_blocks_in_order_and_a_remainder_is_left_out():
     volumes = np.arange(2 * 8 * 9 * 12).reshape(2, 8, 9, 12)
     cubes = cubes_of(volumes, 4)
-    assert cubes.shape == (2 * 2 * 2 * 3, 4, 4, 4)
+    assert cubes.shape == (2 * 2 * 2 * 3, 4, 4, 4) and cube_count(volumes.shape[1:], 4) == 2 * 2 * 3
     np.testing.assert_array_equal(cubes[0], volumes[0, :4, :4, :4])
     np.testing.assert_array_equal(cubes[8], volumes[0, 4:, :4, 8:])  # (z 1, y 0, x 2): x fastest
     np.testing.assert_array_equal(cubes[12 + 4], volumes[1, :4, 4:8, 4:8])  # (z 0, y 1, x 1)
