@@ -1280,6 +1280,15 @@ the tests named below and by `experiments/bad_inputs.py`, which writes this file
 * **No hang on an unreachable coordinator.** `design.sharding.initialize_distributed` waits for
   the coordinator's port at most `timeout_s` and says so in one line (JAX waited, then aborted
   the process).
+* **Compiled code in long-lived processes.** XLA:CPU maps each compiled kernel's code, constants
+  and data separately: 3 memory mappings per kernel, about 530 for one jitted `measure` of a
+  16^3 batch, freed only when JAX drops the executable. A process that compiles thousands of
+  distinct programs reaches Linux's `vm.max_map_count` (65530) and the next `mmap` fails inside
+  XLA as a segmentation fault (the test suite's xdist workers did, intermittently, in stops
+  45-47: the core dump held 65520 mappings). jaxmicro's own runs compile a bounded set (the GP
+  pads to power-of-two sizes, one solve per volume shape); `tests/conftest.py` calls
+  `jax.clear_caches()` once a worker holds half the limit. A script that sweeps many distinct
+  shapes in one process should do the same between shapes.
 
 """
 
