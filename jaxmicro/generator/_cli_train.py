@@ -68,6 +68,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "latent, so the generator's range holds the training volumes (e.g. 10) [preset's]",
     )
     parser.add_argument(
+        "--lr-generator",
+        type=float,
+        default=None,
+        help="the generator's Adam step (e.g. 1e-3 for a reconstruction phase) [preset's: 1e-4]",
+    )
+    parser.add_argument(
+        "--anchor-batch",
+        type=int,
+        default=None,
+        help="anchors drawn back per step (e.g. 6 for a reconstruction phase) [preset's: 1]",
+    )
+    parser.add_argument(
+        "--adversarial-weight",
+        type=float,
+        default=None,
+        help="weight of the critics' term; 0 skips the critics: with --anchor-weight, a reconstruction "
+        "phase to --init-from [preset's: 1]",
+    )
+    parser.add_argument(
         "--straight-through-temperature",
         type=float,
         default=None,
@@ -166,6 +185,9 @@ def run(args: argparse.Namespace) -> int:
         "euler_weight": args.euler_weight,
         "lattice_weight": args.lattice_weight,
         "anchor_weight": args.anchor_weight,
+        "anchor_batch": args.anchor_batch,
+        "lr_generator": args.lr_generator,
+        "adversarial_weight": args.adversarial_weight,
         "straight_through_temperature": args.straight_through_temperature,
         "tau_weight": args.tau_weight,
         "aux_temperature": args.aux_temperature,

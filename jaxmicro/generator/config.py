@@ -19,6 +19,7 @@ _AT_LEAST_ONE: Final[tuple[str, ...]] = (
     "checkpoint_every",
     "keep_checkpoints",
     "train_latent_size",
+    "anchor_batch",
 )
 _WHOLE_NUMBERS: Final[tuple[str, ...]] = (*_AT_LEAST_ONE, "slice_size", "png_every", "seed")
 _NON_NEGATIVE: Final[tuple[str, ...]] = (
@@ -30,6 +31,7 @@ _NON_NEGATIVE: Final[tuple[str, ...]] = (
     "euler_weight",
     "lattice_weight",
     "anchor_weight",
+    "adversarial_weight",
     "tau_weight",
     "aux_temperature",
     "straight_through_temperature",
@@ -237,6 +239,15 @@ class TrainConfig:
             reach 74 % of a training volume's voxels with the best latent, while the same network
             fitted to reconstruct reaches 99.9 % (generative latent optimisation, Bojanowski et
             al. 2018, arXiv:1707.05776; docs/generator.md, stop 46).
+        anchor_batch: how many anchors are drawn back each step (their cross-entropies
+            averaged). One per step at weight 10 left the anchors' cross-entropy at about
+            ln 3 after 1700 steps (stop 47), where the probe, which draws every volume each
+            step, reached 0.02.
+        adversarial_weight: weight of the critics' term in the generator's loss; 0 also skips
+            the critic updates (the critics stay as they are), so with ``anchor_weight`` a run
+            is a reconstruction phase (generative latent optimisation over the training cubes)
+            that an adversarial run continues from (``--init-from`` a run folder keeps its
+            anchors).
         tau_weight: weight of an auxiliary loss pulling each fake volume's pore tortuosity
             factor, through-plane and in-plane, towards that of the real volumes of its labels:
             the squared error of ``log tau``, both computed on the pore probability field
@@ -293,6 +304,8 @@ class TrainConfig:
     euler_weight: float = 0.0
     lattice_weight: float = 0.0
     anchor_weight: float = 0.0
+    anchor_batch: int = 1
+    adversarial_weight: float = 1.0
     tau_weight: float = 0.0
     aux_temperature: float = 1.0
     straight_through_temperature: float = 0.0

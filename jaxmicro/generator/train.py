@@ -197,21 +197,22 @@ def _on_sphere(latents: jax.Array) -> jax.Array:
 
 
 def _anchor_step(state: TrainState, config: TrainConfig, bank: SliceBank, key: jax.Array):
-    """One anchor's reconstruction: ``(cross-entropy, weight gradients, new anchors, new
-    anchor optimiser state)``; the latents take their own Adam step and return to the sphere."""
+    """``config.anchor_batch`` anchors' reconstruction: ``(mean cross-entropy, weight
+    gradients, new anchors, new anchor optimiser state)``; the latents take their own Adam step
+    and return to the sphere."""
     gcfg = config.generator
-    j = jax.random.randint(key, (), 0, state.anchors.shape[0])
+    j = jax.random.choice(key, state.anchors.shape[0], (config.anchor_batch,), replace=False)
     target = bank.anchor_volumes[j].astype(jnp.int32)
-    labels = bank.labels_unit[bank.anchor_labels[j]][None]
+    labels = bank.labels_unit[bank.anchor_labels[j]]
 
-    def cross_entropy(params, latent):
-        logits = generator_logits(params, gcfg, latent[None], labels, target.shape)
-        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits[0], target))
+    def cross_entropy(params, latents):
+        logits = generator_logits(params, gcfg, latents, labels, target.shape[1:])
+        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, target))
 
-    loss, (g_grads, latent_grad) = jax.value_and_grad(cross_entropy, argnums=(0, 1))(
+    loss, (g_grads, latent_grads) = jax.value_and_grad(cross_entropy, argnums=(0, 1))(
         state.g_params, state.anchors[j]
     )
-    grads = jnp.zeros_like(state.anchors).at[j].set(latent_grad)
+    grads = jnp.zeros_like(state.anchors).at[j].set(latent_grads)
     updates, anchor_opt = _ANCHOR_TX.update(grads, state.anchor_opt, state.anchors)
     return loss, g_grads, _on_sphere(optax.apply_updates(state.anchors, updates)), anchor_opt
 
@@ -264,15 +265,18 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
             return (optax.apply_updates(d_params, updates), d_opt), (loss, w, gp)
 
         # A Python loop, not lax.scan: XLA:CPU ran the convolutions inside scan ~5x slower.
-        carry, aux = (state.d_params, state.d_opt), []
-        for k in jax.random.split(k_critic, config.n_critic):
-            carry, out = critic_update(carry, k)
-            aux.append(out)
+        # Without the adversarial term (a reconstruction phase) the critics are not trained.
+        carry, aux = (state.d_params, state.d_opt), [(jnp.zeros(()),) * 3]
+        if config.adversarial_weight:
+            aux = []
+            for k in jax.random.split(k_critic, config.n_critic):
+                carry, out = critic_update(carry, k)
+                aux.append(out)
         (d_params, d_opt), (d_loss, w, gp) = carry, jnp.array(aux).T
 
         def generator_loss(volumes):
-            adversarial = 0.0
-            for axis, k in enumerate(jax.random.split(k_gen, 3)):
+            adversarial = jnp.zeros(())
+            for axis, k in enumerate(jax.random.split(k_gen, 3) if config.adversarial_weight else []):
                 slices = volume_slices(volumes, axis, k, per, size)
                 adversarial -= jnp.mean(
                     critic_apply(d_params[axis], config.critic_channels, slices, slice_labels)
@@ -296,7 +300,8 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
                 decoded = shaped = straight_through(volumes, config.straight_through_temperature, targets)
             vf = volume_fraction_loss(sharp if at_fractions else decoded, fractions)
             stats = two_point_loss(decoded, bank.two_point[index], config.stats_lags)
-            total = adversarial + config.vf_weight * vf + config.stats_weight * stats
+            total = config.adversarial_weight * adversarial + config.vf_weight * vf
+            total = total + config.stats_weight * stats
             tau, lineal, erosion, euler = jnp.zeros(()), jnp.zeros(()), jnp.zeros(()), jnp.zeros(())
             if config.tau_weight:  # static: the solves cost about as much as the rest of the step
                 tau = tortuosity_loss(decoded, bank.log_tau[index])
@@ -598,6 +603,11 @@ def _train_locked(
     n_anchors = _anchor_count(dataset, config)
     if n_anchors:
         data["anchors"] = n_anchors
+    if config.anchor_weight and config.anchor_batch > n_anchors:
+        raise ValueError(
+            f"anchor_batch {config.anchor_batch} exceeds the {n_anchors} training cubes of edge "
+            f"{config.train_edge}; pass --anchor-batch {n_anchors} or less"
+        )
     state = init_train_state(config, n_anchors)
     if manager.latest_step() is not None and not resume:
         raise FileExistsError(f"{run_dir} already holds a training run; pass --resume or use a new --out")

@@ -622,3 +622,28 @@ def test_the_anchor_step_draws_its_training_cube_back():
         )
         losses.append(float(loss))
     assert losses[-1] < 0.6 * losses[0], losses
+
+
+def test_a_reconstruction_phase_leaves_the_critics_and_hands_its_anchors_on(tiny_dataset, tmp_path):
+    """``adversarial_weight=0`` with anchors is generative latent optimisation: the critics are
+    neither trained nor heard, every drawn anchor's latent moves and their cross-entropy falls;
+    an adversarial run started from it keeps those latents."""
+    n_cubes = len(tiny_dataset.train)
+    phase = TINY.replace(
+        steps=6, anchor_weight=1.0, anchor_batch=n_cubes, adversarial_weight=0.0, lr_generator=1e-3
+    )
+    fitted = train(tiny_dataset, tmp_path / "r", phase, progress=False)
+    start = init_train_state(phase, n_cubes)
+    assert _leaves_equal(fitted.state.d_params, start.d_params)
+    for name in ("critic_loss", "wasserstein", "gradient_penalty", "generator_loss"):
+        assert np.all(fitted.loss(name) == 0.0), name
+    moved = np.abs(np.asarray(fitted.state.anchors) - np.asarray(start.anchors)).reshape(n_cubes, -1)
+    assert np.all(moved.max(1) > 1e-3)  # all drawn each step
+    anchor = fitted.loss("anchor_loss")
+    assert anchor[-1] < 0.97 * anchor[0], anchor  # 1.150 -> 1.079 when written
+
+    adversarial = phase.replace(steps=1, anchor_batch=1, adversarial_weight=1.0, lr_generator=1e-4)
+    state = _initial_state_from(tmp_path / "r", adversarial, init_train_state(adversarial, n_cubes))[0]
+    assert _leaves_equal(state.anchors, fitted.state.anchors)
+    with pytest.raises(ValueError, match=f"pass --anchor-batch {n_cubes} or less"):
+        train(tiny_dataset, tmp_path / "x", phase.replace(anchor_batch=n_cubes + 1), progress=False)
