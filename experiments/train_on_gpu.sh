@@ -18,7 +18,10 @@
 # Stop 46 (docs/generator.md, "What the network can draw") found that the `small` network can
 # draw the training volumes (99.9 % of their voxels when fitted to reconstruct them) and that the
 # shipped weights cannot (74 %), so width is not the first lever: a device run should test the
-# reconstruction anchors at GPU step counts, e.g. EXTRA="--anchor-weight 10" on `small`.
+# reconstruction anchors at GPU step counts, e.g. EXTRA="--anchor-weight 10" on `small`. Stop 48
+# found that anchors pre-fitted by a reconstruction phase stay drawn back (87-90 % of voxels) while
+# the random volumes do not improve (11 % against the default's 6.9 %): the network memorises its
+# anchors' noise volumes, so a device run of anchors alone is unlikely to pay; see docs/generator.md.
 # Then call the device tool's `run` with
 #   command: bash experiments/train_on_gpu.sh
 #   carry:   [".whl", "gpu_start"]
