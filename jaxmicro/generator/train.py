@@ -14,8 +14,10 @@ One step (:func:`make_train_step`):
    ``stats_weight`` times the mean squared relative error of its two-point phase-pair
    probabilities (interfaces and correlation lengths along each axis). The gradient with
    respect to the fake volumes is pulled back through the saved VJP, so the generator runs
-   forward and backward once per step. With ``anchor_weight``, one training cube is also drawn
-   back from its own fitted latent (a reconstruction term; the latents are part of the state).
+   forward and backward once per step. With ``anchor_weight``, ``anchor_batch`` training cubes
+   are also drawn back from their own fitted latents (a reconstruction term; the latents are
+   part of the state); with ``adversarial_weight`` 0 step 2 and the critics' term are skipped,
+   which makes a run a reconstruction phase.
    The exponential moving average of the generator weights (``ema_decay``) is updated after the
    step; it is what gets exported.
 
