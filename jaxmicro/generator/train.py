@@ -268,13 +268,11 @@ def make_train_step(config: TrainConfig) -> Callable[[TrainState, SliceBank], tu
 
         # A Python loop, not lax.scan: XLA:CPU ran the convolutions inside scan ~5x slower.
         # Without the adversarial term (a reconstruction phase) the critics are not trained.
-        carry, aux = (state.d_params, state.d_opt), [(jnp.zeros(()),) * 3]
-        if config.adversarial_weight:
-            aux = []
-            for k in jax.random.split(k_critic, config.n_critic):
-                carry, out = critic_update(carry, k)
-                aux.append(out)
-        (d_params, d_opt), (d_loss, w, gp) = carry, jnp.array(aux).T
+        carry, aux = (state.d_params, state.d_opt), []
+        for k in jax.random.split(k_critic, config.n_critic) if config.adversarial_weight else []:
+            carry, out = critic_update(carry, k)
+            aux.append(out)
+        (d_params, d_opt), (d_loss, w, gp) = carry, jnp.array(aux or [(0.0, 0.0, 0.0)]).T
 
         def generator_loss(volumes):
             adversarial = jnp.zeros(())
