@@ -247,7 +247,8 @@ class TrainConfig:
             the critic updates (the critics stay as they are), so with ``anchor_weight`` a run
             is a reconstruction phase (generative latent optimisation over the training cubes)
             that an adversarial run continues from (``--init-from`` a run folder keeps its
-            anchors).
+            anchors). The auxiliary losses on the random-latent volumes (``vf_weight`` and the
+            others) still apply at their weights.
         tau_weight: weight of an auxiliary loss pulling each fake volume's pore tortuosity
             factor, through-plane and in-plane, towards that of the real volumes of its labels:
             the squared error of ``log tau``, both computed on the pore probability field
