@@ -225,6 +225,95 @@ def _relax_overlaps(
     return jax.lax.fori_loop(0, sweeps, sweep, centres)
 
 
+class GeometryParams(NamedTuple):
+    """The simulator's geometry in numbers: what :func:`draw_electrode` draws from.
+
+    Every field is a scalar (a Python float, or a traced float32 where the parameters are fitted
+    or vary per volume). :func:`simulator_geometry` gives the simulator's own values;
+    :mod:`jaxmicro.generator.stochastic` fits them to labelled volumes.
+
+    Attributes:
+        log_median_radius: ln of the median particle radius before calendering [ln voxels].
+        radius_log_std: standard deviation of ln(radius) [-].
+        precalender_am_fraction: AM volume fraction of the loose coating [-].
+        particle_flattening: calendering flattening exponent ``k`` (semi-axes ``r c**k``
+            through-plane, ``r c**(-k/2)`` in-plane) [-].
+        neck_weight: weight of the second-nearest particle in the film score [-].
+        film_roughness: weight of the fine noise in the film score [-].
+        agglomerate_length: correlation length of the CBD agglomerate field [voxels].
+        film_share: weight of the film score against the agglomerate score in [0, 1] [-]; the
+            simulator uses the label's adhesion.
+    """
+
+    log_median_radius: jax.Array | float
+    radius_log_std: jax.Array | float
+    precalender_am_fraction: jax.Array | float
+    particle_flattening: jax.Array | float
+    neck_weight: jax.Array | float
+    film_roughness: jax.Array | float
+    agglomerate_length: jax.Array | float
+    film_share: jax.Array | float
+
+
+FILM_ROUGHNESS_LENGTH_VOXELS: Final[float] = 1.5
+"""Correlation length of the film score's fine noise [voxels]."""
+
+
+def simulator_geometry(labels: jax.Array, config: SimulatorConfig) -> GeometryParams:
+    """The simulator's :class:`GeometryParams` at ``labels`` (film share = adhesion)."""
+    sigma = config.radius_log_std
+    return GeometryParams(
+        log_median_radius=math.log(config.mean_radius_voxels) - 0.5 * sigma**2,
+        radius_log_std=sigma,
+        precalender_am_fraction=config.precalender_am_fraction,
+        particle_flattening=config.particle_flattening,
+        neck_weight=config.neck_weight,
+        film_roughness=config.film_roughness,
+        agglomerate_length=config.agglomerate_length_m / config.voxel_size_m,
+        film_share=labels[2],
+    )
+
+
+def pack_spheroids(
+    key: jax.Array,
+    am_fraction: jax.Array,
+    geometry: GeometryParams,
+    shape: tuple[int, int, int],
+    budget: int,
+    sweeps: int,
+) -> Packing:
+    """Random loose packing of log-normal spheres, then calendered to ``am_fraction``.
+
+    Args:
+        key: PRNG key.
+        am_fraction: the target AM volume fraction [-].
+        geometry: particle law and calendering (the CBD fields are not used here).
+        shape: final box ``(z, y, x)`` [voxels] (static).
+        budget: static number of particle slots (enough for the loose packing's count).
+        sweeps: overlap-relaxation sweeps (static).
+
+    Returns:
+        The calendered :class:`Packing`.
+    """
+    box_final = jnp.asarray(shape, dtype=jnp.float32)
+    factor = jnp.minimum(geometry.precalender_am_fraction / am_fraction, 1.0)
+    box = box_final.at[0].divide(factor)  # the loose coating is taller by 1 / factor
+
+    key_radius, key_centre = jax.random.split(key)
+    normal = jax.random.normal(key_radius, (budget,), dtype=jnp.float32)
+    radii = jnp.exp(geometry.log_median_radius + geometry.radius_log_std * normal)
+    particle_volume = 4.0 / 3.0 * jnp.pi * radii**3
+    target_volume = geometry.precalender_am_fraction * jnp.prod(box)
+    active = jnp.cumsum(particle_volume) - particle_volume < target_volume
+
+    centres = jax.random.uniform(key_centre, (budget, 3), dtype=jnp.float32) * box
+    centres = _relax_overlaps(centres, radii, active, box, sweeps)
+    centres = centres.at[:, 0].multiply(factor)
+    k = geometry.particle_flattening
+    semi_axes = jnp.stack([radii * factor**k, radii * factor ** (-k / 2)], axis=-1)
+    return Packing(centres, semi_axes, active, factor)
+
+
 def pack_particles(key: jax.Array, labels: jax.Array, config: SimulatorConfig) -> Packing:
     """Random loose packing of log-normal spheres, then calendered to the label's AM fraction.
 
@@ -236,26 +325,10 @@ def pack_particles(key: jax.Array, labels: jax.Array, config: SimulatorConfig) -
     Returns:
         The calendered :class:`Packing`.
     """
-    n = config.max_particles
-    shape = jnp.asarray(config.shape, dtype=jnp.float32)
     am_fraction = target_volume_fractions(labels, config.am_density_g_cm3, config.cbd_density_g_cm3)[AM]
-    factor = jnp.minimum(config.precalender_am_fraction / am_fraction, 1.0)
-    box = shape.at[0].divide(factor)  # the loose coating is taller by 1 / factor
-
-    key_radius, key_centre = jax.random.split(key)
-    sigma = config.radius_log_std
-    log_median = math.log(config.mean_radius_voxels) - 0.5 * sigma**2
-    radii = jnp.exp(log_median + sigma * jax.random.normal(key_radius, (n,), dtype=jnp.float32))
-    particle_volume = 4.0 / 3.0 * jnp.pi * radii**3
-    target_volume = config.precalender_am_fraction * jnp.prod(box)
-    active = jnp.cumsum(particle_volume) - particle_volume < target_volume
-
-    centres = jax.random.uniform(key_centre, (n, 3), dtype=jnp.float32) * box
-    centres = _relax_overlaps(centres, radii, active, box, config.relaxation_sweeps)
-    centres = centres.at[:, 0].multiply(factor)
-    k = config.particle_flattening
-    semi_axes = jnp.stack([radii * factor**k, radii * factor ** (-k / 2)], axis=-1)
-    return Packing(centres, semi_axes, active, factor)
+    geometry = simulator_geometry(labels, config)
+    budget, sweeps = config.max_particles, config.relaxation_sweeps
+    return pack_spheroids(key, am_fraction, geometry, config.shape, budget, sweeps)
 
 
 def _nearest_two(packing: Packing, shape: tuple[int, int, int]) -> tuple[jax.Array, jax.Array]:
@@ -359,6 +432,57 @@ def check_seed(seed: object, name: str = "seed") -> int:
     return int(seed)
 
 
+def draw_electrode(
+    key: jax.Array,
+    labels: jax.Array,
+    geometry: GeometryParams,
+    shape: tuple[int, int, int],
+    budget: int,
+    sweeps: int,
+    am_density_g_cm3: float = AM_DENSITY_G_CM3,
+    cbd_density_g_cm3: float = CBD_DENSITY_G_CM3,
+) -> jax.Array:
+    """One 3-phase volume from a label and a geometry: pack, calender, place AM and CBD by rank.
+
+    Pure and jittable (``shape``, ``budget`` and ``sweeps`` static); the geometry may be traced.
+
+    Args:
+        key: PRNG key.
+        labels: ``(3,)`` float array (am_wt, porosity, adhesion); sets the phase fractions.
+        geometry: the particle law and CBD placement (:class:`GeometryParams`).
+        shape: output shape ``(z, y, x)`` [voxels].
+        budget: particle slots (static; see :attr:`SimulatorConfig.max_particles`).
+        sweeps: overlap-relaxation sweeps.
+        am_density_g_cm3, cbd_density_g_cm3: solid densities [g/cm^3].
+
+    Returns:
+        uint8 array of phase ids, shape ``shape``.
+    """
+    labels = jnp.asarray(labels, dtype=jnp.float32)
+    key_pack, key_agglomerate, key_rough = jax.random.split(key, 3)
+    fractions = target_volume_fractions(labels, am_density_g_cm3, cbd_density_g_cm3)
+    packing = pack_spheroids(key_pack, fractions[AM], geometry, shape, budget, sweeps)
+    nearest, second = _nearest_two(packing, shape)
+
+    n_voxels = math.prod(shape)
+    n_am = jnp.round(fractions[AM] * n_voxels).astype(jnp.int32)
+    n_cbd = jnp.round(fractions[CBD] * n_voxels).astype(jnp.int32)
+
+    is_am = _top_k_mask(-nearest.ravel(), n_am).reshape(shape)
+    pore = ~is_am
+    film = -(nearest + geometry.neck_weight * second)
+    film = film + geometry.film_roughness * gaussian_random_field(
+        key_rough, shape, FILM_ROUGHNESS_LENGTH_VOXELS
+    )
+    agglomerate = gaussian_random_field(key_agglomerate, shape, geometry.agglomerate_length)
+    share = geometry.film_share
+    score = share * _standardise(film, pore) + (1 - share) * _standardise(agglomerate, pore)
+    score = jnp.where(pore, score, -jnp.inf)
+    is_cbd = _top_k_mask(score.ravel(), n_cbd).reshape(shape)
+    volume = jnp.where(is_am, AM, jnp.where(is_cbd, CBD, PORE))
+    return volume.astype(jnp.uint8)
+
+
 @partial(jax.jit, static_argnames="config")
 def simulate_electrode(key: jax.Array, labels: jax.Array, config: SimulatorConfig) -> jax.Array:
     """Simulates one calendered 3-phase electrode volume. Pure and jittable; no validation.
@@ -373,29 +497,16 @@ def simulate_electrode(key: jax.Array, labels: jax.Array, config: SimulatorConfi
         uint8 array of phase ids, shape ``config.shape``.
     """
     labels = jnp.asarray(labels, dtype=jnp.float32)
-    key_pack, key_agglomerate, key_rough = jax.random.split(key, 3)
-    packing = pack_particles(key_pack, labels, config)
-    nearest, second = _nearest_two(packing, config.shape)
-
-    n_voxels = math.prod(config.shape)
-    fractions = target_volume_fractions(labels, config.am_density_g_cm3, config.cbd_density_g_cm3)
-    n_am = jnp.round(fractions[AM] * n_voxels).astype(jnp.int32)
-    n_cbd = jnp.round(fractions[CBD] * n_voxels).astype(jnp.int32)
-
-    is_am = _top_k_mask(-nearest.ravel(), n_am).reshape(config.shape)
-    pore = ~is_am
-    voxel = config.voxel_size_m
-    film = -(nearest + config.neck_weight * second)
-    film = film + config.film_roughness * gaussian_random_field(key_rough, config.shape, 1.5)
-    agglomerate = gaussian_random_field(
-        key_agglomerate, config.shape, config.agglomerate_length_m / voxel
+    return draw_electrode(
+        key,
+        labels,
+        simulator_geometry(labels, config),
+        config.shape,
+        config.max_particles,
+        config.relaxation_sweeps,
+        config.am_density_g_cm3,
+        config.cbd_density_g_cm3,
     )
-    adhesion = labels[2]
-    score = adhesion * _standardise(film, pore) + (1 - adhesion) * _standardise(agglomerate, pore)
-    score = jnp.where(pore, score, -jnp.inf)
-    is_cbd = _top_k_mask(score.ravel(), n_cbd).reshape(config.shape)
-    volume = jnp.where(is_am, AM, jnp.where(is_cbd, CBD, PORE))
-    return volume.astype(jnp.uint8)
 
 
 @partial(jax.jit, static_argnames="config")
