@@ -77,6 +77,7 @@ from jaxmicro.generator.checkpoint import Generator
 from jaxmicro.generator.generate import generate, latent_shape_for
 from jaxmicro.generator.losses import lattice_deviation
 from jaxmicro.generator.slices import cubes_of
+from jaxmicro.generator.stochastic import GeometryModel
 
 _VALIDATION_STREAM: Final = 0x7A11D  # keys of validation volumes, apart from the dataset's own
 _CHOSEN_LABELS_STREAM: Final = 1  # within it, the references at labels other than the held-out
@@ -686,7 +687,7 @@ def _simulated(config: SimulatorConfig, key: jax.Array, label: np.ndarray, count
 
 
 def validate_generator(
-    generator: Generator,
+    generator: Generator | GeometryModel,
     dataset: LabelledDataset,
     seeds: int = 3,
     *,
@@ -704,7 +705,9 @@ def validate_generator(
     labels of your choosing).
 
     Args:
-        generator: the trained generator.
+        generator: the trained generator, or a fitted stochastic-geometry generator
+            (:class:`~jaxmicro.generator.stochastic.GeometryModel`: phases at the label's
+            fractions, no latent grid).
         dataset: a dataset with 3-D ``heldout`` samples (e.g. ``jaxmicro simulate``'s).
         seeds: generated volumes per held-out label (seeds ``0 .. seeds-1``).
         size: edge of the compared cubes [voxels]; default: the held-out volumes' shape. Another
@@ -772,7 +775,14 @@ def validate_generator(
     if baseline is not None and baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES} or None, got {baseline!r}")
     shape = (size,) * 3 if size else first_shape
-    latent_shape_for(generator.config, shape, periodic=False)  # a shape it cannot make fails now
+    stochastic = isinstance(generator, GeometryModel)
+    if stochastic and decoding is not None:
+        raise ValueError(
+            "a stochastic-geometry generator places its phases by rank at the label's fractions; "
+            "drop --decoding"
+        )
+    if not stochastic:
+        latent_shape_for(generator.config, shape, periodic=False)  # a shape it cannot make fails now
     use_heldout = labels is None and shapes == {shape}
     if simulator is None and (not use_heldout or reference_seeds > 1):
         raise ValueError(
@@ -786,8 +796,8 @@ def validate_generator(
         if labels is not None:  # other keys than the held-out labels' references
             root = jax.random.fold_in(root, _CHOSEN_LABELS_STREAM)
     # The latent-grid deviation needs one whole latent cell; None: not measured.
-    cell = generator.config.upsample_factor
-    period = cell if min(shape) >= cell else None
+    cell = None if stochastic else generator.config.upsample_factor
+    period = cell if cell and min(shape) >= cell else None
     reference, generated, controls = [], [], []
     distances, control_distances, sizes, slices = [], [], [], []
     for index, (label, volume, voxel_size_m) in enumerate(
@@ -800,9 +810,12 @@ def validate_generator(
             references.append(_simulated(config, key_reference, label, reference_seeds - len(references)))
             if control:
                 control_volumes = _simulated(config, key_control, label, seeds)
-        fakes = generate(
-            generator, label, shape, list(range(seeds)), extrapolate=True, decoding=decoding
-        ).volume
+        if stochastic:
+            fakes = generator.sample(label, shape, range(seeds))
+        else:
+            fakes = generate(
+                generator, label, shape, list(range(seeds)), extrapolate=True, decoding=decoding
+            ).volume
         volumes = [np.concatenate(references), fakes, control_volumes]
         metrics = compute_metrics(np.concatenate(volumes), voxel_size_m)
         ref, gen, ctl = np.split(metrics, np.cumsum([len(v) for v in volumes[:2]]))

@@ -1,0 +1,462 @@
+"""A fitted stochastic-geometry generator: label -> parameters of a particle model -> volume.
+
+The parametric route to conditional microstructures (Westhoff et al. 2018, Comput. Mater. Sci.
+126, 453; Prifling et al. 2019, Comput. Mater. Sci. 169, 109083): a stochastic model with a few
+interpretable parameters (here :class:`~jaxmicro.data.simulator.GeometryParams`: a log-normal
+particle law, a loose-packing fraction, a calendering flattening, and the CBD's film, neck,
+roughness and agglomerate placement) is fitted to each training volume by matching its
+morphology descriptors, and each parameter is then regressed on the manufacturing labels. A new
+label gives new parameters and any number of new volumes, at any size, with the label's phase
+fractions exact (AM and CBD are placed by rank).
+
+What is learnt from the data is the parameters and how they move with the labels; the model
+family is fixed. It is the family of this project's own simulator (``draw_electrode`` draws
+both), so on simulated data it is a strong prior by construction, and the honest tests of the
+family are real volumes (the fit reports its descriptor distances; compare them with a
+control's). The GAN (:mod:`jaxmicro.generator.model`) assumes no family.
+
+Fit: per training volume, two coordinate stages of bounded Powell search (scipy) on
+common random numbers: the particle law and calendering on the AM descriptors, then the CBD
+placement on the pore and CBD descriptors, each objective the sum of the relative distances of
+:func:`~jaxmicro.characterise.morphology.morphology_distances`. Regression: per parameter, the
+constant, affine or quadratic function of the normalised labels with the least leave-one-out
+error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmicro._files import plain_json
+from jaxmicro.characterise.morphology import morphology, morphology_distances
+from jaxmicro.data.labels import LABEL_FIELDS
+from jaxmicro.data.phases import AM, AM_DENSITY_G_CM3, CBD, CBD_DENSITY_G_CM3, PORE
+from jaxmicro.data.simulator import GeometryParams, draw_electrode, target_volume_fractions
+
+GEOMETRY_FILE: Final[str] = "geometry.json"
+"""The file that marks a folder as a fitted stochastic-geometry generator."""
+
+RELAXATION_SWEEPS: Final[int] = 40
+"""Overlap-relaxation sweeps of the loose packing (collective rearrangement); not fitted."""
+
+PARTICLE_RADIUS_BOUNDS_M: Final[tuple[float, float]] = (2.0e-6, 10.0e-6)
+"""Median particle radius searched [m]: NMC secondary particles are 2-20 um across."""
+
+BOUNDS: Final[dict[str, tuple[float, float]]] = {
+    "radius_log_std": (0.0, 0.6),
+    "precalender_am_fraction": (0.2, 0.45),
+    "particle_flattening": (0.0, 1.5),
+    "neck_weight": (0.0, 2.0),
+    "film_roughness": (0.0, 1.0),
+    "agglomerate_length": (0.5, 8.0),
+    "film_share": (0.0, 1.0),
+}
+"""Search bounds of the fitted parameters other than the radius (:class:`GeometryParams` units;
+``agglomerate_length`` in voxels)."""
+
+PARTICLE_STAGE: Final[tuple[str, ...]] = (
+    "log_median_radius", "radius_log_std", "precalender_am_fraction", "particle_flattening",
+)  # fmt: skip
+CBD_STAGE: Final[tuple[str, ...]] = ("neck_weight", "film_roughness", "agglomerate_length", "film_share")
+REGRESSION_KINDS: Final[tuple[str, ...]] = ("constant", "affine", "quadratic")
+
+
+def _bounds(name: str, voxel_size_m: float) -> tuple[float, float]:
+    if name == "log_median_radius":
+        low, high = PARTICLE_RADIUS_BOUNDS_M
+        return math.log(low / voxel_size_m), math.log(high / voxel_size_m)
+    return BOUNDS[name]
+
+
+def particle_budget(geometry: GeometryParams, am_fraction: float, shape: Sequence[int]) -> int:
+    """Particle slots for a loose packing of ``geometry`` that calenders to ``am_fraction``,
+    rounded up to a power of two (few compiled programs across labels).
+
+    Args:
+        geometry: the particle law (Python floats).
+        am_fraction: target AM volume fraction [-].
+        shape: final box [voxels].
+
+    Returns:
+        The static budget, with a 1.5x margin plus eight standard deviations of the count.
+    """
+    precalender = float(geometry.precalender_am_fraction)
+    factor = min(precalender / am_fraction, 1.0)
+    box = math.prod(shape) / factor
+    sigma = float(geometry.radius_log_std)
+    mean_r3 = math.exp(3 * float(geometry.log_median_radius) + 4.5 * sigma**2)
+    expected = precalender * box / (4 / 3 * math.pi * mean_r3)
+    need = 1.5 * expected + 8 * math.sqrt(expected) + 8
+    return 1 << max(4, math.ceil(math.log2(need)))
+
+
+@partial(jax.jit, static_argnames=("shape", "budget"))
+def _draw(
+    key: jax.Array, labels: jax.Array, geometry: GeometryParams, shape: tuple, budget: int
+) -> jax.Array:
+    geometry = GeometryParams(*(jnp.asarray(v, jnp.float32) for v in geometry))
+    return draw_electrode(
+        key, labels, geometry, shape, budget, RELAXATION_SWEEPS, AM_DENSITY_G_CM3, CBD_DENSITY_G_CM3
+    )
+
+
+def draw(key: jax.Array, labels: np.ndarray, geometry: GeometryParams, shape: Sequence[int]) -> np.ndarray:
+    """One volume of the model at a label and a geometry.
+
+    Args:
+        key: PRNG key.
+        labels: ``(3,)`` (am_wt, porosity, adhesion): sets the phase fractions.
+        geometry: the model's parameters (Python floats).
+        shape: ``(z, y, x)`` [voxels].
+
+    Returns:
+        uint8 phase ids of ``shape``.
+    """
+    labels = np.asarray(labels, np.float32)
+    am_fraction = float(target_volume_fractions(labels)[AM])
+    shape = tuple(int(n) for n in shape)
+    budget = particle_budget(geometry, am_fraction, shape)
+    geometry = GeometryParams(*(float(v) for v in geometry))
+    return np.asarray(_draw(key, jnp.asarray(labels), geometry, shape, budget))
+
+
+# ---------------------------------------------------------------------------------------------
+# Fit of one volume
+
+
+def _stage_objective(
+    reference: np.ndarray,
+    labels: np.ndarray,
+    key: jax.Array,
+    phases: tuple[int, ...],
+    size_phases: tuple[int, ...],
+) -> Callable[[GeometryParams], float]:
+    target = morphology(reference[None], phases, size_phases)
+
+    def objective(geometry: GeometryParams) -> float:
+        volume = draw(key, labels, geometry, reference.shape)
+        distances = morphology_distances(morphology(volume[None], phases, size_phases), target)
+        return float(np.nansum(distances))
+
+    return objective
+
+
+def _search(
+    objective: Callable[[GeometryParams], float],
+    start: GeometryParams,
+    names: tuple[str, ...],
+    voxel_size_m: float,
+    max_evaluations: int,
+) -> tuple[GeometryParams, float]:
+    """Bounded Powell search over ``names`` in [0, 1]-scaled coordinates from ``start``."""
+    from scipy.optimize import minimize
+
+    bounds = [_bounds(n, voxel_size_m) for n in names]
+
+    def geometry_at(x: np.ndarray) -> GeometryParams:
+        pairs = zip(names, x, bounds, strict=True)
+        values = {n: lo + float(np.clip(u, 0, 1)) * (hi - lo) for n, u, (lo, hi) in pairs}
+        return start._replace(**values)
+
+    x0 = [(getattr(start, n) - lo) / (hi - lo) for n, (lo, hi) in zip(names, bounds, strict=True)]
+    result = minimize(
+        lambda x: objective(geometry_at(x)),
+        np.clip(x0, 0, 1),
+        method="Powell",
+        bounds=[(0.0, 1.0)] * len(names),
+        options={"maxfev": max_evaluations, "xtol": 1e-2, "ftol": 1e-3},
+    )
+    return geometry_at(result.x), float(result.fun)
+
+
+def neutral_geometry(voxel_size_m: float) -> GeometryParams:
+    """The fit's start: the middle of every search range (the radius's in log space)."""
+    values = {}
+    for name in GeometryParams._fields:
+        low, high = _bounds(name, voxel_size_m)
+        values[name] = 0.5 * (low + high)
+    return GeometryParams(**values)
+
+
+def fit_volume(
+    volume: np.ndarray,
+    labels: np.ndarray,
+    voxel_size_m: float,
+    key: jax.Array,
+    max_evaluations: int = 60,
+) -> tuple[GeometryParams, dict[str, float]]:
+    """Fits the model's parameters to one labelled volume.
+
+    Args:
+        volume: ``(z, y, x)`` phase ids.
+        labels: its ``(3,)`` labels.
+        voxel_size_m: its voxel edge [m].
+        key: PRNG key of the common random numbers (one draw per evaluation, the same key).
+        max_evaluations: objective evaluations per stage.
+
+    Returns:
+        The fitted :class:`GeometryParams` (Python floats) and each stage's final objective.
+    """
+    volume = np.asarray(volume, np.uint8)
+    geometry = neutral_geometry(voxel_size_m)
+    particle = _stage_objective(volume, labels, key, (AM,), (AM,))
+    geometry, particle_loss = _search(particle, geometry, PARTICLE_STAGE, voxel_size_m, max_evaluations)
+    cbd = _stage_objective(volume, labels, key, (PORE, CBD), (PORE, CBD))
+    geometry, cbd_loss = _search(cbd, geometry, CBD_STAGE, voxel_size_m, max_evaluations)
+    return geometry, {"particle": particle_loss, "cbd": cbd_loss}
+
+
+# ---------------------------------------------------------------------------------------------
+# Regression on the labels
+
+
+def label_features(unit_labels: np.ndarray, kind: str) -> np.ndarray:
+    """Design matrix of ``(n, 3)`` labels scaled to [0, 1]: ``constant`` (1 column), ``affine``
+    (4) or ``quadratic`` (10: with the squares and pairwise products)."""
+    u = np.atleast_2d(np.asarray(unit_labels, np.float64))
+    columns = [np.ones(len(u))]
+    if kind in ("affine", "quadratic"):
+        columns += [u[:, i] for i in range(3)]
+    if kind == "quadratic":
+        columns += [u[:, i] * u[:, j] for i in range(3) for j in range(i, 3)]
+    return np.stack(columns, axis=1)
+
+
+def _leave_one_out_rms(features: np.ndarray, values: np.ndarray) -> float:
+    n = len(values)
+    if features.shape[1] >= n:
+        return math.inf
+    errors = []
+    for i in range(n):
+        keep = np.arange(n) != i
+        coefficients = np.linalg.lstsq(features[keep], values[keep], rcond=None)[0]
+        errors.append(features[i] @ coefficients - values[i])
+    return float(np.sqrt(np.mean(np.square(errors))))
+
+
+@dataclasses.dataclass(frozen=True)
+class GeometryModel:
+    """A fitted stochastic-geometry generator.
+
+    Attributes:
+        coefficients: per :class:`GeometryParams` field, the regression's coefficients on
+            :func:`label_features` of the normalised labels.
+        kinds: per field, the regression kind (:data:`REGRESSION_KINDS`).
+        label_ranges: per label field, the (low, high) of the training labels (the
+            normalisation; outside it the regression extrapolates).
+        voxel_size_m: voxel edge the parameters are in [m].
+        provenance: what it was fitted on (free-form, JSON).
+    """
+
+    coefficients: dict[str, tuple[float, ...]]
+    kinds: dict[str, str]
+    label_ranges: dict[str, tuple[float, float]]
+    voxel_size_m: float
+    provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def unit_labels(self, labels: np.ndarray) -> np.ndarray:
+        """``(n, 3)`` physical labels scaled to [0, 1] by the training range."""
+        low = np.array([self.label_ranges[f][0] for f in LABEL_FIELDS])
+        high = np.array([self.label_ranges[f][1] for f in LABEL_FIELDS])
+        return (np.atleast_2d(labels) - low) / np.where(high > low, high - low, 1.0)
+
+    def geometry(self, labels: np.ndarray) -> GeometryParams:
+        """The model's parameters at one ``(3,)`` physical label, clipped to the search bounds."""
+        unit = self.unit_labels(np.asarray(labels, np.float64))
+        values = {}
+        for name in GeometryParams._fields:
+            value = float(label_features(unit, self.kinds[name])[0] @ np.asarray(self.coefficients[name]))
+            low, high = _bounds(name, self.voxel_size_m)
+            values[name] = min(max(value, low), high)
+        return GeometryParams(**values)
+
+    def sample(self, labels: np.ndarray, shape: Sequence[int], seeds: Sequence[int]) -> np.ndarray:
+        """Volumes at one physical label, one per seed.
+
+        Args:
+            labels: ``(3,)`` (am_wt, porosity, adhesion).
+            shape: ``(z, y, x)`` [voxels].
+            seeds: integer seeds; volume ``i`` uses ``PRNGKey(seeds[i])``.
+
+        Returns:
+            ``(len(seeds), *shape)`` uint8 phase ids.
+        """
+        geometry = self.geometry(labels)
+        return np.stack([draw(jax.random.PRNGKey(int(s)), labels, geometry, shape) for s in seeds])
+
+
+def regress(
+    labels: np.ndarray,
+    fits: Sequence[GeometryParams],
+    label_ranges: dict[str, tuple[float, float]],
+    voxel_size_m: float,
+    provenance: dict[str, Any] | None = None,
+) -> GeometryModel:
+    """Regresses each fitted parameter on the labels (kind by leave-one-out error).
+
+    Args:
+        labels: ``(n, 3)`` physical labels of the fitted volumes.
+        fits: their fitted parameters.
+        label_ranges: per label field, the normalisation range.
+        voxel_size_m: voxel edge [m].
+        provenance: recorded with the model.
+
+    Returns:
+        The :class:`GeometryModel`.
+    """
+    model = GeometryModel({}, {}, dict(label_ranges), voxel_size_m, dict(provenance or {}))
+    unit = model.unit_labels(np.asarray(labels, np.float64))
+    values = np.array([[float(v) for v in fit] for fit in fits])
+    coefficients, kinds = {}, {}
+    for j, name in enumerate(GeometryParams._fields):
+        scores = {k: _leave_one_out_rms(label_features(unit, k), values[:, j]) for k in REGRESSION_KINDS}
+        kind = min(scores, key=scores.get)
+        kinds[name] = kind
+        coefficients[name] = tuple(
+            float(c) for c in np.linalg.lstsq(label_features(unit, kind), values[:, j], rcond=None)[0]
+        )
+    return dataclasses.replace(model, coefficients=coefficients, kinds=kinds)
+
+
+FITS_FILE: Final[str] = "fits.jsonl"
+"""Per-volume fits, one JSON line each, written as they come (a fit resumes from them)."""
+
+
+def fit_dataset(
+    dataset: Any,
+    folder: str | os.PathLike,
+    seed: int = 0,
+    max_evaluations: int = 60,
+    shard: tuple[int, int] = (0, 1),
+    progress: bool = True,
+) -> GeometryModel | None:
+    """Fits every 3-D training volume of a dataset, then regresses the parameters on the labels.
+
+    Each volume's fit is appended to ``folder/fits.jsonl`` as it finishes, and volumes already
+    there are skipped, so a killed fit resumes; ``shard = (i, n)`` fits only volumes ``i, i + n,
+    ...`` (n processes share the work, each appending under an exclusive lock). Once every volume
+    is fitted, the model is written to ``folder/geometry.json``.
+
+    Args:
+        dataset: a :class:`~jaxmicro.data.LabelledDataset` with 3-D training volumes.
+        folder: where the fits and the model go.
+        seed: seed of the common random numbers (volume ``i`` uses ``fold_in(seed, i)``).
+        max_evaluations: objective evaluations per stage and volume.
+        shard: ``(index, count)`` of this process's share.
+        progress: print one line per fitted volume.
+
+    Returns:
+        The model once every volume is fitted, else None (other shards still running).
+    """
+    import fcntl
+
+    samples = [s for s in dataset.train if np.ndim(s.volume) == 3]
+    if len(samples) < 2:
+        raise ValueError(f"{dataset.root}: a stochastic-geometry fit needs at least 2 3-D training volumes")
+    voxel_sizes = {float(s.voxel_size_m) for s in samples}
+    if len(voxel_sizes) != 1:
+        raise ValueError(f"{dataset.root}: training volumes of several voxel sizes {sorted(voxel_sizes)}")
+    voxel_size_m = voxel_sizes.pop()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fits_path = folder / FITS_FILE
+
+    def done() -> dict[int, dict[str, Any]]:
+        if not fits_path.exists():
+            return {}
+        rows = [json.loads(line) for line in fits_path.read_text().splitlines() if line.strip()]
+        return {row["index"]: row for row in rows}
+
+    index, count = shard
+    root = jax.random.PRNGKey(seed)
+    for i, sample in enumerate(samples):
+        if i % count != index or i in done():
+            continue
+        labels = sample.labels.to_array()
+        geometry, losses = fit_volume(
+            sample.volume, labels, voxel_size_m, jax.random.fold_in(root, i), max_evaluations
+        )
+        row = {"index": i, "name": sample.file, "labels": labels.tolist(),
+               "geometry": geometry._asdict(), "losses": losses}  # fmt: skip
+        with open(fits_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.write(json.dumps(plain_json(row)) + "\n")
+        if progress:
+            print(f"fitted {i + 1}/{len(samples)} {sample.file}: {losses}", flush=True)
+    rows = done()
+    if len(rows) < len(samples):
+        return None
+    rows = [rows[i] for i in range(len(samples))]
+    labels = np.array([row["labels"] for row in rows])
+    fits = [GeometryParams(**row["geometry"]) for row in rows]
+    ranges = {f: (float(labels[:, j].min()), float(labels[:, j].max())) for j, f in enumerate(LABEL_FIELDS)}
+    provenance = {"dataset": str(dataset.root), "volumes": len(samples), "seed": seed,
+                  "max_evaluations": max_evaluations}  # fmt: skip
+    model = regress(labels, fits, ranges, voxel_size_m, provenance)
+    save_geometry_model(model, folder)
+    return model
+
+
+def save_geometry_model(model: GeometryModel, folder: str | os.PathLike) -> Path:
+    """Writes ``folder/geometry.json`` (a few kB) and returns its path."""
+    path = Path(folder) / GEOMETRY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "kind": "stochastic-geometry",
+        "coefficients": {k: list(v) for k, v in model.coefficients.items()},
+        "kinds": model.kinds,
+        "label_ranges": {k: list(v) for k, v in model.label_ranges.items()},
+        "voxel_size_m": model.voxel_size_m,
+        "provenance": model.provenance,
+    }
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(plain_json(payload), indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def load_geometry_model(folder: str | os.PathLike) -> GeometryModel:
+    """Reads a folder written by :func:`save_geometry_model`.
+
+    Raises:
+        ValueError: no or an unreadable ``geometry.json``, or missing parameters.
+    """
+    path = Path(folder) / GEOMETRY_FILE
+    try:
+        payload = json.loads(path.read_text())
+        coefficients = {k: tuple(float(c) for c in v) for k, v in payload["coefficients"].items()}
+        kinds = dict(payload["kinds"])
+        ranges = {k: (float(v[0]), float(v[1])) for k, v in payload["label_ranges"].items()}
+        model = GeometryModel(coefficients, kinds, ranges, float(payload["voxel_size_m"]),
+                              dict(payload.get("provenance", {})))  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+        raise ValueError(f"{path}: not a readable stochastic-geometry generator ({error})") from None
+    missing = [n for n in GeometryParams._fields if n not in coefficients or n not in kinds]
+    if missing or set(ranges) != set(LABEL_FIELDS):
+        raise ValueError(f"{path}: incomplete model (missing {missing or 'label ranges'}); fit it again")
+    return model
+
+
+__all__ = [
+    "GEOMETRY_FILE",
+    "GeometryModel",
+    "draw",
+    "fit_dataset",
+    "fit_volume",
+    "load_geometry_model",
+    "neutral_geometry",
+    "particle_budget",
+    "regress",
+    "save_geometry_model",
+]

@@ -1,0 +1,122 @@
+"""The fitted stochastic-geometry generator: drawing, fitting, regression, files, validation."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from jaxmicro.cli import main
+from jaxmicro.data import SimulatorConfig, simulate
+from jaxmicro.data.phases import AM, CBD, PORE
+from jaxmicro.data.simulator import GeometryParams, pack_spheroids, simulator_geometry, target_volume_fractions
+from jaxmicro.generator.stochastic import (
+    fit_dataset,
+    fit_volume,
+    load_geometry_model,
+    neutral_geometry,
+    particle_budget,
+    regress,
+    save_geometry_model,
+)
+from jaxmicro.generator.stochastic import draw as draw_volume
+from jaxmicro.generator.validate import validate_generator
+
+VOXEL_M = 0.75e-6
+LABEL = np.array([0.92, 0.35, 0.5])
+
+
+def test_a_drawn_volume_has_its_labels_fractions_and_is_fixed_by_its_key():
+    geometry = neutral_geometry(VOXEL_M)
+    volume = draw_volume(jax.random.PRNGKey(0), LABEL, geometry, (24, 28, 32))
+    assert volume.shape == (24, 28, 32) and volume.dtype == np.uint8
+    expected = np.asarray(target_volume_fractions(LABEL.astype(np.float32)))
+    measured = np.array([np.mean(volume == p) for p in (PORE, AM, CBD)])
+    np.testing.assert_allclose(measured, expected, atol=2 / volume.size)
+    np.testing.assert_array_equal(volume, draw_volume(jax.random.PRNGKey(0), LABEL, geometry, (24, 28, 32)))
+    assert not np.array_equal(volume, draw_volume(jax.random.PRNGKey(1), LABEL, geometry, (24, 28, 32)))
+
+
+@pytest.mark.parametrize("radius_voxels, precalender", [(2.7, 0.45), (6.0, 0.2), (13.0, 0.3)])
+def test_the_particle_budget_holds_every_particle_the_loose_packing_needs(radius_voxels, precalender):
+    """Unused slots are inactive; a budget too small would leave the packing short of AM."""
+    geometry = neutral_geometry(VOXEL_M)._replace(
+        log_median_radius=np.log(radius_voxels), radius_log_std=0.5, precalender_am_fraction=precalender
+    )
+    am = float(target_volume_fractions(np.float32([0.98, 0.2, 0.5]))[AM])
+    shape = (32, 32, 32)
+    budget = particle_budget(geometry, am, shape)
+    geometry32 = GeometryParams(*(np.float32(v) for v in geometry))
+    packing = pack_spheroids(jax.random.PRNGKey(3), np.float32(am), geometry32, shape, budget, 2)
+    assert int(packing.active.sum()) < budget
+    assert budget & (budget - 1) == 0  # a power of two
+
+
+def test_the_regression_recovers_affine_laws_and_keeps_noisy_constants_constant():
+    rng = np.random.default_rng(0)
+    grid = np.stack(np.meshgrid([0.85, 0.915, 0.98], [0.2, 0.3, 0.4, 0.5], [0.0, 0.5, 1.0]), -1).reshape(-1, 3)
+    truth = neutral_geometry(VOXEL_M)
+    fits = [
+        truth._replace(film_share=float(label[2]), neck_weight=0.5 + 0.02 * rng.standard_normal(),
+                       precalender_am_fraction=0.1 + 0.5 * float(label[1]))  # fmt: skip
+        for label in grid
+    ]
+    ranges = {"am_wt": (0.85, 0.98), "porosity": (0.2, 0.5), "adhesion": (0.0, 1.0)}
+    model = regress(grid, fits, ranges, VOXEL_M)
+    assert model.kinds["neck_weight"] == "constant"
+    assert model.kinds["film_share"] != "constant" and model.kinds["precalender_am_fraction"] != "constant"
+    at = model.geometry(np.array([0.9, 0.45, 0.3]))
+    assert at.film_share == pytest.approx(0.3, abs=1e-9)
+    assert at.precalender_am_fraction == pytest.approx(0.325, abs=1e-9)
+    assert at.neck_weight == pytest.approx(0.5, abs=0.02)
+    # Outside the search bounds the law is clipped to them.
+    assert model.geometry(np.array([0.9, 1.5, 0.3])).precalender_am_fraction == 0.45
+
+
+def test_the_fit_tells_small_particles_from_large_ones():
+    """Two simulator volumes whose particles differ by 2x in radius: the fitted radii order."""
+    radii = []
+    for mean_radius_m in (2.5e-6, 5.0e-6):
+        config = SimulatorConfig(shape=(32, 32, 32), voxel_size_m=VOXEL_M, mean_radius_m=mean_radius_m)
+        volume = simulate(LABEL, config, seed=1)
+        geometry, losses = fit_volume(volume, LABEL, VOXEL_M, jax.random.PRNGKey(0), max_evaluations=12)
+        assert np.isfinite(losses["particle"]) and np.isfinite(losses["cbd"])
+        radii.append(np.exp(geometry.log_median_radius))
+    truth = [np.exp(simulator_geometry(LABEL, SimulatorConfig(voxel_size_m=VOXEL_M, mean_radius_m=r))
+                    .log_median_radius) for r in (2.5e-6, 5.0e-6)]  # fmt: skip
+    assert radii[1] > 1.4 * radii[0], (radii, truth)
+
+
+def test_a_model_file_round_trips_and_a_bad_one_is_one_line(tmp_path):
+    grid = np.array([[0.85, 0.2, 0.0], [0.98, 0.5, 1.0], [0.9, 0.3, 0.5]])
+    ranges = {"am_wt": (0.85, 0.98), "porosity": (0.2, 0.5), "adhesion": (0.0, 1.0)}
+    model = regress(grid, [neutral_geometry(VOXEL_M)] * 3, ranges, VOXEL_M, {"dataset": "x"})
+    save_geometry_model(model, tmp_path / "m")
+    assert load_geometry_model(tmp_path / "m") == model
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "geometry.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a readable stochastic-geometry generator"):
+        load_geometry_model(tmp_path / "bad")
+
+
+def test_a_fit_of_a_dataset_resumes_and_validates_like_a_generator(tiny_dataset, tmp_path, capsys):
+    folder = tmp_path / "sg"
+    assert fit_dataset(tiny_dataset, folder, max_evaluations=3, shard=(0, 2), progress=False) is None
+    rows = (folder / "fits.jsonl").read_text().splitlines()
+    assert [json.loads(r)["index"] for r in rows] == list(range(0, len(tiny_dataset.train), 2))
+    model = fit_dataset(tiny_dataset, folder, max_evaluations=3, progress=False)
+    assert model is not None and (folder / "geometry.json").is_file()
+    lines = (folder / "fits.jsonl").read_text().splitlines()
+    assert lines[: len(rows)] == rows and len(lines) == len(tiny_dataset.train)  # nothing refitted
+    assert load_geometry_model(folder) == model
+
+    report = validate_generator(model, tiny_dataset, seeds=1, progress=False)
+    assert report.generated.shape[:2] == (len(tiny_dataset.heldout), 1)
+    # Phases by rank: the generated fractions are the labels' (the first three metrics).
+    assert np.all(report.relative_error[:, :3] < 1.0)
+    assert report.morphology is not None and not any(n.startswith("grid") for n in report.morphology.names)
+    with pytest.raises(ValueError, match="drop --decoding"):
+        validate_generator(model, tiny_dataset, seeds=1, progress=False, decoding="argmax")
+    assert main(["validate", "--checkpoint", str(folder), "--data", str(tiny_dataset.root), "--seeds", "1",
+                 "--no-morphology"]) == 0  # fmt: skip
+    assert "porosity" in capsys.readouterr().out
