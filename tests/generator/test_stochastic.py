@@ -9,7 +9,13 @@ import pytest
 from jaxmicro.cli import main
 from jaxmicro.data import SimulatorConfig, simulate
 from jaxmicro.data.phases import AM, CBD, PORE
-from jaxmicro.data.simulator import GeometryParams, pack_spheroids, simulator_geometry, target_volume_fractions
+from jaxmicro.data.simulator import (
+    GeometryParams,
+    pack_spheroids,
+    simulator_geometry,
+    target_volume_fractions,
+)
+from jaxmicro.generator.stochastic import draw as draw_volume
 from jaxmicro.generator.stochastic import (
     fit_dataset,
     fit_volume,
@@ -19,7 +25,6 @@ from jaxmicro.generator.stochastic import (
     regress,
     save_geometry_model,
 )
-from jaxmicro.generator.stochastic import draw as draw_volume
 from jaxmicro.generator.validate import validate_generator
 
 VOXEL_M = 0.75e-6
@@ -54,11 +59,15 @@ def test_the_particle_budget_holds_every_particle_the_loose_packing_needs(radius
 
 def test_the_regression_recovers_affine_laws_and_keeps_noisy_constants_constant():
     rng = np.random.default_rng(0)
-    grid = np.stack(np.meshgrid([0.85, 0.915, 0.98], [0.2, 0.3, 0.4, 0.5], [0.0, 0.5, 1.0]), -1).reshape(-1, 3)
+    levels = ([0.85, 0.915, 0.98], [0.2, 0.3, 0.4, 0.5], [0.0, 0.5, 1.0])
+    grid = np.stack(np.meshgrid(*levels), -1).reshape(-1, 3)
     truth = neutral_geometry(VOXEL_M)
     fits = [
-        truth._replace(film_share=float(label[2]), neck_weight=0.5 + 0.02 * rng.standard_normal(),
-                       precalender_am_fraction=0.1 + 0.5 * float(label[1]))  # fmt: skip
+        truth._replace(
+            film_share=float(label[2]),
+            neck_weight=0.5 + 0.02 * rng.standard_normal(),
+            precalender_am_fraction=0.1 + 0.5 * float(label[1]),
+        )
         for label in grid
     ]
     ranges = {"am_wt": (0.85, 0.98), "porosity": (0.2, 0.5), "adhesion": (0.0, 1.0)}
