@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from jaxmicro.data.labels import LABEL_FIELDS
     from jaxmicro.data.volume_io import write_volume
     from jaxmicro.generator.checkpoint import load_default_generator, load_generator
-    from jaxmicro.generator.generate import generate
+    from jaxmicro.generator.generate import check_labels, generate
+    from jaxmicro.generator.stochastic import GEOMETRY_FILE, load_geometry_model
 
     labels = np.array(args.labels)
     if args.n < 1:
@@ -55,24 +56,31 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".tif", ".tiff", ".npy"):
         raise ValueError(f"--out must end in .tif, .tiff or .npy, got {out.name!r}")
-    generator = load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
+    shape = (args.volume_size,) * 3
+    seeds = list(range(args.seed, args.seed + args.n))
     start = time.perf_counter()
-    result = generate(
-        generator,
-        labels,
-        (args.volume_size,) * 3,
-        list(range(args.seed, args.seed + args.n)),
-        periodic=args.periodic,
-        extrapolate=args.extrapolate,
-        decoding=args.decoding,
-    )
+    if args.checkpoint and (Path(args.checkpoint) / GEOMETRY_FILE).exists():
+        if args.probabilities or args.decoding:
+            raise ValueError(
+                "a stochastic-geometry generator places phases by rank (no probabilities, no "
+                "decoding); drop --probabilities / --decoding"
+            )
+        model = load_geometry_model(args.checkpoint)
+        check_labels(model, labels, args.extrapolate)  # the label ranges are all it reads
+        volumes, voxel_size_m = model.sample(labels, shape, seeds), model.voxel_size_m
+        probabilities = [None] * len(seeds)
+    else:
+        generator = load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
+        result = generate(generator, labels, shape, seeds, periodic=args.periodic,
+                          extrapolate=args.extrapolate, decoding=args.decoding)  # fmt: skip
+        volumes, voxel_size_m, probabilities = result.volume, result.voxel_size_m, result.probabilities
     seconds = time.perf_counter() - start
-    for volume, probs, seed in zip(result.volume, result.probabilities, result.seeds, strict=True):
+    for volume, probs, seed in zip(volumes, probabilities, seeds, strict=True):
         path = out if args.n == 1 else out.with_name(f"{out.stem}_seed{seed}{out.suffix}")
         write_volume(
             path,
             volume,
-            voxel_size_m=result.voxel_size_m,
+            voxel_size_m=voxel_size_m,
             labels=dict(zip(LABEL_FIELDS, labels.tolist(), strict=True)),
         )
         if args.probabilities:
@@ -80,6 +88,6 @@ def run(args: argparse.Namespace) -> int:
         fractions = ", ".join(
             f"{name} {np.mean(volume == p):.3f}" for p, name in enumerate(("pore", "AM", "CBD"))
         )
-        print(f"wrote {path} and {path.name}.json ({fractions}; voxel {result.voxel_size_m:g} m)")
+        print(f"wrote {path} and {path.name}.json ({fractions}; voxel {voxel_size_m:g} m)")
     print(f"generated {args.n} volume(s) of {args.volume_size}^3 in {seconds:.2f} s (including compilation)")
     return 0

@@ -1,24 +1,28 @@
 """A fitted stochastic-geometry generator: label -> parameters of a particle model -> volume.
 
-The parametric route to conditional microstructures (Westhoff et al. 2018, Comput. Mater. Sci.
-126, 453; Prifling et al. 2019, Comput. Mater. Sci. 169, 109083): a stochastic model with a few
-interpretable parameters (here :class:`~jaxmicro.data.simulator.GeometryParams`: a log-normal
-particle law, a loose-packing fraction, a calendering flattening, and the CBD's film, neck,
-roughness and agglomerate placement) is fitted to each training volume by matching its
-morphology descriptors, and each parameter is then regressed on the manufacturing labels. A new
-label gives new parameters and any number of new volumes, at any size, with the label's phase
-fractions exact (AM and CBD are placed by rank).
+The parametric route to conditional microstructures, stochastic 3-D microstructure modelling
+(Westhoff et al. 2017, Comput. Mater. Sci. 126, 453, for anodes; Kuchler et al. 2018,
+arXiv:1710.02051, for NMC cathodes; Grafensteiner et al. 2025, arXiv:2409.11080, for the CBD
+as the excursion set of a Gaussian random field in the particles' complement): a stochastic
+model with a few interpretable parameters (here :class:`~jaxmicro.data.simulator.GeometryParams`:
+a log-normal particle law, a loose-packing fraction, a calendering flattening, and the CBD's
+film, neck, roughness and agglomerate placement) is fitted to each training volume by matching
+its morphology descriptors, and each parameter is then regressed on the manufacturing labels. A
+new label gives new parameters and any number of new volumes, at any size, periodic, with the
+label's phase fractions exact (AM and CBD are placed by rank).
 
 What is learnt from the data is the parameters and how they move with the labels; the model
 family is fixed. It is the family of this project's own simulator (``draw_electrode`` draws
-both), so on simulated data it is a strong prior by construction, and the honest tests of the
-family are real volumes (the fit reports its descriptor distances; compare them with a
-control's). The GAN (:mod:`jaxmicro.generator.model`) assumes no family.
+both), so on simulated data it is a strong prior by construction, and the honest test of the
+family is a volume it was not made from (``experiments/stochastic_on_tomogram.py``). The GAN
+(:mod:`jaxmicro.generator.model`) assumes no family.
 
-Fit: per training volume, two coordinate stages of bounded Powell search (scipy) on
-common random numbers: the particle law and calendering on the AM descriptors, then the CBD
-placement on the pore and CBD descriptors, each objective the sum of the relative distances of
-:func:`~jaxmicro.characterise.morphology.morphology_distances`. Regression: per parameter, the
+Fit (:func:`fit_volume`): per training volume, two stages on common random numbers, each a
+small grid of starts and then a bounded Powell search (scipy): the particle law and calendering
+on the AM descriptors and the AM specific surface, then the CBD placement on the pore and CBD
+descriptors and the CBD coverage of the AM; each objective is the sum of the relative distances
+of :func:`~jaxmicro.characterise.morphology.morphology_distances` plus :data:`SURFACE_WEIGHT`
+times the surface term's relative error. Regression (:func:`regress`): per parameter, the
 constant, affine or quadratic function of the normalised labels with the least leave-one-out
 error.
 """
@@ -69,6 +73,29 @@ PARTICLE_STAGE: Final[tuple[str, ...]] = (
     "log_median_radius", "radius_log_std", "precalender_am_fraction", "particle_flattening",
 )  # fmt: skip
 CBD_STAGE: Final[tuple[str, ...]] = ("neck_weight", "film_roughness", "agglomerate_length", "film_share")
+PARTICLE_STARTS: Final[dict[str, tuple[float, ...]]] = {
+    "radius_m": (3.0e-6, 5.0e-6, 7.5e-6),
+    "precalender_am_fraction": (0.3, 0.4),
+}
+"""Grid tried before the particle stage's search (median radius [m], loose fraction); it starts
+from the best point."""
+CBD_STARTS: Final[dict[str, tuple[float, ...]]] = {
+    "film_share": (0.1, 0.5, 0.9),
+    "agglomerate_length": (1.5, 3.0, 6.0),
+}
+"""Grid tried before the CBD stage's search. From the middle of the ranges alone the film share
+stayed near 0.5 at every adhesion-0 training volume (the agglomerate length, at 4.25 voxels
+there, made a pure agglomerate look worse)."""
+SURFACE_WEIGHT: Final[float] = 5.0
+"""Weight of the surface term's relative error in a stage's objective. The morphology distances
+of one drawn 64^3 volume from one training volume are noisy (their sum varied by 0.85-1.3 between
+geometries that all drew the volume's CBD right), while the AM surface and the CBD coverage are
+measured to a few per cent; at weight 1 the CBD stage overshot the coverage by 5-20 % at
+adhesion 0 (stop 49)."""
+FIT_STREAM: Final[int] = 0x5F17
+"""Folded into the fit's seed before the volume index: a simulated dataset keys its volume i
+``fold_in(PRNGKey(seed), i)``, and common random numbers on that very key would let a fit find
+the volume's own particles (an objective of exactly 0 at the simulator's parameters)."""
 REGRESSION_KINDS: Final[tuple[str, ...]] = ("constant", "affine", "quadratic")
 
 
@@ -135,19 +162,45 @@ def draw(key: jax.Array, labels: np.ndarray, geometry: GeometryParams, shape: Se
 # Fit of one volume
 
 
+def surface_terms(volume: np.ndarray) -> np.ndarray:
+    """AM surface faces per voxel and the share of them that touch CBD, by voxel faces.
+
+    Args:
+        volume: ``(z, y, x)`` phase ids.
+
+    Returns:
+        ``(2,)`` float64: AM specific surface [faces / voxel], CBD coverage of the AM [-]
+        (the face counts of :func:`~jaxmicro.characterise.metrics.face_coverage`).
+    """
+    surface = covered = 0
+    for axis in range(3):
+        v = np.moveaxis(volume, axis, 0)
+        a, b = v[:-1], v[1:]
+        surface += np.count_nonzero((a == AM) != (b == AM))
+        covered += np.count_nonzero(((a == AM) & (b == CBD)) | ((a == CBD) & (b == AM)))
+    return np.array([surface / volume.size, covered / max(surface, 1)])
+
+
 def _stage_objective(
     reference: np.ndarray,
     labels: np.ndarray,
     key: jax.Array,
     phases: tuple[int, ...],
     size_phases: tuple[int, ...],
+    surface_term: int,
 ) -> Callable[[GeometryParams], float]:
+    """The sum of the morphology distances and of :data:`SURFACE_WEIGHT` times the relative error
+    of one surface term (0: AM specific surface, 1: CBD coverage) of one drawn volume against
+    ``reference``."""
     target = morphology(reference[None], phases, size_phases)
+    target_surface = surface_terms(reference)[surface_term]
 
     def objective(geometry: GeometryParams) -> float:
         volume = draw(key, labels, geometry, reference.shape)
         distances = morphology_distances(morphology(volume[None], phases, size_phases), target)
-        return float(np.nansum(distances))
+        surface = surface_terms(volume)[surface_term]
+        surface_error = abs(surface / max(target_surface, 1e-12) - 1.0)
+        return float(np.nansum(distances) + SURFACE_WEIGHT * surface_error)
 
     return objective
 
@@ -210,9 +263,21 @@ def fit_volume(
     """
     volume = np.asarray(volume, np.uint8)
     geometry = neutral_geometry(voxel_size_m)
-    particle = _stage_objective(volume, labels, key, (AM,), (AM,))
+    particle = _stage_objective(volume, labels, key, (AM,), (AM,), 0)
+    starts = [
+        geometry._replace(log_median_radius=math.log(r / voxel_size_m), precalender_am_fraction=f)
+        for r in PARTICLE_STARTS["radius_m"]
+        for f in PARTICLE_STARTS["precalender_am_fraction"]
+    ]
+    geometry = min(starts, key=particle)
     geometry, particle_loss = _search(particle, geometry, PARTICLE_STAGE, voxel_size_m, max_evaluations)
-    cbd = _stage_objective(volume, labels, key, (PORE, CBD), (PORE, CBD))
+    cbd = _stage_objective(volume, labels, key, (PORE, CBD), (PORE, CBD), 1)
+    starts = [
+        geometry._replace(film_share=f, agglomerate_length=a)
+        for f in CBD_STARTS["film_share"]
+        for a in CBD_STARTS["agglomerate_length"]
+    ]
+    geometry = min(starts, key=cbd)
     geometry, cbd_loss = _search(cbd, geometry, CBD_STAGE, voxel_size_m, max_evaluations)
     return geometry, {"particle": particle_loss, "cbd": cbd_loss}
 
@@ -302,6 +367,7 @@ def regress(
     label_ranges: dict[str, tuple[float, float]],
     voxel_size_m: float,
     provenance: dict[str, Any] | None = None,
+    kinds: Sequence[str] = REGRESSION_KINDS,
 ) -> GeometryModel:
     """Regresses each fitted parameter on the labels (kind by leave-one-out error).
 
@@ -311,6 +377,7 @@ def regress(
         label_ranges: per label field, the normalisation range.
         voxel_size_m: voxel edge [m].
         provenance: recorded with the model.
+        kinds: the regression kinds to choose from (:data:`REGRESSION_KINDS`).
 
     Returns:
         The :class:`GeometryModel`.
@@ -318,15 +385,18 @@ def regress(
     model = GeometryModel({}, {}, dict(label_ranges), voxel_size_m, dict(provenance or {}))
     unit = model.unit_labels(np.asarray(labels, np.float64))
     values = np.array([[float(v) for v in fit] for fit in fits])
-    coefficients, kinds = {}, {}
+    unknown = set(kinds) - set(REGRESSION_KINDS)
+    if unknown or not kinds:
+        raise ValueError(f"regression kinds must be among {REGRESSION_KINDS}, got {list(kinds)}")
+    coefficients, chosen = {}, {}
     for j, name in enumerate(GeometryParams._fields):
-        scores = {k: _leave_one_out_rms(label_features(unit, k), values[:, j]) for k in REGRESSION_KINDS}
+        scores = {k: _leave_one_out_rms(label_features(unit, k), values[:, j]) for k in kinds}
         kind = min(scores, key=scores.get)
-        kinds[name] = kind
+        chosen[name] = kind
         coefficients[name] = tuple(
             float(c) for c in np.linalg.lstsq(label_features(unit, kind), values[:, j], rcond=None)[0]
         )
-    return dataclasses.replace(model, coefficients=coefficients, kinds=kinds)
+    return dataclasses.replace(model, coefficients=coefficients, kinds=chosen)
 
 
 FITS_FILE: Final[str] = "fits.jsonl"
@@ -340,6 +410,7 @@ def fit_dataset(
     max_evaluations: int = 60,
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
+    kinds: Sequence[str] = REGRESSION_KINDS,
 ) -> GeometryModel | None:
     """Fits every 3-D training volume of a dataset, then regresses the parameters on the labels.
 
@@ -351,10 +422,12 @@ def fit_dataset(
     Args:
         dataset: a :class:`~jaxmicro.data.LabelledDataset` with 3-D training volumes.
         folder: where the fits and the model go.
-        seed: seed of the common random numbers (volume ``i`` uses ``fold_in(seed, i)``).
+        seed: seed of the common random numbers (volume ``i`` uses
+            ``fold_in(fold_in(PRNGKey(seed), FIT_STREAM), i)``).
         max_evaluations: objective evaluations per stage and volume.
         shard: ``(index, count)`` of this process's share.
         progress: print one line per fitted volume.
+        kinds: the regression kinds to choose from (:func:`regress`).
 
     Returns:
         The model once every volume is fitted, else None (other shards still running).
@@ -379,7 +452,7 @@ def fit_dataset(
         return {row["index"]: row for row in rows}
 
     index, count = shard
-    root = jax.random.PRNGKey(seed)
+    root = jax.random.fold_in(jax.random.PRNGKey(seed), FIT_STREAM)
     for i, sample in enumerate(samples):
         if i % count != index or i in done():
             continue
@@ -403,7 +476,8 @@ def fit_dataset(
     ranges = {f: (float(labels[:, j].min()), float(labels[:, j].max())) for j, f in enumerate(LABEL_FIELDS)}
     provenance = {"dataset": str(dataset.root), "volumes": len(samples), "seed": seed,
                   "max_evaluations": max_evaluations}  # fmt: skip
-    model = regress(labels, fits, ranges, voxel_size_m, provenance)
+    provenance["regression_kinds"] = list(kinds)
+    model = regress(labels, fits, ranges, voxel_size_m, provenance, kinds)
     save_geometry_model(model, folder)
     return model
 
@@ -459,4 +533,5 @@ __all__ = [
     "particle_budget",
     "regress",
     "save_geometry_model",
+    "surface_terms",
 ]

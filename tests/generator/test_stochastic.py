@@ -129,3 +129,31 @@ def test_a_fit_of_a_dataset_resumes_and_validates_like_a_generator(tiny_dataset,
     assert main(["validate", "--checkpoint", str(folder), "--data", str(tiny_dataset.root), "--seeds", "1",
                  "--no-morphology"]) == 0  # fmt: skip
     assert "porosity" in capsys.readouterr().out
+
+    out = tmp_path / "vol.npy"
+    assert main(["generate", "--checkpoint", str(folder), "--labels", "0.93,0.36,0.5", "--size", "16",
+                 "--n", "2", "--out", str(out)]) == 0  # fmt: skip
+    a, b = (np.load(tmp_path / f"vol_seed{s}.npy") for s in (0, 1))
+    assert a.shape == (16, 16, 16) and not np.array_equal(a, b)
+    outside = ["generate", "--checkpoint", str(folder), "--labels", "0.93,0.55,0.5", "--out", str(out)]
+    assert main(outside) != 0
+    assert "outside the generator's trained range" in capsys.readouterr().err
+
+
+def test_the_shipped_stochastic_generator_draws_distinct_particles_at_its_labels_fractions():
+    from pathlib import Path
+
+    from jaxmicro.characterise.morphology import morphology
+
+    model = load_geometry_model(Path(__file__).parents[2] / "checkpoints" / "stochastic")
+    label = np.array([0.915, 0.4, 0.5])
+    volumes = model.sample(label, (32, 32, 32), [0, 1])
+    expected = np.asarray(target_volume_fractions(label.astype(np.float32)))
+    for volume in volumes:
+        np.testing.assert_allclose([np.mean(volume == p) for p in (PORE, AM, CBD)], expected, atol=1e-4)
+    # Particles of about the fitted radius: the mean AM chord is of the order of a diameter
+    # (4/3 r for spheres), far above the 1-2 voxels of noise and below the box.
+    counts = morphology(volumes, (AM,), ()).chord_counts[0].sum(axis=0)
+    mean_chord = np.sum(np.arange(len(counts)) * counts) / counts.sum()
+    radius = np.exp(model.geometry(label).log_median_radius)
+    assert 0.6 * radius < mean_chord < 3 * radius
