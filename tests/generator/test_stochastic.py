@@ -82,6 +82,24 @@ def test_the_regression_recovers_affine_laws_and_keeps_noisy_constants_constant(
     assert model.geometry(np.array([0.9, 1.5, 0.3])).precalender_am_fraction == 0.45
 
 
+def test_a_parameter_a_volume_leaves_free_does_not_pull_the_regression():
+    """The agglomerate length is pinned where the CBD is agglomerate (film share 0) and scattered
+    where it is all film; the weighted regression keeps the pinned value."""
+    rng = np.random.default_rng(1)
+    levels = ([0.85, 0.915, 0.98], [0.2, 0.3, 0.4, 0.5], [0.0, 0.5, 1.0])
+    grid = np.stack(np.meshgrid(*levels), -1).reshape(-1, 3)
+    free = rng.uniform(0.5, 8.0, len(grid))
+    fits = [
+        neutral_geometry(VOXEL_M)._replace(film_share=float(a), agglomerate_length=2.0 + a**4 * (f - 2.0))
+        for (_, _, a), f in zip(grid, free, strict=True)
+    ]
+    ranges = {"am_wt": (0.85, 0.98), "porosity": (0.2, 0.5), "adhesion": (0.0, 1.0)}
+    model = regress(grid, fits, ranges, VOXEL_M)
+    assert abs(np.mean([f.agglomerate_length for f in fits]) - 2.0) > 0.5  # unweighted would miss
+    for label in ([0.9, 0.3, 0.0], [0.95, 0.45, 0.0]):
+        assert model.geometry(np.array(label)).agglomerate_length == pytest.approx(2.0, abs=0.05)
+
+
 def test_the_fit_tells_small_particles_from_large_ones():
     """Two simulator volumes whose particles differ by 2x in radius: the fitted radii order."""
     radii = []
