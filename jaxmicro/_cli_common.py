@@ -216,9 +216,15 @@ def select_device(args: argparse.Namespace) -> None:
 
 
 def load_generator_of(args: argparse.Namespace) -> Any:
-    """The ``--checkpoint`` generator, or the shipped one."""
-    from jaxmicro.generator import load_default_generator, load_generator
+    """The ``--checkpoint`` generator (a trained one, or a fitted stochastic-geometry one: a
+    folder with ``geometry.json``), or the shipped one."""
+    from pathlib import Path
 
+    from jaxmicro.generator import load_default_generator, load_generator
+    from jaxmicro.generator.stochastic import GEOMETRY_FILE, load_geometry_model
+
+    if args.checkpoint and (Path(args.checkpoint) / GEOMETRY_FILE).exists():
+        return load_geometry_model(args.checkpoint)
     return load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
 
 

@@ -52,6 +52,7 @@ from jaxmicro.generator import (
     generate_probabilities,
     latent_shape_for,
 )
+from jaxmicro.generator.stochastic import GeometryModel
 
 CELL_INPUTS: Final[tuple[str, ...]] = (
     "electrolyte_fraction",
@@ -252,6 +253,11 @@ def property_jacobians(
         (rescaled by the same factor), whose spread is the Jacobian's seed noise.
     """
     generator, settings = objective.generator, objective.settings
+    if isinstance(generator, GeometryModel):
+        raise ValueError(
+            "a stochastic-geometry generator places its phases by rank, so its volumes have no "
+            "derivative with respect to the labels; take differences (--refine-gradient differences)"
+        )
     per_direction = ELECTROLYTE_TEMPERATURES if electrolyte_temperatures is None else electrolyte_temperatures
     unit = jnp.asarray(generator.unit_labels(np.asarray(label, np.float64)))
     measure_settings = settings.measure_settings(generator.voxel_size_m)

@@ -56,6 +56,7 @@ from jaxmicro.design.properties import (
 )
 from jaxmicro.design.space import CELL_VARIABLES
 from jaxmicro.generator import Generator, check_labels, decoding_fractions, latent_shape_for
+from jaxmicro.generator.stochastic import GeometryModel
 
 BASES: Final[tuple[str, str]] = ("loading", "thickness")
 STATUSES: Final[tuple[str, str, str]] = ("ok", "failed", "not_simulated")
@@ -354,7 +355,9 @@ class DesignObjective:
     """Evaluates batches of manufacturing labels with a generator and a cell model.
 
     Args:
-        generator: a trained generator (its trained range bounds the labels).
+        generator: a trained generator (its trained range bounds the labels), or a fitted
+            stochastic-geometry generator (:class:`~jaxmicro.generator.stochastic.GeometryModel`;
+            no chain-rule gradient, no sharded sweep).
         settings: what to simulate.
         cell_config: PyBaMM modelling choices (``None``: defaults).
         executor: where cell simulations run (any ``concurrent.futures.Executor``, e.g.
@@ -364,7 +367,7 @@ class DesignObjective:
 
     def __init__(
         self,
-        generator: Generator,
+        generator: Generator | GeometryModel,
         settings: DesignSettings = DesignSettings(),
         cell_config: CellModelConfig | None = None,
         executor: concurrent.futures.Executor | None = None,
@@ -374,7 +377,8 @@ class DesignObjective:
         self.cell_config = cell_config or CellModelConfig()
         self.executor = executor
         self._shape = (settings.volume_size,) * 3
-        latent_shape_for(generator.config, self._shape, periodic=False)  # validates the size
+        if not isinstance(generator, GeometryModel):
+            latent_shape_for(generator.config, self._shape, periodic=False)  # validates the size
         self._keys = jnp.stack([jax.random.PRNGKey(s) for s in self.seeds])
 
     @property
@@ -400,11 +404,15 @@ class DesignObjective:
             seeds: generator seeds (default :attr:`seeds`).
         """
         labels = check_labels(self.generator, labels)
-        unit = jnp.asarray(self.generator.unit_labels(labels))
         generator, settings = self.generator, self.settings
-        keys = self._keys if seeds is None else jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-        fractions = decoding_fractions(generator, labels)
-        volumes = generate_volumes(generator.params, generator.config, keys, unit, self._shape, fractions)
+        if isinstance(generator, GeometryModel):
+            chosen = self.seeds if seeds is None else seeds
+            volumes = jnp.asarray(generator.sample_batch(labels, self._shape, chosen))
+        else:
+            unit = jnp.asarray(generator.unit_labels(labels))
+            keys = self._keys if seeds is None else jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+            fractions = decoding_fractions(generator, labels)
+            volumes = generate_volumes(generator.params, generator.config, keys, unit, self._shape, fractions)
         # A phase that never occurs (a batch without pore) gives tau = inf eagerly as traced.
         measured = characterise_seeds(volumes, settings.measure_settings(generator.voxel_size_m))
         return np.asarray(volumes), measured

@@ -35,6 +35,7 @@ from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.design.objective import DesignObjective, Evaluation
 from jaxmicro.design.properties import check_fractions, generate_and_characterise, measurement_row
 from jaxmicro.generator import GeneratorConfig, check_labels, decoding_fractions
+from jaxmicro.generator.stochastic import GeometryModel
 
 BATCH_AXIS: Final[str] = "batch"
 
@@ -312,6 +313,11 @@ def _measure_seeds_sharded(
     objective: DesignObjective, labels: np.ndarray, mesh: Mesh | None, pad_to: int | None
 ) -> Measurement:
     """Per-seed measurements (leading ``(s, n)``, numpy) with the labels sharded over ``mesh``."""
+    if isinstance(objective.generator, GeometryModel):
+        raise ValueError(
+            "a stochastic-geometry generator draws its volumes on the host, one at a time; "
+            "measure them with DesignObjective.measure instead of a sharded sweep"
+        )
     labels = check_labels(objective.generator, labels)
     settings = objective.settings
     keys = jnp.stack([jax.random.PRNGKey(s) for s in objective.seeds])

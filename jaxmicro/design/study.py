@@ -36,6 +36,7 @@ from jaxmicro.design.space import DesignSpace
 from jaxmicro.design.table import RESULTS_NAME, write_results_csv
 from jaxmicro.generator import Generator, latent_shape_for
 from jaxmicro.generator.plotting import save_slices_png
+from jaxmicro.generator.stochastic import GeometryModel
 
 SUMMARY_NAME = "summary.json"
 SENSITIVITIES_NAME = "sensitivities.json"
@@ -218,7 +219,8 @@ def run_study(
         NoSpaceError: the disk filled up (what was logged is kept; resume after freeing space).
     """
     powers = _check_powers(powers_w_per_kg)
-    latent_shape_for(generator.config, (design.volume_size,) * 3, periodic=False)  # before any folder
+    if not isinstance(generator, GeometryModel):  # a size it cannot make fails before any folder
+        latent_shape_for(generator.config, (design.volume_size,) * 3, periodic=False)
     out_dir = Path(out_dir)
     with run_lock(out_dir):
         remove_stale_temporaries(out_dir)

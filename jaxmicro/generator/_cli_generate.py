@@ -46,9 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
     from jaxmicro.data.labels import LABEL_FIELDS
     from jaxmicro.data.volume_io import write_volume
-    from jaxmicro.generator.checkpoint import load_default_generator, load_generator
     from jaxmicro.generator.generate import check_labels, generate
-    from jaxmicro.generator.stochastic import GEOMETRY_FILE, load_geometry_model
+    from jaxmicro.generator.stochastic import GeometryModel
 
     labels = np.array(args.labels)
     if args.n < 1:
@@ -59,18 +58,17 @@ def run(args: argparse.Namespace) -> int:
     shape = (args.volume_size,) * 3
     seeds = list(range(args.seed, args.seed + args.n))
     start = time.perf_counter()
-    if args.checkpoint and (Path(args.checkpoint) / GEOMETRY_FILE).exists():
+    generator = common.load_generator_of(args)
+    if isinstance(generator, GeometryModel):
         if args.probabilities or args.decoding:
             raise ValueError(
                 "a stochastic-geometry generator places phases by rank (no probabilities, no "
                 "decoding); drop --probabilities / --decoding"
             )
-        model = load_geometry_model(args.checkpoint)
-        check_labels(model, labels, args.extrapolate)  # the label ranges are all it reads
-        volumes, voxel_size_m = model.sample(labels, shape, seeds), model.voxel_size_m
+        check_labels(generator, labels, args.extrapolate)  # the label ranges are all it reads
+        volumes, voxel_size_m = generator.sample(labels, shape, seeds), generator.voxel_size_m
         probabilities = [None] * len(seeds)
     else:
-        generator = load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
         result = generate(generator, labels, shape, seeds, periodic=args.periodic,
                           extrapolate=args.extrapolate, decoding=args.decoding)  # fmt: skip
         volumes, voxel_size_m, probabilities = result.volume, result.voxel_size_m, result.probabilities

@@ -110,18 +110,14 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from jaxmicro.data import load_dataset
-    from jaxmicro.generator.checkpoint import load_default_generator, load_generator
-    from jaxmicro.generator.stochastic import GEOMETRY_FILE, load_geometry_model
+    from jaxmicro.generator.stochastic import GeometryModel
     from jaxmicro.generator.validate import off_grid_labels, rebuild_training_dataset, validate_generator
 
     if args.data is not None and args.rebuild_into is not None:
         raise ValueError("--rebuild-into is for validating without --data; pass one of them")
-    if args.checkpoint and (Path(args.checkpoint) / GEOMETRY_FILE).exists():
-        generator = load_geometry_model(args.checkpoint)
-        if args.data is None:
-            raise ValueError(f"{args.checkpoint} is a stochastic-geometry generator: pass --data")
-    else:
-        generator = load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
+    generator = common.load_generator_of(args)
+    if isinstance(generator, GeometryModel) and args.data is None:
+        raise ValueError(f"{args.checkpoint} is a stochastic-geometry generator: pass --data")
     if args.data is None:
         rebuild = rebuild_training_dataset(generator, args.rebuild_into or default_rebuild_dir())
         print(rebuild.describe(), file=sys.stderr)

@@ -355,6 +355,11 @@ class GeometryModel:
     voxel_size_m: float
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    @property
+    def info(self) -> dict[str, Any]:
+        """Provenance, as a trained generator's ``info`` (what a design campaign records)."""
+        return {"kind": "stochastic-geometry", **self.provenance}
+
     def unit_labels(self, labels: np.ndarray) -> np.ndarray:
         """``(n, 3)`` physical labels scaled to [0, 1] by the training range."""
         low = np.array([self.label_ranges[f][0] for f in LABEL_FIELDS])
@@ -370,6 +375,15 @@ class GeometryModel:
             low, high = _bounds(name, self.voxel_size_m)
             values[name] = min(max(value, low), high)
         return GeometryParams(**values)
+
+    def sample_batch(self, labels: np.ndarray, shape: Sequence[int], seeds: Sequence[int]) -> np.ndarray:
+        """Volumes at ``(n, 3)`` physical labels for every seed, as the design loop takes them.
+
+        Returns:
+            ``(len(seeds), n, *shape)`` uint8 phase ids; every label shares the seed's key.
+        """
+        labels = np.atleast_2d(labels)
+        return np.stack([np.stack([self.sample(label, shape, [s])[0] for label in labels]) for s in seeds])
 
     def sample(self, labels: np.ndarray, shape: Sequence[int], seeds: Sequence[int]) -> np.ndarray:
         """Volumes at one physical label, one per seed.

@@ -359,3 +359,34 @@ def test_a_generator_that_decodes_at_the_fractions_is_decoded_so_by_the_design_l
         toy.params, config, keys, unit, (SIZE,) * 3, measure_settings, fractions
     )
     assert np.mean(np.asarray(fused_volumes) != volumes) <= 1e-3
+
+
+def test_a_stochastic_geometry_generator_drives_the_objective_without_a_chain_rule():
+    """A fitted stochastic-geometry generator stands where a trained one does: its volumes hit the
+    labels' fractions, their cells simulate; the chain-rule gradient and the sharded sweep,
+    which need a differentiable jitted generator, say so in one line."""
+    from jaxmicro.data.simulator import target_volume_fractions
+    from jaxmicro.design import label_gradient, measure_sharded
+    from jaxmicro.generator.stochastic import neutral_geometry, regress
+
+    voxel_size_m = 1.25e-6
+    geometry = neutral_geometry(voxel_size_m)._replace(log_median_radius=math.log(3.5), film_share=0.5)
+    ranges = {"am_wt": (0.85, 0.98), "porosity": (0.2, 0.5), "adhesion": (0.0, 1.0)}
+    corners = np.array([[0.85, 0.2, 0.0], [0.98, 0.5, 1.0], [0.9, 0.3, 0.5]])
+    model = regress(corners, [geometry] * 3, ranges, voxel_size_m, kinds=("constant",))
+    settings = DesignSettings(volume_size=24, power_w_per_kg=100.0, seeds_per_label=2)
+    objective = DesignObjective(model, settings)
+    volumes, _ = objective.measure(LABELS)
+    assert volumes.shape == (2, 2, 24, 24, 24)
+    expected = np.asarray(target_volume_fractions(LABELS.astype(np.float32)))
+    measured = np.stack([[np.mean(volumes[:, i] == p) for p in range(3)] for i in range(2)])
+    np.testing.assert_allclose(measured, expected, atol=1e-3)
+    evaluations = objective(LABELS, adaptive=False)
+    for evaluation in evaluations:
+        assert not evaluation.failed, evaluation.reason
+        assert 100.0 < evaluation.objective < 400.0  # a 4680 NMC/graphite cell [Wh/kg]
+    with pytest.raises(ValueError, match="no derivative with respect to the labels"):
+        label_gradient(objective, dict(zip(("am_wt", "porosity", "adhesion"), LABELS[0], strict=True)),
+                       evaluation=evaluations[0])  # fmt: skip
+    with pytest.raises(ValueError, match="instead of a sharded sweep"):
+        measure_sharded(objective, LABELS)
