@@ -287,14 +287,15 @@ def fit_volume(
 
 
 def label_features(unit_labels: np.ndarray, kind: str) -> np.ndarray:
-    """Design matrix of ``(n, 3)`` labels scaled to [0, 1]: ``constant`` (1 column), ``affine``
-    (4) or ``quadratic`` (10: with the squares and pairwise products)."""
+    """Design matrix of ``(n, k)`` labels scaled to [0, 1]: ``constant`` (1 column), ``affine``
+    (1 + k) or ``quadratic`` (with the squares and pairwise products: 10 for k = 3)."""
     u = np.atleast_2d(np.asarray(unit_labels, np.float64))
+    k = u.shape[1]
     columns = [np.ones(len(u))]
     if kind in ("affine", "quadratic"):
-        columns += [u[:, i] for i in range(3)]
+        columns += [u[:, i] for i in range(k)]
     if kind == "quadratic":
-        columns += [u[:, i] * u[:, j] for i in range(3) for j in range(i, 3)]
+        columns += [u[:, i] * u[:, j] for i in range(k) for j in range(i, k)]
     return np.stack(columns, axis=1)
 
 
@@ -569,6 +570,7 @@ __all__ = [
     "draw",
     "fit_dataset",
     "fit_volume",
+    "label_features",
     "load_geometry_model",
     "neutral_geometry",
     "particle_budget",

@@ -77,7 +77,7 @@ from jaxmicro.generator.checkpoint import Generator
 from jaxmicro.generator.generate import generate, latent_shape_for
 from jaxmicro.generator.losses import lattice_deviation
 from jaxmicro.generator.slices import cubes_of
-from jaxmicro.generator.stochastic import GeometryModel
+from jaxmicro.generator.stochastic import GeometryModel, label_features
 
 _VALIDATION_STREAM: Final = 0x7A11D  # keys of validation volumes, apart from the dataset's own
 _CHOSEN_LABELS_STREAM: Final = 1  # within it, the references at labels other than the held-out
@@ -144,11 +144,7 @@ def compute_metrics(
 
 def _label_features(labels: np.ndarray, low: np.ndarray, span: np.ndarray, kind: str) -> np.ndarray:
     """Design matrix ``(m, f)``: 1, the scaled labels, and for ``quadratic`` their products."""
-    unit = (labels - low) / span
-    columns = [np.ones(len(unit)), *unit.T]
-    if kind == "quadratic":
-        columns += [unit[:, i] * unit[:, j] for i in range(unit.shape[1]) for j in range(i, unit.shape[1])]
-    return np.stack(columns, axis=1)
+    return label_features((labels - low) / span, "affine" if kind == "linear" else kind)
 
 
 def interpolation_baseline(
