@@ -12,7 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint",
         default=None,
-        help="generator folder, exported or a training run (default: the shipped one)",
+        help="generator folder, exported or a training run, or a fitted stochastic-geometry "
+        "generator's (geometry.json) (default: the shipped one)",
     )
     parser.add_argument(
         "--labels", required=True, type=common.label, help="am_wt,porosity,adhesion, e.g. 0.93,0.36,0.5"
@@ -57,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .tif, .tiff or .npy, got {out.name!r}")
     shape = (args.volume_size,) * 3
     seeds = list(range(args.seed, args.seed + args.n))
-    start = time.perf_counter()
     generator = common.load_generator_of(args)
+    start = time.perf_counter()
     if isinstance(generator, GeometryModel):
         if args.probabilities or args.decoding:
             raise ValueError(
