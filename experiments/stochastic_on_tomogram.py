@@ -22,8 +22,8 @@ import numpy as np
 
 from jaxmicro.characterise.morphology import distance_names, morphology, morphology_distances
 from jaxmicro.data import read_volume
-from jaxmicro.data.phases import AM, AM_DENSITY_G_CM3, CBD, CBD_DENSITY_G_CM3, PORE
-from jaxmicro.data.simulator import GeometryParams
+from jaxmicro.data.phases import AM, CBD, PORE
+from jaxmicro.data.simulator import GeometryParams, SimulatorConfig, am_weight_fraction
 from jaxmicro.generator.stochastic import draw, fit_volume, surface_terms
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -43,9 +43,8 @@ cubes = [volume[z : z + 64, y : y + 64, x : x + 64] for z in (0, 64) for y in (0
 
 def label_of(cube: np.ndarray) -> np.ndarray:
     """(am_wt, porosity, adhesion) whose fractions are the cube's (adhesion unused)."""
-    pore, am, cbd = (np.mean(cube == p) for p in (PORE, AM, CBD))
-    am_wt = am * AM_DENSITY_G_CM3 / (am * AM_DENSITY_G_CM3 + cbd * CBD_DENSITY_G_CM3)
-    return np.array([am_wt, pore, 0.5])
+    fractions = np.array([np.mean(cube == p) for p in (PORE, AM, CBD)])
+    return np.array([float(am_weight_fraction(fractions, SimulatorConfig())), fractions[PORE], 0.5])
 
 
 start = time.time()

@@ -384,7 +384,7 @@ class GeometryModel:
             ``(len(seeds), n, *shape)`` uint8 phase ids; every label shares the seed's key.
         """
         labels = np.atleast_2d(labels)
-        return np.stack([np.stack([self.sample(label, shape, [s])[0] for label in labels]) for s in seeds])
+        return np.stack([self.sample(label, shape, seeds) for label in labels], axis=1)
 
     def sample(self, labels: np.ndarray, shape: Sequence[int], seeds: Sequence[int]) -> np.ndarray:
         """Volumes at one physical label, one per seed.
@@ -494,6 +494,8 @@ def fit_dataset(
         return {row["index"]: row for row in rows}
 
     index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {tuple(shard)}")
     root = jax.random.fold_in(jax.random.PRNGKey(seed), FIT_STREAM)
     for i, sample in enumerate(samples):
         if i % count != index or i in done():

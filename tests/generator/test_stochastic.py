@@ -128,6 +128,8 @@ def test_a_model_file_round_trips_and_a_bad_one_is_one_line(tmp_path):
 
 def test_a_fit_of_a_dataset_resumes_and_validates_like_a_generator(tiny_dataset, tmp_path, capsys):
     folder = tmp_path / "sg"
+    with pytest.raises(ValueError, match="0 <= index < count"):
+        fit_dataset(tiny_dataset, folder, shard=(2, 2), progress=False)
     assert fit_dataset(tiny_dataset, folder, max_evaluations=3, shard=(0, 2), progress=False) is None
     rows = (folder / "fits.jsonl").read_text().splitlines()
     assert [json.loads(r)["index"] for r in rows] == list(range(0, len(tiny_dataset.train), 2))
