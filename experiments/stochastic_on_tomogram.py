@@ -1,14 +1,16 @@
 """The stochastic-geometry family on a non-simulated volume: fit some cubes, judge on others.
 
-Usage: python experiments/stochastic_on_tomogram.py TIFF --json OUT [--evaluations E] [--draws D]
+Usage: python experiments/stochastic_on_tomogram.py TIFF --json OUT [--evaluations E]
+       [--population P] [--draws D]
 
 The volume (e.g. ../shared/data/electrode.tiff, 256^3 at 100/256 um) is subsampled 2x to about
 the training data's voxel size and cut into eight 64^3 cubes. The model is fitted to cubes 0-3
-(each at the label its own phase fractions give; the parameters pooled as constants, since one
-volume has one set of manufacturing labels), then D volumes are drawn at each of cubes 4-7's
-labels. Reported: the morphology distances of the pooled drawn volumes from the pooled cubes
-4-7, beside the control's (the pooled fitted cubes 0-3 from cubes 4-7: what another piece of
-the same electrode reads), and the AM surface and CBD coverage of each.
+(each at the label its own phase fractions give; one particle law for the four, then each
+cube's CBD placement, averaged, since one volume has one set of manufacturing labels), then D
+volumes are drawn at each of cubes 4-7's labels. Reported: the morphology distances of the
+pooled drawn volumes from the pooled cubes 4-7, beside the control's (the pooled fitted cubes
+0-3 from cubes 4-7: what another piece of the same electrode reads), and the AM surface and CBD
+coverage of each.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from jaxmicro.characterise.morphology import distance_names, morphology, morphol
 from jaxmicro.data import read_volume
 from jaxmicro.data.phases import AM, CBD, PORE
 from jaxmicro.data.simulator import GeometryParams, SimulatorConfig, am_weight_fraction
-from jaxmicro.generator.stochastic import draw, fit_volume, surface_terms
+from jaxmicro.generator.stochastic import FitSettings, draw, fit_cbd, fit_particles, surface_terms
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("tiff")
 parser.add_argument("--json", required=True)
-parser.add_argument("--evaluations", type=int, default=60)
+parser.add_argument("--evaluations", type=int, default=FitSettings().max_evaluations)
+parser.add_argument("--population", type=int, default=FitSettings().population)
 parser.add_argument("--draws", type=int, default=3)
 parser.add_argument("--grey", default="0,85,170", help="grey values of pore, AM, CBD")
 parser.add_argument("--box-m", type=float, default=100e-6, help="physical edge of the volume [m]")
@@ -48,11 +51,16 @@ def label_of(cube: np.ndarray) -> np.ndarray:
 
 
 start = time.time()
+settings = FitSettings(max_evaluations=args.evaluations, population=args.population)
+keys = [jax.random.PRNGKey(i) for i in range(4)]
+labels = [label_of(c) for c in cubes[:4]]
+law, particle_loss = fit_particles(cubes[:4], labels, voxel_size_m, keys, settings)
+print(f"fitted the particle law: {particle_loss:.3f} ({time.time() - start:.0f} s)", flush=True)
 fits = []
 for i, cube in enumerate(cubes[:4]):
-    geometry, losses = fit_volume(cube, label_of(cube), voxel_size_m, jax.random.PRNGKey(i), args.evaluations)
+    geometry, loss = fit_cbd(cube, labels[i], voxel_size_m, law, keys[i], settings)
     fits.append(geometry)
-    print(f"fitted cube {i}: {losses} ({time.time() - start:.0f} s)", flush=True)
+    print(f"fitted cube {i}'s CBD: {loss:.3f} ({time.time() - start:.0f} s)", flush=True)
 pooled = GeometryParams(*np.mean([[float(v) for v in g] for g in fits], axis=0))
 tests = cubes[4:]
 drawn = np.stack(

@@ -432,6 +432,66 @@ def check_seed(seed: object, name: str = "seed") -> int:
     return int(seed)
 
 
+def particle_distances(
+    key: jax.Array,
+    am_fraction: jax.Array,
+    geometry: GeometryParams,
+    shape: tuple[int, int, int],
+    budget: int,
+    sweeps: int,
+) -> tuple[jax.Array, jax.Array]:
+    """The packing's nearest and second-nearest normalised particle distance at every voxel.
+
+    The particle half of :func:`draw_electrode` (its ``key`` is the pack key there); pure and
+    jittable (``shape``, ``budget`` and ``sweeps`` static).
+
+    Returns:
+        Two ``shape`` float32 arrays [-] (below 1 inside a particle).
+    """
+    packing = pack_spheroids(key, am_fraction, geometry, shape, budget, sweeps)
+    return _nearest_two(packing, shape)
+
+
+def place_phases(
+    keys: tuple[jax.Array, jax.Array],
+    fractions: jax.Array,
+    nearest: jax.Array,
+    second: jax.Array,
+    geometry: GeometryParams,
+) -> jax.Array:
+    """AM and CBD placed by rank from the packing's distances: the half of
+    :func:`draw_electrode` that only the CBD fields of ``geometry`` move. Pure and jittable.
+
+    Args:
+        keys: the agglomerate field's and the film roughness's PRNG keys.
+        fractions: ``(3,)`` target volume fractions (pore, AM, CBD) [-].
+        nearest, second: :func:`particle_distances` [-].
+        geometry: the CBD placement (its particle fields are not used here).
+
+    Returns:
+        uint8 phase ids of ``nearest.shape``.
+    """
+    key_agglomerate, key_rough = keys
+    shape = nearest.shape
+    n_voxels = math.prod(shape)
+    n_am = jnp.round(fractions[AM] * n_voxels).astype(jnp.int32)
+    n_cbd = jnp.round(fractions[CBD] * n_voxels).astype(jnp.int32)
+
+    is_am = _top_k_mask(-nearest.ravel(), n_am).reshape(shape)
+    pore = ~is_am
+    film = -(nearest + geometry.neck_weight * second)
+    film = film + geometry.film_roughness * gaussian_random_field(
+        key_rough, shape, FILM_ROUGHNESS_LENGTH_VOXELS
+    )
+    agglomerate = gaussian_random_field(key_agglomerate, shape, geometry.agglomerate_length)
+    share = geometry.film_share
+    score = share * _standardise(film, pore) + (1 - share) * _standardise(agglomerate, pore)
+    score = jnp.where(pore, score, -jnp.inf)
+    is_cbd = _top_k_mask(score.ravel(), n_cbd).reshape(shape)
+    volume = jnp.where(is_am, AM, jnp.where(is_cbd, CBD, PORE))
+    return volume.astype(jnp.uint8)
+
+
 def draw_electrode(
     key: jax.Array,
     labels: jax.Array,
@@ -461,26 +521,8 @@ def draw_electrode(
     labels = jnp.asarray(labels, dtype=jnp.float32)
     key_pack, key_agglomerate, key_rough = jax.random.split(key, 3)
     fractions = target_volume_fractions(labels, am_density_g_cm3, cbd_density_g_cm3)
-    packing = pack_spheroids(key_pack, fractions[AM], geometry, shape, budget, sweeps)
-    nearest, second = _nearest_two(packing, shape)
-
-    n_voxels = math.prod(shape)
-    n_am = jnp.round(fractions[AM] * n_voxels).astype(jnp.int32)
-    n_cbd = jnp.round(fractions[CBD] * n_voxels).astype(jnp.int32)
-
-    is_am = _top_k_mask(-nearest.ravel(), n_am).reshape(shape)
-    pore = ~is_am
-    film = -(nearest + geometry.neck_weight * second)
-    film = film + geometry.film_roughness * gaussian_random_field(
-        key_rough, shape, FILM_ROUGHNESS_LENGTH_VOXELS
-    )
-    agglomerate = gaussian_random_field(key_agglomerate, shape, geometry.agglomerate_length)
-    share = geometry.film_share
-    score = share * _standardise(film, pore) + (1 - share) * _standardise(agglomerate, pore)
-    score = jnp.where(pore, score, -jnp.inf)
-    is_cbd = _top_k_mask(score.ravel(), n_cbd).reshape(shape)
-    volume = jnp.where(is_am, AM, jnp.where(is_cbd, CBD, PORE))
-    return volume.astype(jnp.uint8)
+    nearest, second = particle_distances(key_pack, fractions[AM], geometry, shape, budget, sweeps)
+    return place_phases((key_agglomerate, key_rough), fractions, nearest, second, geometry)
 
 
 @partial(jax.jit, static_argnames="config")
