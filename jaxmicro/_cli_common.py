@@ -171,7 +171,12 @@ def add_cell_arguments(group: argparse._ArgumentGroup) -> None:
 def add_run_arguments(group: argparse._ArgumentGroup) -> None:
     """``--checkpoint``, ``--device``, ``--cell-workers``, ``--scheduler``, ``--no-progress``,
     ``--quiet``."""
-    group.add_argument("--checkpoint", default=None, help="generator checkpoint (default: the shipped one)")
+    group.add_argument(
+        "--checkpoint",
+        default=None,
+        help="generator checkpoint (default: the shipped one), a fitted stochastic-geometry folder, or a "
+        "simulated dataset (its simulator, the ground truth)",
+    )
     group.add_argument(
         "--device",
         choices=("cpu", "gpu"),
@@ -216,15 +221,19 @@ def select_device(args: argparse.Namespace) -> None:
 
 
 def load_generator_of(args: argparse.Namespace) -> Any:
-    """The ``--checkpoint`` generator (a trained one, or a fitted stochastic-geometry one: a
-    folder with ``geometry.json``), or the shipped one."""
+    """The ``--checkpoint`` generator (a trained one; a fitted stochastic-geometry one: a folder
+    with ``geometry.json``; the simulator that made a dataset: a dataset folder), or the shipped
+    one."""
     from pathlib import Path
 
+    from jaxmicro.data.dataset import MANIFEST_JSON
     from jaxmicro.generator import load_default_generator, load_generator
-    from jaxmicro.generator.stochastic import GEOMETRY_FILE, load_geometry_model
+    from jaxmicro.generator.stochastic import GEOMETRY_FILE, load_geometry_model, load_simulator_model
 
     if args.checkpoint and (Path(args.checkpoint) / GEOMETRY_FILE).exists():
         return load_geometry_model(args.checkpoint)
+    if args.checkpoint and (Path(args.checkpoint) / MANIFEST_JSON).exists():
+        return load_simulator_model(args.checkpoint)
     return load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
 
 

@@ -12,8 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint",
         default=None,
-        help="generator folder, exported or a training run, or a fitted stochastic-geometry "
-        "generator's (geometry.json) (default: the shipped one)",
+        help="generator folder, exported or a training run, a fitted stochastic-geometry "
+        "generator's (geometry.json), or a simulated dataset (its simulator) (default: the shipped one)",
     )
     parser.add_argument(
         "--labels", required=True, type=common.label, help="am_wt,porosity,adhesion, e.g. 0.93,0.36,0.5"

@@ -19,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint",
         default=None,
-        help="generator folder, or a fitted stochastic-geometry generator's (geometry.json) "
-        "[the shipped checkpoints/default]",
+        help="generator folder, a fitted stochastic-geometry generator's (geometry.json), or a "
+        "simulated dataset (its simulator: the check's ideal generator) [the shipped checkpoints/default]",
     )
     parser.add_argument(
         "--data",

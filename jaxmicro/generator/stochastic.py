@@ -616,6 +616,54 @@ def regress(
     return dataclasses.replace(model, coefficients=coefficients, kinds=chosen)
 
 
+def simulator_model(config: Any, label_ranges: dict[str, tuple[float, float]]) -> GeometryModel:
+    """The simulator's own geometry (:func:`~jaxmicro.data.simulator.simulator_geometry`) as a
+    model: every parameter constant but the film share, which is the adhesion. It draws the
+    simulator's process (other realisations: its particle budget differs), so it is the perfect
+    fit a fitted model is judged against, with any generator's tooling.
+
+    Args:
+        config: the :class:`~jaxmicro.data.simulator.SimulatorConfig` (its voxel size too).
+        label_ranges: per label field, the (low, high) the labels are normalised by.
+
+    Returns:
+        The :class:`GeometryModel` (``provenance["kind"] = "simulator"``).
+    """
+    from jaxmicro.data.simulator import simulator_geometry
+
+    geometry = simulator_geometry(np.zeros(3), config)
+    coefficients = {name: (float(value),) for name, value in geometry._asdict().items()}
+    kinds = {name: "constant" for name in coefficients}
+    low, high = label_ranges["adhesion"]
+    coefficients["film_share"], kinds["film_share"] = (low, 0.0, 0.0, high - low), "affine"
+    provenance = {"simulator": json.loads(json.dumps(plain_json(dataclasses.asdict(config))))}
+    return GeometryModel(coefficients, kinds, dict(label_ranges), float(config.voxel_size_m), provenance)
+
+
+def load_simulator_model(root: str | os.PathLike) -> GeometryModel:
+    """The simulator that made a dataset, as a model (:func:`simulator_model`; the label ranges
+    those of the dataset's labels): the ground truth a generator fitted or trained on the dataset
+    stands for, usable wherever a generator is (``--checkpoint DATASET``).
+
+    Raises:
+        ValueError: the dataset was not made by jaxmicro's simulator (one line, with the fix).
+    """
+    from jaxmicro.data import load_dataset
+    from jaxmicro.data.simulated_dataset import dataset_simulator
+
+    dataset = load_dataset(root)
+    made = dataset_simulator(dataset)
+    if made is None:
+        raise ValueError(
+            f"{root} is a dataset not made by jaxmicro's simulator, so it draws nothing; fit a "
+            "generator to it (experiments/fit_stochastic.py) or train one (jaxmicro train)"
+        )
+    labels = dataset.label_array()
+    ranges = {f: (float(labels[:, j].min()), float(labels[:, j].max())) for j, f in enumerate(LABEL_FIELDS)}
+    model = simulator_model(made[0], ranges)
+    return dataclasses.replace(model, provenance={**model.provenance, "dataset": str(dataset.root)})
+
+
 FITS_FILE: Final[str] = "fits.jsonl"
 """Per-volume fits, one JSON line each, written as they come (a fit resumes from them)."""
 
@@ -794,10 +842,12 @@ __all__ = [
     "fit_volume",
     "label_features",
     "load_geometry_model",
+    "load_simulator_model",
     "neutral_geometry",
     "particle_budget",
     "particles",
     "regress",
     "save_geometry_model",
+    "simulator_model",
     "surface_terms",
 ]

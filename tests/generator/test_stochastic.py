@@ -27,6 +27,7 @@ from jaxmicro.generator.stochastic import (
     particles,
     regress,
     save_geometry_model,
+    simulator_model,
 )
 from jaxmicro.generator.stochastic import draw as draw_volume
 from jaxmicro.generator.validate import validate_generator
@@ -231,3 +232,38 @@ def test_the_shipped_stochastic_generator_draws_distinct_particles_at_its_labels
     mean_chord = np.sum(np.arange(len(counts)) * counts) / counts.sum()
     radius = np.exp(model.geometry(label).log_median_radius)
     assert 0.6 * radius < mean_chord < 3 * radius
+
+
+def test_the_simulator_as_a_model_has_the_simulators_geometry_at_every_label(tmp_path):
+    config = SimulatorConfig(shape=(32, 32, 32), voxel_size_m=VOXEL_M)
+    ranges = {"am_wt": (0.85, 0.98), "porosity": (0.2, 0.5), "adhesion": (0.2, 0.9)}
+    model = simulator_model(config, ranges)
+    for label in ([0.9, 0.3, 0.2], [0.97, 0.45, 0.55], [0.86, 0.22, 0.9]):
+        expected = simulator_geometry(np.array(label), config)
+        fitted = model.geometry(np.array(label))
+        np.testing.assert_allclose(list(fitted), list(expected), rtol=1e-9, atol=1e-12)
+    save_geometry_model(model, tmp_path)
+    assert load_geometry_model(tmp_path) == model
+
+
+def test_a_simulated_dataset_stands_for_its_simulator_as_a_generator(tiny_dataset, tmp_path, capsys):
+    """``--checkpoint DATASET``: the simulator that made it draws at any label; an imaged
+    dataset is refused in one line."""
+    from jaxmicro.data import write_dataset
+    from jaxmicro.data.simulated_dataset import dataset_simulator
+    from jaxmicro.generator.stochastic import load_simulator_model
+
+    model = load_simulator_model(tiny_dataset.root)
+    config, _ = dataset_simulator(tiny_dataset)
+    label = np.array([0.93, 0.36, 0.5])
+    truth = simulator_geometry(label, config)
+    np.testing.assert_allclose(list(model.geometry(label)), list(truth), atol=1e-12)
+    out = tmp_path / "sim.npy"
+    at_label = ["--labels", "0.93,0.36,0.5", "--out", str(out)]
+    assert main(["generate", "--checkpoint", str(tiny_dataset.root), "--size", "16", *at_label]) == 0
+    expected = np.asarray(target_volume_fractions(label.astype(np.float32)))
+    np.testing.assert_allclose([np.mean(np.load(out) == p) for p in (PORE, AM, CBD)], expected, atol=1e-3)
+
+    imaged = write_dataset(tmp_path / "imaged", tiny_dataset.samples[:2])
+    assert main(["generate", "--checkpoint", str(imaged), *at_label]) != 0
+    assert "not made by jaxmicro's simulator" in capsys.readouterr().err
