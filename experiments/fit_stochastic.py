@@ -1,7 +1,7 @@
 """Fits the stochastic-geometry generator to a dataset's training volumes (one shard of them).
 
-Usage: python experiments/fit_stochastic.py DATA OUT [--shard I N] [--evaluations E] [--population P]
-       [--generations G] [--seed S] [--kinds K,K]
+Usage: python experiments/fit_stochastic.py DATA OUT [--shard I N] [--particle-evaluations E]
+       [--evaluations E] [--population P] [--generations G] [--seed S] [--kinds K,K]
 
 The first process fits one particle law to all volumes (OUT/particles.json); run N processes
 with shards 0..N-1 to share the CBD fits; each appends its fits to OUT/fits.jsonl, a killed run
@@ -20,13 +20,14 @@ parser.add_argument("data")
 parser.add_argument("out")
 parser.add_argument("--shard", type=int, nargs=2, default=(0, 1), metavar=("I", "N"))
 defaults = FitSettings()
-parser.add_argument("--evaluations", type=int, default=defaults.max_evaluations, help="Powell, per stage")
+parser.add_argument("--particle-evaluations", type=int, default=defaults.particle_evaluations, help="Powell")
+parser.add_argument("--evaluations", type=int, default=defaults.max_evaluations, help="Powell, CBD stage")
 parser.add_argument("--population", type=int, default=defaults.population, help="CBD evolution, per axis")
 parser.add_argument("--generations", type=int, default=defaults.generations, help="CBD evolution")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--kinds", default="constant,affine,quadratic", help="regression kinds to choose from")
 args = parser.parse_args()
-settings = FitSettings(args.evaluations, args.population, args.generations)
+settings = FitSettings(args.particle_evaluations, args.evaluations, args.population, args.generations)
 model = fit_dataset(load_dataset(args.data), args.out, args.seed, settings, tuple(args.shard),
                     kinds=args.kinds.split(","))
 print("model written" if model else "other shards still running")

@@ -123,7 +123,7 @@ def test_the_fit_tells_small_particles_from_large_ones():
     for mean_radius_m in (2.5e-6, 5.0e-6):
         config = SimulatorConfig(shape=(32, 32, 32), voxel_size_m=VOXEL_M, mean_radius_m=mean_radius_m)
         volume = simulate(LABEL, config, seed=1)
-        settings = FitSettings(max_evaluations=12, population=0)
+        settings = FitSettings(particle_evaluations=12, population=0)
         geometry, losses = fit_volume(volume, LABEL, VOXEL_M, jax.random.PRNGKey(0), settings)
         assert np.isfinite(losses["particle"]) and np.isfinite(losses["cbd"])
         radii.append(np.exp(geometry.log_median_radius))
@@ -140,7 +140,7 @@ def test_one_particle_law_fitted_to_several_volumes_finds_the_simulators_radius(
     labels = [np.array(x) for x in ([0.9, 0.3, 0.0], [0.95, 0.45, 0.5], [0.88, 0.25, 1.0])]
     volumes = [simulate(label, config, seed=i) for i, label in enumerate(labels)]
     keys = [jax.random.PRNGKey(10 + i) for i in range(3)]
-    law, loss = fit_particles(volumes, labels, VOXEL_M, keys, FitSettings(max_evaluations=40), workers=2)
+    law, loss = fit_particles(volumes, labels, VOXEL_M, keys, FitSettings(particle_evaluations=40), workers=2)
     truth = simulator_geometry(labels[0], config)
     assert np.isfinite(loss)
     assert np.exp(law.log_median_radius) == pytest.approx(np.exp(truth.log_median_radius), rel=0.15)
@@ -178,7 +178,7 @@ def test_a_fit_of_a_dataset_resumes_and_validates_like_a_generator(tiny_dataset,
     folder = tmp_path / "sg"
     with pytest.raises(ValueError, match="0 <= index < count"):
         fit_dataset(tiny_dataset, folder, shard=(2, 2), progress=False)
-    settings = FitSettings(max_evaluations=3, population=1, generations=1)
+    settings = FitSettings(particle_evaluations=3, max_evaluations=3, population=1, generations=1)
     assert fit_dataset(tiny_dataset, folder, settings=settings, shard=(0, 2), progress=False) is None
     law = json.loads((folder / "particles.json").read_text())["geometry"]
     rows = (folder / "fits.jsonl").read_text().splitlines()
