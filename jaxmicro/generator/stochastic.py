@@ -290,6 +290,12 @@ def _at(
     return start._replace(**{n: float(v) for n, v in zip(names, values, strict=True)})
 
 
+def _unit_of(geometry: GeometryParams, names: tuple[str, ...], voxel_size_m: float) -> np.ndarray:
+    """The inverse of :func:`_at`: ``names`` of ``geometry`` in their [0, 1]-scaled box, clipped."""
+    low, high = _unit_box(names, voxel_size_m)
+    return np.clip((np.array([getattr(geometry, n) for n in names]) - low) / (high - low), 0.0, 1.0)
+
+
 def _evolve(
     objective: Callable[[GeometryParams], float],
     start: GeometryParams,
@@ -303,15 +309,13 @@ def _evolve(
 
     if settings.population < 1:
         return start
-    low, high = _unit_box(names, voxel_size_m)
-    x0 = np.clip((np.array([getattr(start, n) for n in names]) - low) / (high - low), 0, 1)
     result = differential_evolution(
         lambda x: objective(_at(start, names, x, voxel_size_m)),
         [(0.0, 1.0)] * len(names),
         popsize=settings.population,
         maxiter=settings.generations,
         init="sobol",
-        x0=x0,
+        x0=_unit_of(start, names, voxel_size_m),
         seed=0,
         polish=False,
         tol=1e-3,
@@ -329,11 +333,9 @@ def _search(
     """Bounded Powell search over ``names`` in [0, 1]-scaled coordinates from ``start``."""
     from scipy.optimize import minimize
 
-    low, high = _unit_box(names, voxel_size_m)
-    x0 = (np.array([getattr(start, n) for n in names]) - low) / (high - low)
     result = minimize(
         lambda x: objective(_at(start, names, x, voxel_size_m)),
-        np.clip(x0, 0, 1),
+        _unit_of(start, names, voxel_size_m),
         method="Powell",
         bounds=[(0.0, 1.0)] * len(names),
         options={"maxfev": max_evaluations, "xtol": 1e-2, "ftol": 1e-3},
@@ -639,7 +641,7 @@ def simulator_model(config: Any, label_ranges: dict[str, tuple[float, float]]) -
     kinds = {name: "constant" for name in coefficients}
     low, high = label_ranges["adhesion"]
     coefficients["film_share"], kinds["film_share"] = (low, 0.0, 0.0, high - low), "affine"
-    provenance = {"simulator": json.loads(json.dumps(plain_json(dataclasses.asdict(config))))}
+    provenance = {"simulator": plain_json(dataclasses.asdict(config))}
     return GeometryModel(coefficients, kinds, dict(label_ranges), float(config.voxel_size_m), provenance)
 
 
