@@ -93,7 +93,7 @@ class FitSettings(NamedTuple):
         particle_evaluations: Powell evaluations of the particle stage, after its grid. Its
             objective is a mean over the volumes, so smooth but flat along radius against
             spread: after 60 it stopped at a median radius of 6.0 voxels and 1.4 % above the
-            objective of the simulator's 6.5 (stop 50), drawing 4 % too much AM surface.
+            objective of the simulator's 6.5 (stop 50); its AM surface read 3-5 % high.
         max_evaluations: Powell evaluations polishing the CBD stage's evolution.
         population: the CBD stage's differential-evolution population per parameter (scipy's
             ``popsize``; 0 skips the evolution). The CBD objective's minimum is a narrow,
