@@ -1,11 +1,13 @@
 """Fits the stochastic-geometry generator to a dataset's training volumes (one shard of them).
 
 Usage: python experiments/fit_stochastic.py DATA OUT [--shard I N] [--particle-evaluations E]
-       [--evaluations E] [--population P] [--generations G] [--seed S] [--kinds K,K]
+       [--evaluations E] [--population P] [--generations G] [--cbd-pooling adhesion|volume]
+       [--seed S] [--kinds K,K]
 
 The first process fits one particle law to all volumes (OUT/particles.json); run N processes
-with shards 0..N-1 to share the CBD fits; each appends its fits to OUT/fits.jsonl, a killed run
-resumes, and the last one to finish writes OUT/geometry.json.
+with shards 0..N-1 to share the CBD fits (one per adhesion level by default); each appends its
+fits to OUT/fits.jsonl, a killed run resumes, and the last one to finish writes
+OUT/geometry.json.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 from jaxmicro.data import load_dataset
-from jaxmicro.generator.stochastic import FitSettings, fit_dataset
+from jaxmicro.generator.stochastic import CBD_POOLINGS, FitSettings, fit_dataset
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("data")
@@ -24,10 +26,13 @@ parser.add_argument("--particle-evaluations", type=int, default=defaults.particl
 parser.add_argument("--evaluations", type=int, default=defaults.max_evaluations, help="Powell, CBD stage")
 parser.add_argument("--population", type=int, default=defaults.population, help="CBD evolution, per axis")
 parser.add_argument("--generations", type=int, default=defaults.generations, help="CBD evolution")
+parser.add_argument("--cbd-pooling", choices=CBD_POOLINGS, default=defaults.cbd_pooling,
+                    help="volumes sharing one CBD fit: one adhesion level, or each volume alone")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--kinds", default="constant,affine,quadratic", help="regression kinds to choose from")
 args = parser.parse_args()
-settings = FitSettings(args.particle_evaluations, args.evaluations, args.population, args.generations)
+settings = FitSettings(args.particle_evaluations, args.evaluations, args.population, args.generations,
+                       args.cbd_pooling)
 model = fit_dataset(load_dataset(args.data), args.out, args.seed, settings, tuple(args.shard),
                     kinds=args.kinds.split(","))
 print("model written" if model else "other shards still running")

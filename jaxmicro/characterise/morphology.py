@@ -411,6 +411,44 @@ def morphology(
     )
 
 
+def pool_morphologies(parts: Sequence[Morphology]) -> Morphology:
+    """Descriptor sets of volumes of one shape pooled into one, as :func:`morphology` of all the
+    volumes at once would give them (so sets measured in parallel can be combined).
+
+    Args:
+        parts: :class:`Morphology` of the same phases and volume shape.
+
+    Returns:
+        The pooled :class:`Morphology`.
+
+    Raises:
+        ValueError: no parts, or parts of other phases or another volume shape.
+    """
+    if not parts:
+        raise ValueError("pool_morphologies needs at least one descriptor set, got none")
+    first = parts[0]
+    for part in parts[1:]:
+        if (part.phases, part.size_phases) != (first.phases, first.size_phases) or any(
+            a.shape != b.shape
+            for a, b in zip(part[2:5], first[2:5], strict=True)  # two_point, chords, sizes
+        ):
+            raise ValueError(
+                "the descriptor sets differ in phases or volume shape; pool only sets measured "
+                "alike on volumes of one shape"
+            )
+    counts = np.array([p.volumes for p in parts], np.float64)
+    weights = counts / counts.sum()
+    return Morphology(
+        first.phases,
+        first.size_phases,
+        sum(w * p.two_point for w, p in zip(weights, parts, strict=True)),
+        sum(p.chord_counts for p in parts),
+        sum(p.size_counts for p in parts),
+        int(counts.sum()),
+        sum(w * p.euler_density for w, p in zip(weights, parts, strict=True)),
+    )
+
+
 @partial(jax.jit, static_argnames=("phases",))
 def _line_descriptors(volumes: Array, phases: tuple[int, ...]) -> tuple[Array, Array]:
     """``S2`` to half the smallest edge ``(n, P, 3, lags)`` and chord counts ``(n, P, 3,

@@ -44,15 +44,14 @@ from jaxmicro.characterise.soft import (
 from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.data.phases import AM
 from jaxmicro.design.objective import DesignObjective, Evaluation
-from jaxmicro.design.properties import check_fractions
 from jaxmicro.generator import (
     GeneratorConfig,
+    check_fractions,
     check_labels,
     decoding_fractions,
     generate_probabilities,
     latent_shape_for,
 )
-from jaxmicro.generator.stochastic import GeometryModel
 
 CELL_INPUTS: Final[tuple[str, ...]] = (
     "electrolyte_fraction",
@@ -253,10 +252,11 @@ def property_jacobians(
         (rescaled by the same factor), whose spread is the Jacobian's seed noise.
     """
     generator, settings = objective.generator, objective.settings
-    if isinstance(generator, GeometryModel):
+    if not generator.traceable:
         raise ValueError(
-            "a stochastic-geometry generator places its phases by rank, so its volumes have no "
-            "derivative with respect to the labels; take differences (--refine-gradient differences)"
+            "this generator's volumes are drawn on the host (a stochastic-geometry model places its "
+            "phases by rank), so they have no derivative with respect to the labels; take "
+            "differences (--refine-gradient differences)"
         )
     per_direction = ELECTROLYTE_TEMPERATURES if electrolyte_temperatures is None else electrolyte_temperatures
     unit = jnp.asarray(generator.unit_labels(np.asarray(label, np.float64)))

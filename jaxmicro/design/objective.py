@@ -51,12 +51,10 @@ from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.design.properties import (
     cathode_properties,
     characterise_seeds,
-    generate_volumes,
     measurement_row,
 )
 from jaxmicro.design.space import CELL_VARIABLES
-from jaxmicro.generator import Generator, check_labels, decoding_fractions, latent_shape_for
-from jaxmicro.generator.stochastic import GeometryModel
+from jaxmicro.generator import VolumeGenerator, check_labels
 
 BASES: Final[tuple[str, str]] = ("loading", "thickness")
 STATUSES: Final[tuple[str, str, str]] = ("ok", "failed", "not_simulated")
@@ -355,9 +353,9 @@ class DesignObjective:
     """Evaluates batches of manufacturing labels with a generator and a cell model.
 
     Args:
-        generator: a trained generator (its trained range bounds the labels), or a fitted
-            stochastic-geometry generator (:class:`~jaxmicro.generator.stochastic.GeometryModel`;
-            no chain-rule gradient, no sharded sweep).
+        generator: any :class:`~jaxmicro.generator.VolumeGenerator` (its trained range bounds
+            the labels): a trained SliceGAN, or a fitted stochastic-geometry model (not
+            traceable: no chain-rule gradient, no sharded sweep).
         settings: what to simulate.
         cell_config: PyBaMM modelling choices (``None``: defaults).
         executor: where cell simulations run (any ``concurrent.futures.Executor``, e.g.
@@ -367,7 +365,7 @@ class DesignObjective:
 
     def __init__(
         self,
-        generator: Generator | GeometryModel,
+        generator: VolumeGenerator,
         settings: DesignSettings = DesignSettings(),
         cell_config: CellModelConfig | None = None,
         executor: concurrent.futures.Executor | None = None,
@@ -377,9 +375,7 @@ class DesignObjective:
         self.cell_config = cell_config or CellModelConfig()
         self.executor = executor
         self._shape = (settings.volume_size,) * 3
-        if not isinstance(generator, GeometryModel):
-            latent_shape_for(generator.config, self._shape, periodic=False)  # validates the size
-        self._keys = jnp.stack([jax.random.PRNGKey(s) for s in self.seeds])
+        generator.check_shape(self._shape)
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -405,14 +401,8 @@ class DesignObjective:
         """
         labels = check_labels(self.generator, labels)
         generator, settings = self.generator, self.settings
-        if isinstance(generator, GeometryModel):
-            chosen = self.seeds if seeds is None else seeds
-            volumes = jnp.asarray(generator.sample_batch(labels, self._shape, chosen))
-        else:
-            unit = jnp.asarray(generator.unit_labels(labels))
-            keys = self._keys if seeds is None else jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-            fractions = decoding_fractions(generator, labels)
-            volumes = generate_volumes(generator.params, generator.config, keys, unit, self._shape, fractions)
+        chosen = self.seeds if seeds is None else seeds
+        volumes = jnp.asarray(generator.sample_batch(labels, self._shape, chosen))
         # A phase that never occurs (a batch without pore) gives tau = inf eagerly as traced.
         measured = characterise_seeds(volumes, settings.measure_settings(generator.voxel_size_m))
         return np.asarray(volumes), measured

@@ -1,9 +1,10 @@
 """Generated microstructures and their measurement.
 
-:func:`generate_volumes` draws volumes from the generator at a batch of labels and several
-seeds; :func:`characterise_seeds` measures each (:func:`jaxmicro.characterise.measure.measure`:
-electrolyte tortuosity, solid conductivity, fractions, areas, coverage, equivalent radius);
-:func:`generate_and_characterise` is the two in one jitted computation. The seed reduction
+:func:`~jaxmicro.generator.generate.generate_volumes` draws volumes from the generator at a
+batch of labels and several seeds; :func:`characterise_seeds` measures each
+(:func:`jaxmicro.characterise.measure.measure`: electrolyte tortuosity, solid conductivity,
+fractions, areas, coverage, equivalent radius); :func:`generate_and_characterise` is the two in
+one jitted computation. The seed reduction
 (:func:`~jaxmicro.characterise.measure.average_over_seeds`) and the conversion of a label's
 measurement into the cell model's inputs (:func:`cathode_properties`) complete the path from
 volumes to a :class:`~jaxmicro.cell.CathodeProperties`.
@@ -16,76 +17,12 @@ from functools import partial
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxmicro.cell import CathodeProperties
 from jaxmicro.characterise.measure import Measurement, MeasureSettings, measure
-from jaxmicro.characterise.soft import decode_at_fractions
-from jaxmicro.generator import GeneratorConfig, generate_probabilities, latent_shape_for
-
-
-def check_fractions(config: GeneratorConfig, fractions: jax.Array | np.ndarray | None) -> bool:
-    """Whether volumes of ``config`` decode at ``fractions`` (else by the argmax).
-
-    Args:
-        config: the generator network; its ``decoding`` decides.
-        fractions: ``(n, 3)`` (or ``(3,)``) target phase fractions, or None.
-
-    Returns:
-        True for a generator that decodes at the fractions (``fractions`` given), False for
-        the argmax (``fractions`` then ignored).
-
-    Raises:
-        ValueError: a generator that decodes at the fractions, without them.
-    """
-    if config.decoding != "fractions":
-        return False
-    if fractions is None:
-        raise ValueError(
-            "this generator decodes its volumes at the labels' phase fractions: pass "
-            "fractions=decoding_fractions(generator, labels)"
-        )
-    return True
-
-
-@partial(jax.jit, static_argnames=("config", "shape"))
-def generate_volumes(
-    params,
-    config: GeneratorConfig,
-    keys: jax.Array,
-    labels_unit: jax.Array,
-    shape: tuple[int, int, int],
-    fractions: jax.Array | None = None,
-) -> jax.Array:
-    """Generates ``(seeds, labels)`` volumes (jitted), decoded as the generator decodes.
-
-    Args:
-        params: generator parameters.
-        config: generator network (static); ``config.decoding`` says how probabilities
-            become phases.
-        keys: ``(s, 2)`` PRNG keys, one per seed; every label shares the seed's noise.
-        labels_unit: ``(n, 3)`` labels normalised to the unit cube.
-        shape: ``(z, y, x)`` of each volume [voxels] (static), multiples of the generator's
-            upsampling factor; cropped from a larger periodic volume, as :func:`generate`.
-        fractions: ``(n, 3)`` phase volume fractions to decode each label's volumes at
-            (:func:`~jaxmicro.generator.decoding_fractions`); needed when ``config.decoding``
-            is ``"fractions"``, ignored for the argmax.
-
-    Returns:
-        ``(s, n, z, y, x)`` uint8 phase ids.
-
-    Raises:
-        ValueError: a generator that decodes at the fractions, without ``fractions``.
-    """
-    latent_shape = latent_shape_for(config, shape, periodic=False)
-    probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None, None))(
-        params, config, keys, labels_unit, latent_shape, shape
-    )
-    if not check_fractions(config, fractions):
-        return jnp.argmax(probabilities, axis=-1).astype(jnp.uint8)
-    per_label = jax.vmap(decode_at_fractions)  # over labels, each at its own fractions
-    return jax.vmap(per_label, in_axes=(0, None))(probabilities, fractions).astype(jnp.uint8)
+from jaxmicro.generator import GeneratorConfig
+from jaxmicro.generator.generate import generate_volumes
 
 
 def characterise_seeds(volumes: jax.Array, settings: MeasureSettings) -> Measurement:

@@ -33,9 +33,8 @@ from jax.sharding import PartitionSpec as P
 from jaxmicro.characterise.measure import Measurement, MeasureSettings, average_over_seeds
 from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.design.objective import DesignObjective, Evaluation
-from jaxmicro.design.properties import check_fractions, generate_and_characterise, measurement_row
-from jaxmicro.generator import GeneratorConfig, check_labels, decoding_fractions
-from jaxmicro.generator.stochastic import GeometryModel
+from jaxmicro.design.properties import generate_and_characterise, measurement_row
+from jaxmicro.generator import GeneratorConfig, check_fractions, check_labels, decoding_fractions
 
 BATCH_AXIS: Final[str] = "batch"
 
@@ -313,10 +312,10 @@ def _measure_seeds_sharded(
     objective: DesignObjective, labels: np.ndarray, mesh: Mesh | None, pad_to: int | None
 ) -> Measurement:
     """Per-seed measurements (leading ``(s, n)``, numpy) with the labels sharded over ``mesh``."""
-    if isinstance(objective.generator, GeometryModel):
+    if not objective.generator.traceable:
         raise ValueError(
-            "a stochastic-geometry generator draws its volumes on the host, one at a time; "
-            "measure them with DesignObjective.measure instead of a sharded sweep"
+            "this generator's volumes are drawn on the host, one at a time (a stochastic-geometry "
+            "model); measure them with DesignObjective.measure instead of a sharded sweep"
         )
     labels = check_labels(objective.generator, labels)
     settings = objective.settings

@@ -34,9 +34,8 @@ from jaxmicro.design.refine import RefineResult, RefineSettings, refine
 from jaxmicro.design.sensitivity import sensitivities
 from jaxmicro.design.space import DesignSpace
 from jaxmicro.design.table import RESULTS_NAME, write_results_csv
-from jaxmicro.generator import Generator, latent_shape_for
+from jaxmicro.generator import VolumeGenerator
 from jaxmicro.generator.plotting import save_slices_png
-from jaxmicro.generator.stochastic import GeometryModel
 
 SUMMARY_NAME = "summary.json"
 SENSITIVITIES_NAME = "sensitivities.json"
@@ -141,7 +140,9 @@ def stored_sensitivities(folder: Path, labels: dict[str, float]) -> list[dict[st
     return None
 
 
-def _best_summary(result: CampaignResult, space: DesignSpace, generator: Generator) -> dict[str, Any] | None:
+def _best_summary(
+    result: CampaignResult, space: DesignSpace, generator: VolumeGenerator
+) -> dict[str, Any] | None:
     best = result.best
     if best is None:
         return None
@@ -179,7 +180,7 @@ def _refinement_summary(found: RefineResult) -> dict[str, Any]:
 
 
 def run_study(
-    generator: Generator,
+    generator: VolumeGenerator,
     powers_w_per_kg: Sequence[float],
     space: DesignSpace,
     out_dir: str | Path,
@@ -219,8 +220,7 @@ def run_study(
         NoSpaceError: the disk filled up (what was logged is kept; resume after freeing space).
     """
     powers = _check_powers(powers_w_per_kg)
-    if not isinstance(generator, GeometryModel):  # a size it cannot make fails before any folder
-        latent_shape_for(generator.config, (design.volume_size,) * 3, periodic=False)
+    generator.check_shape((design.volume_size,) * 3)  # a size it cannot make fails before any folder
     out_dir = Path(out_dir)
     with run_lock(out_dir):
         remove_stale_temporaries(out_dir)
@@ -241,7 +241,7 @@ def run_study(
 
 
 def _run_study_locked(
-    generator: Generator,
+    generator: VolumeGenerator,
     powers: tuple[float, ...],
     space: DesignSpace,
     out_dir: Path,

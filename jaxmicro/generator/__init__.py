@@ -16,10 +16,12 @@ from jaxmicro.generator.checkpoint import (
 from jaxmicro.generator.config import PRESETS, GeneratorConfig, TrainConfig, preset
 from jaxmicro.generator.generate import (
     GenerationResult,
+    check_fractions,
     check_labels,
     decoding_fractions,
     generate,
     generate_probabilities,
+    generate_volumes,
     latent_shape_for,
 )
 from jaxmicro.generator.model import (
@@ -29,6 +31,7 @@ from jaxmicro.generator.model import (
     init_critics,
     init_generator,
 )
+from jaxmicro.generator.protocol import VolumeGenerator
 from jaxmicro.generator.slices import SliceBank, build_slice_bank
 from jaxmicro.generator.train import (
     StepMetrics,
@@ -66,7 +69,9 @@ __all__ = [
     "TrainResult",
     "TrainState",
     "ValidationReport",
+    "VolumeGenerator",
     "build_slice_bank",
+    "check_fractions",
     "check_labels",
     "compute_metrics",
     "critic_apply",
@@ -76,6 +81,7 @@ __all__ = [
     "export_run",
     "generate",
     "generate_probabilities",
+    "generate_volumes",
     "generator_apply",
     "generator_logits",
     "init_critics",

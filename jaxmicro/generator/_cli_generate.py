@@ -48,7 +48,6 @@ def run(args: argparse.Namespace) -> int:
     from jaxmicro.data.labels import LABEL_FIELDS
     from jaxmicro.data.volume_io import write_volume
     from jaxmicro.generator.generate import check_labels, generate
-    from jaxmicro.generator.stochastic import GeometryModel
 
     labels = np.array(args.labels)
     if args.n < 1:
@@ -60,11 +59,11 @@ def run(args: argparse.Namespace) -> int:
     seeds = list(range(args.seed, args.seed + args.n))
     generator = common.load_generator_of(args)
     start = time.perf_counter()
-    if isinstance(generator, GeometryModel):
+    if not generator.traceable:
         if args.probabilities or args.decoding:
             raise ValueError(
-                "a stochastic-geometry generator places phases by rank (no probabilities, no "
-                "decoding); drop --probabilities / --decoding"
+                "this generator places phases by rank (a stochastic-geometry model: no "
+                "probabilities, no decoding); drop --probabilities / --decoding"
             )
         check_labels(generator, labels, args.extrapolate)  # the label ranges are all it reads
         volumes, voxel_size_m = generator.sample(labels, shape, seeds), generator.voxel_size_m

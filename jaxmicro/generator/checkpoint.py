@@ -23,11 +23,12 @@ import dataclasses
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
@@ -39,7 +40,7 @@ from jaxmicro._files import (
     write_text_atomic,
 )
 from jaxmicro.data.labels import LABEL_FIELDS, LABEL_RANGES, LEGACY_LABEL_NORMALISATION, normalise_labels
-from jaxmicro.generator.config import GeneratorConfig, TrainConfig
+from jaxmicro.generator.config import GeneratorConfig, TrainConfig, latent_shape_for
 from jaxmicro.generator.model import Params, init_generator
 
 GENERATOR_FORMAT: Final[str] = "jaxmicro-generator"
@@ -50,7 +51,8 @@ RUN_JSON: Final[str] = "run.json"
 
 @dataclasses.dataclass(frozen=True)
 class Generator:
-    """A trained generator: network config, weights and the range it was trained on.
+    """A trained generator: network config, weights and the range it was trained on (a
+    :class:`~jaxmicro.generator.protocol.VolumeGenerator`, traceable).
 
     Attributes:
         config: the network.
@@ -71,6 +73,32 @@ class Generator:
     label_normalisation: Mapping[str, tuple[float, float]] = dataclasses.field(
         default_factory=lambda: dict(LEGACY_LABEL_NORMALISATION)
     )
+
+    traceable: ClassVar[bool] = True
+
+    @property
+    def grid_period(self) -> int:
+        """Edge of one latent cell [voxels]: the network's upsampling factor."""
+        return self.config.upsample_factor
+
+    def check_shape(self, shape: Sequence[int]) -> None:
+        """Raises ValueError for a ``(z, y, x)`` that is not 3 multiples of the upsampling factor."""
+        latent_shape_for(self.config, shape, periodic=False)
+
+    def sample_batch(self, labels: np.ndarray, shape: Sequence[int], seeds: Sequence[int]) -> jax.Array:
+        """Volumes at ``(n, 3)`` physical labels (not range-checked) for every seed, decoded as
+        the generator decodes (:func:`~jaxmicro.generator.generate.generate_volumes`, jitted).
+
+        Returns:
+            ``(len(seeds), n, *shape)`` uint8 phase ids; every label shares the seed's noise.
+        """
+        from jaxmicro.generator.generate import decoding_fractions, generate_volumes
+
+        labels = np.atleast_2d(np.asarray(labels, np.float64))
+        keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
+        unit = jnp.asarray(self.unit_labels(labels))
+        shape = tuple(int(n) for n in shape)
+        return generate_volumes(self.params, self.config, keys, unit, shape, decoding_fractions(self, labels))
 
     def unit_labels(self, labels: np.ndarray) -> np.ndarray:
         """Physical labels ``(..., 3)`` as this network takes them: float32, normalised with

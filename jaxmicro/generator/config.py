@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Any, Final
 
 _AT_LEAST_ONE: Final[tuple[str, ...]] = (
@@ -441,3 +442,15 @@ def preset(name: str) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown config {name!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[name]
+
+
+def latent_shape_for(config: GeneratorConfig, shape: Sequence[int], periodic: bool) -> tuple[int, int, int]:
+    """Latent size giving an output of ``shape``: ``shape / f``, plus one when not periodic."""
+    shape = tuple(int(n) for n in shape)
+    f = config.upsample_factor
+    if len(shape) != 3 or any(n < f or n % f for n in shape):
+        raise ValueError(
+            f"shape {shape} must be 3 positive multiples of {f} (the generator's upsampling factor), "
+            f"e.g. {(4 * f,) * 3}"
+        )
+    return tuple(n // f + (0 if periodic else 1) for n in shape)

@@ -25,8 +25,9 @@ import numpy as np
 from jaxmicro.characterise.soft import decode_at_fractions
 from jaxmicro.data.labels import validate_labels
 from jaxmicro.generator.checkpoint import Generator
-from jaxmicro.generator.config import GeneratorConfig, check_decoding
+from jaxmicro.generator.config import GeneratorConfig, check_decoding, latent_shape_for
 from jaxmicro.generator.model import Params, generator_apply
+from jaxmicro.generator.protocol import VolumeGenerator
 
 DEVICE_BYTES_PER_VOXEL: int = 64
 """Device memory of generating one label's volume, per output voxel [bytes]. XLA's memory
@@ -100,7 +101,7 @@ class GenerationResult:
     voxel_size_m: float
 
 
-def check_labels(generator: Generator, labels: np.ndarray, extrapolate: bool = False) -> np.ndarray:
+def check_labels(generator: VolumeGenerator, labels: np.ndarray, extrapolate: bool = False) -> np.ndarray:
     """Validates labels ``(3,)`` or ``(n, 3)`` against the generator's trained range.
 
     Returns:
@@ -121,18 +122,6 @@ def check_labels(generator: Generator, labels: np.ndarray, extrapolate: bool = F
             ) from None
         warnings.warn(f"extrapolating beyond the trained range: {error.args[0]}", stacklevel=3)
     return labels
-
-
-def latent_shape_for(config: GeneratorConfig, shape: Sequence[int], periodic: bool) -> tuple[int, int, int]:
-    """Latent size giving an output of ``shape``: ``shape / f``, plus one when not periodic."""
-    shape = tuple(int(n) for n in shape)
-    f = config.upsample_factor
-    if len(shape) != 3 or any(n < f or n % f for n in shape):
-        raise ValueError(
-            f"shape {shape} must be 3 positive multiples of {f} (the generator's upsampling factor), "
-            f"e.g. {(4 * f,) * 3}"
-        )
-    return tuple(n // f + (0 if periodic else 1) for n in shape)
 
 
 def generation_memory_bytes(n_labels: int, n_seeds: int, shape: Sequence[int]) -> int:
@@ -183,6 +172,69 @@ def decoding_fractions(
         return None
     labels = np.atleast_2d(np.asarray(labels, np.float64))
     return np.asarray(target_volume_fractions(jnp.asarray(labels)), np.float32)
+
+
+def check_fractions(config: GeneratorConfig, fractions: jax.Array | np.ndarray | None) -> bool:
+    """Whether volumes of ``config`` decode at ``fractions`` (else by the argmax).
+
+    Args:
+        config: the generator network; its ``decoding`` decides.
+        fractions: ``(n, 3)`` (or ``(3,)``) target phase fractions, or None.
+
+    Returns:
+        True for a generator that decodes at the fractions (``fractions`` given), False for
+        the argmax (``fractions`` then ignored).
+
+    Raises:
+        ValueError: a generator that decodes at the fractions, without them.
+    """
+    if config.decoding != "fractions":
+        return False
+    if fractions is None:
+        raise ValueError(
+            "this generator decodes its volumes at the labels' phase fractions: pass "
+            "fractions=decoding_fractions(generator, labels)"
+        )
+    return True
+
+
+@partial(jax.jit, static_argnames=("config", "shape"))
+def generate_volumes(
+    params,
+    config: GeneratorConfig,
+    keys: jax.Array,
+    labels_unit: jax.Array,
+    shape: tuple[int, int, int],
+    fractions: jax.Array | None = None,
+) -> jax.Array:
+    """Generates ``(seeds, labels)`` volumes (jitted), decoded as the generator decodes.
+
+    Args:
+        params: generator parameters.
+        config: generator network (static); ``config.decoding`` says how probabilities
+            become phases.
+        keys: ``(s, 2)`` PRNG keys, one per seed; every label shares the seed's noise.
+        labels_unit: ``(n, 3)`` labels normalised to the unit cube.
+        shape: ``(z, y, x)`` of each volume [voxels] (static), multiples of the generator's
+            upsampling factor; cropped from a larger periodic volume, as :func:`generate`.
+        fractions: ``(n, 3)`` phase volume fractions to decode each label's volumes at
+            (:func:`~jaxmicro.generator.decoding_fractions`); needed when ``config.decoding``
+            is ``"fractions"``, ignored for the argmax.
+
+    Returns:
+        ``(s, n, z, y, x)`` uint8 phase ids.
+
+    Raises:
+        ValueError: a generator that decodes at the fractions, without ``fractions``.
+    """
+    latent_shape = latent_shape_for(config, shape, periodic=False)
+    probabilities = jax.vmap(generate_probabilities, in_axes=(None, None, 0, None, None, None))(
+        params, config, keys, labels_unit, latent_shape, shape
+    )
+    if not check_fractions(config, fractions):
+        return jnp.argmax(probabilities, axis=-1).astype(jnp.uint8)
+    per_label = jax.vmap(decode_at_fractions)  # over labels, each at its own fractions
+    return jax.vmap(per_label, in_axes=(0, None))(probabilities, fractions).astype(jnp.uint8)
 
 
 def generate(

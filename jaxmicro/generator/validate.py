@@ -74,10 +74,11 @@ from jaxmicro.data.phases import AM, CBD, N_PHASES, PHASE_NAMES, PORE
 from jaxmicro.data.simulated_dataset import SimulationRecipe, dataset_simulator, simulation_recipe
 from jaxmicro.data.simulator import SimulatorConfig, simulate_electrodes
 from jaxmicro.generator.checkpoint import Generator
-from jaxmicro.generator.generate import generate, latent_shape_for
+from jaxmicro.generator.generate import generate
 from jaxmicro.generator.losses import lattice_deviation
+from jaxmicro.generator.protocol import VolumeGenerator
 from jaxmicro.generator.slices import cubes_of
-from jaxmicro.generator.stochastic import GeometryModel, label_features
+from jaxmicro.generator.stochastic import label_features
 
 _VALIDATION_STREAM: Final = 0x7A11D  # keys of validation volumes, apart from the dataset's own
 _CHOSEN_LABELS_STREAM: Final = 1  # within it, the references at labels other than the held-out
@@ -650,7 +651,7 @@ class ValidationReport:
         return plain_json(report)
 
 
-def off_grid_labels(generator: Generator, n: int, seed: int = 0) -> np.ndarray:
+def off_grid_labels(generator: VolumeGenerator, n: int, seed: int = 0) -> np.ndarray:
     """``n`` labels spread over the generator's trained range and off its training grid: points
     of a scrambled Sobol sequence (``scipy.stats.qmc``), for :func:`validate_generator`'s
     ``labels``. Almost surely none lies on a grid level, so they test interpolation between
@@ -683,7 +684,7 @@ def _simulated(config: SimulatorConfig, key: jax.Array, label: np.ndarray, count
 
 
 def validate_generator(
-    generator: Generator | GeometryModel,
+    generator: VolumeGenerator,
     dataset: LabelledDataset,
     seeds: int = 3,
     *,
@@ -701,9 +702,9 @@ def validate_generator(
     labels of your choosing).
 
     Args:
-        generator: the trained generator, or a fitted stochastic-geometry generator
-            (:class:`~jaxmicro.generator.stochastic.GeometryModel`: phases at the label's
-            fractions, no latent grid).
+        generator: any :class:`~jaxmicro.generator.VolumeGenerator`: the trained generator, or a
+            fitted stochastic-geometry model (not traceable: phases at the label's fractions, no
+            decoding to choose, no latent grid).
         dataset: a dataset with 3-D ``heldout`` samples (e.g. ``jaxmicro simulate``'s).
         seeds: generated volumes per held-out label (seeds ``0 .. seeds-1``).
         size: edge of the compared cubes [voxels]; default: the held-out volumes' shape. Another
@@ -771,14 +772,12 @@ def validate_generator(
     if baseline is not None and baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES} or None, got {baseline!r}")
     shape = (size,) * 3 if size else first_shape
-    stochastic = isinstance(generator, GeometryModel)
-    if stochastic and decoding is not None:
+    if not generator.traceable and decoding is not None:
         raise ValueError(
-            "a stochastic-geometry generator places its phases by rank at the label's fractions; "
-            "drop --decoding"
+            "this generator places its phases by rank at the label's fractions (a stochastic-"
+            "geometry model), it has no probabilities to decode; drop --decoding"
         )
-    if not stochastic:
-        latent_shape_for(generator.config, shape, periodic=False)  # a shape it cannot make fails now
+    generator.check_shape(shape)  # a shape it cannot make fails now
     use_heldout = labels is None and shapes == {shape}
     if simulator is None and (not use_heldout or reference_seeds > 1):
         raise ValueError(
@@ -792,7 +791,7 @@ def validate_generator(
         if labels is not None:  # other keys than the held-out labels' references
             root = jax.random.fold_in(root, _CHOSEN_LABELS_STREAM)
     # The latent-grid deviation needs one whole latent cell; None: not measured.
-    cell = None if stochastic else generator.config.upsample_factor
+    cell = generator.grid_period
     period = cell if cell and min(shape) >= cell else None
     reference, generated, controls = [], [], []
     distances, control_distances, sizes, slices = [], [], [], []
@@ -806,12 +805,12 @@ def validate_generator(
             references.append(_simulated(config, key_reference, label, reference_seeds - len(references)))
             if control:
                 control_volumes = _simulated(config, key_control, label, seeds)
-        if stochastic:
-            fakes = generator.sample(label, shape, range(seeds))
-        else:
+        if generator.traceable:  # the decoding chosen, through the checked front end
             fakes = generate(
                 generator, label, shape, list(range(seeds)), extrapolate=True, decoding=decoding
             ).volume
+        else:
+            fakes = generator.sample(label, shape, range(seeds))
         volumes = [np.concatenate(references), fakes, control_volumes]
         metrics = compute_metrics(np.concatenate(volumes), voxel_size_m)
         ref, gen, ctl = np.split(metrics, np.cumsum([len(v) for v in volumes[:2]]))

@@ -17,6 +17,7 @@ from jaxmicro.characterise.morphology import (
     morphology,
     morphology_distances,
     morphology_summary,
+    pool_morphologies,
     size_counts,
     two_point_correlation,
     wasserstein_distance,
@@ -265,6 +266,25 @@ def test_pooled_morphology_and_its_distances():
     assert summary["euler_am_per_um3"] == pytest.approx(4 / 28**3)  # 1 um voxels
     with pytest.raises(ValueError, match="volume shape"):
         morphology_distances(m_small._replace(two_point=m_small.two_point[..., :9]), m_small)
+
+
+def test_descriptor_sets_pool_as_the_volumes_measured_at_once():
+    """Sets measured apart (one and two volumes) pool into the set of all three at once, weighted
+    by their volume counts; sets of another shape or other phases are refused."""
+    rng = np.random.default_rng(0)
+    volumes = rng.integers(0, 3, size=(3, 12, 12, 12)).astype(np.uint8)
+    volumes[2] = _spheres(4, [(6, 6, 6)], 12)  # unlike the others: the weights matter
+    pooled = pool_morphologies([morphology(volumes[:1]), morphology(volumes[1:])])
+    at_once = morphology(volumes)
+    assert pooled.volumes == 3 and pooled.phases == at_once.phases
+    for ours, theirs in zip(pooled[2:], at_once[2:], strict=True):
+        np.testing.assert_allclose(np.asarray(ours, np.float64), np.asarray(theirs, np.float64), rtol=1e-12)
+    with pytest.raises(ValueError, match="volume shape"):
+        pool_morphologies([morphology(volumes[:1]), morphology(volumes[:1, :10, :10, :10])])
+    with pytest.raises(ValueError, match="phases"):
+        pool_morphologies([morphology(volumes[:1]), morphology(volumes[:1], (1,), (1,))])
+    with pytest.raises(ValueError, match="at least one"):
+        pool_morphologies([])
 
 
 def test_cbd_thickness_distance_of_films():

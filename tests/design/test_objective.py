@@ -233,12 +233,14 @@ def test_measuring_in_two_steps_equals_the_single_jitted_computation(toy):
 
 
 def test_a_batch_without_any_pore_is_a_failed_evaluation_not_an_error(toy, monkeypatch):
-    import jaxmicro.design.objective as objective_module
+    import importlib
+
+    generate_module = importlib.import_module("jaxmicro.generator.generate")  # not the function
 
     def all_active_material(params, config, keys, labels_unit, shape, fractions=None):
         return jax.numpy.ones((keys.shape[0], labels_unit.shape[0], *shape), jax.numpy.uint8)
 
-    monkeypatch.setattr(objective_module, "generate_volumes", all_active_material)
+    monkeypatch.setattr(generate_module, "generate_volumes", all_active_material)
     objective = DesignObjective(toy, DesignSettings(volume_size=SIZE))
     _, properties = objective.measure(LABELS)
     assert np.all(np.isinf(np.asarray(properties.electrolyte_tau_through_plane)))
@@ -344,10 +346,13 @@ def test_a_generator_that_decodes_at_the_fractions_is_decoded_so_by_the_design_l
     np.testing.assert_allclose(np.asarray(properties.volume_fraction), targets, atol=2e-3)
     argmax_volumes, _ = DesignObjective(toy, settings).measure(LABELS)
     assert np.mean(argmax_volumes != volumes) > 0.01  # the toy's argmax misses the fractions
-    # The same volumes as generate() decodes, seed by seed.
+    # The same volumes as generate() decodes, seed by seed. generate() runs the network per seed,
+    # the objective vmapped over seeds: last-bit differences in the probabilities reorder the
+    # toy's near-tied voxels at the fraction's threshold (0.16 % of them on one CPU model, 0 on
+    # another); a wrong seed or label changes about half.
     direct = generate(at_fractions, LABELS, (SIZE,) * 3, seed=[0, 1]).volume
     direct = direct.reshape(len(LABELS), 2, *(SIZE,) * 3)
-    assert np.mean(direct.swapaxes(0, 1) != volumes) <= 1e-3
+    assert np.mean(direct.swapaxes(0, 1) != volumes) <= 5e-3
     keys = jax.numpy.stack([jax.random.PRNGKey(s) for s in range(2)])
     unit = jax.numpy.asarray(toy.unit_labels(LABELS))
     with pytest.raises(ValueError, match="decodes its volumes at the labels' phase fractions"):

@@ -16,7 +16,9 @@ from jaxmicro.data.simulator import (
     target_volume_fractions,
 )
 from jaxmicro.generator.stochastic import (
+    FIT_VERSION,
     FitSettings,
+    cbd_groups,
     fit_cbd,
     fit_dataset,
     fit_particles,
@@ -143,6 +145,8 @@ def test_one_particle_law_fitted_to_several_volumes_finds_the_simulators_radius(
     law, loss = fit_particles(volumes, labels, VOXEL_M, keys, FitSettings(particle_evaluations=40), workers=2)
     truth = simulator_geometry(labels[0], config)
     assert np.isfinite(loss)
+    with pytest.raises(ValueError, match="share one shape"):
+        fit_particles([volumes[0], volumes[1][:40]], labels[:2], VOXEL_M, keys[:2])
     assert np.exp(law.log_median_radius) == pytest.approx(np.exp(truth.log_median_radius), rel=0.15)
 
 
@@ -156,7 +160,7 @@ def test_the_cbd_fit_tells_films_from_agglomerates():
         volume = simulate(label, config, seed=2)
         law = GeometryParams(*(float(v) for v in simulator_geometry(label, config)))
         settings = FitSettings(max_evaluations=10, population=2, generations=3)
-        geometry, loss = fit_cbd(volume, label, VOXEL_M, law, jax.random.PRNGKey(5), settings)
+        geometry, loss = fit_cbd([volume], [label], VOXEL_M, law, [jax.random.PRNGKey(5)], settings)
         assert np.isfinite(loss) and geometry.log_median_radius == law.log_median_radius
         shares.append(geometry.film_share)
     assert shares[0] < 0.35 and shares[1] > 0.65, shares
@@ -182,7 +186,17 @@ def test_a_fit_of_a_dataset_resumes_and_validates_like_a_generator(tiny_dataset,
     assert fit_dataset(tiny_dataset, folder, settings=settings, shard=(0, 2), progress=False) is None
     law = json.loads((folder / "particles.json").read_text())["geometry"]
     rows = (folder / "fits.jsonl").read_text().splitlines()
-    assert [json.loads(r)["index"] for r in rows] == list(range(0, len(tiny_dataset.train), 2))
+    # One CBD fit per adhesion level (3 here), groups 0 and 2 in this shard, a row per volume.
+    labels = [s.labels.to_array() for s in tiny_dataset.train]
+    groups = cbd_groups(labels, "adhesion")
+    assert len(groups) == 3 and sorted(i for g in groups for i in g) == list(range(len(labels)))
+    assert all(len({labels[i][2] for i in g}) == 1 for g in groups)
+    assert [json.loads(r)["index"] for r in rows] == groups[0] + groups[2]
+    assert len({json.dumps(json.loads(r)["geometry"]) for r in rows}) == 2  # one fit per group
+    assert cbd_groups(labels, "volume") == [[i] for i in range(len(labels))]
+    with pytest.raises(ValueError, match="cbd_pooling must be one of"):
+        cbd_groups(labels, "label")
+    assert json.loads(rows[0])["fit"]["version"] == FIT_VERSION  # another version's folder is refused
     with pytest.raises(ValueError, match="fit into a new folder"):
         fit_dataset(tiny_dataset, folder, settings=settings._replace(max_evaluations=4), progress=False)
     model = fit_dataset(tiny_dataset, folder, settings=settings, progress=False)
