@@ -107,3 +107,29 @@ def test_generate_can_decode_at_the_labels_fractions(generator):
     )
     with pytest.raises(ValueError, match="decoding must be one of"):
         generate(generator, labels, shape=(16, 16, 16), decoding="quantile")
+
+
+def test_both_generator_kinds_offer_the_volume_generator_protocol(generator):
+    """The stages ask a generator what it can do, not its class: the SliceGAN is traceable, has
+    a latent grid and refuses sizes off it; the stochastic-geometry model is neither and draws
+    any size; both give ``(seeds, labels, z, y, x)`` volumes from ``sample_batch``."""
+    from jaxmicro.generator.stochastic import neutral_geometry, regress
+
+    labels = np.array([[0.93, 0.36, 0.5], [0.9, 0.28, 0.0]])
+    f = generator.config.upsample_factor
+    assert generator.traceable and generator.grid_period == f
+    with pytest.raises(ValueError, match=f"multiples of {f}"):
+        generator.check_shape((f + 1, 2 * f, 2 * f))
+    volumes = np.asarray(generator.sample_batch(labels, (2 * f,) * 3, [3, 4]))
+    assert volumes.shape == (2, 2, *(2 * f,) * 3) and volumes.dtype == np.uint8
+    argmax = generate(generator, labels, (2 * f,) * 3, seed=[3, 4]).volume.reshape(2, 2, *(2 * f,) * 3)
+    assert np.mean(argmax.swapaxes(0, 1) != volumes) <= 5e-3  # the same volumes (vmapped seeds)
+
+    ranges = {"am_wt": (0.85, 0.98), "porosity": (0.2, 0.5), "adhesion": (0.0, 1.0)}
+    model = regress(labels, [neutral_geometry(2e-6)] * 2, ranges, 2e-6, kinds=("constant",))
+    assert not model.traceable and model.grid_period is None
+    model.check_shape((10, 12, 14))  # any size
+    with pytest.raises(ValueError, match="3 positive voxel counts"):
+        model.check_shape((0, 12, 14))
+    drawn = model.sample_batch(labels, (10, 12, 14), [3, 4])
+    assert drawn.shape == (2, 2, 10, 12, 14) and drawn.dtype == np.uint8
