@@ -2,20 +2,24 @@
 
 Usage: python experiments/fit_stochastic.py DATA OUT [--shard I N] [--particle-evaluations E]
        [--evaluations E] [--population P] [--generations G] [--cbd-pooling adhesion|volume]
-       [--seed S] [--kinds K,K]
+       [--particle-law MODEL] [--seed S] [--kinds K,K]
 
 The first process fits one particle law to all volumes (OUT/particles.json); run N processes
 with shards 0..N-1 to share the CBD fits (one per adhesion level by default); each appends its
 fits to OUT/fits.jsonl, a killed run resumes, and the last one to finish writes
-OUT/geometry.json.
+OUT/geometry.json. --particle-law takes the particle law of a fitted model (its value at the
+middle of its label range) instead of fitting one.
 """
 
 from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from jaxmicro.data import load_dataset
-from jaxmicro.generator.stochastic import CBD_POOLINGS, FitSettings, fit_dataset
+from jaxmicro.data.labels import LABEL_FIELDS
+from jaxmicro.generator.stochastic import CBD_POOLINGS, FitSettings, fit_dataset, load_geometry_model
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("data")
@@ -28,11 +32,16 @@ parser.add_argument("--population", type=int, default=defaults.population, help=
 parser.add_argument("--generations", type=int, default=defaults.generations, help="CBD evolution")
 parser.add_argument("--cbd-pooling", choices=CBD_POOLINGS, default=defaults.cbd_pooling,
                     help="volumes sharing one CBD fit: one adhesion level, or each volume alone")
+parser.add_argument("--particle-law", metavar="MODEL", help="fitted model folder: keep its particle law")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--kinds", default="constant,affine,quadratic", help="regression kinds to choose from")
 args = parser.parse_args()
 settings = FitSettings(args.particle_evaluations, args.evaluations, args.population, args.generations,
                        args.cbd_pooling)
+law = None
+if args.particle_law:
+    given = load_geometry_model(args.particle_law)
+    law = given.geometry(np.array([np.mean(given.label_ranges[f]) for f in LABEL_FIELDS]))
 model = fit_dataset(load_dataset(args.data), args.out, args.seed, settings, tuple(args.shard),
-                    kinds=args.kinds.split(","))
+                    kinds=args.kinds.split(","), particle_law=law)
 print("model written" if model else "other shards still running")

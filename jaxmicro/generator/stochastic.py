@@ -776,6 +776,7 @@ def fit_dataset(
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
     kinds: Sequence[str] = REGRESSION_KINDS,
+    particle_law: GeometryParams | None = None,
 ) -> GeometryModel | None:
     """Fits the model to a dataset's 3-D training volumes: one particle law for all of them
     (:func:`fit_particles`), the CBD placement of each group of volumes (:func:`cbd_groups`,
@@ -798,6 +799,9 @@ def fit_dataset(
         progress: print one line per fitted group, and each stage's best objective every
             :data:`PROGRESS_EVERY` evaluations.
         kinds: the regression kinds to choose from (:func:`regress`).
+        particle_law: a given particle law (e.g. an earlier model's, :meth:`GeometryModel.geometry`)
+            instead of fitting one: only the CBD is fitted (the law is part of the recipe a
+            folder is checked against; particles.json records no loss).
 
     Returns:
         The model once every volume is fitted, else None (other shards still running).
@@ -822,6 +826,8 @@ def fit_dataset(
     folder.mkdir(parents=True, exist_ok=True)
     fits_path = folder / FITS_FILE
     recipe = {"version": FIT_VERSION, "seed": seed, **settings._asdict()}
+    if particle_law is not None:
+        recipe["particle_law"] = {n: float(getattr(particle_law, n)) for n in PARTICLE_STAGE}
 
     def done() -> dict[int, dict[str, Any]]:
         if not fits_path.exists():
@@ -845,10 +851,13 @@ def fit_dataset(
             payload = json.loads(particles_path.read_text())
             refuse_other(payload.get("fit"), particles_path)
         else:
-            if progress:
-                print(f"fitting one particle law to {len(samples)} volumes", flush=True)
-            volumes = [s.volume for s in samples]
-            law, loss = fit_particles(volumes, labels, voxel_size_m, keys, settings, progress=progress)
+            if particle_law is not None:
+                law, loss = neutral_geometry(voxel_size_m)._replace(**recipe["particle_law"]), None
+            else:
+                if progress:
+                    print(f"fitting one particle law to {len(samples)} volumes", flush=True)
+                volumes = [s.volume for s in samples]
+                law, loss = fit_particles(volumes, labels, voxel_size_m, keys, settings, progress=progress)
             payload = {"geometry": law._asdict(), "loss": loss, "fit": recipe}
             tmp = particles_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(plain_json(payload), indent=2))
@@ -856,7 +865,8 @@ def fit_dataset(
     particle_law = GeometryParams(**payload["geometry"])
     if progress:
         law = _rounded(particle_law, PARTICLE_STAGE)
-        print(f"particle law {law} (loss {payload['loss']:.3f})", flush=True)
+        loss = "given" if payload["loss"] is None else f"loss {payload['loss']:.3f}"
+        print(f"particle law {law} ({loss})", flush=True)
     groups = cbd_groups(labels, settings.cbd_pooling)
     for g, members in enumerate(groups):
         if g % count != index or all(i in done() for i in members):

@@ -207,6 +207,14 @@ def test_a_fit_of_a_dataset_resumes_and_validates_like_a_generator(tiny_dataset,
     # One particle law for every volume: the model's particle fields are that constant.
     assert model.kinds["log_median_radius"] == "constant"
     assert model.coefficients["log_median_radius"][0] == pytest.approx(law["log_median_radius"])
+    # A given particle law (an earlier model's): only the CBD is fitted, the law kept exactly.
+    given = GeometryParams(**law)._replace(particle_flattening=0.9)
+    kept = fit_dataset(tiny_dataset, tmp_path / "given", settings=settings, progress=False,
+                       particle_law=given)  # fmt: skip
+    assert kept.coefficients["particle_flattening"][0] == pytest.approx(0.9)
+    assert json.loads((tmp_path / "given" / "particles.json").read_text())["loss"] is None
+    with pytest.raises(ValueError, match="fit into a new folder"):
+        fit_dataset(tiny_dataset, tmp_path / "given", settings=settings, progress=False)
 
     report = validate_generator(model, tiny_dataset, seeds=1, progress=False)
     assert report.generated.shape[:2] == (len(tiny_dataset.heldout), 1)
