@@ -135,7 +135,7 @@ def test_the_fit_tells_small_particles_from_large_ones():
 
 
 def test_one_particle_law_fitted_to_several_volumes_finds_the_simulators_radius():
-    """Three simulator volumes at different labels share one powder: the pooled fit's median
+    """Three simulator volumes at different labels share one powder: the shared fit's median
     radius is the simulator's within 15 % (the search range spans 5x; 6.1 against 6.5 voxels
     when written). At 32^3, 2.5 particle diameters across, the fit read 4.9."""
     config = SimulatorConfig(shape=(48, 48, 48), voxel_size_m=VOXEL_M)
@@ -145,8 +145,11 @@ def test_one_particle_law_fitted_to_several_volumes_finds_the_simulators_radius(
     law, loss = fit_particles(volumes, labels, VOXEL_M, keys, FitSettings(particle_evaluations=40), workers=2)
     truth = simulator_geometry(labels[0], config)
     assert np.isfinite(loss)
+    pooled = FitSettings(particle_objective="pooled")
     with pytest.raises(ValueError, match="share one shape"):
-        fit_particles([volumes[0], volumes[1][:40]], labels[:2], VOXEL_M, keys[:2])
+        fit_particles([volumes[0], volumes[1][:40]], labels[:2], VOXEL_M, keys[:2], pooled)
+    with pytest.raises(ValueError, match="particle_objective must be one of"):
+        fit_particles(volumes, labels, VOXEL_M, keys, FitSettings(particle_objective="median"))
     assert np.exp(law.log_median_radius) == pytest.approx(np.exp(truth.log_median_radius), rel=0.15)
 
 
@@ -289,3 +292,27 @@ def test_a_simulated_dataset_stands_for_its_simulator_as_a_generator(tiny_datase
     imaged = write_dataset(tmp_path / "imaged", tiny_dataset.samples[:2])
     assert main(["generate", "--checkpoint", str(imaged), *at_label]) != 0
     assert "not made by jaxmicro's simulator" in capsys.readouterr().err
+
+
+def test_the_two_particle_objectives_agree_on_one_volume_and_pool_several():
+    """The mean objective of one volume is the pooled objective of it (the same distances); for
+    several volumes the two differ, and each is lowest near the simulator's own law, not at a
+    radius 1.5x off."""
+    import concurrent.futures
+
+    from jaxmicro.generator.stochastic import _mean_objective, _pooled_objective
+
+    config = SimulatorConfig(shape=(32, 32, 32), voxel_size_m=VOXEL_M)
+    labels = [np.array(x) for x in ([0.9, 0.3, 0.0], [0.95, 0.45, 0.5])]
+    volumes = [simulate(label, config, seed=i) for i, label in enumerate(labels)]
+    keys = [jax.random.PRNGKey(20 + i) for i in range(2)]
+    truth = GeometryParams(*(float(v) for v in simulator_geometry(labels[0], config)))
+    large = truth._replace(log_median_radius=truth.log_median_radius + np.log(1.5))
+    kinds = (_mean_objective, _pooled_objective)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        one = [f(volumes[:1], labels[:1], keys[:1], (AM,), 0, pool) for f in kinds]
+        assert one[0](truth) == pytest.approx(one[1](truth), rel=1e-12)
+        both = [f(volumes, labels, keys, (AM,), 0, pool) for f in kinds]
+        values = [(objective(truth), objective(large)) for objective in both]
+    assert values[0][0] != pytest.approx(values[1][0], rel=1e-6)
+    assert all(at_truth < 0.5 * off for at_truth, off in values), values
