@@ -21,8 +21,7 @@ import numpy as np
 
 from jaxmicro.cell import CathodeProperties
 from jaxmicro.characterise.measure import Measurement, MeasureSettings, measure
-from jaxmicro.generator import GeneratorConfig
-from jaxmicro.generator.generate import generate_volumes
+from jaxmicro.generator import GeneratorConfig, generate_volumes
 
 
 def characterise_seeds(volumes: jax.Array, settings: MeasureSettings) -> Measurement:
