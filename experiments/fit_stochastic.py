@@ -5,7 +5,7 @@ Usage: python experiments/fit_stochastic.py DATA OUT [--shard I N] [--particle-e
        [--particle-law MODEL] [--seed S] [--kinds K,K]
 
 The first process fits one particle law to all volumes (OUT/particles.json); run N processes
-with shards 0..N-1 to share the CBD fits (one per adhesion level by default); each appends its
+with shards 0..N-1 to share the CBD fits (per volume, or per adhesion level); each appends its
 fits to OUT/fits.jsonl, a killed run resumes, and the last one to finish writes
 OUT/geometry.json. --particle-law takes the particle law of a fitted model (its value at the
 middle of its label range) instead of fitting one.

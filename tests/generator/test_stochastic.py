@@ -185,7 +185,8 @@ def test_a_fit_of_a_dataset_resumes_and_validates_like_a_generator(tiny_dataset,
     folder = tmp_path / "sg"
     with pytest.raises(ValueError, match="0 <= index < count"):
         fit_dataset(tiny_dataset, folder, shard=(2, 2), progress=False)
-    settings = FitSettings(particle_evaluations=3, max_evaluations=3, population=1, generations=1)
+    settings = FitSettings(particle_evaluations=3, max_evaluations=3, population=1, generations=1,
+                           cbd_pooling="adhesion")  # fmt: skip
     assert fit_dataset(tiny_dataset, folder, settings=settings, shard=(0, 2), progress=False) is None
     law = json.loads((folder / "particles.json").read_text())["geometry"]
     rows = (folder / "fits.jsonl").read_text().splitlines()
