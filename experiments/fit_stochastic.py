@@ -2,7 +2,7 @@
 
 Usage: python experiments/fit_stochastic.py DATA OUT [--shard I N] [--particle-evaluations E]
        [--evaluations E] [--population P] [--generations G] [--cbd-pooling adhesion|volume]
-       [--particle-law MODEL] [--seed S] [--kinds K,K]
+       [--particle-objective mean|pooled] [--particle-law MODEL] [--seed S] [--kinds K,K]
 
 The first process fits one particle law to all volumes (OUT/particles.json); run N processes
 with shards 0..N-1 to share the CBD fits (per volume, or per adhesion level); each appends its
@@ -19,7 +19,13 @@ import numpy as np
 
 from jaxmicro.data import load_dataset
 from jaxmicro.data.labels import LABEL_FIELDS
-from jaxmicro.generator.stochastic import CBD_POOLINGS, FitSettings, fit_dataset, load_geometry_model
+from jaxmicro.generator.stochastic import (
+    CBD_POOLINGS,
+    PARTICLE_OBJECTIVES,
+    FitSettings,
+    fit_dataset,
+    load_geometry_model,
+)
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("data")
@@ -32,12 +38,14 @@ parser.add_argument("--population", type=int, default=defaults.population, help=
 parser.add_argument("--generations", type=int, default=defaults.generations, help="CBD evolution")
 parser.add_argument("--cbd-pooling", choices=CBD_POOLINGS, default=defaults.cbd_pooling,
                     help="volumes sharing one CBD fit: one adhesion level, or each volume alone")
+parser.add_argument("--particle-objective", choices=PARTICLE_OBJECTIVES, default=defaults.particle_objective,
+                    help="particle stage: mean of per-volume distances, or pooled descriptors")
 parser.add_argument("--particle-law", metavar="MODEL", help="fitted model folder: keep its particle law")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--kinds", default="constant,affine,quadratic", help="regression kinds to choose from")
 args = parser.parse_args()
 settings = FitSettings(args.particle_evaluations, args.evaluations, args.population, args.generations,
-                       args.cbd_pooling)
+                       args.cbd_pooling, args.particle_objective)
 law = None
 if args.particle_law:
     given = load_geometry_model(args.particle_law)
