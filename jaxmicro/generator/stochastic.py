@@ -918,7 +918,7 @@ def fit_dataset(
         print(f"particle law {law} ({loss})", flush=True)
     groups = cbd_groups(labels, settings.cbd_pooling)
     for g, members in enumerate(groups):
-        if g % count != index or all(i in done() for i in members):
+        if g % count != index or done().keys() >= set(members):  # fits.jsonl read once per group
             continue
         name = f"CBD of group {g + 1}/{len(groups)} ({len(members)} volumes)"
         geometry, loss = fit_cbd([samples[i].volume for i in members], [labels[i] for i in members],
