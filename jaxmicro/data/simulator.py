@@ -334,7 +334,8 @@ def pack_particles(key: jax.Array, labels: jax.Array, config: SimulatorConfig) -
 def _nearest_two(packing: Packing, shape: tuple[int, int, int]) -> tuple[jax.Array, jax.Array]:
     """Smallest and second-smallest normalised distance ``|x - c_i|_i`` over particles.
 
-    A voxel is inside particle ``i`` where its normalised distance is below 1.
+    A voxel is inside particle ``i`` where its normalised distance is below 1. Unused slots of
+    the budget are skipped (a branch per slot; under ``vmap`` both run, as before).
 
     Returns:
         Two ``shape`` arrays [-].
@@ -342,18 +343,18 @@ def _nearest_two(packing: Packing, shape: tuple[int, int, int]) -> tuple[jax.Arr
     axes = [jnp.arange(n, dtype=jnp.float32) + 0.5 for n in shape]
     box = jnp.asarray(shape, dtype=jnp.float32)
 
-    def add_particle(carry, particle):
+    def add(carry, particle):
         first, second = carry
-        centre, (a_through, a_in), active = particle
+        centre, (a_through, a_in), _ = particle
         dz, dy, dx = (
             (_minimum_image(axis - c, length) / a) ** 2
             for axis, c, length, a in zip(axes, centre, box, (a_through, a_in, a_in), strict=True)
         )
         q = dz[:, None, None] + dy[None, :, None] + dx[None, None, :]
-        q = jnp.where(active, q, jnp.inf)
-        second = jnp.minimum(second, jnp.maximum(first, q))
-        first = jnp.minimum(first, q)
-        return (first, second), None
+        return jnp.minimum(first, q), jnp.minimum(second, jnp.maximum(first, q))
+
+    def add_particle(carry, particle):
+        return jax.lax.cond(particle[2], add, lambda carry, _: carry, carry, particle), None
 
     init = (jnp.full(shape, jnp.inf), jnp.full(shape, jnp.inf))
     particles = (packing.centres, (packing.semi_axes[:, 0], packing.semi_axes[:, 1]), packing.active)

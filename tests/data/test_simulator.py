@@ -235,3 +235,33 @@ def test_cli_simulate_refuses_a_huge_size_in_one_line(tmp_path, capsys):
     )
     assert "seed must be in [0, 2**32)" in capsys.readouterr().err
     assert not (tmp_path / "ds").exists()
+
+
+def test_the_nearest_two_distances_skip_unused_slots_and_match_a_direct_count():
+    """Unused budget slots (here with centres and semi-axes that would win everywhere) change
+    nothing, to the bit; the distances are the two smallest of every particle's, periodic."""
+    from jaxmicro.data.simulator import Packing, _nearest_two
+
+    rng = np.random.default_rng(0)
+    shape, n = (12, 14, 16), 9
+    centres = rng.random((n, 3)) * np.array(shape)
+    semi_axes = rng.uniform(1.5, 4.0, (n, 2))
+    used = Packing(jax.numpy.asarray(centres, np.float32), jax.numpy.asarray(semi_axes, np.float32),
+                   jax.numpy.ones(n, bool), 1.0)  # fmt: skip
+    padded = Packing(
+        jax.numpy.asarray(np.vstack([centres, np.full((5, 3), 6.0)]), np.float32),
+        jax.numpy.asarray(np.vstack([semi_axes, np.full((5, 2), 50.0)]), np.float32),
+        jax.numpy.asarray(np.r_[np.ones(n, bool), np.zeros(5, bool)]),
+        1.0,
+    )
+    nearest = jax.jit(_nearest_two, static_argnums=1)
+    first, second = (np.asarray(a) for a in nearest(used, shape))
+    for a, b in zip((first, second), nearest(padded, shape), strict=True):
+        np.testing.assert_array_equal(a, np.asarray(b))
+    grid = np.stack(np.meshgrid(*(np.arange(s) + 0.5 for s in shape), indexing="ij"), -1)
+    delta = grid[None] - centres[:, None, None, None]
+    delta -= np.array(shape) * np.round(delta / np.array(shape))
+    axes = semi_axes[:, [0, 1, 1]][:, None, None, None]
+    direct = np.sort(np.sqrt(np.sum((delta / axes) ** 2, -1)), axis=0)
+    np.testing.assert_allclose(first, direct[0], rtol=1e-5)
+    np.testing.assert_allclose(second, direct[1], rtol=1e-5)
