@@ -22,7 +22,7 @@ exactly up to one voxel: the AM fraction, the CBD fraction, and so porosity and 
 split. CBD voxels are treated as solid (its nano-porosity is not resolved).
 
 The core, :func:`simulate_electrode`, is a pure jittable function of a PRNG key and a label
-array, batched with :func:`simulate_electrodes` (``vmap``). The box is periodic on all faces.
+array, batched with :func:`simulate_electrodes` (``lax.map``). The box is periodic on all faces.
 Cost is ``O(n_particles x n_voxels)``.
 """
 
@@ -335,7 +335,7 @@ def _nearest_two(packing: Packing, shape: tuple[int, int, int]) -> tuple[jax.Arr
     """Smallest and second-smallest normalised distance ``|x - c_i|_i`` over particles.
 
     A voxel is inside particle ``i`` where its normalised distance is below 1. Unused slots of
-    the budget are skipped (a branch per slot; under ``vmap`` both run, as before).
+    the budget are skipped (a branch per slot: under ``vmap`` both branches run).
 
     Returns:
         Two ``shape`` arrays [-].
@@ -554,8 +554,10 @@ def simulate_electrode(key: jax.Array, labels: jax.Array, config: SimulatorConfi
 
 @partial(jax.jit, static_argnames="config")
 def simulate_electrodes(keys: jax.Array, labels: jax.Array, config: SimulatorConfig) -> jax.Array:
-    """Batched :func:`simulate_electrode`: keys ``(n, 2)``, labels ``(n, 3)`` -> ``(n, *shape)``."""
-    return jax.vmap(simulate_electrode, in_axes=(0, 0, None))(keys, labels, config)
+    """Batched :func:`simulate_electrode`: keys ``(n, 2)``, labels ``(n, 3)`` -> ``(n, *shape)``,
+    one volume after the other (``lax.map``: under ``vmap`` every unused particle slot would be
+    computed, and one volume's work already fills the device)."""
+    return jax.lax.map(lambda pair: simulate_electrode(pair[0], pair[1], config), (keys, labels))
 
 
 def simulate(
