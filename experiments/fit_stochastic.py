@@ -8,12 +8,15 @@ The first process fits one particle law to all volumes (OUT/particles.json); run
 with shards 0..N-1 to share the CBD fits (per volume, or per adhesion level); each appends its
 fits to OUT/fits.jsonl, a killed run resumes, and the last one to finish writes
 OUT/geometry.json. --particle-law takes the particle law of a fitted model (its value at the
-middle of its label range) instead of fitting one.
+middle of its label range), or of experiments/fit_particle_moments.py's JSON, instead of fitting
+one.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +28,7 @@ from jaxmicro.generator.stochastic import (
     FitSettings,
     fit_dataset,
     load_geometry_model,
+    neutral_geometry,
 )
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,14 +44,18 @@ parser.add_argument("--cbd-pooling", choices=CBD_POOLINGS, default=defaults.cbd_
                     help="volumes sharing one CBD fit: one adhesion level, or each volume alone")
 parser.add_argument("--particle-objective", choices=PARTICLE_OBJECTIVES, default=defaults.particle_objective,
                     help="particle stage: mean of per-volume distances, or pooled descriptors")
-parser.add_argument("--particle-law", metavar="MODEL", help="fitted model folder: keep its particle law")
+parser.add_argument("--particle-law", metavar="MODEL",
+                    help="fitted model folder or fit_particle_moments.py JSON: keep its particle law")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--kinds", default="constant,affine,quadratic", help="regression kinds to choose from")
 args = parser.parse_args()
 settings = FitSettings(args.particle_evaluations, args.evaluations, args.population, args.generations,
                        args.cbd_pooling, args.particle_objective)
 law = None
-if args.particle_law:
+if args.particle_law and args.particle_law.endswith(".json"):
+    fitted = json.loads(Path(args.particle_law).read_text())
+    law = neutral_geometry(fitted["voxel_size_m"])._replace(**fitted["particle_law"])
+elif args.particle_law:
     given = load_geometry_model(args.particle_law)
     law = given.geometry(np.array([np.mean(given.label_ranges[f]) for f in LABEL_FIELDS]))
 model = fit_dataset(load_dataset(args.data), args.out, args.seed, settings, tuple(args.shard),
