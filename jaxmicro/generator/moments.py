@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
@@ -192,7 +193,9 @@ def fit_particle_moments(
 
         centre = st._unit_of(start, names, voxel_size_m)
         for index, width in enumerate(settings.widths):
-            sobol = qmc.Sobol(len(names), scramble=True, seed=index).random(settings.points)
+            with warnings.catch_warnings():  # any point count: the balance of 2^k points is not needed
+                warnings.simplefilter("ignore", UserWarning)
+                sobol = qmc.Sobol(len(names), scramble=True, seed=index).random(settings.points)
             points = np.clip(centre + width * (2 * sobol - 1), 0.0, 1.0)
             key = jax.random.fold_in(root, index)
             values = np.array([drawn(p, jax.random.fold_in(key, j)) for j, p in enumerate(points)])
