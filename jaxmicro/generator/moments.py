@@ -207,9 +207,10 @@ def fit_particle_moments(
             scale = 1.0 / np.sqrt(variance)
             bounds = (-centre, 1.0 - centre)
             step = lsq_linear(jacobian * scale[:, None], scale * (target - offset), bounds=bounds).x
+            step = np.clip(step, -2 * width, 2 * width)  # the surface holds near its box only
             chi2_centre = float(np.sum(((target - offset) * scale) ** 2))
             chi2 = float(np.sum(((target - offset - jacobian @ step) * scale) ** 2))
-            centre = np.clip(centre + np.clip(step, -2 * width, 2 * width), 0.0, 1.0)
+            centre = np.clip(centre + step, 0.0, 1.0)
             law = st._at(start, names, centre, voxel_size_m)
             rounds.append({**{n: float(getattr(law, n)) for n in names}, "chi2_centre": chi2_centre})
             if progress:
