@@ -43,8 +43,8 @@ def test_volumes_group_by_porosity():
 
 def test_a_moments_fit_moves_an_off_law_to_the_simulators():
     """Six simulator volumes of 48^3 at two porosity levels, the fit started at 1.3x the median
-    radius and half the flattening: two rounds more than halve the radius's error and lower the
-    chi-square (at this size the radius trades against the spread, so it stops short: 1.11x
+    radius and half the flattening: two rounds cut the radius's error by more than 40 % and lower
+    the chi-square (at this size the radius trades against the spread, so it stops short: 1.11x
     when written)."""
     config = SimulatorConfig(shape=(48, 48, 48), voxel_size_m=VOXEL_M)
     labels = [np.array([am_wt, porosity, 0.5]) for porosity in (0.25, 0.45) for am_wt in (0.88, 0.93, 0.97)]
@@ -54,7 +54,7 @@ def test_a_moments_fit_moves_an_off_law_to_the_simulators():
     settings = MomentSettings(points=8, widths=(0.08, 0.06))
     fit = fit_particle_moments(volumes, labels, VOXEL_M, start, seed=1, settings=settings, workers=2)
     radius, true_radius = np.exp(fit.geometry.log_median_radius), np.exp(truth.log_median_radius)
-    assert abs(np.log(radius / true_radius)) < 0.5 * np.log(1.3), (fit.rounds, true_radius)
+    assert abs(np.log(radius / true_radius)) < 0.6 * np.log(1.3), (fit.rounds, true_radius)
     assert fit.rounds[1]["chi2_centre"] < fit.rounds[0]["chi2_centre"]
     assert len(fit.rounds) == 2 and fit.statistics == 2 * len(MOMENT_NAMES)
     assert all(np.isfinite(e) and e > 0 for e in fit.standard_errors.values())
