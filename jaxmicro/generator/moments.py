@@ -21,10 +21,13 @@ bounds and within twice the box's half-width; the weights are the surface's resi
 
 Measured (stop 52, from the shipped law, 12 points per round): on 12 training volumes of 128^3
 one round moved the law to median radius 6.42 voxels, spread 0.251, loose fraction 0.401,
-flattening 0.48 (the simulator's 6.46, 0.25, 0.40, 0.5; the shipped law's chi-square 156 over
-20 statistics); on 30 volumes of 64^3 three rounds walked along the radius-spread valley to
-5.7 voxels and 0.31, a law that met the statistics there (chi-square 26 over 20) and missed the
-AM morphology at 128^3 by 3.5-4.1x the control's distance.
+flattening 0.48 (the simulator's 6.46, 0.25, 0.40, 0.5), a law that with the simulator's CBD
+met every morphology goal at 128^3; on other draws the same round gave 6.11, 0.268, 0.389,
+0.452 and a second one 6.25, 0.273, 0.398, 0.451: with 12 points a round's law is noisier than
+its standard errors say. On 30 volumes of 64^3 three rounds walked along the radius-spread
+valley to 5.7 voxels and 0.31, a law that met the statistics there (chi-square 28 over 20 on
+fresh draws, the simulator's 24.6) and missed the AM morphology at 128^3 by 3.5-4.1x the
+control's distance.
 """
 
 from __future__ import annotations
