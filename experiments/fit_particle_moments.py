@@ -23,7 +23,6 @@ import numpy as np
 
 from jaxmicro._files import write_json_atomic
 from jaxmicro.data import load_dataset
-from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.generator.moments import DEFAULT_MOMENTS, MOMENT_NAMES, MomentSettings, fit_particle_moments
 from jaxmicro.generator.stochastic import PARTICLE_STAGE, load_geometry_model
 
@@ -48,8 +47,7 @@ if args.one_per_level:
             seen.add(level)
             kept.append(sample)
     samples = kept
-start_model = load_geometry_model(args.start)
-start = start_model.geometry(np.array([np.mean(start_model.label_ranges[f]) for f in LABEL_FIELDS]))
+start = load_geometry_model(args.start).central_geometry()
 settings = MomentSettings(args.points, tuple(float(w) for w in args.widths.split(",")))
 voxel_size_m = float(samples[0].voxel_size_m)
 print(f"fitting the particle law to {len(samples)} volumes of {samples[0].volume.shape}", flush=True)

@@ -18,10 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from jaxmicro.data import load_dataset
-from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.generator.stochastic import (
     CBD_POOLINGS,
     PARTICLE_OBJECTIVES,
@@ -56,8 +53,7 @@ if args.particle_law and args.particle_law.endswith(".json"):
     fitted = json.loads(Path(args.particle_law).read_text())
     law = neutral_geometry(fitted["voxel_size_m"])._replace(**fitted["particle_law"])
 elif args.particle_law:
-    given = load_geometry_model(args.particle_law)
-    law = given.geometry(np.array([np.mean(given.label_ranges[f]) for f in LABEL_FIELDS]))
+    law = load_geometry_model(args.particle_law).central_geometry()
 model = fit_dataset(load_dataset(args.data), args.out, args.seed, settings, tuple(args.shard),
                     kinds=args.kinds.split(","), particle_law=law)
 print("model written" if model else "other shards still running")

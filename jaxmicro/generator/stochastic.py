@@ -670,6 +670,11 @@ class GeometryModel:
             values[name] = min(max(value, low), high)
         return GeometryParams(**values)
 
+    def central_geometry(self) -> GeometryParams:
+        """:meth:`geometry` at the middle of every label range (its particle fields are the
+        model's particle law, constant over the labels in a fit by :func:`fit_dataset`)."""
+        return self.geometry(np.array([np.mean(self.label_ranges[f]) for f in LABEL_FIELDS]))
+
     def sample_batch(self, labels: np.ndarray, shape: Sequence[int], seeds: Sequence[int]) -> np.ndarray:
         """Volumes at ``(n, 3)`` physical labels for every seed, as the design loop takes them.
 

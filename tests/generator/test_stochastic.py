@@ -172,9 +172,11 @@ def test_the_cbd_fit_tells_films_from_agglomerates():
 def test_a_model_file_round_trips_and_a_bad_one_is_one_line(tmp_path):
     grid = np.array([[0.85, 0.2, 0.0], [0.98, 0.5, 1.0], [0.9, 0.3, 0.5]])
     ranges = {"am_wt": (0.85, 0.98), "porosity": (0.2, 0.5), "adhesion": (0.0, 1.0)}
-    model = regress(grid, [neutral_geometry(VOXEL_M)] * 3, ranges, VOXEL_M, {"dataset": "x"})
+    fits = [neutral_geometry(VOXEL_M)._replace(film_share=float(a)) for a in grid[:, 2]]
+    model = regress(grid, fits, ranges, VOXEL_M, {"dataset": "x"}, kinds=("constant", "affine"))
     save_geometry_model(model, tmp_path / "m")
     assert load_geometry_model(tmp_path / "m") == model
+    assert model.central_geometry().film_share == pytest.approx(0.5, abs=1e-6)  # the middle of adhesion 0-1
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "geometry.json").write_text("{}")
     with pytest.raises(ValueError, match="not a readable stochastic-geometry generator"):
