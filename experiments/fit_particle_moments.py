@@ -48,7 +48,11 @@ if args.one_per_level:
             kept.append(sample)
     samples = kept
 start = load_geometry_model(args.start).central_geometry()
-settings = MomentSettings(args.points, tuple(float(w) for w in args.widths.split(",")))
+try:
+    widths = tuple(float(w) for w in args.widths.split(","))
+except ValueError:
+    sys.exit(f"--widths {args.widths!r}: give the rounds' half-widths as numbers, e.g. 0.06,0.03,0.03")
+settings = MomentSettings(args.points, widths)
 voxel_size_m = float(samples[0].voxel_size_m)
 print(f"fitting the particle law to {len(samples)} volumes of {samples[0].volume.shape}", flush=True)
 fit = fit_particle_moments([s.volume for s in samples], [s.labels.to_array() for s in samples], voxel_size_m,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from jaxmicro.data import load_dataset
@@ -51,6 +52,9 @@ settings = FitSettings(args.particle_evaluations, args.evaluations, args.populat
 law = None
 if args.particle_law and args.particle_law.endswith(".json"):
     fitted = json.loads(Path(args.particle_law).read_text())
+    if not {"voxel_size_m", "particle_law"} <= fitted.keys():
+        sys.exit(f"{args.particle_law} has no 'voxel_size_m' and 'particle_law': give the JSON that "
+                 "experiments/fit_particle_moments.py wrote, or a fitted model folder")
     law = neutral_geometry(fitted["voxel_size_m"])._replace(**fitted["particle_law"])
 elif args.particle_law:
     law = load_geometry_model(args.particle_law).central_geometry()

@@ -154,7 +154,7 @@ def fit_particle_moments(
             ``fold_in(fold_in(fold_in(PRNGKey(seed), r), p), i)``).
         settings: the rounds (:class:`MomentSettings`).
         workers: threads drawing and measuring (None: the CPU count).
-        progress: print each round's law.
+        progress: print each point drawn and each round's law.
 
     Returns:
         The :class:`MomentFit`.
@@ -201,7 +201,13 @@ def fit_particle_moments(
                 sobol = qmc.Sobol(len(names), scramble=True, seed=index).random(settings.points)
             points = np.clip(centre + width * (2 * sobol - 1), 0.0, 1.0)
             key = jax.random.fold_in(root, index)
-            values = np.array([drawn(p, jax.random.fold_in(key, j)) for j, p in enumerate(points)])
+            values = []
+            for j, point in enumerate(points):
+                values.append(drawn(point, jax.random.fold_in(key, j)))
+                if progress:
+                    print(f"moments round {index + 1}/{len(settings.widths)}: point {j + 1}/{len(points)}",
+                          flush=True)
+            values = np.array(values)
             design = np.c_[np.ones(len(points)), points - centre]
             coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
             residual = values - design @ coefficients

@@ -41,7 +41,7 @@ def test_volumes_group_by_porosity():
     np.testing.assert_array_equal(moment_groups(labels), [1, 0, 1, 0])
 
 
-def test_a_moments_fit_moves_an_off_law_to_the_simulators():
+def test_a_moments_fit_moves_an_off_law_to_the_simulators(capsys):
     """Six simulator volumes of 48^3 at two porosity levels, the fit started at 1.3x the median
     radius and half the flattening: two rounds cut the radius's error by more than 40 % and lower
     the chi-square (at this size the radius trades against the spread, so it stops short: 1.11x
@@ -52,7 +52,9 @@ def test_a_moments_fit_moves_an_off_law_to_the_simulators():
     truth = GeometryParams(*(float(v) for v in simulator_geometry(labels[0], config)))
     start = truth._replace(log_median_radius=truth.log_median_radius + np.log(1.3), particle_flattening=0.25)
     settings = MomentSettings(points=8, widths=(0.08, 0.06))
-    fit = fit_particle_moments(volumes, labels, VOXEL_M, start, seed=1, settings=settings, workers=2)
+    fit = fit_particle_moments(volumes, labels, VOXEL_M, start, 1, settings, workers=2, progress=True)
+    printed = capsys.readouterr().out
+    assert "round 2/2: point 8/8" in printed and "round 2/2: chi-square" in printed
     radius, true_radius = np.exp(fit.geometry.log_median_radius), np.exp(truth.log_median_radius)
     assert abs(np.log(radius / true_radius)) < 0.6 * np.log(1.3), (fit.rounds, true_radius)
     assert fit.rounds[1]["chi2_centre"] < fit.rounds[0]["chi2_centre"]
