@@ -32,12 +32,12 @@ control's distance.
 The CBD placement (:func:`fit_cbd_moments`, stop 53): the same estimator on :func:`cbd_moments`
 (CBD and pore chords, sizes and Euler densities, and the CBD coverage) per porosity level, one fit
 per adhesion level (Kench et al. 2024 label the CBD morphology by the binder adhesion), the
-packings drawn once (common random numbers). Measured: on data/wide128's 11 volumes at adhesion
-0 two rounds found film share 0.001 and agglomerate length 2.0 voxels (the simulator's 0 and 2).
-Its weakness: with common packings a point's draws differ only by the placement's noise, so the
-surface's residual variance, the weights, mostly measures the surface's curvature; from a far
-start (4 volumes of 48^3, share 0.85 for 0.5) a round walked further off (agglomerate length to
-the bound). Weights from replicate draws at the centre would not have that flaw.
+packings drawn once (common random numbers). Its weights are one volume's noise from replicate
+draws at the start on fresh packings: with common packings a point's draws differ only by the
+placement's noise, so the surface's residual variance (the particle fit's weights) would mostly
+measure the surface's curvature; so weighted, a round from a far start (4 volumes of 48^3, film
+share 0.85 for the simulator's 0.5, agglomerate length 5 for 2) walked further off (agglomerate
+length to its bound), with the replicates' weights it walked back (share 0.61, then 0.65).
 """
 
 from __future__ import annotations
@@ -69,16 +69,20 @@ class MomentSettings(NamedTuple):
         points: draws of the law per round (Sobol points of the box; at least 6 for the 5
             coefficients of a linear surface in 4 parameters plus one residual).
         widths: per round, the box's half-width in the search bounds scaled to [0, 1].
+        replicates: the CBD fit's draws of every volume at the start on fresh packings, whose
+            spread gives the weights (the particle fit weighs by its surface's residuals).
     """
 
     points: int = 12
     widths: tuple[float, ...] = (0.06, 0.03, 0.03)
+    replicates: int = 3
 
 
 DEFAULT_MOMENTS: Final[MomentSettings] = MomentSettings()
 """The particle law's rounds (stop 52)."""
 
-DEFAULT_CBD_MOMENTS: Final[MomentSettings] = MomentSettings(points=10, widths=(0.1, 0.05))
+DEFAULT_CBD_MOMENTS: Final[MomentSettings] = MomentSettings(points=10, widths=(0.1, 0.05), replicates=3)
+
 """The CBD placement's rounds (stop 53): a wider first box (the shipped CBD fits scatter over
 about 0.2 of the film share's range between volumes of one adhesion)."""
 
@@ -186,6 +190,7 @@ def _response_surface(
     seed: int,
     settings: MomentSettings,
     progress: str,
+    variance: np.ndarray | None = None,
 ) -> MomentFit:
     """The rounds of the module's estimator over the fields ``names`` of ``start``.
 
@@ -198,6 +203,8 @@ def _response_surface(
         seed: point ``p`` of round ``r`` draws on ``fold_in(fold_in(PRNGKey(seed), r), p)``.
         settings: the rounds.
         progress: a name to print each point and round under ("": silent).
+        variance: ``(m,)`` the noise variance of ``target - drawn`` (the weights); None: each
+            round's surface residual variance.
 
     Returns:
         The :class:`MomentFit`.
@@ -230,9 +237,12 @@ def _response_surface(
         design = np.c_[np.ones(len(points)), points - centre]
         coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
         residual = values - design @ coefficients
-        variance = np.maximum((residual**2).sum(0) / (len(points) - design.shape[1]), 1e-30)
+        if variance is None:
+            weights = (residual**2).sum(0) / (len(points) - design.shape[1])
+        else:
+            weights = variance
         offset, jacobian = coefficients[0], coefficients[1:].T  # (m,), (m, k)
-        scale = 1.0 / np.sqrt(variance)
+        scale = 1.0 / np.sqrt(np.maximum(weights, 1e-30))
         bounds = (-centre, 1.0 - centre)
         step = lsq_linear(jacobian * scale[:, None], scale * (target - offset), bounds=bounds).x
         step = np.clip(step, -2 * width, 2 * width)  # the surface holds near its box only
@@ -333,9 +343,13 @@ def fit_cbd_moments(
     that share it (one adhesion level), the particle law fixed, by the module's estimator on
     :func:`cbd_moments` averaged per porosity level.
 
-    Every volume's packing is drawn once, on ``fold_in(PRNGKey(seed), i)`` with ``start``'s
-    particle law, and reused at every point (common random numbers: the response surface sees
-    the placement's noise, not the packings'); the placement draws on a fresh key per point.
+    Every volume's packing is drawn once, on ``fold_in(split(PRNGKey(seed))[0], i)`` with
+    ``start``'s particle law, and reused at every point (common random numbers: the response
+    surface sees the placement's noise, not the packings'); the placement draws on a fresh key
+    per point. The weights are one volume's noise, packing and placement, from
+    ``settings.replicates`` draws of every volume at ``start`` on fresh keys (from
+    ``split(PRNGKey(seed))[1]``), pooled over each porosity level's volumes; the target and a
+    draw each carry it once.
 
     Args:
         volumes: ``(z, y, x)`` phase ids, all of one shape (stop 53: 128^3).
@@ -351,12 +365,15 @@ def fit_cbd_moments(
         The :class:`MomentFit` (its particle fields ``start``'s).
 
     Raises:
-        ValueError: fewer than 2 volumes, volumes of different shapes, too few points or no round.
+        ValueError: fewer than 2 volumes, volumes of different shapes, too few points, no round
+            or fewer than 2 replicates.
     """
     volumes = _check_volumes(volumes)
     shape = volumes[0].shape
     groups = moment_groups(labels)
-    root = jax.random.PRNGKey(seed)
+    if settings.replicates < 2:
+        raise ValueError(f"a CBD moments fit weighs by at least 2 replicates, got {settings.replicates}")
+    root, noise_root = jax.random.split(jax.random.PRNGKey(seed))
     indices = range(len(volumes))
     with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
         target = _group_means(np.array(list(pool.map(cbd_moments, volumes))), groups)
@@ -364,12 +381,25 @@ def fit_cbd_moments(
             lambda i: st.particles(jax.random.fold_in(root, i), labels[i], start, shape), indices
         ))  # fmt: skip
 
-        def drawn(geometry: st.GeometryParams, key: jax.Array) -> np.ndarray:
+        def per_volume(geometry: st.GeometryParams, key: jax.Array, packed: bool) -> np.ndarray:
             def one(i: int) -> np.ndarray:
-                volume = st.draw(jax.random.fold_in(key, i), labels[i], geometry, shape, packings[i])
-                return cbd_moments(volume)
+                distances = packings[i] if packed else None
+                return cbd_moments(st.draw(jax.random.fold_in(key, i), labels[i], geometry, shape, distances))
 
-            return _group_means(np.array(list(pool.map(one, indices))), groups)
+            return np.array(list(pool.map(one, indices)))
 
-        stage = st.CBD_STAGE
-        return _response_surface(stage, start, voxel_size_m, target, drawn, seed + 1, settings, progress)
+        replicates = np.array([
+            per_volume(start, jax.random.fold_in(noise_root, r), False)
+            for r in range(settings.replicates)
+        ])  # fmt: skip
+        spread = replicates.var(axis=0, ddof=1)  # (n, m)
+        counts = np.bincount(groups)
+        variance = 2 * _group_means(spread, groups) / np.repeat(counts, spread.shape[1])
+
+        def drawn(geometry: st.GeometryParams, key: jax.Array) -> np.ndarray:
+            return _group_means(per_volume(geometry, key, True), groups)
+
+        names, points_seed = st.CBD_STAGE, seed + 1
+        return _response_surface(
+            names, start, voxel_size_m, target, drawn, points_seed, settings, progress, variance
+        )

@@ -89,21 +89,24 @@ def test_a_moments_fit_moves_an_off_law_to_the_simulators(capsys):
         fit_particle_moments(volumes, labels, VOXEL_M, start, settings=MomentSettings(points=4))
 
 
-def test_the_cbd_moments_tell_the_simulators_placement_from_an_off_one():
+def test_a_cbd_moments_fit_walks_an_off_placement_back_towards_the_simulators():
     """Four simulator volumes of 48^3 at adhesion 0.5 (two porosity levels), the particle law the
-    simulator's: a round centred on the simulator's CBD scores a chi-square at its centre far below
-    one centred at film share 0.85 and agglomerate length 5 voxels (the simulator: 0.5 and 2;
-    27.7 against 942 with 10 points of half-width 0.15 when written). From that far start a round
-    does not walk back (stop 53; the module's docstring says why)."""
+    simulator's and the CBD started at film share 0.85 and agglomerate length 5 voxels (the
+    simulator: 0.5 and 2): one round more than halves the film share's error, and a round
+    centred on the simulator's CBD scores a lower chi-square at its centre (share 0.57, and 138
+    against 692, when written)."""
     config = SimulatorConfig(shape=(48, 48, 48), voxel_size_m=VOXEL_M)
     labels = [np.array([am_wt, porosity, 0.5]) for porosity in (0.25, 0.45) for am_wt in (0.88, 0.96)]
     volumes = [simulate(label, config, seed=i) for i, label in enumerate(labels)]
     truth = GeometryParams(*(float(v) for v in simulator_geometry(labels[0], config)))
-    settings = MomentSettings(points=8, widths=(0.1,))
+    settings = MomentSettings(points=8, widths=(0.15,), replicates=3)
     near, far = (
         fit_cbd_moments(volumes, labels, VOXEL_M, start, 2, settings, workers=2, progress="cbd")
         for start in (truth, truth._replace(film_share=0.85, agglomerate_length=5.0))
     )
-    assert near.rounds[0]["chi2_centre"] < 0.2 * far.rounds[0]["chi2_centre"], (near.rounds, far.rounds)
+    assert abs(far.geometry.film_share - 0.5) < 0.5 * (0.85 - 0.5), far.rounds
+    assert near.rounds[0]["chi2_centre"] < far.rounds[0]["chi2_centre"], (near.rounds, far.rounds)
     assert near.statistics == 2 * len(CBD_MOMENT_NAMES) and len(near.rounds) == 1
     assert far.geometry.log_median_radius == truth.log_median_radius  # the particle law stays
+    with pytest.raises(ValueError, match="at least 2 replicates"):
+        fit_cbd_moments(volumes, labels, VOXEL_M, truth, settings=settings._replace(replicates=1))
