@@ -82,22 +82,23 @@ DEFAULT_MOMENTS: Final[MomentSettings] = MomentSettings()
 """The particle law's rounds (stop 52)."""
 
 DEFAULT_CBD_MOMENTS: Final[MomentSettings] = MomentSettings(points=10, widths=(0.1, 0.05), replicates=3)
-
 """The CBD placement's rounds (stop 53): a wider first box (the shipped CBD fits scatter over
 about 0.2 of the film share's range between volumes of one adhesion)."""
 
 
 class MomentFit(NamedTuple):
-    """A particle law fitted by :func:`fit_particle_moments`.
+    """A particle law fitted by :func:`fit_particle_moments`, or a CBD placement by
+    :func:`fit_cbd_moments`.
 
     Attributes:
-        geometry: the law (CBD fields those of the start).
-        chi2: the last round's surface's chi-square at the law [-].
-        statistics: how many group statistics it sums (groups x :data:`MOMENT_NAMES`).
-        standard_errors: per :data:`~jaxmicro.generator.stochastic.PARTICLE_STAGE` field, in its
-            units (the log radius: relative).
+        geometry: the fit (its other fields those of the start).
+        chi2: the last round's surface's chi-square at the fit [-].
+        statistics: how many group statistics it sums (groups x statistics per volume).
+        standard_errors: per fitted field (:data:`~jaxmicro.generator.stochastic.PARTICLE_STAGE`
+            or :data:`~jaxmicro.generator.stochastic.CBD_STAGE`), in its units (the log radius:
+            relative).
         correlation: ``(4, 4)`` correlations of those errors.
-        rounds: per round, the law's particle fields and the chi-square at the box's centre.
+        rounds: per round, the fitted fields and the chi-square at the box's centre.
     """
 
     geometry: st.GeometryParams
