@@ -389,10 +389,12 @@ def fit_cbd_moments(
 
             return np.array(list(pool.map(one, indices)))
 
-        replicates = np.array([
-            per_volume(start, jax.random.fold_in(noise_root, r), False)
-            for r in range(settings.replicates)
-        ])  # fmt: skip
+        replicates = []
+        for r in range(settings.replicates):
+            replicates.append(per_volume(start, jax.random.fold_in(noise_root, r), False))
+            if progress:
+                print(f"{progress} noise: replicate {r + 1}/{settings.replicates}", flush=True)
+        replicates = np.array(replicates)
         spread = replicates.var(axis=0, ddof=1)  # (n, m)
         counts = np.bincount(groups)
         variance = 2 * _group_means(spread, groups) / np.repeat(counts, spread.shape[1])

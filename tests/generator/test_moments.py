@@ -89,7 +89,7 @@ def test_a_moments_fit_moves_an_off_law_to_the_simulators(capsys):
         fit_particle_moments(volumes, labels, VOXEL_M, start, settings=MomentSettings(points=4))
 
 
-def test_a_cbd_moments_fit_walks_an_off_placement_back_towards_the_simulators():
+def test_a_cbd_moments_fit_walks_an_off_placement_back_towards_the_simulators(capsys):
     """Four simulator volumes of 48^3 at adhesion 0.5 (two porosity levels), the particle law the
     simulator's and the CBD started at film share 0.85 and agglomerate length 5 voxels (the
     simulator: 0.5 and 2): one round more than halves the film share's error, and a round
@@ -105,6 +105,7 @@ def test_a_cbd_moments_fit_walks_an_off_placement_back_towards_the_simulators():
         for start in (truth, truth._replace(film_share=0.85, agglomerate_length=5.0))
     )
     assert abs(far.geometry.film_share - 0.5) < 0.5 * (0.85 - 0.5), far.rounds
+    assert "cbd noise: replicate 3/3" in capsys.readouterr().out
     assert near.rounds[0]["chi2_centre"] < far.rounds[0]["chi2_centre"], (near.rounds, far.rounds)
     assert near.statistics == 2 * len(CBD_MOMENT_NAMES) and len(near.rounds) == 1
     assert far.geometry.log_median_radius == truth.log_median_radius  # the particle law stays
