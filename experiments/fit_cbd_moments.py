@@ -1,7 +1,7 @@
 """Fits the stochastic-geometry generator's CBD placement per adhesion level by simulated moments.
 
 Usage: python experiments/fit_cbd_moments.py DATA LAW.json OUT [--start MODEL] [--points P]
-       [--widths W,W] [--seed S]
+       [--widths W,W] [--seed S] [--kinds K,K]
 
 DATA: a dataset of 3-D training volumes as large as the model is judged at (stop 53: data/wide128,
 `jaxmicro simulate --out data/wide128 --size 128 --voxel-size-m 0.75e-6 --seed 0`). LAW.json: a
@@ -44,6 +44,7 @@ parser.add_argument("--start", default="checkpoints/stochastic", metavar="MODEL"
 parser.add_argument("--points", type=int, default=DEFAULT_CBD_MOMENTS.points)
 parser.add_argument("--widths", default=",".join(str(w) for w in DEFAULT_CBD_MOMENTS.widths))
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--kinds", default="constant,affine,quadratic", help="regression kinds to choose from")
 args = parser.parse_args()
 try:
     widths = tuple(float(w) for w in args.widths.split(","))
@@ -91,7 +92,7 @@ with run_lock(out):
     fits = [GeometryParams(**done[round(float(a), 3)]["geometry"]) for a in labels[:, 2]]
     ranges = {f: (float(labels[:, j].min()), float(labels[:, j].max())) for j, f in enumerate(LABEL_FIELDS)}
     provenance = {"dataset": args.data, "volumes": len(samples), "fit": "cbd moments per adhesion level",
-                  "recipe": recipe, "particle_stage": list(PARTICLE_STAGE)}  # fmt: skip
-    model = regress(labels, fits, ranges, voxel_size_m, provenance)
+                  "recipe": recipe, "particle_stage": list(PARTICLE_STAGE), "kinds": args.kinds}  # fmt: skip
+    model = regress(labels, fits, ranges, voxel_size_m, provenance, args.kinds.split(","))
     save_geometry_model(model, out)
 print(f"wrote {out / 'geometry.json'}: kinds {model.kinds}", flush=True)
