@@ -72,11 +72,11 @@ with run_lock(out):
                 sys.exit(f"{levels_path} holds a fit of {row['recipe']}, not {recipe}; fit into a new folder")
             done[row["adhesion"]] = row
     adhesions = sorted({round(float(a), 3) for a in labels[:, 2]})
+    middle = [float(np.mean([labels[:, j].min(), labels[:, j].max()])) for j in range(2)]  # am_wt, porosity
     for adhesion in adhesions:
         if adhesion in done:
             continue
         members = [i for i in range(len(samples)) if round(float(labels[i, 2]), 3) == adhesion]
-        middle = [float(np.mean([labels[:, j].min(), labels[:, j].max()])) for j in range(2)]
         start = start_model.geometry(np.array([*middle, adhesion]))._replace(**law["particle_law"])
         name = f"CBD at adhesion {adhesion} ({len(members)} volumes)"
         print(f"{name}: from {({n: round(getattr(start, n), 3) for n in CBD_STAGE})}", flush=True)

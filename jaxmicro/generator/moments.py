@@ -218,11 +218,6 @@ def _response_surface(
     from scipy.optimize import lsq_linear
     from scipy.stats import qmc
 
-    if settings.points < len(names) + 2 or not settings.widths:
-        raise ValueError(
-            f"MomentSettings needs at least {len(names) + 2} points and one round, got {settings.points} "
-            f"points and widths {settings.widths}"
-        )
     low, high = st._unit_box(names, voxel_size_m)
     root = jax.random.PRNGKey(seed)
     rounds: list[dict[str, float]] = []
@@ -276,7 +271,15 @@ def _response_surface(
     )
 
 
-def _check_volumes(volumes: Sequence[np.ndarray]) -> list[np.ndarray]:
+def _checked(
+    volumes: Sequence[np.ndarray], names: tuple[str, ...], settings: MomentSettings
+) -> list[np.ndarray]:
+    """The volumes as uint8, or ValueError for inputs a fit would only reject after its draws."""
+    if settings.points < len(names) + 2 or not settings.widths:
+        raise ValueError(
+            f"MomentSettings needs at least {len(names) + 2} points and one round, got {settings.points} "
+            f"points and widths {settings.widths}"
+        )
     volumes = [np.asarray(v, np.uint8) for v in volumes]
     if len(volumes) < 2 or len({v.shape for v in volumes}) != 1:
         raise ValueError(
@@ -319,7 +322,7 @@ def fit_particle_moments(
     Raises:
         ValueError: fewer than 2 volumes, volumes of different shapes, too few points or no round.
     """
-    volumes = _check_volumes(volumes)
+    volumes = _checked(volumes, st.PARTICLE_STAGE, settings)
     shape = volumes[0].shape
     groups = moment_groups(labels)
     with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
@@ -374,7 +377,7 @@ def fit_cbd_moments(
         ValueError: fewer than 2 volumes, volumes of different shapes, too few points, no round
             or fewer than 2 replicates.
     """
-    volumes = _check_volumes(volumes)
+    volumes = _checked(volumes, st.CBD_STAGE, settings)
     shape = volumes[0].shape
     groups = moment_groups(labels)
     if settings.replicates < 2:
