@@ -81,8 +81,11 @@ with run_lock(out):
         name = f"CBD at adhesion {adhesion} ({len(members)} volumes)"
         print(f"{name}: from {({n: round(getattr(start, n), 3) for n in CBD_STAGE})}", flush=True)
         volumes = [samples[i].volume for i in members]
-        fit = fit_cbd_moments(volumes, [labels[i] for i in members], voxel_size_m, start, args.seed, settings,
-                              progress=name)  # fmt: skip
+        try:
+            fit = fit_cbd_moments(volumes, [labels[i] for i in members], voxel_size_m, start, args.seed,
+                                  settings, progress=name)  # fmt: skip
+        except ValueError as error:  # bad settings or volumes: checked before any draw
+            sys.exit(f"{args.data}: {error}")
         row = {"adhesion": adhesion, "geometry": fit.geometry._asdict(), "chi2": fit.chi2,
                "statistics": fit.statistics, "standard_errors": fit.standard_errors, "rounds": fit.rounds,
                "volumes": [samples[i].file for i in members], "recipe": recipe}  # fmt: skip

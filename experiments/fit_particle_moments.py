@@ -55,8 +55,11 @@ except ValueError:
 settings = MomentSettings(args.points, widths)
 voxel_size_m = float(samples[0].voxel_size_m)
 print(f"fitting the particle law to {len(samples)} volumes of {samples[0].volume.shape}", flush=True)
-fit = fit_particle_moments([s.volume for s in samples], [s.labels.to_array() for s in samples], voxel_size_m,
-                           start, args.seed, settings, progress=True)  # fmt: skip
+try:
+    fit = fit_particle_moments([s.volume for s in samples], [s.labels.to_array() for s in samples],
+                               voxel_size_m, start, args.seed, settings, progress=True)  # fmt: skip
+except ValueError as error:  # bad settings or volumes: checked before any draw
+    sys.exit(f"{args.data}: {error}")
 write_json_atomic(args.out, {
     "particle_law": {n: float(getattr(fit.geometry, n)) for n in PARTICLE_STAGE},
     "standard_errors": fit.standard_errors,
