@@ -26,7 +26,7 @@ descriptors pooled over the drawn volumes and those pooled over the training vol
 placement, that law fixed (:func:`fit_cbd`: a differential evolution, then Powell, on the pore
 and CBD descriptors plus the CBD coverage's error). Each volume is drawn on its own key
 (common random numbers). Then regression (:func:`regress`): per CBD parameter, the constant,
-affine or quadratic function of the normalised labels with the least leave-one-out error, each
+affine or quadratic function of the normalised labels with the least leave-one-fit-out error, each
 volume weighted by how much its fit says about the parameter.
 """
 
@@ -588,15 +588,22 @@ def _weighted_fit(features: np.ndarray, values: np.ndarray, weights: np.ndarray)
     return np.linalg.lstsq(features * root[:, None], values * root, rcond=None)[0]
 
 
-def _leave_one_out_rms(features: np.ndarray, values: np.ndarray, weights: np.ndarray) -> float:
-    """Weighted RMS of the leave-one-out residuals (inf where the fit has too few volumes)."""
-    n = len(values)
-    if features.shape[1] >= np.count_nonzero(weights > 1e-6) - 1:
-        return math.inf
-    errors = np.zeros(n)
-    for i in range(n):
-        keep = np.arange(n) != i
-        errors[i] = features[i] @ _weighted_fit(features[keep], values[keep], weights[keep]) - values[i]
+def _leave_one_fit_out_rms(
+    features: np.ndarray, values: np.ndarray, weights: np.ndarray, groups: np.ndarray
+) -> float:
+    """Weighted RMS of the residuals of each fit left out of the regression, the volumes sharing
+    it (``groups``) left out together: else a fit shared by a level's volumes is predicted by
+    its own copies and every kind scores as well as it interpolates the levels. inf where the
+    rest do not determine a left-out fit (its rows outside the span of the weighted others)."""
+    errors = np.zeros(len(values))
+    weighed = weights > 1e-6
+    for group in np.unique(groups[weighed]):
+        out = groups == group
+        kept = ~out & weighed
+        rank = np.linalg.matrix_rank(features[kept])
+        if rank == 0 or np.linalg.matrix_rank(np.vstack([features[kept], features[out & weighed]])) > rank:
+            return math.inf
+        errors[out] = features[out] @ _weighted_fit(features[kept], values[kept], weights[kept]) - values[out]
     return float(np.sqrt(np.sum(weights * errors**2) / np.sum(weights)))
 
 
@@ -708,7 +715,8 @@ def regress(
     kinds: Sequence[str] = REGRESSION_KINDS,
 ) -> GeometryModel:
     """Regresses each fitted parameter on the labels: weighted least squares
-    (:func:`regression_weights`), the kind by leave-one-out error.
+    (:func:`regression_weights`), the kind by leave-one-fit-out error (the volumes that share
+    one fit, e.g. an adhesion level's, leave together).
 
     Args:
         labels: ``(n, 3)`` physical labels of the fitted volumes.
@@ -729,12 +737,15 @@ def regress(
         raise ValueError(f"regression kinds must be among {REGRESSION_KINDS}, got {list(kinds)}")
     coefficients, chosen = {}, {}
     weights = regression_weights(values)
+    groups = np.unique(values, axis=0, return_inverse=True)[1].ravel()  # volumes sharing one fit
     for j, name in enumerate(GeometryParams._fields):
         w = weights[name]
         if np.ptp(values[:, j]) == 0 and "constant" in kinds:  # a pooled parameter
             kind = "constant"
         else:
-            scores = {k: _leave_one_out_rms(label_features(unit, k), values[:, j], w) for k in kinds}
+            scores = {
+                k: _leave_one_fit_out_rms(label_features(unit, k), values[:, j], w, groups) for k in kinds
+            }
             kind = min(scores, key=scores.get)
         chosen[name] = kind
         fitted = _weighted_fit(label_features(unit, kind), values[:, j], w)

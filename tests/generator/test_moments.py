@@ -94,7 +94,8 @@ def test_a_cbd_moments_fit_walks_an_off_placement_back_towards_the_simulators(ca
     simulator's and the CBD started at film share 0.85 and agglomerate length 5 voxels (the
     simulator: 0.5 and 2): one round more than halves the film share's error, and a round
     centred on the simulator's CBD scores a lower chi-square at its centre (share 0.57, and 138
-    against 692, when written)."""
+    against 692, when written). The film share alone, the other CBD fields the simulator's (as
+    pooled over levels), from 0.85: one round of 4 points more than halves its error too."""
     config = SimulatorConfig(shape=(48, 48, 48), voxel_size_m=VOXEL_M)
     labels = [np.array([am_wt, porosity, 0.5]) for porosity in (0.25, 0.45) for am_wt in (0.88, 0.96)]
     volumes = [simulate(label, config, seed=i) for i, label in enumerate(labels)]
@@ -109,5 +110,12 @@ def test_a_cbd_moments_fit_walks_an_off_placement_back_towards_the_simulators(ca
     assert near.rounds[0]["chi2_centre"] < far.rounds[0]["chi2_centre"], (near.rounds, far.rounds)
     assert near.statistics == 2 * len(CBD_MOMENT_NAMES) and len(near.rounds) == 1
     assert far.geometry.log_median_radius == truth.log_median_radius  # the particle law stays
+    alone = fit_cbd_moments(volumes, labels, VOXEL_M, truth._replace(film_share=0.85), 2,
+                            settings._replace(points=4), workers=2, fields=("film_share",))  # fmt: skip
+    assert abs(alone.geometry.film_share - 0.5) < 0.5 * (0.85 - 0.5), alone.rounds
+    assert alone.geometry._replace(film_share=0.5) == truth._replace(film_share=0.5)  # the rest stays
+    assert list(alone.standard_errors) == ["film_share"] and alone.correlation.shape == (1, 1)
+    with pytest.raises(ValueError, match="among the CBD fields"):
+        fit_cbd_moments(volumes, labels, VOXEL_M, truth, fields=("log_median_radius",))
     with pytest.raises(ValueError, match="at least 2 replicates"):
         fit_cbd_moments(volumes, labels, VOXEL_M, truth, settings=settings._replace(replicates=1))

@@ -101,6 +101,22 @@ def test_the_regression_recovers_affine_laws_and_keeps_noisy_constants_constant(
     assert model.geometry(np.array([0.9, 1.5, 0.3])).precalender_am_fraction == 0.45
 
 
+def test_fits_shared_by_a_level_leave_the_regression_together():
+    """One fit per adhesion level, each shared by the level's 12 volumes (as
+    experiments/fit_cbd_moments.py writes them): left out one volume at a time, a quadratic
+    through the three levels would predict every volume from its level's copies and win at
+    zero error; left out a level at a time, two levels cannot fix a quadratic in the adhesion,
+    and the affine law is chosen."""
+    levels = ([0.85, 0.915, 0.98], [0.2, 0.3, 0.4, 0.5], [0.0, 0.5, 1.0])
+    grid = np.stack(np.meshgrid(*levels), -1).reshape(-1, 3)
+    share = {0.0: 0.01, 0.5: 0.53, 1.0: 0.97}  # affine in the adhesion within 0.03
+    fits = [neutral_geometry(VOXEL_M)._replace(film_share=share[float(a)]) for a in grid[:, 2]]
+    ranges = {"am_wt": (0.85, 0.98), "porosity": (0.2, 0.5), "adhesion": (0.0, 1.0)}
+    model = regress(grid, fits, ranges, VOXEL_M)
+    assert model.kinds["film_share"] == "affine" and model.kinds["neck_weight"] == "constant"
+    assert model.geometry(np.array([0.9, 0.3, 0.25])).film_share == pytest.approx(0.26, abs=0.01)
+
+
 def test_a_parameter_a_volume_leaves_free_does_not_pull_the_regression():
     """The agglomerate length is pinned where the CBD is agglomerate (film share 0) and scattered
     where it is all film; the weighted regression keeps the pinned value."""
