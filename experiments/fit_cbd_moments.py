@@ -61,8 +61,10 @@ except ValueError:
     sys.exit(f"--widths {args.widths!r}: give the rounds' half-widths as numbers, e.g. 0.1,0.05")
 settings = MomentSettings(args.points, widths)
 fields = tuple(args.fields.split(","))
-if not set(fields) <= set(CBD_STAGE) or (fields != CBD_STAGE) != bool(args.pool):
+if not set(fields) <= set(CBD_STAGE) or (fields != CBD_STAGE and not args.pool):
     sys.exit(f"--fields {args.fields!r}: CBD fields among {','.join(CBD_STAGE)}; a subset needs --pool RUN")
+if args.pool and fields == CBD_STAGE:
+    sys.exit("--pool RUN holds the CBD fields not fitted: name the fitted ones, e.g. --fields film_share")
 law = json.loads(Path(args.law).read_text())
 if "particle_law" not in law:
     sys.exit(f"{args.law} has no 'particle_law': give experiments/fit_particle_moments.py's JSON")

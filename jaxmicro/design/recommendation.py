@@ -91,4 +91,13 @@ def describe(summary: Mapping[str, Any] | None, unit: str = "") -> str:
         where = "the generator's trained range" if edge["trained_range_edge"] else "the design space"
         text += (f"\nON THE EDGE: {edge['label']} at the {edge['bound']} bound {edge['value']:g} of {where}; "
                  "the optimum may lie beyond it")
+    observed = summary["observed"]
+    if observed is not None and np.isfinite(observed) and not low <= observed <= high:
+        # The Gaussian process discounts a label whose seeds disagree (its standard error is
+        # large), so the recommendation can sit where one draw collapsed (stop 54: 163.4 Wh/kg
+        # observed under a 225.8-239.9 interval, one 64^3 volume with barely connected pores).
+        text += (f"\nOUTSIDE ITS INTERVAL: its own evaluation reads {observed:.4g}"
+                 + (f" {unit}" if unit else "")
+                 + "; its volumes disagree with the trend around it: evaluate it with more seeds "
+                 "(--max-seeds-per-label) before building at it")
     return text

@@ -411,7 +411,9 @@ def _campaign_markdown(
         lines += [f"**Optimum**: {labels}; observed {best.objective:.4g}{spread} {unit} (mean over "
                   f"{len(best.seeds)} seed(s), +- its standard error).", ""]
         for line in describe(campaign.summary, unit).splitlines():
-            lines.append("- " + line.replace("ON THE EDGE:", "**ON THE EDGE**:"))
+            for flag in ("ON THE EDGE:", "OUTSIDE ITS INTERVAL:"):
+                line = line.replace(flag, f"**{flag[:-1]}**:")
+            lines.append("- " + line)
         if campaign.summary is None:
             lines.append("- fewer than two successful evaluations: no posterior mean or region")
         lines += ["", "| at the optimum | value |", "|---|---|"]
