@@ -61,9 +61,10 @@ except ValueError:
     sys.exit(f"--widths {args.widths!r}: give the rounds' half-widths as numbers, e.g. 0.1,0.05")
 settings = MomentSettings(args.points, widths)
 fields = tuple(args.fields.split(","))
-if not set(fields) <= set(CBD_STAGE) or (fields != CBD_STAGE and not args.pool):
+every = set(fields) == set(CBD_STAGE)  # in any order
+if not set(fields) <= set(CBD_STAGE) or not (every or args.pool):
     sys.exit(f"--fields {args.fields!r}: CBD fields among {','.join(CBD_STAGE)}; a subset needs --pool RUN")
-if args.pool and fields == CBD_STAGE:
+if args.pool and every:
     sys.exit("--pool RUN holds the CBD fields not fitted: name the fitted ones, e.g. --fields film_share")
 law = json.loads(Path(args.law).read_text())
 if "particle_law" not in law:
@@ -72,6 +73,7 @@ samples = [s for s in load_dataset(args.data).train if np.ndim(s.volume) == 3]
 labels = np.array([s.labels.to_array() for s in samples])
 voxel_size_m = float(samples[0].voxel_size_m)
 ranges = {f: (float(labels[:, j].min()), float(labels[:, j].max())) for j, f in enumerate(LABEL_FIELDS)}
+adhesions = sorted({round(float(a), 3) for a in labels[:, 2]})
 
 
 def level_fits(rows: dict[float, dict]) -> list[GeometryParams]:
@@ -86,7 +88,7 @@ if args.pool:
     if not pool_path.is_file():
         sys.exit(f"--pool {args.pool}: no levels.jsonl there; give a finished run of this script")
     pooled_rows = {row["adhesion"]: row for row in map(json.loads, pool_path.read_text().splitlines())}
-    if not {round(float(a), 3) for a in labels[:, 2]} <= set(pooled_rows):
+    if not set(adhesions) <= set(pooled_rows):
         sys.exit(f"--pool {args.pool}: its levels {sorted(pooled_rows)} miss some of {args.data}'s adhesions")
     constants = regress(labels, level_fits(pooled_rows), ranges, voxel_size_m, kinds=["constant"])
     pooled = constants.central_geometry()
@@ -106,7 +108,6 @@ with run_lock(out):
             if row["recipe"] != plain_json(recipe):
                 sys.exit(f"{levels_path} holds a fit of {row['recipe']}, not {recipe}; fit into a new folder")
             done[row["adhesion"]] = row
-    adhesions = sorted({round(float(a), 3) for a in labels[:, 2]})
     middle = [float(np.mean([labels[:, j].min(), labels[:, j].max()])) for j in range(2)]  # am_wt, porosity
     for adhesion in adhesions:
         if adhesion in done:
