@@ -1,9 +1,10 @@
-"""Build hook: the wheel carries the shipped generator as package data.
+"""Build hook: the wheel carries the shipped generators as package data.
 
-``checkpoints/default`` (top level) stays the source of truth. A wheel build copies it to
-``jaxmicro/checkpoints/default`` inside the wheel, where ``load_default_generator()`` finds it
-after ``pip install jaxmicro-*.whl``. Editable installs (``pip install -e .``) read the
-checkout's ``checkpoints/default`` directly, so nothing is copied for them.
+``checkpoints/<name>`` (top level) stays the source of truth for each shipped generator
+(``jaxmicro.generator.shipped``: ``stochastic``, the default, and ``gan``). A wheel build copies
+them to ``jaxmicro/checkpoints/<name>`` inside the wheel, where ``load_shipped_generator()``
+finds them after ``pip install jaxmicro-*.whl``. Editable installs (``pip install -e .``) read
+the checkout's ``checkpoints/`` directly, so nothing is copied for them.
 """
 
 import shutil
@@ -12,22 +13,25 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-CHECKPOINT = Path("checkpoints") / "default"
+# Name -> the file that marks the folder (kept equal to jaxmicro.generator.shipped's, which
+# setup.py cannot import before the build).
+SHIPPED = {"stochastic": "geometry.json", "gan": "generator.json"}
 
 
-class BuildPyWithCheckpoint(build_py):
-    """``build_py`` that also copies ``checkpoints/default`` into the built ``jaxmicro`` package."""
+class BuildPyWithCheckpoints(build_py):
+    """``build_py`` that also copies the shipped ``checkpoints/<name>`` into ``jaxmicro``."""
 
     def run(self) -> None:
         super().run()
         if self.editable_mode:
             return
-        source = Path(__file__).resolve().parent / CHECKPOINT
-        if not (source / "generator.json").is_file():
-            raise FileNotFoundError(f"the default generator checkpoint is missing at {source}")
-        target = Path(self.build_lib) / "jaxmicro" / CHECKPOINT
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(source, target)
+        for name, marker in SHIPPED.items():
+            source = Path(__file__).resolve().parent / "checkpoints" / name
+            if not (source / marker).is_file():
+                raise FileNotFoundError(f"the shipped {name!r} generator is missing at {source}")
+            target = Path(self.build_lib) / "jaxmicro" / "checkpoints" / name
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(source, target)
 
 
-setup(cmdclass={"build_py": BuildPyWithCheckpoint})
+setup(cmdclass={"build_py": BuildPyWithCheckpoints})

@@ -8,7 +8,7 @@ the simulator's is flat (docs/generator.md, "The latent-grid deviation"). With
 ``--strip-cbd-beyond K`` each generator's curve is printed again after its CBD farther than K
 voxels from the nearest AM voxel is made pore (do CBD islands in the pores make the tail?).
 
-    python experiments/autocovariance.py checkpoints/default [more generators]
+    python experiments/autocovariance.py checkpoints/gan [more generators]
         [--data data/wide64] [--phase 2] [--axis 0] [--volumes 3] [--lags 16]
         [--strip-cbd-beyond 4]
 """

@@ -1,6 +1,6 @@
 """Generation time of the shipped generator vs the manufacturing simulator, per volume.
 
-Usage (repo root):  python experiments/benchmark_generator.py [--checkpoint checkpoints/default]
+Usage (repo root):  python experiments/benchmark_generator.py [--checkpoint checkpoints/gan]
                     [--sizes 64 128] [--repeats 3] [--out experiments/results/benchmark_generator.json]
 
 For each edge n it times, after one warm-up call (compilation excluded and reported apart):

@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("data", help="training dataset of 64^3 volumes (e.g. data/wide64)")
     parser.add_argument("--control-data", help="another dataset at the same labels, volumes >= 64^3")
     parser.add_argument(
-        "--compare", help="an exported generator (e.g. checkpoints/default): one volume per label"
+        "--compare", help="an exported generator (e.g. checkpoints/gan): one volume per label"
     )
     parser.add_argument("--init-from", help="an exported generator whose network and weights to start from")
     parser.add_argument(

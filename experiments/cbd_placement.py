@@ -7,7 +7,7 @@ rank of a film-and-neck score on the AM surfaces, so its CBD fraction falls stee
 distance; stop 42 found the generated CBD clustered (autocovariance tail at lags 4-12, chords
 short), and this says whether it has left the surfaces.
 
-    python experiments/cbd_placement.py checkpoints/default [more generators]
+    python experiments/cbd_placement.py checkpoints/gan [more generators]
         [--data data/wide64] [--volumes 3] [--max-distance 8]
 """
 

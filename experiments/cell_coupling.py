@@ -46,7 +46,7 @@ from jaxmicro.design import (
     characterise_seeds,
     measurement_row,
 )
-from jaxmicro.generator import load_default_generator
+from jaxmicro.generator import load_shipped_generator
 
 LABELS = [(am, por, 0.5) for am in (0.90, 0.93, 0.96) for por in (0.32, 0.40)]
 POWERS = (200.0, 500.0)
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("docs/cell_coupling.json"))
     args = parser.parse_args(argv)
-    generator = load_default_generator()
+    generator = load_shipped_generator("gan")
     # Controlled: one fixed 80 um thickness for every variant (the "thickness" basis).
     base = DesignSettings(volume_size=args.size, seeds_per_label=args.seeds, basis="thickness")
     objective = DesignObjective(generator, base)

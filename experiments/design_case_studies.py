@@ -38,7 +38,7 @@ from jaxmicro.design import (
 )
 from jaxmicro.design.plots import plot_campaign
 from jaxmicro.design.recommendation import summarise as summarise_recommendation
-from jaxmicro.generator import load_default_generator
+from jaxmicro.generator import load_shipped_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -283,7 +283,7 @@ def main() -> None:
     parser.add_argument("--grid", type=int, default=8, help="sweep grid points per label")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "case_studies")
     args = parser.parse_args()
-    generator = load_default_generator()
+    generator = load_shipped_generator("gan")
     space = design_space(generator.label_ranges)
     design = DesignSettings(volume_size=args.volume_size, seeds_per_label=args.seeds_per_label)
     campaign = CampaignSettings(budget=args.budget, batch_size=args.batch_size, n_initial=args.n_initial)

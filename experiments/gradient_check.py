@@ -36,9 +36,9 @@ def main() -> None:
     from jaxmicro.design import DesignObjective, DesignSettings, design_space
     from jaxmicro.design.gradient import CELL_INPUTS, label_gradient
     from jaxmicro.design.sensitivity import point_and_sensitivities
-    from jaxmicro.generator import load_default_generator
+    from jaxmicro.generator import load_shipped_generator
 
-    generator = load_default_generator()
+    generator = load_shipped_generator("gan")
     rows = []
     for power in (float(p) for p in args.powers.split(",")):
         settings = DesignSettings(power_w_per_kg=power, seeds_per_label=args.seeds)

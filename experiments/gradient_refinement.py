@@ -36,7 +36,7 @@ from jaxmicro.design import (
 )
 from jaxmicro.design.campaign import Campaign
 from jaxmicro.design.refine import RefineSettings, refine
-from jaxmicro.generator import load_default_generator
+from jaxmicro.generator import load_shipped_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    generator = load_default_generator()
+    generator = load_shipped_generator("gan")
     space = design_space(generator.label_ranges)
     rows = []
     for power in args.powers:

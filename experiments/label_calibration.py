@@ -10,7 +10,7 @@ three arms against the same references in one run:
   label's (a fixed point of the fitted bias; am_wt and porosity move, adhesion does not);
 * ``calibrated_fractions``: the same, then decoded at the requested label's exact fractions.
 
-    python experiments/label_calibration.py [--checkpoint checkpoints/default] [--data data/wide64]
+    python experiments/label_calibration.py [--checkpoint checkpoints/gan] [--data data/wide64]
         [--json docs/experiments/wide_euler/label_calibration_64.json]
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from jaxmicro.data import SimulatorConfig, load_dataset
 from jaxmicro.data.simulator import am_weight_fraction, target_volume_fractions
-from jaxmicro.generator import generate, load_default_generator, load_generator, validate_generator
+from jaxmicro.generator import generate, load_generator, load_shipped_generator, validate_generator
 from jaxmicro.generator.checkpoint import Generator
 from jaxmicro.generator.validate import interpolation_baseline
 
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--json", default="docs/experiments/wide_euler/label_calibration_64.json")
     args = parser.parse_args()
 
-    generator = load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
+    generator = load_generator(args.checkpoint) if args.checkpoint else load_shipped_generator("gan")
     data = load_dataset(args.data)
     train = np.stack([s.labels.to_array() for s in data.train])
     bias, fit = fit_fraction_bias(generator, train, args.fit_size, args.fit_seeds)

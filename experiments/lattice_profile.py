@@ -14,7 +14,7 @@ generator and held-out label, pooled over ``--volumes`` volumes, per phase:
 Stop 41 found CBD layers every 16 voxels through-plane in the particle generator, stop 42 a CBD
 pattern of about 12 % of the CBD variance in the shipped default (docs/generator.md).
 
-    python experiments/lattice_profile.py checkpoints/default [more generators]
+    python experiments/lattice_profile.py checkpoints/gan [more generators]
         [--data data/wide64] [--volumes 6] [--json report.json]
 """
 

@@ -18,7 +18,7 @@ import numpy as np
 from jaxmicro._files import plain_json
 from jaxmicro.data.labels import LABEL_FIELDS
 from jaxmicro.design import DesignObjective, DesignSettings
-from jaxmicro.generator import load_default_generator
+from jaxmicro.generator import load_shipped_generator
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     label = np.array([float(v) for v in args.labels.split(",")])
     loadings = [float(v) for v in args.loadings.split(",")]
-    generator = load_default_generator()
+    generator = load_shipped_generator("gan")
     rows = []
     for power in (float(p) for p in args.powers.split(",")):
         objective = DesignObjective(generator, DesignSettings(power_w_per_kg=power))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxmicro.data import load_dataset
-from jaxmicro.generator import generate, load_default_generator, load_generator
+from jaxmicro.generator import generate, load_generator, load_shipped_generator
 from jaxmicro.generator.plotting import save_slices_png
 
 
@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--out", default="docs/figures/generator_heldout_slices.png")
     args = parser.parse_args()
 
-    generator = load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
+    generator = load_generator(args.checkpoint) if args.checkpoint else load_shipped_generator("gan")
     heldout = [s for s in load_dataset(args.data).heldout if s.volume.ndim == 3]
     labels = np.stack([s.labels.to_array() for s in heldout])
     real = np.stack([s.volume for s in heldout])

@@ -42,9 +42,9 @@ def main() -> None:
     from jaxmicro.design import DesignObjective, DesignSettings
     from jaxmicro.design.gradient import CELL_INPUTS, _cell_input_vector, property_jacobian
     from jaxmicro.design.properties import characterise_seeds, generate_volumes
-    from jaxmicro.generator import load_default_generator
+    from jaxmicro.generator import load_shipped_generator
 
-    generator = load_default_generator()
+    generator = load_shipped_generator("gan")
     objective = DesignObjective(generator, DesignSettings(seeds_per_label=args.seeds))
     settings = objective.settings.measure_settings(generator.voxel_size_m)
     shape = (objective.settings.volume_size,) * 3

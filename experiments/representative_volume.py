@@ -40,7 +40,7 @@ from jaxmicro.characterise.measure import measure
 from jaxmicro.data import SimulatorConfig, simulate
 from jaxmicro.design import DesignSettings, cathode_properties, generate_volumes, measurement_row
 from jaxmicro.design.records import append_record, read_records, write_json_atomic
-from jaxmicro.generator import load_default_generator
+from jaxmicro.generator import load_shipped_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 POWERS_W_PER_KG = (200.0, 500.0, 700.0)
@@ -109,7 +109,7 @@ def _summarised_groups(json_path: Path) -> dict[tuple, dict]:
 
 
 def run(args) -> None:
-    generator = load_default_generator()
+    generator = load_shipped_generator("gan")
     settings = MEASURED_RADIUS
     measure_settings = settings.measure_settings(generator.voxel_size_m)
     config = CellModelConfig()

@@ -65,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "Generator": "jaxmicro.generator",
     "load_generator": "jaxmicro.generator",
     "load_default_generator": "jaxmicro.generator",
+    "load_shipped_generator": "jaxmicro.generator",
     "generate": "jaxmicro.generator",
     "train": "jaxmicro.generator",
     # design

@@ -174,8 +174,9 @@ def add_run_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--checkpoint",
         default=None,
-        help="generator checkpoint (default: the shipped one), a fitted stochastic-geometry folder, or a "
-        "simulated dataset (its simulator, the ground truth)",
+        help="generator: a shipped one by name (stochastic, the default; gan), a trained checkpoint "
+        "folder, a fitted stochastic-geometry folder, or a simulated dataset (its simulator, the "
+        "ground truth)",
     )
     group.add_argument(
         "--device",
@@ -221,26 +222,54 @@ def select_device(args: argparse.Namespace) -> None:
 
 
 def load_generator_of(args: argparse.Namespace) -> Any:
-    """The ``--checkpoint`` generator (a trained one; a fitted stochastic-geometry one: a folder
-    with ``geometry.json``; the simulator that made a dataset: a dataset folder), or the shipped
-    one."""
+    """The ``--checkpoint`` generator: a shipped one by name (``stochastic``, ``gan``), a
+    trained one (a folder with ``generator.json`` or a training run), a fitted
+    stochastic-geometry one (a folder with ``geometry.json``) or the simulator that made a
+    dataset (a dataset folder); without ``--checkpoint``, the shipped default."""
     from pathlib import Path
 
     from jaxmicro.data.dataset import MANIFEST_JSON
-    from jaxmicro.generator import load_default_generator, load_generator
+    from jaxmicro.generator import (
+        SHIPPED_GENERATORS,
+        load_default_generator,
+        load_generator,
+        load_shipped_generator,
+    )
     from jaxmicro.generator.stochastic import GEOMETRY_FILE, load_geometry_model, load_simulator_model
 
-    if args.checkpoint and (Path(args.checkpoint) / GEOMETRY_FILE).exists():
+    if not args.checkpoint:
+        return load_default_generator()
+    if args.checkpoint in SHIPPED_GENERATORS and not Path(args.checkpoint).exists():
+        return load_shipped_generator(args.checkpoint)
+    if (Path(args.checkpoint) / GEOMETRY_FILE).exists():
         return load_geometry_model(args.checkpoint)
-    if args.checkpoint and (Path(args.checkpoint) / MANIFEST_JSON).exists():
+    if (Path(args.checkpoint) / MANIFEST_JSON).exists():
         return load_simulator_model(args.checkpoint)
-    return load_generator(args.checkpoint) if args.checkpoint else load_default_generator()
+    return load_generator(args.checkpoint)
 
 
 def fixed_labels(args: argparse.Namespace) -> dict[str, float]:
     """The ``--am-wt/--porosity/--adhesion`` values given."""
     values = {name: getattr(args, f"fixed_{name}") for name in LABEL_NAMES}
     return {name: value for name, value in values.items() if value is not None}
+
+
+# 8: on the default (stochastic) generator a label below porosity 0.25 can draw a poorly connected
+# 64^3 volume (a label's two draws 39-151 Wh/kg apart); with 2 seeds the 200 W/kg campaign's
+# optimum (porosity 0.214) read 163 Wh/kg on its own evaluation, with up to 8 it settled at
+# porosity 0.286 (the simulator's own campaign: 0.296; docs/generator.md "Stop 54").
+DEFAULT_MAX_SEEDS_PER_LABEL = 8
+
+
+def max_seeds_of(args: argparse.Namespace) -> int | None:
+    """``--max-seeds-per-label``; where a command offers it and it is not given,
+    :data:`DEFAULT_MAX_SEEDS_PER_LABEL` if ``--seeds-per-label`` leaves room for adaptive seeds
+    (2 up to one below it), else ``None`` (a command without it: ``None``)."""
+    given = getattr(args, "max_seeds_per_label", None)
+    if given is None and hasattr(args, "max_seeds_per_label"):
+        if 2 <= args.seeds_per_label < DEFAULT_MAX_SEEDS_PER_LABEL:
+            return DEFAULT_MAX_SEEDS_PER_LABEL
+    return given
 
 
 def design_settings(args: argparse.Namespace, power_w_per_kg: float, volume_size: int) -> Any:
@@ -257,7 +286,7 @@ def design_settings(args: argparse.Namespace, power_w_per_kg: float, volume_size
         cathode_thickness_m=args.thickness_um / 1e6,
         volume_size=volume_size,
         seeds_per_label=args.seeds_per_label,
-        max_seeds_per_label=getattr(args, "max_seeds_per_label", None),
+        max_seeds_per_label=max_seeds_of(args),
         target_relative_standard_error=getattr(args, "target_relative_error", 0.01),
     )
 

@@ -168,4 +168,14 @@ def test_adaptive_seed_options_reach_the_design_settings(subparsers):
     assert settings.target_relative_standard_error == 0.02
     plain = subparsers["design"].parse_args([])
     default = common.design_settings(plain, power_w_per_kg=500.0, volume_size=64)
-    assert default.max_seeds_per_label is None  # fixed seeds unless asked
+    assert default.max_seeds_per_label == common.DEFAULT_MAX_SEEDS_PER_LABEL == 8  # adaptive by default
+    # Where --seeds-per-label leaves no room (1: no standard error; 8 or more), the default is
+    # fixed seeds, not an error; asked for explicitly, equal to it: fixed seeds too.
+    for seeds in ("1", "8", "12"):
+        args = subparsers["design"].parse_args(["--seeds-per-label", seeds])
+        assert common.design_settings(args, power_w_per_kg=500.0, volume_size=64).max_seeds_per_label is None
+    args = subparsers["design"].parse_args(["--seeds-per-label", "3", "--max-seeds-per-label", "3"])
+    assert common.design_settings(args, power_w_per_kg=500.0, volume_size=64).max_seeds_per_label == 3
+    # Commands without the option (sweep, sensitivity) keep fixed seeds.
+    sweep = subparsers["sweep"].parse_args([])
+    assert common.design_settings(sweep, power_w_per_kg=500.0, volume_size=64).max_seeds_per_label is None

@@ -83,20 +83,28 @@ def _build_package(build_lib: Path) -> Path:
     return build_lib / "jaxmicro"
 
 
-def test_the_build_hook_copies_the_default_checkpoint_into_the_package(tmp_path):
+@pytest.mark.parametrize("name", ["stochastic", "gan"])
+def test_the_build_hook_copies_each_shipped_generator_into_the_package(tmp_path, name):
     package = _build_package(tmp_path / "lib")
-    source = ROOT / "checkpoints" / "default"
-    shipped = package / "checkpoints" / "default"
+    source = ROOT / "checkpoints" / name
+    shipped = package / "checkpoints" / name
     files = sorted(p.relative_to(source) for p in source.rglob("*") if p.is_file())
     assert files and files == sorted(p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file())
-    assert (shipped / "generator.json").read_bytes() == (source / "generator.json").read_bytes()
+    for file in source.glob("*.json"):
+        assert (shipped / file.name).read_bytes() == file.read_bytes()
 
 
-def test_an_installed_package_finds_its_own_default_checkpoint(tmp_path):
+def test_an_installed_package_finds_its_own_shipped_generators(tmp_path):
     package = _build_package(tmp_path / "lib")
-    code = "from jaxmicro.generator.checkpoint import default_checkpoint_path as p; print(p())"
+    code = (
+        "from jaxmicro.generator.shipped import shipped_checkpoint_path as p, load_default_generator as d; "
+        "print(p()); print(p('gan')); print(type(d()).__name__)"
+    )
     env = {**os.environ, "PYTHONPATH": str(package.parent)}
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
     )
-    assert Path(done.stdout.strip()) == package / "checkpoints" / "default"
+    default, gan, kind = done.stdout.split()
+    assert Path(default) == package / "checkpoints" / "stochastic"
+    assert Path(gan) == package / "checkpoints" / "gan"
+    assert kind == "GeometryModel"

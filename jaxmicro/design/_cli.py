@@ -51,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="adaptive seeds: add --seeds-per-label more seeds to a label while its objective's seed "
-        "standard error is above --target-relative-error, up to this many",
+        "standard error is above --target-relative-error, up to this many in all (default "
+        f"{common.DEFAULT_MAX_SEEDS_PER_LABEL} where --seeds-per-label leaves room; equal to "
+        "--seeds-per-label: none)",
     )
     budget.add_argument(
         "--target-relative-error",

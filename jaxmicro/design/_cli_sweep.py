@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxmicro.design import DesignObjective, design_space, label_grid, sweep
     from jaxmicro.design.sharding import batch_mesh, padded_size
     from jaxmicro.design.sweep import table_path
-    from jaxmicro.generator import check_labels
+    from jaxmicro.generator import DEFAULT_GENERATOR, check_labels
 
     generator = common.load_generator_of(args)
     fixed = common.fixed_labels(args)
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         {
             "format": "jaxmicro-sweep",
             "design": design.to_dict(),
-            "checkpoint": args.checkpoint or "checkpoints/default",
+            "checkpoint": args.checkpoint or DEFAULT_GENERATOR,
             "properties_only": args.properties_only,
             "command": sys.argv,
         },

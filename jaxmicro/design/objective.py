@@ -106,14 +106,14 @@ class DesignSettings:
             radius measured on each volume, insensitive to contacts between particles) or
             ``"surface"`` (``3 eps_AM / a_AM``, which contacts inflate). The default is fixed
             because the particle size is not a label (the simulator that made the shipped
-            generator's training data draws 5 um particles at every label) and the shipped
-            generator's particles read 20-30 % smaller than its training data's (3.9-4.6 vs
+            generators' training data draws 5 um particles at every label) and the shipped GAN's
+            (``checkpoints/gan``) particles read 20-30 % smaller than its training data's (3.9-4.6 vs
             5.3-5.6 um by local thickness at 64^3): measured on its volumes, that error alone
             raised the objective at 500 W/kg by up to 16 % over the simulator's at the same labels
             (docs/design.md, "Representative volumes"). Use ``"local_thickness"`` for a generator
             trained on data whose particle size varies with the labels, once it reproduces it.
             See :mod:`jaxmicro.characterise.measure`.
-        particle_radius_m: the ``"fixed"`` radius [m]; 5 um, the shipped generator's training
+        particle_radius_m: the ``"fixed"`` radius [m]; 5 um, the shipped generators' training
             particles (simulator ``mean_radius_m``).
         volume_size: edge of the generated cubic volumes [voxels].
         seeds_per_label: generated volumes per label, averaged (with ``max_seeds_per_label``:

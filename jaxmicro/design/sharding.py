@@ -348,7 +348,8 @@ def evaluate_sharded(
     Args:
         objective: the design objective (its executor runs the cell simulations).
         labels: ``(n, 3)`` physical labels.
-        mesh: a 1-D ``"batch"`` mesh (``None``: unsharded, :meth:`DesignObjective.measure`).
+        mesh: a 1-D ``"batch"`` mesh (``None``: unsharded, :meth:`DesignObjective.measure`;
+            a generator drawn on the host, not traceable, is measured unsharded too).
         properties_only: skip the cell simulations; each evaluation then holds the measured
             properties, ``failed=True`` and ``reason`` :data:`NOT_SIMULATED`.
         on_evaluation: called as ``on_evaluation(index, evaluation)`` as each label completes.
@@ -359,7 +360,7 @@ def evaluate_sharded(
     """
     labels = np.atleast_2d(np.asarray(labels, dtype=np.float64))
     start = time.perf_counter()
-    if mesh is None:
+    if mesh is None or not objective.generator.traceable:
         per_seed = jax.block_until_ready(objective.measure_seeds(labels)[1])
     else:
         per_seed = _measure_seeds_sharded(objective, labels, mesh, pad_to)

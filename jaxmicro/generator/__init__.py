@@ -1,15 +1,15 @@
-"""The conditional SliceGAN: manufacturing labels -> 3-phase electrode microstructures.
+"""Conditional generators: manufacturing labels -> 3-phase electrode microstructures.
 
-Train with :func:`train` (or ``jaxmicro train``), load with :func:`load_generator` (or
-:func:`load_default_generator` for the shipped ``checkpoints/default``), make volumes with
+Two kinds (:class:`VolumeGenerator`): the conditional SliceGAN (train with :func:`train` or
+``jaxmicro train``, load with :func:`load_generator`) and the fitted stochastic-geometry model
+(:mod:`jaxmicro.generator.stochastic`). :func:`load_default_generator` loads the shipped default
+(``checkpoints/stochastic``), :func:`load_shipped_generator` either shipped one by name. Make volumes with
 :func:`generate` (or the jittable :func:`generate_probabilities`), and compare with held-out
 simulations with :func:`validate_generator`. See ``docs/generator.md``.
 """
 
 from jaxmicro.generator.checkpoint import (
     Generator,
-    default_checkpoint_path,
-    load_default_generator,
     load_generator,
     save_generator,
 )
@@ -32,6 +32,13 @@ from jaxmicro.generator.model import (
     init_generator,
 )
 from jaxmicro.generator.protocol import VolumeGenerator
+from jaxmicro.generator.shipped import (
+    DEFAULT_GENERATOR,
+    SHIPPED_GENERATORS,
+    load_default_generator,
+    load_shipped_generator,
+    shipped_checkpoint_path,
+)
 from jaxmicro.generator.slices import SliceBank, build_slice_bank
 from jaxmicro.generator.train import (
     StepMetrics,
@@ -56,9 +63,11 @@ from jaxmicro.generator.validate import (
 )
 
 __all__ = [
+    "DEFAULT_GENERATOR",
     "METRICS",
     "METRIC_NAMES",
     "PRESETS",
+    "SHIPPED_GENERATORS",
     "GenerationResult",
     "Generator",
     "GeneratorConfig",
@@ -77,7 +86,6 @@ __all__ = [
     "critic_apply",
     "dataset_baseline",
     "decoding_fractions",
-    "default_checkpoint_path",
     "export_run",
     "generate",
     "generate_probabilities",
@@ -90,11 +98,13 @@ __all__ = [
     "latent_shape_for",
     "load_default_generator",
     "load_generator",
+    "load_shipped_generator",
     "make_train_step",
     "off_grid_labels",
     "preset",
     "rebuild_training_dataset",
     "save_generator",
+    "shipped_checkpoint_path",
     "train",
     "validate_generator",
     "validation_settings",

@@ -13,7 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint",
         default=None,
         help="generator folder, exported or a training run, a fitted stochastic-geometry "
-        "generator's (geometry.json), or a simulated dataset (its simulator) (default: the shipped one)",
+        "generator's (geometry.json), a simulated dataset (its simulator) or a shipped one by name "
+        "(stochastic, gan) (default: the shipped default, stochastic)",
     )
     parser.add_argument(
         "--labels", required=True, type=common.label, help="am_wt,porosity,adhesion, e.g. 0.93,0.36,0.5"

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="RUN_OR_GENERATOR",
         help="start a new run from the newest checkpoint of a run folder (fine-tuning), or from "
-        "an exported generator such as checkpoints/default (its weights, fresh critics, step 0: "
+        "an exported generator such as checkpoints/gan (its weights, fresh critics, step 0: "
         "fine-tuning on other data)",
     )
     parser.add_argument(

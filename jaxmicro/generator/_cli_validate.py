@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint",
         default=None,
         help="generator folder, a fitted stochastic-geometry generator's (geometry.json), or a "
-        "simulated dataset (its simulator: the check's ideal generator) [the shipped checkpoints/default]",
+        "simulated dataset (its simulator: the check's ideal generator), or a shipped one by name "
+        "(stochastic, gan) [the shipped default, checkpoints/stochastic]",
     )
     parser.add_argument(
         "--data",
@@ -117,7 +118,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--rebuild-into is for validating without --data; pass one of them")
     generator = common.load_generator_of(args)
     if isinstance(generator, GeometryModel) and args.data is None:
-        raise ValueError(f"{args.checkpoint} is a stochastic-geometry generator: pass --data")
+        raise ValueError(
+            f"{args.checkpoint or 'the default generator (checkpoints/stochastic)'} is a stochastic-geometry "
+            "generator, which records no dataset to rebuild: pass --data DATASET (the one it is checked on: "
+            "jaxmicro simulate --out data/wide64 --size 64 --voxel-size-m 0.75e-6 --seed 0)"
+        )
     if args.data is None:
         rebuild = rebuild_training_dataset(generator, args.rebuild_into or default_rebuild_dir())
         print(rebuild.describe(), file=sys.stderr)

@@ -8,7 +8,7 @@ A training run folder::
       checkpoints/<step>/       # orbax: "state" (TrainState) and "meta" (JSON), last few kept
       generator/                # exported generator (rewritten at every checkpoint)
 
-An exported generator folder (what :func:`load_generator` reads, e.g. ``checkpoints/default``)::
+An exported generator folder (what :func:`load_generator` reads, e.g. ``checkpoints/gan``)::
 
     generator/
       generator.json            # GeneratorConfig, trained label ranges, voxel size, provenance
@@ -276,27 +276,6 @@ def _check_like(tree: Any, target: Any) -> None:
     for a, b in zip(jax.tree_util.tree_leaves(tree), jax.tree_util.tree_leaves(target), strict=True):
         if a.shape != b.shape or a.dtype != b.dtype:
             raise ValueError(f"saved array {a.shape} {a.dtype} where the config needs {b.shape} {b.dtype}")
-
-
-def default_checkpoint_path() -> Path:
-    """The shipped default generator: ``jaxmicro/checkpoints/default`` in an installed wheel,
-    else ``<repo>/checkpoints/default`` (a source checkout or an editable install)."""
-    import jaxmicro
-
-    package = Path(jaxmicro.__file__).resolve().parent
-    installed = package / "checkpoints" / "default"
-    return installed if (installed / GENERATOR_JSON).is_file() else package.parent / "checkpoints" / "default"
-
-
-def load_default_generator() -> Generator:
-    """Loads :func:`default_checkpoint_path`, with a clear error when it is absent."""
-    path = default_checkpoint_path()
-    if not (path / GENERATOR_JSON).is_file():
-        raise FileNotFoundError(
-            f"the default generator checkpoint is missing at {path}; it ships in the jaxmicro "
-            "git repository (checkpoints/default) or pass --checkpoint PATH"
-        )
-    return load_generator(path)
 
 
 def trained_label_ranges(labels: np.ndarray) -> dict[str, tuple[float, float]]:

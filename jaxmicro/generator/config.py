@@ -236,7 +236,7 @@ class TrainConfig:
             volume, fitted with the generator, and each step one of them must be drawn back
             voxel for voxel (cross-entropy to its one-hot phases; the latents kept on the sphere
             of typical Gaussian draws). So the generator's range holds the training volumes,
-            where adversarial training alone left them out: the shipped generator's weights
+            where adversarial training alone left them out: the shipped GAN's weights
             reach 74 % of a training volume's voxels with the best latent, while the same network
             fitted to reconstruct reaches 99.9 % (generative latent optimisation, Bojanowski et
             al. 2018, arXiv:1707.05776; docs/generator.md, stop 46).

@@ -471,7 +471,7 @@ def _initial_state_from(
     """The state to fine-tune from, its provenance and its label normalisation.
 
     ``source`` is a run folder (its newest checkpoint: weights, optimiser states, step) or an
-    exported generator (``generator.json``; e.g. ``checkpoints/default``): its weights as the
+    exported generator (``generator.json``; e.g. ``checkpoints/gan``): its weights as the
     generator and its EMA, with fresh critics and optimiser states, from step 0. Either must have
     ``config``'s networks.
     """

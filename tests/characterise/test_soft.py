@@ -43,13 +43,13 @@ def test_one_hot_volumes_measure_as_the_hard_measurement():
 
 
 def test_soft_measurement_of_generated_volumes_tracks_the_argmax_across_the_range():
-    """The shipped generator's probabilities at 32^3, corners and centre of its trained range
+    """The shipped GAN's probabilities at 32^3, corners and centre of its trained range
     (wide grid): tau read -0.6 to -5.3 %, conductivity +3.0 to +5.8 %, fractions, areas and
     coverage within 0.4 %. The narrow generator at 48^3: tau -0.7 to -4.9 %, conductivity +2.5
     to +5.4 % (module docstring)."""
-    from jaxmicro.generator import generate, load_default_generator
+    from jaxmicro.generator import generate, load_shipped_generator
 
-    generator = load_default_generator()
+    generator = load_shipped_generator("gan")  # traceable: gradients, probabilities
     labels = np.array([[0.85, 0.20, 1.0], [0.98, 0.20, 0.0], [0.915, 0.35, 0.5], [0.98, 0.50, 1.0]])
     result = generate(generator, labels, shape=(32, 32, 32), seed=0)
     settings = MeasureSettings(voxel_size_m=generator.voxel_size_m, particle_radius=False)

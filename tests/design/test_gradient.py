@@ -101,14 +101,14 @@ def test_label_gradient_is_the_product_of_its_factors_and_refuses_outside_the_ra
 
 
 @pytest.mark.slow
-def test_chain_gradient_matches_whole_loop_differences_on_the_shipped_generator():
+def test_chain_gradient_matches_whole_loop_differences_on_the_shipped_gan():
     """At three labels, 500 W/kg, 64^3 x 2 seeds: the chain-rule change per step vs common-seed
     central differences of the whole loop (generation, argmax measurement, cell), within two of
     the differences' seed standard errors plus 25 %."""
     from jaxmicro.design.sensitivity import point_and_sensitivities
-    from jaxmicro.generator import load_default_generator
+    from jaxmicro.generator import load_shipped_generator
 
-    generator = load_default_generator()
+    generator = load_shipped_generator("gan")  # traceable: gradients, probabilities
     shipped = DesignObjective(generator, DesignSettings(power_w_per_kg=500.0))
     space = design_space(generator.label_ranges)
     labels = (

@@ -7,7 +7,7 @@ import pytest
 
 from jaxmicro.data.labels import LEGACY_LABEL_NORMALISATION
 from jaxmicro.generator import load_generator, save_generator
-from jaxmicro.generator.checkpoint import default_checkpoint_path, load_default_generator
+from jaxmicro.generator.shipped import load_shipped_generator, shipped_checkpoint_path
 
 
 def test_export_round_trip_is_bit_exact(tiny_run, tmp_path, monkeypatch):
@@ -54,15 +54,15 @@ def test_missing_partial_and_incompatible_checkpoints(tiny_run, tmp_path):
         load_generator(other)
 
 
-def test_shipped_default_checkpoint_loads_with_the_wide_range_and_normalisation():
-    """checkpoints/default: trained on the wide grid (``jaxmicro simulate``'s default), its
-    labels normalised by that range, and it generates inside it."""
+def test_shipped_gan_checkpoint_loads_with_the_wide_range_and_normalisation():
+    """checkpoints/gan (the default until 2026-12-07): trained on the wide grid (``jaxmicro
+    simulate``'s default), its labels normalised by that range, and it generates inside it."""
     from jaxmicro.data import GRID_LEVELS
     from jaxmicro.generator import generate
 
-    if not (default_checkpoint_path() / "generator.json").is_file():
-        pytest.skip("checkpoints/default is not in this checkout")
-    generator = load_default_generator()
+    if not (shipped_checkpoint_path("gan") / "generator.json").is_file():
+        pytest.skip("checkpoints/gan is not in this checkout")
+    generator = load_shipped_generator("gan")
     assert generator.config.upsample_factor == 16
     for field, levels in GRID_LEVELS.items():
         assert generator.label_ranges[field] == (min(levels), max(levels))
@@ -74,9 +74,9 @@ def test_shipped_default_checkpoint_loads_with_the_wide_range_and_normalisation(
 def test_the_narrow_range_checkpoint_loads_with_the_legacy_normalisation():
     """checkpoints/narrow (a source checkout's, not the wheel's; the default until 2026-12-05):
     exported before label_normalisation was recorded, so its network takes the legacy ranges."""
-    path = default_checkpoint_path().parent / "narrow"
+    path = shipped_checkpoint_path().parent / "narrow"
     if not (path / "generator.json").is_file():
-        pytest.skip("checkpoints/narrow is not in this checkout (a wheel carries only the default)")
+        pytest.skip("checkpoints/narrow is not in this checkout (not in a wheel)")
     generator = load_generator(path)
     assert generator.label_ranges["porosity"] == (0.28, 0.44)
     assert generator.label_normalisation == LEGACY_LABEL_NORMALISATION
@@ -92,9 +92,9 @@ def test_the_particle_checkpoint_draws_particles_of_an_electrode_s_size():
     from jaxmicro.generator import generate, particles
     from jaxmicro.generator.model import label_pair
 
-    path = default_checkpoint_path().parent / "particles"
+    path = shipped_checkpoint_path().parent / "particles"
     if not (path / "generator.json").is_file():
-        pytest.skip("checkpoints/particles is not in this checkout (a wheel carries only the default)")
+        pytest.skip("checkpoints/particles is not in this checkout (not in a wheel)")
     generator = load_generator(path)
     assert generator.config.particles_per_cell == 4 and generator.config.upsample_factor == 16
     assert generator.config.cbd_films

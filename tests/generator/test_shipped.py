@@ -1,0 +1,61 @@
+"""The shipped generators by name, and the default one the main job runs on."""
+
+import argparse
+
+import numpy as np
+import pytest
+
+from jaxmicro._cli_common import load_generator_of
+from jaxmicro.cli import main
+from jaxmicro.data import GRID_LEVELS
+from jaxmicro.data.phases import PORE
+from jaxmicro.generator import Generator, shipped
+from jaxmicro.generator.stochastic import GeometryModel
+
+
+def _shipped(name: str) -> None:
+    if not (shipped.shipped_checkpoint_path(name) / shipped.SHIPPED_GENERATORS[name]).is_file():
+        pytest.skip(f"checkpoints/{name} is not in this checkout")
+
+
+def test_the_default_is_the_stochastic_generator_fitted_on_the_wide_range():
+    """checkpoints/stochastic: fitted on the wide grid at 0.75 um voxels; its volumes have three
+    phases and the porosity they are asked for."""
+    _shipped("stochastic")
+    generator = shipped.load_default_generator()
+    assert isinstance(generator, GeometryModel) and not generator.traceable
+    assert generator.voxel_size_m == pytest.approx(0.75e-6)
+    for field, levels in GRID_LEVELS.items():
+        assert generator.label_ranges[field] == pytest.approx((min(levels), max(levels)))
+    volume = np.asarray(generator.sample_batch(np.array([[0.95, 0.30, 0.5]]), (32, 32, 32), [0]))[0, 0]
+    assert set(np.unique(volume)) == {0, 1, 2}
+    assert abs(np.mean(volume == PORE) - 0.30) < 0.02
+
+
+def test_shipped_generators_by_name_and_their_errors(tmp_path, monkeypatch):
+    _shipped("gan")
+    assert isinstance(shipped.load_shipped_generator("gan"), Generator)
+    with pytest.raises(ValueError, match=r"named 'default'; choose one of \['gan', 'stochastic'\]"):
+        shipped.load_shipped_generator("default")
+    monkeypatch.setattr(shipped, "shipped_checkpoint_path", lambda name="stochastic": tmp_path / name)
+    with pytest.raises(FileNotFoundError, match="shipped 'stochastic' generator is missing"):
+        shipped.load_default_generator()
+
+
+def test_the_command_line_takes_a_shipped_name_unless_a_folder_has_it(tmp_path, monkeypatch):
+    _shipped("gan")
+    _shipped("stochastic")
+    monkeypatch.chdir(tmp_path)
+    assert isinstance(load_generator_of(argparse.Namespace(checkpoint=None)), GeometryModel)
+    assert isinstance(load_generator_of(argparse.Namespace(checkpoint="gan")), Generator)
+    (tmp_path / "gan").mkdir()  # a folder of that name is read as a path (and is no checkpoint)
+    with pytest.raises(FileNotFoundError, match="not a generator checkpoint"):
+        load_generator_of(argparse.Namespace(checkpoint="gan"))
+
+
+def test_validating_the_default_without_data_says_which_dataset_to_pass(capsys):
+    _shipped("stochastic")
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "checkpoints/stochastic" in err and "pass --data DATASET" in err
