@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     from jaxmicro.data.labels import LABEL_FIELDS
     from jaxmicro.data.volume_io import write_volume
-    from jaxmicro.generator.generate import check_labels, generate
+    from jaxmicro.generator.generate import generate
 
     labels = np.array(args.labels)
     if args.n < 1:
@@ -60,19 +60,15 @@ def run(args: argparse.Namespace) -> int:
     seeds = list(range(args.seed, args.seed + args.n))
     generator = common.load_generator_of(args)
     start = time.perf_counter()
-    if not generator.traceable:
-        if args.probabilities or args.decoding:
-            raise ValueError(
-                "this generator places phases by rank (a stochastic-geometry model: no "
-                "probabilities, no decoding); drop --probabilities / --decoding"
-            )
-        check_labels(generator, labels, args.extrapolate)  # the label ranges are all it reads
-        volumes, voxel_size_m = generator.sample(labels, shape, seeds), generator.voxel_size_m
-        probabilities = [None] * len(seeds)
-    else:
-        result = generate(generator, labels, shape, seeds, periodic=args.periodic,
-                          extrapolate=args.extrapolate, decoding=args.decoding)  # fmt: skip
-        volumes, voxel_size_m, probabilities = result.volume, result.voxel_size_m, result.probabilities
+    if args.probabilities and not generator.traceable:
+        raise ValueError(
+            "this generator places phases by rank (a stochastic-geometry model: no probabilities); "
+            "drop --probabilities"
+        )
+    result = generate(generator, labels, shape, seeds, periodic=args.periodic,
+                      extrapolate=args.extrapolate, decoding=args.decoding)  # fmt: skip
+    volumes, voxel_size_m = result.volume, result.voxel_size_m
+    probabilities = [None] * len(seeds) if result.probabilities is None else result.probabilities
     seconds = time.perf_counter() - start
     for volume, probs, seed in zip(volumes, probabilities, seeds, strict=True):
         path = out if args.n == 1 else out.with_name(f"{out.stem}_seed{seed}{out.suffix}")

@@ -87,14 +87,15 @@ class GenerationResult:
     """Generated microstructures, one per (label, seed) pair, label-major.
 
     Attributes:
-        probabilities: ``(n, z, y, x, 3)`` float32 soft phase probabilities (pore, AM, CBD).
-        volume: ``(n, z, y, x)`` uint8 phase ids (argmax of the probabilities).
+        probabilities: ``(n, z, y, x, 3)`` float32 soft phase probabilities (pore, AM, CBD);
+            None from a generator that is not traceable (it places phases by rank).
+        volume: ``(n, z, y, x)`` uint8 phase ids (the decoded probabilities).
         labels: ``(n, 3)`` physical labels of each volume.
         seeds: ``(n,)`` seed of each volume.
         voxel_size_m: voxel edge [m] (that of the training data).
     """
 
-    probabilities: np.ndarray = dataclasses.field(repr=False)
+    probabilities: np.ndarray | None = dataclasses.field(repr=False)
     volume: np.ndarray = dataclasses.field(repr=False)
     labels: np.ndarray
     seeds: np.ndarray
@@ -238,7 +239,7 @@ def generate_volumes(
 
 
 def generate(
-    generator: Generator,
+    generator: VolumeGenerator,
     labels: np.ndarray | Sequence[float],
     shape: Sequence[int] = (64, 64, 64),
     seed: int | Sequence[int] = 0,
@@ -249,10 +250,13 @@ def generate(
     """Generates microstructures at physical labels.
 
     Args:
-        generator: a trained :class:`Generator` (see :func:`load_generator`).
+        generator: a trained :class:`Generator` (see :func:`load_generator`), or a generator
+            that is not traceable (a fitted stochastic-geometry model, the shipped default):
+            its volumes only, no probabilities, periodic or decoding.
         labels: ``(3,)`` or ``(n, 3)`` physical labels, columns ``LABEL_FIELDS``.
-        shape: output ``(z, y, x)`` [voxels], multiples of ``generator.config.upsample_factor``;
-            64^3, 128^3 and 256^3 all come from the same weights.
+        shape: output ``(z, y, x)`` [voxels], for a trained generator multiples of
+            ``generator.config.upsample_factor``; 64^3, 128^3 and 256^3 all come from the same
+            weights.
         seed: one seed or a sequence of seeds; every label is generated with every seed.
         periodic: if True the volume is periodic on all faces; otherwise it is cropped from a
             larger periodic volume, so opposite faces are unrelated.
@@ -279,6 +283,21 @@ def generate(
     if seeds.ndim != 1 or seeds.size == 0:
         raise ValueError(f"seed must be an int or a non-empty sequence of ints, got {seed!r}")
     seeds = np.array([check_seed(s, "seed") for s in seeds.tolist()], dtype=np.int64)
+    if not generator.traceable:
+        if periodic or decoding is not None:
+            raise ValueError(
+                "this generator places phases by rank (a stochastic-geometry model: no "
+                "probabilities, no decoding, no periodic volumes); drop periodic / decoding"
+            )
+        generator.check_shape(shape)
+        volumes = np.asarray(generator.sample_batch(labels, shape, seeds.tolist()))  # (s, n, ...)
+        return GenerationResult(
+            probabilities=None,
+            volume=np.swapaxes(volumes, 0, 1).reshape(-1, *tuple(shape)).astype(np.uint8),
+            labels=np.repeat(labels, seeds.size, axis=0),
+            seeds=np.tile(seeds, labels.shape[0]),
+            voxel_size_m=generator.voxel_size_m,
+        )
     latent = latent_shape_for(generator.config, shape, periodic)
     _check_generation_memory(len(labels), seeds.size, shape)
     unit = jnp.asarray(generator.unit_labels(labels))

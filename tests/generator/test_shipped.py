@@ -59,3 +59,24 @@ def test_validating_the_default_without_data_says_which_dataset_to_pass(capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "checkpoints/stochastic" in err and "pass --data DATASET" in err
+
+
+def test_generate_takes_the_default_generator_label_major(tmp_path, capsys):
+    """generate() on the stochastic default: its volumes, label-major as for the GAN, the same
+    as drawing each label alone; what only a traceable generator has is refused in one line."""
+    from jaxmicro.generator import generate
+
+    _shipped("stochastic")
+    generator = shipped.load_default_generator()
+    labels = np.array([[0.95, 0.30, 0.5], [0.90, 0.45, 0.0]])
+    result = generate(generator, labels, shape=(24, 24, 24), seed=[3, 4])
+    assert result.probabilities is None and result.volume.shape == (4, 24, 24, 24)
+    np.testing.assert_array_equal(result.seeds, [3, 4, 3, 4])
+    np.testing.assert_array_equal(result.volume[2:], generator.sample(labels[1], (24, 24, 24), [3, 4]))
+    with pytest.raises(ValueError, match="places phases by rank"):
+        generate(generator, labels[0], shape=(24, 24, 24), decoding="fractions")
+    out = tmp_path / "v.tif"
+    argv = ["generate", "--labels", "0.95,0.3,0.5", "--size", "24", "--out", str(out), "--probabilities"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "drop --probabilities" in err
