@@ -39,7 +39,7 @@ from jaxmicro.bo.host_gp import HostPosterior, append, fit_map, prior_starts, sq
 from jaxmicro.bo.host_gp import posterior as host_posterior
 from jaxmicro.bo.host_gp import predict as host_predict
 from jaxmicro.bo.kernels import check_kernel
-from jaxmicro.bo.recommend import Recommendation, recommend
+from jaxmicro.bo.recommend import Recommendation, check_rule, recommend
 from jaxmicro.bo.sobol import sobol_points
 
 STATE_FORMAT = "jaxmicro-bo-optimizer"
@@ -467,11 +467,14 @@ class Optimizer:
         self._noise_std = np.concatenate([self._noise_std, noise])
 
     def recommend(self, level: float = 0.95, n_region: int = 1024,
-                  edge_tol: float = 0.02) -> Recommendation | None:
+                  edge_tol: float = 0.02, rule: str = "lower_bound") -> Recommendation | None:
         """The optimum with error bars, from the GP fitted to every observation.
 
         Args:
             level: confidence level of the interval and of "not distinguishable" (0..1).
+            rule: which evaluated point is recommended (``"lower_bound"``: the best ``level``
+                lower confidence bound; ``"mean"``: the best posterior mean; see
+                :mod:`jaxmicro.bo.recommend`).
             n_region: Sobol points (over the free dimensions) searched for the region.
             edge_tol: a free coordinate within this fraction of its range from a bound counts as
                 on that bound.
@@ -480,6 +483,7 @@ class Optimizer:
             A :class:`~jaxmicro.bo.recommend.Recommendation` (original units), or None with fewer
             than two successful observations. Deterministic for a given state.
         """
+        check_rule(rule)
         ok = np.isfinite(self._y)
         if ok.sum() < 2:
             return None
@@ -498,7 +502,7 @@ class Optimizer:
             theta = fit_map(x_obs, y, starts, maxiter=s.maxiter, **self._fit_options(sq_diffs, known)).theta
             post = host_posterior(theta, x_obs, y, s.kernel, sq_diffs, known)
             grid = np.clip(sobol_points(n_region, self.dim, (s.seed, 1 << 20)), lower, upper)
-            unit = recommend(post, ok, grid, level=level, seed=s.seed)
+            unit = recommend(post, ok, grid, level=level, seed=s.seed, rule=rule)
         sign = 1.0 if s.maximize else -1.0
         free = upper > lower
         u = x_obs[unit.index]

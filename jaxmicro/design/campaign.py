@@ -11,7 +11,8 @@ folder holds
 
 Each label's objective is told to the optimiser with its standard error over seeds, which the
 GP uses as known noise; the campaign's answer is :meth:`jaxmicro.bo.Optimizer.recommend`'s: the
-evaluated label with the best posterior mean, with a confidence interval, the region of labels
+evaluated label with the best lower confidence bound of its posterior (the objective it most
+surely reaches), with a confidence interval, the region of labels
 not distinguishable from it, and whether it sits on a bound of the space.
 
 Resuming (``resume=True``) reloads the state, evaluates only the labels of the pending batch
@@ -88,7 +89,8 @@ class CampaignResult:
     Attributes:
         out_dir: the campaign folder.
         evaluations: every evaluation, in the order it was logged.
-        best: the recommended evaluation: the label with the best GP posterior mean (not the
+        best: the recommended evaluation: the label with the best 95 % lower confidence bound of
+            its GP posterior (not the
             luckiest sample); with fewer than two successes the highest objective; ``None`` if
             all failed.
         recommendation: the optimiser's :class:`~jaxmicro.bo.recommend.Recommendation` (points

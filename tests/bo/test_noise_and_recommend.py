@@ -155,3 +155,23 @@ def test_on_a_flat_top_another_label_is_likely_better_but_only_by_a_little():
     assert rec.prob_other_better > 0.15
     assert 0.0 < rec.max_shortfall < 0.5 * (rec.upper - rec.lower)
     assert scaled.max_shortfall == pytest.approx(100.0 * rec.max_shortfall, rel=1e-3)
+
+
+def test_the_recommendation_prefers_the_label_the_data_pin_down_over_a_noisy_near_tie():
+    """A plateau of precise labels and, at its end, one label read higher but with a large told
+    standard error (a poorly connected electrode's scattered volumes): its posterior mean edges
+    the plateau's, so the best-mean rule picks it; the default lower-bound rule picks a plateau
+    label, whose 95 % lower bound is higher."""
+    x = np.linspace(0.0, 1.0, 11)[:, None]
+    y = np.full(11, 1.0)
+    sd = np.full(11, 0.01)
+    y[10], sd[10] = 1.3, 0.5
+    opt = Optimizer([(0.0, 1.0)], seed=0)
+    opt.tell(x, y, sd)
+    by_mean = opt.recommend(rule="mean")
+    by_bound = opt.recommend()
+    assert by_mean.index == 10
+    assert by_bound.index != 10 and by_bound.lower > by_mean.lower
+    assert by_bound.mean > by_mean.mean - (by_mean.upper - by_mean.lower)  # a near tie, not a worse label
+    with pytest.raises(ValueError, match="rule must be one of"):
+        opt.recommend(rule="median")

@@ -117,6 +117,7 @@ def _design_command(checkpoint, out, *extra):
         sys.executable, "-m", "jaxmicro.cli", "design", "--checkpoint", str(checkpoint), "--out", str(out),
         "--budget", str(SETTINGS.budget), "--batch-size", str(SETTINGS.batch_size),
         "--n-initial", str(SETTINGS.n_initial), "--volume-size", str(SIZE), "--seeds-per-label", str(SEEDS),
+        "--max-seeds-per-label", str(SEEDS),  # fixed seeds, as the Python campaign it is compared with
         "--no-progress", *extra,
     ]  # fmt: skip
 
