@@ -53,6 +53,20 @@ def test_a_second_run_reports_the_finished_campaign_without_evaluating_again(
     best_line = next(line for line in first_out.splitlines() if "W/kg:" in line)
     assert best_line in second.out  # the same result reported
 
+    # A summary whose optimum is not the one its log now recommends (made under the former
+    # recommendation rule): the optimum's outputs are made again, nothing is evaluated again.
+    summary_path = out / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    recorded = summary["campaigns"][0]["best"]
+    assert recorded is not None, "the toy campaign needs a successful label for this check"
+    summary["campaigns"][0]["best"] = {**recorded, "labels": {**recorded["labels"], "porosity": 0.0}}
+    summary_path.write_text(json.dumps(summary))
+    assert main(argv) == first_code
+    again = capsys.readouterr()
+    assert "holds this finished study" not in again.err and best_line in again.out
+    assert _evaluations(log) == first
+    assert json.loads(summary_path.read_text())["campaigns"][0]["best"]["labels"] == recorded["labels"]
+
     # Other options in the same folder: a one-line error naming the way out, nothing written.
     assert main([*argv, "--seed", "1"]) == 2
     assert "new output folder" in capsys.readouterr().err
