@@ -368,8 +368,9 @@ def test_a_generator_that_decodes_at_the_fractions_is_decoded_so_by_the_design_l
 
 def test_a_stochastic_geometry_generator_drives_the_objective_without_a_chain_rule():
     """A fitted stochastic-geometry generator stands where a trained one does: its volumes hit the
-    labels' fractions, their cells simulate; the chain-rule gradient and the sharded sweep,
-    which need a differentiable jitted generator, say so in one line."""
+    labels' fractions, their cells simulate; the chain-rule gradient and the sharded
+    measurement, which need a differentiable jitted generator, say so in one line, and a sweep
+    measures it unsharded."""
     from jaxmicro.data.simulator import target_volume_fractions
     from jaxmicro.design import label_gradient, measure_sharded
     from jaxmicro.generator.stochastic import neutral_geometry, regress
@@ -395,3 +396,10 @@ def test_a_stochastic_geometry_generator_drives_the_objective_without_a_chain_ru
                        evaluation=evaluations[0])  # fmt: skip
     with pytest.raises(ValueError, match="instead of a sharded sweep"):
         measure_sharded(objective, LABELS)
+    # A sweep (evaluate_sharded, what jaxmicro sweep runs) measures it unsharded instead.
+    from jaxmicro.design import batch_mesh, evaluate_sharded
+
+    swept = evaluate_sharded(objective, LABELS, batch_mesh(1), properties_only=True)
+    assert [e.properties["porosity"] for e in swept] == pytest.approx(
+        [e.properties["porosity"] for e in evaluations], abs=1e-6
+    )
