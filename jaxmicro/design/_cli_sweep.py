@@ -165,6 +165,11 @@ def run(args: argparse.Namespace) -> int:
     from jaxmicro.generator import DEFAULT_GENERATOR, check_labels
 
     generator = common.load_generator_of(args)
+    if not generator.traceable and jax.process_count() > 1:
+        raise ValueError(
+            "this generator is drawn on the host (the stochastic default), so processes cannot "
+            "share its work; run one process or pass --checkpoint gan (traceable, sharded)"
+        )
     fixed = common.fixed_labels(args)
     if args.labels_csv:
         defaults = {n: 0.5 * (lo + hi) for n, (lo, hi) in generator.label_ranges.items()}
