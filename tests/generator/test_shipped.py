@@ -80,3 +80,14 @@ def test_generate_takes_the_default_generator_label_major(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "drop --probabilities" in err
+
+
+def test_a_sweep_of_the_host_drawn_default_is_not_split_across_processes(tmp_path, monkeypatch, capsys):
+    import jax
+
+    _shipped("stochastic")
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    assert main(["sweep", "--grid", "2", "--properties-only", "--out", str(tmp_path / "s.jsonl")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "run one process or pass --checkpoint gan" in err
+    assert not (tmp_path / "s.jsonl").exists()
