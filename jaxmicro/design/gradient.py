@@ -256,7 +256,8 @@ def property_jacobians(
         raise ValueError(
             "this generator's volumes are drawn on the host (a stochastic-geometry model places its "
             "phases by rank), so they have no derivative with respect to the labels; take "
-            "differences (--refine-gradient differences)"
+            "differences (sensitivity --method differences, design --refine-gradient differences) "
+            "or use the traceable GAN (--checkpoint gan)"
         )
     per_direction = ELECTROLYTE_TEMPERATURES if electrolyte_temperatures is None else electrolyte_temperatures
     unit = jnp.asarray(generator.unit_labels(np.asarray(label, np.float64)))
