@@ -22,7 +22,7 @@ import jax
 import numpy as np
 
 from jaxmicro.data import SimulatorConfig, simulate
-from jaxmicro.generator import default_checkpoint_path, generate, load_generator
+from jaxmicro.generator import generate, load_generator, shipped_checkpoint_path
 
 LABEL = np.array([0.93, 0.36, 0.5])
 
@@ -41,7 +41,7 @@ def _time(fn, repeats: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=str(default_checkpoint_path()))
+    parser.add_argument("--checkpoint", default=str(shipped_checkpoint_path("gan")))
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default="experiments/results/benchmark_generator.json")
