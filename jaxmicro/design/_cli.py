@@ -240,15 +240,14 @@ def _finished_study(
         if any(summary.get(key) != value for key, value in mine.items()):
             return None
         results = []
-        for power in powers:
+        for power, row in zip(powers, summary["campaigns"], strict=True):
             folder = campaign_dir(out, power)
             optimizer, pending, _ = load_optimizer(folder / STATE_NAME)
             records = [r for r in read_records(folder / LOG_NAME) if r.get("type") == "evaluation"]
             if pending is not None or len(records) < campaign.budget:
                 return None
             result = campaign_result(folder, optimizer)
-            recorded = summary["campaigns"][len(results)].get("best")
-            if (recorded or {}).get("labels") != (None if result.best is None else result.best.labels):
+            if (row.get("best") or {}).get("labels") != (None if result.best is None else result.best.labels):
                 return None  # recommended by another rule: its optimum's outputs are made again
             results.append(result)
         figures = tuple(Path(f) for f in summary.get("figures", []))

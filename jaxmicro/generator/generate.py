@@ -283,7 +283,9 @@ def generate(
     if seeds.ndim != 1 or seeds.size == 0:
         raise ValueError(f"seed must be an int or a non-empty sequence of ints, got {seed!r}")
     seeds = np.array([check_seed(s, "seed") for s in seeds.tolist()], dtype=np.int64)
-    if not generator.traceable:
+    if generator.traceable:
+        probabilities, volume = _generate_decoded(generator, labels, seeds, shape, periodic, decoding)
+    else:
         if periodic or decoding is not None:
             raise ValueError(
                 "this generator places phases by rank (a stochastic-geometry model: no "
@@ -291,13 +293,26 @@ def generate(
             )
         generator.check_shape(shape)
         volumes = np.asarray(generator.sample_batch(labels, shape, seeds.tolist()))  # (s, n, ...)
-        return GenerationResult(
-            probabilities=None,
-            volume=np.swapaxes(volumes, 0, 1).reshape(-1, *tuple(shape)).astype(np.uint8),
-            labels=np.repeat(labels, seeds.size, axis=0),
-            seeds=np.tile(seeds, labels.shape[0]),
-            voxel_size_m=generator.voxel_size_m,
-        )
+        probabilities, volume = None, np.swapaxes(volumes, 0, 1).reshape(-1, *tuple(shape))
+    return GenerationResult(
+        probabilities=probabilities,
+        volume=volume.astype(np.uint8),
+        labels=np.repeat(labels, seeds.size, axis=0),
+        seeds=np.tile(seeds, labels.shape[0]),
+        voxel_size_m=generator.voxel_size_m,
+    )
+
+
+def _generate_decoded(
+    generator: Generator,
+    labels: np.ndarray,
+    seeds: np.ndarray,
+    shape: Sequence[int],
+    periodic: bool,
+    decoding: str | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`generate`'s trained-generator part: ``(n * s, z, y, x, 3)`` probabilities, label-major,
+    and their decoded phase ids."""
     latent = latent_shape_for(generator.config, shape, periodic)
     _check_generation_memory(len(labels), seeds.size, shape)
     unit = jnp.asarray(generator.unit_labels(labels))
@@ -309,16 +324,8 @@ def generate(
         blocks.append(np.asarray(probs))
     probabilities = np.stack(blocks, axis=1).reshape(-1, *tuple(shape), 3)
     fractions = decoding_fractions(generator, labels, decoding)
-    if fractions is not None:
-        targets = np.repeat(fractions, seeds.size, axis=0)
-        pairs = zip(probabilities, targets, strict=True)
-        volume = np.stack([np.asarray(decode_at_fractions(p, t)) for p, t in pairs])
-    else:
-        volume = np.argmax(probabilities, axis=-1)
-    return GenerationResult(
-        probabilities=probabilities,
-        volume=volume.astype(np.uint8),
-        labels=np.repeat(labels, seeds.size, axis=0),
-        seeds=np.tile(seeds, labels.shape[0]),
-        voxel_size_m=generator.voxel_size_m,
-    )
+    if fractions is None:
+        return probabilities, np.argmax(probabilities, axis=-1)
+    targets = np.repeat(fractions, seeds.size, axis=0)
+    pairs = zip(probabilities, targets, strict=True)
+    return probabilities, np.stack([np.asarray(decode_at_fractions(p, t)) for p, t in pairs])
