@@ -1,4 +1,5 @@
-"""The paper's design case studies on the shipped generator, as resumable runs.
+"""The paper's design case studies on a shipped generator (the default one unless ``--generator``
+names another), as resumable runs.
 
     python experiments/design_case_studies.py powers         # Figure 1: optimum vs cell-level power,
                                                              # on both design bases and with heat
@@ -10,7 +11,9 @@
 Each study runs under ``runs/case_studies/<study>/`` (rerun to resume after a crash), then copies
 its figures to ``docs/figures/`` and writes ``docs/experiments/<study>.md`` with a results table
 and the command that made it. ``--budget``, ``--volume-size`` and ``--grid`` trade time for
-fidelity; the defaults take minutes each on a 2-core CPU.
+fidelity; the defaults take minutes each on a 2-core CPU. Seeds per label adapt as in
+``jaxmicro design`` (2, up to ``--max-seeds-per-label`` while the seed standard error exceeds
+1 %), and each optimum is the evaluated label with the best 95 % lower bound.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from jaxmicro.design import (
 )
 from jaxmicro.design.plots import plot_campaign
 from jaxmicro.design.recommendation import summarise as summarise_recommendation
-from jaxmicro.generator import load_shipped_generator
+from jaxmicro.generator import DEFAULT_GENERATOR, SHIPPED_GENERATORS, load_shipped_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -54,10 +57,10 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
 
 
-def _best_row(
-    label: str, best, n_evaluations: int, n_failed: int, recommendation: dict | None = None
-) -> list[str]:
-    count = f"{n_evaluations} ({n_failed} failed)"
+def _best_row(label: str, best, evaluations, recommendation: dict | None = None) -> list[str]:
+    n_failed = sum(e.failed for e in evaluations)
+    n_volumes = sum(len(e.seeds) for e in evaluations)
+    count = f"{len(evaluations)} ({n_failed} failed), {n_volumes} volumes"
     if best is None:
         return [label, *["-"] * (len(BEST_HEADER) - 2), count]
     interval, region, edge = "-", "-", "-"
@@ -98,7 +101,7 @@ def _design(cell: dict, name: str) -> float:
 
 def _campaign_row(label: str, campaign, space, generator) -> list[str]:
     recommendation = summarise_recommendation(campaign.recommendation, space, generator.label_ranges)
-    return _best_row(label, campaign.best, len(campaign.evaluations), campaign.n_failed, recommendation)
+    return _best_row(label, campaign.best, campaign.evaluations, recommendation)
 
 
 BEST_HEADER = [
@@ -115,10 +118,17 @@ BEST_HEADER = [
     "posterior mean [95 % interval]",
     "porosity not distinguishable",
     "on the edge",
-    "evaluations",
+    "labels (failed), volumes",
 ]
 # Figure 1 variants: (design basis, thermal model). The first is the default design loop.
 POWER_VARIANTS = (("loading", "isothermal"), ("thickness", "isothermal"), ("loading", "lumped"))
+
+
+def _seeds_text(design: DesignSettings) -> str:
+    if design.max_seeds_per_label is None:
+        return str(design.seeds_per_label)
+    ceiling = design.max_seeds_per_label
+    return f"{design.seeds_per_label} (up to {ceiling} while the seed standard error exceeds 1 %)"
 
 
 def _publish(study: str, figures: list[tuple[str, Path]], text: str) -> Path:
@@ -163,7 +173,8 @@ def study_powers(args, generator, space, design, campaign) -> Path:
         "# Figure 1: the optimum across cell-level powers\n\n"
         f"4680 full cell, {design.objective_description}, optimising am_wt and porosity "
         f"(adhesion {space.fixed['adhesion']}), {campaign.budget} evaluations per power, "
-        f"{design.seeds_per_label} generated {design.volume_size}^3 volumes per label. Three variants: "
+        f"{_seeds_text(design)} generated {design.volume_size}^3 volumes per label "
+        f"(`{args.generator}` generator). Three variants: "
         f"the default loading basis ({design.am_loading_mg_cm2:g} mg/cm^2 of AM; thickness follows "
         f"the porosity), a fixed {design.cathode_thickness_m * 1e6:g} um cathode (loading follows "
         "the porosity), and the loading basis with PyBaMM's lumped thermal model (h = 10 W/m^2K).\n\n"
@@ -249,7 +260,7 @@ def study_sweep(args, generator, space, design, campaign) -> Path:
     bo_values = [e.objective for e in bo.evaluations]
     needed = evaluations_to_reach(bo_values, best.objective, 0.01) or "never (not within the budget)"
     rows = [
-        _best_row(f"grid {args.grid}x{args.grid}", best, len(evaluations), int(np.isnan(values).sum())),
+        _best_row(f"grid {args.grid}x{args.grid}", best, evaluations),
         _campaign_row("BO", bo, space, generator),
     ]
     text = (
@@ -279,13 +290,25 @@ def main() -> None:
     parser.add_argument("--n-initial", type=int, default=6)
     parser.add_argument("--volume-size", type=int, default=64)
     parser.add_argument("--seeds-per-label", type=int, default=2)
+    parser.add_argument(
+        "--max-seeds-per-label",
+        type=int,
+        default=8,
+        help="adaptive seeds' ceiling; at --seeds-per-label: fixed",
+    )
+    parser.add_argument("--generator", choices=sorted(SHIPPED_GENERATORS), default=DEFAULT_GENERATOR)
     parser.add_argument("--power", type=float, default=500.0, help="power of the single-power studies [W/kg]")
     parser.add_argument("--grid", type=int, default=8, help="sweep grid points per label")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "case_studies")
     args = parser.parse_args()
-    generator = load_shipped_generator("gan")
+    generator = load_shipped_generator(args.generator)
     space = design_space(generator.label_ranges)
-    design = DesignSettings(volume_size=args.volume_size, seeds_per_label=args.seeds_per_label)
+    adaptive = args.max_seeds_per_label > args.seeds_per_label
+    design = DesignSettings(
+        volume_size=args.volume_size,
+        seeds_per_label=args.seeds_per_label,
+        max_seeds_per_label=args.max_seeds_per_label if adaptive else None,
+    )
     campaign = CampaignSettings(budget=args.budget, batch_size=args.batch_size, n_initial=args.n_initial)
     print(STUDIES[args.study](args, generator, space, design, campaign))
 
