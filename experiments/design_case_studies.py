@@ -100,7 +100,9 @@ def _design(cell: dict, name: str) -> float:
 
 
 def _campaign_row(label: str, campaign, space, generator) -> list[str]:
-    recommendation = summarise_recommendation(campaign.recommendation, space, generator.label_ranges)
+    recommendation = summarise_recommendation(
+        campaign.recommendation, space, generator.label_ranges, campaign.evaluations
+    )
     return _best_row(label, campaign.best, campaign.evaluations, recommendation)
 
 

@@ -186,7 +186,7 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
             f"{best.cell.get('energy_density_wh_l', float('nan')):.0f} Wh/L, "
             f"{best.cell.get('power_w_per_kg', float('nan')):.0f} W/kg"
         )
-        summary = summarise(found.recommendation, space, label_ranges)
+        summary = summarise(found.recommendation, space, label_ranges, found.evaluations)
         unit = objective_unit(design.objective_description)
         if summary is not None:
             print(textwrap.indent(describe(summary, unit), " " * 14))

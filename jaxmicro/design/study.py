@@ -163,7 +163,9 @@ def _best_summary(
         "properties": best.properties,
         "cell": {k: best.cell.get(k) for k in keys if k in best.cell},
         "objective_standard_error": best.objective_standard_error,
-        "recommendation": summarise_recommendation(result.recommendation, space, generator.label_ranges),
+        "recommendation": summarise_recommendation(
+            result.recommendation, space, generator.label_ranges, result.evaluations
+        ),
     }
 
 

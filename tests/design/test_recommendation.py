@@ -1,6 +1,14 @@
 """The optimum in the user's words: the warnings that come with it."""
 
-from jaxmicro.design.recommendation import describe
+import math
+
+import numpy as np
+
+from jaxmicro.bo.recommend import Recommendation
+from jaxmicro.design import Evaluation, design_space
+from jaxmicro.design.recommendation import contradicting, describe, summarise
+
+RANGES = {"am_wt": (0.85, 0.98), "porosity": (0.2, 0.5), "adhesion": (0.0, 1.0)}
 
 
 def summary(observed: float | None) -> dict:
@@ -26,3 +34,34 @@ def test_an_optimum_whose_own_evaluation_is_outside_its_interval_says_so():
     assert "--max-seeds-per-label" in text
     for inside in (232.5, 225.8, None, float("nan")):
         assert "OUTSIDE" not in describe(summary(inside), "Wh/kg")
+
+
+def test_labels_in_the_region_that_their_own_volumes_put_below_the_optimum_are_named():
+    """The main job of 2026-12-07: the region reached porosity 0.20, where 8 volumes read 186.8 +-
+    21.0 Wh/kg under an optimum of 232.9; a noisy label that could still reach it is not named."""
+    space = design_space(RANGES)
+    region = np.array([[0.98, 0.2885], [0.98, 0.20], [0.944, 0.232], [0.97, 0.25], [0.95, 0.21]])
+    recommendation = Recommendation(
+        x=region[0], index=0, mean=232.9, lower=232.0, upper=233.7, level=0.95, observed=233.0,
+        prob_other_better=0.97, prob_better=np.full(5, np.nan), max_shortfall=1.9, region=region,
+        on_edge=((0, "upper"),))
+
+    def evaluation(am_wt, porosity, value, error):
+        labels = {"am_wt": am_wt, "porosity": porosity, "adhesion": 0.5}
+        return Evaluation(labels, (0, 1), value, False, "", {}, {}, {}, objective_standard_error=error)
+
+    evaluations = [
+        evaluation(0.98, 0.2885, 233.0, 0.97),  # the optimum
+        evaluation(0.98, 0.20, 186.8, 21.0),  # worse at 95 %: named
+        evaluation(0.944, 0.232, 218.8, 17.1),  # 218.8 + 1.96 x 17.1 reaches 232.9: not named
+        evaluation(0.97, 0.25, 200.0, math.nan),  # no standard error: not judged
+        evaluation(0.96, 0.45, 150.0, 1.0),  # worse, but outside the region
+    ]
+    found = contradicting(recommendation, space, evaluations)
+    named = {"labels": {"am_wt": 0.98, "porosity": 0.20}, "objective": 186.8, "standard_error": 21.0}
+    assert found == [named]
+    assert summarise(recommendation, space, RANGES, evaluations)["contradicting"] == found
+    assert summarise(recommendation, space, RANGES)["contradicting"] == []  # no evaluations given
+    text = describe(summary(233.0) | {"contradicting": found}, "Wh/kg")
+    assert "INSIDE THE REGION: am_wt 0.98, porosity 0.2 reads 186.8 +- 21 Wh/kg" in text
+    assert "WORSE BY THEIR OWN VOLUMES" not in describe(summary(233.0), "Wh/kg")  # an older summary
