@@ -63,12 +63,13 @@ def _best_row(label: str, best, evaluations, recommendation: dict | None = None)
     count = f"{len(evaluations)} ({n_failed} failed), {n_volumes} volumes"
     if best is None:
         return [label, *["-"] * (len(BEST_HEADER) - 2), count]
-    interval, region, edge = "-", "-", "-"
+    interval, region, edge, warnings = "-", "-", "-", "-"
     if recommendation is not None:
         low, high = recommendation["interval"]
         interval = f"{recommendation['objective_mean']:.4g} [{low:.4g}, {high:.4g}]"
         region = "{:.3f}-{:.3f}".format(*recommendation["region"]["porosity"])
         edge = ", ".join(f"{e['label']} {e['bound']}" for e in recommendation["on_edge"]) or "no"
+        warnings = _warnings(recommendation)
     props, cell = best.properties, best.cell
     areal_current = _number(cell, "c_rate") * _number(cell, "areal_capacity_mah_cm2")
     return [
@@ -85,8 +86,24 @@ def _best_row(label: str, best, evaluations, recommendation: dict | None = None)
         interval,
         region,
         edge,
+        warnings,
         count,
     ]
+
+
+def _warnings(recommendation: dict) -> str:
+    """The printed output's warnings, in short: its own evaluation outside its interval, and
+    labels inside the region that their own volumes put below the optimum."""
+    low, high = recommendation["interval"]
+    observed = recommendation["observed"]
+    found = []
+    if observed is not None and math.isfinite(observed) and not low <= observed <= high:
+        found.append(f"observed {observed:.4g} outside its interval")
+    for other in recommendation.get("contradicting", ()):
+        where = ", ".join(f"{k} {v:.3g}" for k, v in other["labels"].items())
+        value, error = other["objective"], other["standard_error"]
+        found.append(f"({where}) worse by its own volumes, {value:.4g} +- {error:.2g}")
+    return "; ".join(found) or "none"
 
 
 def _number(cell: dict, name: str) -> float:
@@ -120,6 +137,7 @@ BEST_HEADER = [
     "posterior mean [95 % interval]",
     "porosity not distinguishable",
     "on the edge",
+    "warnings",
     "labels (failed), volumes",
 ]
 # Figure 1 variants: (design basis, thermal model). The first is the default design loop.

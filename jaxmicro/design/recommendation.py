@@ -152,6 +152,6 @@ def describe(summary: Mapping[str, Any] | None, unit: str = "") -> str:
         read = "; ".join(", ".join(f"{k} {v:.3g}" for k, v in o["labels"].items())
                          + f" reads {o['objective']:.4g} +- {o['standard_error']:.2g}" for o in others)
         text += (f"\nWORSE BY THEIR OWN VOLUMES, INSIDE THE REGION: {read}" + (f" {unit}" if unit else "")
-                 + "; the region's smooth surface does not follow them: treat that part of it as "
-                 "unresolved (more seeds or larger volumes)")
+                 + "; at 95 % their own volumes put them below the optimum, which the region's smooth "
+                 "surface does not follow: the region is narrower there")
     return text
