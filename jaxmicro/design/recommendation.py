@@ -42,8 +42,8 @@ def edges(recommendation: Recommendation, space: DesignSpace,
 
 def contradicting(recommendation: Recommendation, space: DesignSpace,
                   evaluations: Sequence[Evaluation]) -> list[dict[str, Any]]:
-    """Evaluated labels inside the indistinguishable region whose own volumes alone say they are
-    worse than the optimum: the upper end of their own ``level`` interval (objective +- z x
+    """Evaluated labels other than the optimum inside the indistinguishable region whose own
+    volumes alone say they are worse than it: the upper end of their own ``level`` interval (objective +- z x
     its seed standard error) lies below the optimum's posterior mean.
 
     The Gaussian process's smooth surface can carry the region across a cliff that only a few
@@ -70,6 +70,8 @@ def contradicting(recommendation: Recommendation, space: DesignSpace,
         if evaluation.failed or not math.isfinite(error) or value + z * error >= recommendation.mean:
             continue
         point = np.array([evaluation.labels[name] for name in space.free])
+        if np.allclose(point, recommendation.x, rtol=0.0, atol=1e-9):
+            continue  # the optimum itself: "OUTSIDE ITS INTERVAL" says it (describe)
         if np.isclose(region, point, rtol=0.0, atol=1e-9).all(axis=1).any():
             out.append({"labels": {name: float(v) for name, v in zip(space.free, point, strict=True)},
                         "objective": float(value), "standard_error": float(error)})

@@ -51,7 +51,7 @@ def test_labels_in_the_region_that_their_own_volumes_put_below_the_optimum_are_n
         return Evaluation(labels, (0, 1), value, False, "", {}, {}, {}, objective_standard_error=error)
 
     evaluations = [
-        evaluation(0.98, 0.2885, 233.0, 0.97),  # the optimum
+        evaluation(0.98, 0.2885, 228.0, 0.97),  # the optimum (below its own mean: OUTSIDE says it)
         evaluation(0.98, 0.20, 186.8, 21.0),  # worse at 95 %: named
         evaluation(0.944, 0.232, 218.8, 17.1),  # 218.8 + 1.96 x 17.1 reaches 232.9: not named
         evaluation(0.97, 0.25, 200.0, math.nan),  # no standard error: not judged
