@@ -18,7 +18,11 @@ observations on a CPU:
   Cholesky row, new row of ``L^-1``), used for Kriging-believer fantasies.
 
 Parameters are the flat vector ``theta = (log lengthscale (d), log outputscale, log noise,
-mean)`` in unit-box inputs and standardised outputs.
+mean)`` in unit-box inputs and standardised outputs, or with **input warping**
+(:mod:`jaxmicro.bo.warping`) ``theta = (..., mean, log a (d), log b (d))``: each input passes
+through a fitted Kumaraswamy CDF before the kernel. The length of ``theta`` says which
+(``d + 3`` or ``3 d + 3``); the training inputs ``x`` stay in the unit box and every function
+warps them (and query points) itself, so callers never see the warped coordinates.
 
 **Known per-point noise** (heteroscedastic): every function takes an optional ``known_noise``,
 shape ``(n,)``, the variance of each observation's own measurement error [standardised units^2]
@@ -38,6 +42,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
+from jaxmicro.bo import warping
 from jaxmicro.bo.gp import LENGTHSCALE_BOUNDS, MEAN_BOUNDS, NOISE_MAX, OUTPUTSCALE_BOUNDS, _prior
 from jaxmicro.bo.kernels import check_kernel
 
@@ -76,12 +81,36 @@ def kernel_and_slope(kernel: str, u: np.ndarray, outputscale: float) -> tuple[np
     raise ValueError(f"unknown kernel {kernel!r}; pass 'matern52' or 'rbf'")
 
 
-def param_bounds(d: int, noise_min: float, noise_max: float = NOISE_MAX) -> list[tuple[float, float]]:
-    """Box bounds of ``theta`` (same as the jitted fit's); ``noise_max = noise_min`` fixes the
-    learned noise (a noiseless model)."""
+def param_bounds(d: int, noise_min: float, noise_max: float = NOISE_MAX,
+                 warped: bool = False) -> list[tuple[float, float]]:
+    """Box bounds of ``theta`` (same as the jitted fit's, plus :data:`warping.BOUNDS` for the
+    warping's ``2 d`` parameters when ``warped``); ``noise_max = noise_min`` fixes the learned
+    noise (a noiseless model)."""
     return ([(math.log(LENGTHSCALE_BOUNDS[0]), math.log(LENGTHSCALE_BOUNDS[1]))] * d
             + [(math.log(OUTPUTSCALE_BOUNDS[0]), math.log(OUTPUTSCALE_BOUNDS[1])),
-               (math.log(noise_min), math.log(noise_max)), MEAN_BOUNDS])
+               (math.log(noise_min), math.log(noise_max)), MEAN_BOUNDS]
+            + [warping.BOUNDS] * (2 * d if warped else 0))
+
+
+def is_warped(theta: np.ndarray, d: int) -> bool:
+    """Whether ``theta`` (length ``d + 3`` or ``3 d + 3``) carries input-warping parameters."""
+    if len(theta) not in (d + 3, 3 * d + 3):
+        raise ValueError(f"theta must have {d + 3} or {3 * d + 3} entries for {d} inputs, got {len(theta)}")
+    return len(theta) == 3 * d + 3
+
+
+def _warp(theta: np.ndarray, x: np.ndarray) -> warping.Warped | None:
+    """The warped inputs of unit-box ``x`` ``(n, d)`` under ``theta`` (``None``: not warped)."""
+    d = x.shape[1]
+    if not is_warped(theta, d):
+        return None
+    return warping.kumaraswamy(x, theta[d + 3: 2 * d + 3], theta[2 * d + 3:])
+
+
+def kernel_inputs(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """What the kernel sees of unit-box inputs ``x`` ``(n, d)``: ``x``, or ``w(x)`` when warped."""
+    warped = _warp(theta, x)
+    return x if warped is None else warped.z
 
 
 def _known(known_noise: np.ndarray | None, n: int) -> np.ndarray:
@@ -114,6 +143,15 @@ def _prior_cached(d: int) -> tuple[np.ndarray, np.ndarray]:
     return _prior(d)
 
 
+def _prior_of(d: int, warped: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian prior (loc, scale) of ``theta``, with :data:`warping.PRIOR` when ``warped``."""
+    loc, scale = _prior_cached(d)
+    if not warped:
+        return loc, scale
+    return (np.concatenate([loc, np.full(2 * d, warping.PRIOR[0])]),
+            np.concatenate([scale, np.full(2 * d, warping.PRIOR[1])]))
+
+
 def squared_differences(x: np.ndarray) -> np.ndarray:
     """Per-dimension squared differences ``(x_ik - x_jk)^2``, shape ``(d, n, n)``."""
     diff = x.T[:, :, None] - x.T[:, None, :]
@@ -126,18 +164,23 @@ def neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: s
     """Negative log joint ``-(log p(y | theta) + log p(theta))`` and its gradient in ``theta``.
 
     Args:
-        theta: flat parameters, shape ``(d + 3,)``.
+        theta: flat parameters, shape ``(d + 3,)``, or ``(3 d + 3,)`` with input warping.
         x: inputs in the unit box, shape ``(n, d)``.
         y: standardised outputs, shape ``(n,)``.
         kernel: ``"matern52"`` or ``"rbf"``.
-        sq_diffs: :func:`squared_differences` of ``x`` if already computed (saves work across calls).
+        sq_diffs: :func:`squared_differences` of ``x`` if already computed (saves work across
+            calls; unused with input warping, whose distances change with ``theta``).
         known_noise: known per-point noise variances, shape ``(n,)`` (module docstring).
 
     Returns:
         ``(value, gradient)``; ``(1e10, 0)`` if the covariance cannot be factorised.
     """
     n, d = x.shape
-    sq = squared_differences(x) if sq_diffs is None else sq_diffs
+    warped = _warp(theta, x)
+    if warped is not None:
+        sq = squared_differences(warped.z)
+    else:
+        sq = squared_differences(x) if sq_diffs is None else sq_diffs
     ls2 = np.exp(2.0 * theta[:d])
     s, noise, mean = math.exp(theta[d]), math.exp(theta[d + 1]), float(theta[d + 2])
     u = (sq.reshape(d, -1).T @ (1.0 / ls2)).reshape(n, n)
@@ -155,10 +198,10 @@ def neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: s
         return 1e10, np.zeros_like(theta)
     kinv = kinv + kinv.T  # dpotri fills the lower triangle; the upper one is 0 (clean factor)
     kinv[np.diag_indices(n)] *= 0.5
-    loc, scale = _prior_cached(d)
-    z = (theta - loc) / scale
+    loc, scale = _prior_of(d, warped is not None)
+    standard = (theta - loc) / scale
     value = (0.5 * resid @ alpha + np.sum(np.log(np.diagonal(chol))) + 0.5 * n * math.log(2.0 * math.pi)
-             + 0.5 * np.sum(z * z))
+             + 0.5 * np.sum(standard * standard))
     w = np.outer(alpha, alpha) - kinv  # d(-lml) = -0.5 tr(w dK)
     grad = np.empty_like(theta)
     ws = w * slope
@@ -167,7 +210,13 @@ def neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: s
     grad[d] = -0.5 * np.sum(w * kf)
     grad[d + 1] = -0.5 * noise * np.trace(w)
     grad[d + 2] = -np.sum(alpha)
-    grad += z / scale
+    if warped is not None:
+        # dK_ij/dz_mk = slope_ij 2 (z_ik - z_jk) / l_k^2 (delta_im - delta_jm), W symmetric.
+        z = warped.z
+        dz = -2.0 * (z * ws.sum(axis=1)[:, None] - ws @ z) / ls2
+        grad[d + 3: 2 * d + 3] = np.sum(dz * warped.dz_dlog_a, axis=0)
+        grad[2 * d + 3:] = np.sum(dz * warped.dz_dlog_b, axis=0)
+    grad += standard / scale
     if not np.isfinite(value) or not np.isfinite(grad).all():
         return 1e10, np.zeros_like(theta)
     return float(value), grad
@@ -178,7 +227,7 @@ class FitResult:
     """A MAP fit.
 
     Attributes:
-        theta: the best parameters, shape ``(d + 3,)``.
+        theta: the best parameters, shape ``(d + 3,)`` (``(3 d + 3,)`` with input warping).
         value: their negative log posterior.
         n_evaluations: objective evaluations over all starts (a cost measure).
     """
@@ -196,7 +245,8 @@ def fit_map(x: np.ndarray, y: np.ndarray, starts: np.ndarray, *, noise_min: floa
     Args:
         x: inputs in the unit box, shape ``(n, d)``, ``n >= 1``.
         y: standardised outputs, shape ``(n,)``, finite.
-        starts: start points, shape ``(k, d + 3)``, ``k >= 1`` (clipped into the bounds).
+        starts: start points, shape ``(k, d + 3)``, ``k >= 1`` (clipped into the bounds);
+            ``(k, 3 d + 3)`` fits with input warping.
         noise_min: lower bound of the noise variance [standardised units^2].
         kernel: ``"matern52"`` or ``"rbf"``.
         maxiter: L-BFGS-B iterations per start.
@@ -212,10 +262,11 @@ def fit_map(x: np.ndarray, y: np.ndarray, starts: np.ndarray, *, noise_min: floa
     y = np.asarray(y, np.float64)
     starts = np.atleast_2d(np.asarray(starts, np.float64))
     d = x.shape[1]
-    if x.ndim != 2 or len(x) == 0 or y.shape != (len(x),) or starts.shape[1:] != (d + 3,) or len(starts) == 0:
-        raise ValueError(f"need x (n, d) with n >= 1, y (n,) and starts (k, d + 3); got {x.shape}, "
-                         f"{y.shape}, {starts.shape}")
-    bounds = param_bounds(d, noise_min, noise_max)
+    if (x.ndim != 2 or len(x) == 0 or y.shape != (len(x),) or len(starts) == 0
+            or starts.shape[1] not in (d + 3, 3 * d + 3)):
+        raise ValueError(f"need x (n, d) with n >= 1, y (n,) and starts (k, d + 3) or (k, 3 d + 3); got "
+                         f"{x.shape}, {y.shape}, {starts.shape}")
+    bounds = param_bounds(d, noise_min, noise_max, warped=is_warped(starts[0], d))
     lo, hi = np.array(bounds).T
     sq = squared_differences(x) if sq_diffs is None else sq_diffs
     known = _known(known_noise, len(x))
@@ -230,10 +281,19 @@ def fit_map(x: np.ndarray, y: np.ndarray, starts: np.ndarray, *, noise_min: floa
     return FitResult(np.clip(best.x, lo, hi), float(best.fun), n_eval)
 
 
-def prior_starts(d: int, n_draws: int, rng: np.random.Generator) -> np.ndarray:
-    """The prior mode followed by ``n_draws`` prior draws of ``theta``, shape ``(1 + n_draws, d + 3)``."""
+def prior_starts(d: int, n_draws: int, rng: np.random.Generator, warped: bool = False) -> np.ndarray:
+    """The prior mode followed by ``n_draws`` prior draws of ``theta``, shape ``(1 + n_draws, d + 3)``
+    (``3 d + 3`` columns when ``warped``; the first ``d + 3`` draws are the unwarped ones)."""
     loc, scale = _prior_cached(d)
-    return np.concatenate([loc[None], loc + scale * rng.standard_normal((n_draws, d + 3))])
+    draws = rng.standard_normal((n_draws, d + 3))
+    starts = np.concatenate([loc[None], loc + scale * draws])
+    if not warped:
+        return starts
+    # The warping starts at the identity (the prior mode) and its draws come after the others,
+    # so the unwarped part of each start is the unwarped fit's.
+    wloc, wscale = warping.PRIOR
+    extra = np.concatenate([np.full((1, 2 * d), wloc), wloc + wscale * rng.standard_normal((n_draws, 2 * d))])
+    return np.concatenate([starts, extra], axis=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,7 +301,7 @@ class HostPosterior:
     """A conditioned GP with everything a prediction and its gradient need.
 
     Attributes:
-        theta: parameters, shape ``(d + 3,)``.
+        theta: parameters, shape ``(d + 3,)`` (``(3 d + 3,)`` with input warping).
         kernel: ``"matern52"`` or ``"rbf"``.
         x: training inputs (unit box), shape ``(n, d)``.
         y: training outputs (standardised), shape ``(n,)``.
@@ -249,6 +309,7 @@ class HostPosterior:
         chol_inv: ``L^-1`` (lower triangular), shape ``(n, n)``.
         alpha: ``K^-1 (y - mean)``, shape ``(n,)``.
         known_noise: known per-point noise variances, shape ``(n,)`` (zeros: homoscedastic).
+        z: the training inputs as the kernel sees them (:func:`kernel_inputs`), shape ``(n, d)``.
     """
 
     theta: np.ndarray
@@ -259,6 +320,7 @@ class HostPosterior:
     chol_inv: np.ndarray
     alpha: np.ndarray
     known_noise: np.ndarray
+    z: np.ndarray
 
     @property
     def lengthscale(self) -> np.ndarray:
@@ -289,7 +351,10 @@ def posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str = "ma
     y = np.asarray(y, np.float64)
     theta = np.asarray(theta, np.float64)
     d = x.shape[1]
-    sq = squared_differences(x) if sq_diffs is None else sq_diffs
+    if is_warped(theta, d):
+        sq = squared_differences(kernel_inputs(theta, x))
+    else:
+        sq = squared_differences(x) if sq_diffs is None else sq_diffs
     u = np.tensordot(np.exp(-2.0 * theta[:d]), sq, axes=1)
     kf, _ = kernel_and_slope(kernel, u, math.exp(theta[d]))
     known = _known(known_noise, len(x))
@@ -301,13 +366,14 @@ def posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str = "ma
 def _finish(theta, kernel, x, y, chol, chol_inv, known_noise) -> HostPosterior:
     resid = y - theta[x.shape[1] + 2]
     alpha = chol_inv.T @ (chol_inv @ resid)
-    return HostPosterior(theta, kernel, x, y, chol, chol_inv, alpha, known_noise)
+    return HostPosterior(theta, kernel, x, y, chol, chol_inv, alpha, known_noise, kernel_inputs(theta, x))
 
 
 def cross_covariance(post: HostPosterior, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Kernel between query points ``(m, d)`` and the training inputs, and its slope ``dk/du``;
-    each shape ``(m, n)``. Distances from explicit differences (exact 0 at a training point)."""
-    diff = xq[:, None, :] - post.x[None, :, :]
+    """Kernel between unit-box query points ``(m, d)`` and the training inputs, and its slope
+    ``dk/du``; each shape ``(m, n)``. Distances from explicit differences (exact 0 at a training
+    point), between warped inputs when the GP warps them."""
+    diff = kernel_inputs(post.theta, xq)[:, None, :] - post.z[None, :, :]
     u = (diff * diff) @ (1.0 / post.lengthscale**2)
     return kernel_and_slope(post.kernel, u, post.outputscale)
 
@@ -333,12 +399,15 @@ def predict(post: HostPosterior, xq: np.ndarray, grad: bool = False):
     var = np.maximum(raw_var, floor)
     if not grad:
         return mean, var
-    scale = 2.0 / post.lengthscale**2
+    warped = _warp(post.theta, xq)
+    zq = xq if warped is None else warped.z
+    # d/dxq = d/dzq x dzq/dxq (1 without warping)
+    scale = 2.0 / post.lengthscale**2 * (1.0 if warped is None else warped.dz_dx)
 
     def weighted_diff_sum(w: np.ndarray) -> np.ndarray:
-        # sum_j w_ij dk_ij/dxq_i with dk_ij/dxq_i = slope_ij 2 (xq_i - x_j) / l^2
+        # sum_j w_ij dk_ij/dzq_i with dk_ij/dzq_i = slope_ij 2 (zq_i - z_j) / l^2
         w = w * slope
-        return (xq * w.sum(axis=1)[:, None] - w @ post.x) * scale
+        return (zq * w.sum(axis=1)[:, None] - w @ post.z) * scale
 
     dmean = weighted_diff_sum(np.broadcast_to(post.alpha, k.shape))
     dvar = -2.0 * weighted_diff_sum(v @ post.chol_inv)  # rows of v @ L^-1: K^-1 k_i
@@ -391,7 +460,8 @@ def joint_predict(post: HostPosterior, xq: np.ndarray) -> tuple[np.ndarray, np.n
     """
     xq = np.atleast_2d(np.asarray(xq, np.float64))
     k, _ = cross_covariance(post, xq)
-    diff = xq[:, None, :] - xq[None, :, :]
+    zq = kernel_inputs(post.theta, xq)
+    diff = zq[:, None, :] - zq[None, :, :]
     kqq, _ = kernel_and_slope(post.kernel, (diff * diff) @ (1.0 / post.lengthscale**2), post.outputscale)
     v = k @ post.chol_inv.T
     return post.mean + k @ post.alpha, kqq - v @ v.T

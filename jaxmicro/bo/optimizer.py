@@ -99,6 +99,9 @@ class Settings:
             best posterior mean at the observations once any standard error is positive;
             ``"homoscedastic"``: standard errors ignored, one learned noise; ``"noiseless"``:
             the data are taken as exact (noise fixed at ``noise_min``).
+        input_warping: warp each input by a Kumaraswamy CDF fitted with the GP
+            (:mod:`jaxmicro.bo.warping`): for surfaces that change fast in one part of the box
+            and slowly elsewhere (a transport cliff beside a flat top). Off by default.
     """
 
     bounds: tuple[tuple[float, float], ...]
@@ -118,6 +121,7 @@ class Settings:
     explore_maxiter: int = 5
     explore_restart_every: int = 10
     noise_model: str = "heteroscedastic"
+    input_warping: bool = False
 
 
 def _check_bounds(bounds: Any) -> tuple[tuple[float, float], ...]:
@@ -155,6 +159,8 @@ def _check_settings(s: Settings) -> Settings:
         raise ValueError(f"noise_min must be > 0, got {s.noise_min}")
     if s.noise_model not in NOISE_MODELS:
         raise ValueError(f"unknown noise_model {s.noise_model!r}; pass one of {NOISE_MODELS}")
+    if not isinstance(s.input_warping, bool):
+        raise ValueError(f"input_warping must be True or False, got {s.input_warping!r}")
     return dataclasses.replace(s, bounds=bounds, fixed=tuple(sorted(fixed)), seed=int(s.seed),
                                n_initial=int(s.n_initial), maximize=bool(s.maximize))
 
@@ -252,6 +258,11 @@ class Optimizer:
     def dim(self) -> int:
         """Input dimension ``d``."""
         return len(self.settings.bounds)
+
+    @property
+    def _theta_size(self) -> int:
+        """Length of the GP's parameter vector (``3 d + 3`` with input warping)."""
+        return (3 if self.settings.input_warping else 1) * self.dim + 3
 
     @property
     def x(self) -> np.ndarray:
@@ -396,10 +407,11 @@ class Optimizer:
         d = self.dim
         rng = np.random.default_rng([s.seed, counter])
         options = self._fit_options(sq_diffs, known)
+        warped = s.input_warping
         if self._theta is None or len(y) < s.multistart_below:
             warm = [] if self._theta is None else [self._theta]
-            starts = np.concatenate([np.reshape(warm, (-1, d + 3)),
-                                     prior_starts(d, max(0, s.fit_starts - 1 - len(warm)), rng)])
+            starts = np.concatenate([np.reshape(warm, (-1, self._theta_size)),
+                                     prior_starts(d, max(0, s.fit_starts - 1 - len(warm)), rng, warped)])
             fit = fit_map(x, y, starts, maxiter=s.maxiter, **options)
             self._theta, self._explore = fit.theta, None
             return fit.theta
@@ -407,7 +419,7 @@ class Optimizer:
         restarts = 0 if self._explore is None else counter // s.explore_restart_every
         if self._explore is None or counter % s.explore_restart_every == 0:
             # The prior mode, then prior draws in turn.
-            start = prior_starts(d, 1, rng)[min(restarts, 1)]
+            start = prior_starts(d, 1, rng, warped)[min(restarts, 1)]
         else:
             start = self._explore
         explore = fit_map(x, y, start[None], maxiter=s.explore_maxiter, **options)
@@ -496,9 +508,9 @@ class Optimizer:
             sq_diffs = squared_differences(x_obs)
             # A fresh fit to every observation (the last ask's fit predates the last tell), from
             # that fit and the prior; the optimiser's own warm-start state is left alone.
-            warm = np.reshape([] if self._theta is None else self._theta, (-1, self.dim + 3))
+            warm = np.reshape([] if self._theta is None else self._theta, (-1, self._theta_size))
             starts = np.concatenate([warm, prior_starts(self.dim, s.fit_starts - 1, np.random.default_rng(
-                [s.seed, len(y), 1 << 20]))])
+                [s.seed, len(y), 1 << 20]), s.input_warping)])
             theta = fit_map(x_obs, y, starts, maxiter=s.maxiter, **self._fit_options(sq_diffs, known)).theta
             post = host_posterior(theta, x_obs, y, s.kernel, sq_diffs, known)
             grid = np.clip(sobol_points(n_region, self.dim, (s.seed, 1 << 20)), lower, upper)
@@ -555,7 +567,7 @@ class Optimizer:
         opt._n_design = int(state["n_design"])
         for key, attr in (("gp_theta", "_theta"), ("gp_explore", "_explore")):
             theta = state.get(key)  # absent in states written before the warm start
-            if theta is not None and len(theta) == d + 3:
+            if theta is not None and len(theta) == opt._theta_size:
                 setattr(opt, attr, np.asarray(theta, dtype=np.float64))
         if not opt._y.shape == opt._noise_std.shape == (opt._x.shape[0],):
             raise ValueError("corrupt state: x, y and noise_std have different lengths")

@@ -67,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     budget.add_argument("--seed", type=int, default=0, help="optimiser seed")
     budget.add_argument(
+        "--input-warping",
+        action="store_true",
+        help="warp each label before the GP's kernel (Kumaraswamy CDF fitted with it; docs/bo.md)",
+    )
+    budget.add_argument(
         "--refine",
         type=int,
         default=0,
@@ -122,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         n_initial=min(args.n_initial, args.budget),
         seed=args.seed,
+        input_warping=args.input_warping,
     )
     if args.refine < 0:
         raise ValueError(f"--refine must be 0 (none) or a positive number of labels, got {args.refine}")

@@ -61,6 +61,7 @@ class CampaignSettings:
         n_initial: labels from a scrambled Sobol design before the GP takes over.
         seed: seeds the optimiser (the generator seeds are the objective's).
         acquisition: the optimiser's acquisition function (``"logei"`` or ``"ucb"``).
+        input_warping: the GP warps each label before its kernel (``jaxmicro.bo.Settings``).
     """
 
     budget: int = 12
@@ -68,6 +69,7 @@ class CampaignSettings:
     n_initial: int = 4
     seed: int = 0
     acquisition: str = "logei"
+    input_warping: bool = False
 
     def __post_init__(self) -> None:
         for name in ("budget", "batch_size", "n_initial"):
@@ -246,6 +248,7 @@ class Campaign:
             seed=self.settings.seed,
             n_initial=self.settings.n_initial,
             acquisition=self.settings.acquisition,
+            input_warping=self.settings.input_warping,
         )
 
     def _load_state(self) -> tuple[Optimizer, dict[str, Any] | None, int]:
