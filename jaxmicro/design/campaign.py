@@ -234,9 +234,14 @@ class Campaign:
         if not records or records[0].get("type") != "campaign":
             raise ValueError(f"{self.log_path} does not start with a campaign header; it cannot be resumed")
         logged = records[0]
+        # A campaign setting added since the log was written reads as its default there.
+        added = {"campaign": dataclasses.asdict(CampaignSettings())}
         for key in ("space", "campaign", "design"):
             mine = json.loads(json.dumps(self._header[key]))
-            if logged.get(key) != mine:
+            theirs = logged.get(key)
+            if key in added and isinstance(theirs, dict):
+                theirs = added[key] | theirs
+            if theirs != mine:
                 raise ValueError(
                     f"cannot resume {self.out_dir}: its {key} settings {logged.get(key)} differ from "
                     f"these {mine}; use the original options or a new output folder"

@@ -1,7 +1,9 @@
 """Campaigns: every evaluation logged as it completes, resumable after a kill, refusals."""
 
+import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -110,6 +112,23 @@ def test_resuming_a_finished_campaign_adds_nothing(finished, toy):
     again = Campaign(_objective(toy), space, out, SETTINGS, resume=True, progress=False).run()
     assert (out / "log.jsonl").read_bytes() == before
     assert again.best == result.best
+
+
+def test_a_log_written_before_a_campaign_setting_existed_resumes_with_its_default(finished, toy, tmp_path):
+    out, space, result = finished
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    lines = (old / "log.jsonl").read_text().splitlines()
+    header = json.loads(lines[0])
+    del header["campaign"]["input_warping"]  # as logged before 2026-12-07
+    (old / "log.jsonl").write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    again = Campaign(_objective(toy), space, old, SETTINGS, resume=True, progress=False).run()
+    assert again.best == result.best
+    warped = dataclasses.replace(SETTINGS, input_warping=True)
+    with pytest.raises(ValueError, match="cannot resume"):
+        Campaign(_objective(toy), space, old, warped, resume=True, progress=False)
+    assert Campaign(_objective(toy), space, tmp_path / "new", warped, progress=False)._new_optimizer(
+    ).settings.input_warping  # fmt: skip
 
 
 def _design_command(checkpoint, out, *extra):
