@@ -107,6 +107,14 @@ def _warp(theta: np.ndarray, x: np.ndarray) -> warping.Warped | None:
     return warping.kumaraswamy(x, theta[d + 3: 2 * d + 3], theta[2 * d + 3:])
 
 
+def _squared(x: np.ndarray, sq_diffs: np.ndarray | None, warped: warping.Warped | None) -> np.ndarray:
+    """Per-dimension squared differences of the kernel's inputs (``sq_diffs`` of ``x`` reused
+    when given and nothing is warped)."""
+    if warped is not None:
+        return squared_differences(warped.z)
+    return squared_differences(x) if sq_diffs is None else sq_diffs
+
+
 def kernel_inputs(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
     """What the kernel sees of unit-box inputs ``x`` ``(n, d)``: ``x``, or ``w(x)`` when warped."""
     warped = _warp(theta, x)
@@ -177,10 +185,7 @@ def neg_log_posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: s
     """
     n, d = x.shape
     warped = _warp(theta, x)
-    if warped is not None:
-        sq = squared_differences(warped.z)
-    else:
-        sq = squared_differences(x) if sq_diffs is None else sq_diffs
+    sq = _squared(x, sq_diffs, warped)
     ls2 = np.exp(2.0 * theta[:d])
     s, noise, mean = math.exp(theta[d]), math.exp(theta[d + 1]), float(theta[d + 2])
     u = (sq.reshape(d, -1).T @ (1.0 / ls2)).reshape(n, n)
@@ -351,10 +356,7 @@ def posterior(theta: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str = "ma
     y = np.asarray(y, np.float64)
     theta = np.asarray(theta, np.float64)
     d = x.shape[1]
-    if is_warped(theta, d):
-        sq = squared_differences(kernel_inputs(theta, x))
-    else:
-        sq = squared_differences(x) if sq_diffs is None else sq_diffs
+    sq = _squared(x, sq_diffs, _warp(theta, x))
     u = np.tensordot(np.exp(-2.0 * theta[:d]), sq, axes=1)
     kf, _ = kernel_and_slope(kernel, u, math.exp(theta[d]))
     known = _known(known_noise, len(x))
