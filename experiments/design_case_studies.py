@@ -40,6 +40,7 @@ from jaxmicro.design import (
     sweep,
 )
 from jaxmicro.design.plots import plot_campaign
+from jaxmicro.design.recommendation import outside_interval
 from jaxmicro.design.recommendation import summarise as summarise_recommendation
 from jaxmicro.generator import DEFAULT_GENERATOR, SHIPPED_GENERATORS, load_shipped_generator
 
@@ -94,11 +95,9 @@ def _best_row(label: str, best, evaluations, recommendation: dict | None = None)
 def _warnings(recommendation: dict) -> str:
     """The printed output's warnings, in short: its own evaluation outside its interval, and
     labels inside the region that their own volumes put below the optimum."""
-    low, high = recommendation["interval"]
-    observed = recommendation["observed"]
     found = []
-    if observed is not None and math.isfinite(observed) and not low <= observed <= high:
-        found.append(f"observed {observed:.4g} outside its interval")
+    if outside_interval(recommendation):
+        found.append(f"observed {recommendation['observed']:.4g} outside its interval")
     for other in recommendation.get("contradicting", ()):
         where = ", ".join(f"{k} {v:.3g}" for k, v in other["labels"].items())
         value, error = other["objective"], other["standard_error"]

@@ -118,6 +118,14 @@ def summarise(recommendation: Recommendation | None, space: DesignSpace,
     }
 
 
+def outside_interval(summary: Mapping[str, Any]) -> bool:
+    """Whether the optimum's own evaluation (``observed``) lies outside its interval, in a
+    :func:`summarise` output (an unknown observation is not outside)."""
+    low, high = summary["interval"]
+    observed = summary["observed"]
+    return observed is not None and bool(np.isfinite(observed)) and not low <= observed <= high
+
+
 def objective_unit(description: str) -> str:
     """The unit in an objective's description, e.g. ``"Wh/kg"`` from ``"cell-level specific
     energy [Wh/kg]"`` (the description itself when it has no bracketed unit)."""
@@ -140,12 +148,11 @@ def describe(summary: Mapping[str, Any] | None, unit: str = "") -> str:
         where = "the generator's trained range" if edge["trained_range_edge"] else "the design space"
         text += (f"\nON THE EDGE: {edge['label']} at the {edge['bound']} bound {edge['value']:g} of {where}; "
                  "the optimum may lie beyond it")
-    observed = summary["observed"]
-    if observed is not None and np.isfinite(observed) and not low <= observed <= high:
+    if outside_interval(summary):
         # The Gaussian process discounts a label whose seeds disagree (its standard error is
         # large), so the recommendation can sit where one draw collapsed (stop 54: 163.4 Wh/kg
         # observed under a 225.8-239.9 interval, one 64^3 volume with barely connected pores).
-        text += (f"\nOUTSIDE ITS INTERVAL: its own evaluation reads {observed:.4g}"
+        text += (f"\nOUTSIDE ITS INTERVAL: its own evaluation reads {summary['observed']:.4g}"
                  + (f" {unit}" if unit else "")
                  + "; its volumes disagree with the trend around it: evaluate it with more seeds "
                  "(--max-seeds-per-label) before building at it")
