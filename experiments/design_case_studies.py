@@ -117,7 +117,7 @@ def _design(cell: dict, name: str) -> float:
 
 def _campaign_row(label: str, campaign, space, generator) -> list[str]:
     recommendation = summarise_recommendation(
-        campaign.recommendation, space, generator.label_ranges, campaign.evaluations
+        campaign.recommendation, space, generator.label_ranges, campaign.evaluations, campaign.confirmation
     )
     return _best_row(label, campaign.best, campaign.evaluations, recommendation)
 

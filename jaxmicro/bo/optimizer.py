@@ -397,7 +397,11 @@ class Optimizer:
         y, ok, _, sd = _standardise(self._y if self.settings.maximize else -self._y)
         if self.settings.noise_model != "heteroscedastic":
             return y, ok, None
-        return y, ok, np.where(ok, (self._noise_std / sd) ** 2, 0.0)
+        return y, ok, self._told_variance(ok, sd)
+
+    def _told_variance(self, ok: np.ndarray, sd: float) -> np.ndarray:
+        """The told noise variances in standardised units (0 at failures)."""
+        return np.where(ok, (self._noise_std / sd) ** 2, 0.0)
 
     def _fit(self, x: np.ndarray, y: np.ndarray, counter: int, sq_diffs: np.ndarray,
              known: np.ndarray | None) -> np.ndarray:
@@ -479,7 +483,8 @@ class Optimizer:
         self._noise_std = np.concatenate([self._noise_std, noise])
 
     def recommend(self, level: float = 0.95, n_region: int = 1024,
-                  edge_tol: float = 0.02, rule: str = "lower_bound") -> Recommendation | None:
+                  edge_tol: float = 0.02, rule: str = "lower_bound",
+                  shared_noise: bool = False) -> Recommendation | None:
         """The optimum with error bars, from the GP fitted to every observation.
 
         Args:
@@ -490,6 +495,9 @@ class Optimizer:
             n_region: Sobol points (over the free dimensions) searched for the region.
             edge_tol: a free coordinate within this fraction of its range from a bound counts as
                 on that bound.
+            shared_noise: the told ``noise_std`` is common to neighbouring points (common random
+                numbers, as a design campaign's shared generator seeds), so each point's interval
+                and lower bound keep its own noise variance (:func:`jaxmicro.bo.recommend.recommend`).
 
         Returns:
             A :class:`~jaxmicro.bo.recommend.Recommendation` (original units), or None with fewer
@@ -514,7 +522,8 @@ class Optimizer:
             theta = fit_map(x_obs, y, starts, maxiter=s.maxiter, **self._fit_options(sq_diffs, known)).theta
             post = host_posterior(theta, x_obs, y, s.kernel, sq_diffs, known)
             grid = np.clip(sobol_points(n_region, self.dim, (s.seed, 1 << 20)), lower, upper)
-            unit = recommend(post, ok, grid, level=level, seed=s.seed, rule=rule)
+            shared = self._told_variance(ok, sd) if shared_noise else None
+            unit = recommend(post, ok, grid, level=level, seed=s.seed, rule=rule, shared_var=shared)
         sign = 1.0 if s.maximize else -1.0
         free = upper > lower
         u = x_obs[unit.index]

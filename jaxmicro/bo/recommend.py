@@ -12,7 +12,11 @@ posterior 231.7 +- 1.2, its own volumes 232.0 +- 1.3; docs/design.md). ``rule="m
 best posterior mean (the rule until 2026-12-07). It is an evaluated point, so its volumes,
 cell and figures exist. Around it:
 
-* a confidence interval for its (noise-free) objective from the latent posterior variance;
+* a confidence interval for its (noise-free) objective from the latent posterior variance, plus
+  its own noise variance where that noise is shared with its neighbours (``shared_var``: a
+  design campaign's labels share their generator seeds, common random numbers, so the seeds'
+  error in the level does not average out over neighbours; measured in docs/design.md, "Are the
+  error bars right?");
 * the probability that each other evaluated point is better (``P(f_j > f_best)`` from the
   joint posterior of the pair), and that *any* other is (Monte Carlo over the joint posterior of
   all evaluated points, seeded), and by how much at most (the ``level`` quantile of the best
@@ -113,7 +117,8 @@ def check_rule(rule: str) -> str:
 
 
 def recommend(post: HostPosterior, ok: np.ndarray, candidates: np.ndarray, level: float = 0.95,
-              seed: int = 0, rule: str = "lower_bound") -> UnitRecommendation:
+              seed: int = 0, rule: str = "lower_bound",
+              shared_var: np.ndarray | None = None) -> UnitRecommendation:
     """The recommendation from a GP conditioned on every observation (failures imputed).
 
     Args:
@@ -124,6 +129,11 @@ def recommend(post: HostPosterior, ok: np.ndarray, candidates: np.ndarray, level
         seed: seeds the Monte Carlo draws.
         rule: which evaluated point (:data:`RECOMMENDATION_RULES`): the best ``level`` lower
             confidence bound, or the best posterior mean.
+        shared_var: per observation, the variance of its noise that its neighbours share
+            (standardised units), shape ``(n,)``; ``None``: none is shared. Pooling neighbours
+            cannot average a shared error away, so it is added to each point's own variance in
+            its lower bound and interval (differences between points, and so the probabilities
+            and the region, are left to the posterior: there the shared part cancels).
 
     Returns:
         The :class:`UnitRecommendation`.
@@ -131,9 +141,10 @@ def recommend(post: HostPosterior, ok: np.ndarray, candidates: np.ndarray, level
     z = float(scipy.stats.norm.ppf(0.5 + check_level(level) / 2.0))
     ok = np.asarray(ok, bool)
     mean, cov = joint_predict(post, post.x)
-    score = mean if check_rule(rule) == "mean" else mean - z * np.sqrt(np.maximum(np.diagonal(cov), 0.0))
+    own_var = np.maximum(np.diagonal(cov), 0.0) + (0.0 if shared_var is None else np.asarray(shared_var))
+    score = mean if check_rule(rule) == "mean" else mean - z * np.sqrt(own_var)
     best = int(np.flatnonzero(ok)[np.argmax(score[ok])])
-    sd_best = float(np.sqrt(max(cov[best, best], 0.0)))
+    sd_best = float(np.sqrt(own_var[best]))
     diff_var = np.maximum(np.diagonal(cov) + cov[best, best] - 2.0 * cov[:, best], 1e-12 * post.outputscale)
     prob_better = scipy.stats.norm.cdf((mean - mean[best]) / np.sqrt(diff_var))
     prob_better[best] = np.nan

@@ -72,6 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="warp each label before the GP's kernel (Kumaraswamy CDF fitted with it; docs/bo.md)",
     )
     budget.add_argument(
+        "--confirm-seeds",
+        type=int,
+        default=8,
+        help="re-measure each campaign's optimum on this many fresh seeds, its level independent of "
+        "the seeds every label shares (0: not)",
+    )
+    budget.add_argument(
         "--refine",
         type=int,
         default=0,
@@ -128,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         n_initial=min(args.n_initial, args.budget),
         seed=args.seed,
         input_warping=args.input_warping,
+        confirm_seeds=args.confirm_seeds,
     )
     if args.refine < 0:
         raise ValueError(f"--refine must be 0 (none) or a positive number of labels, got {args.refine}")
@@ -192,7 +200,7 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
             f"{best.cell.get('energy_density_wh_l', float('nan')):.0f} Wh/L, "
             f"{best.cell.get('power_w_per_kg', float('nan')):.0f} W/kg"
         )
-        summary = summarise(found.recommendation, space, label_ranges, found.evaluations)
+        summary = summarise(found.recommendation, space, label_ranges, found.evaluations, found.confirmation)
         unit = objective_unit(design.objective_description)
         if summary is not None:
             print(textwrap.indent(describe(summary, unit), " " * 14))
@@ -213,6 +221,18 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
     print(f"\nsummary: {result.summary_path}")
     print("figures: " + ", ".join(str(f) for f in result.figures))
     print("logs:    " + ", ".join(str(c.log_path) for c in result.campaigns))
+
+
+def _same_interval(stored: dict | None, recommendation: Any) -> bool:
+    """Whether a summary's recommendation interval is this recommendation's (to round-off)."""
+    import math
+
+    if stored is None or recommendation is None:
+        return stored is None and recommendation is None
+    low, high = stored.get("interval") or (math.nan, math.nan)
+    return math.isclose(low, recommendation.lower, rel_tol=1e-6) and math.isclose(
+        high, recommendation.upper, rel_tol=1e-6
+    )
 
 
 def _finished_study(
@@ -253,8 +273,11 @@ def _finished_study(
             if pending is not None or len(records) < campaign.budget:
                 return None
             result = campaign_result(folder, optimizer)
-            if (row.get("best") or {}).get("labels") != (None if result.best is None else result.best.labels):
+            stored = row.get("best") or {}
+            if stored.get("labels") != (None if result.best is None else result.best.labels):
                 return None  # recommended by another rule: its optimum's outputs are made again
+            if not _same_interval(stored.get("recommendation"), result.recommendation):
+                return None  # error bars by another rule: the summary is written again
             results.append(result)
         figures = tuple(Path(f) for f in summary.get("figures", []))
         if not all(f.is_file() for f in figures):

@@ -62,6 +62,12 @@ class CampaignSettings:
         seed: seeds the optimiser (the generator seeds are the objective's).
         acquisition: the optimiser's acquisition function (``"logei"`` or ``"ucb"``).
         input_warping: the GP warps each label before its kernel (``jaxmicro.bo.Settings``).
+        confirm_seeds: once the budget is spent, the recommended label is evaluated again on
+            this many fresh seeds (:meth:`DesignObjective.confirm`; 0: not). Every label of a
+            campaign is drawn from the same seeds (common random numbers: differences between
+            labels are precise), so the campaign's level carries those seeds' shared error,
+            estimated from as few as 2 of them; the fresh seeds measure the level
+            independently (docs/design.md, "Are the error bars right?").
     """
 
     budget: int = 12
@@ -70,8 +76,12 @@ class CampaignSettings:
     seed: int = 0
     acquisition: str = "logei"
     input_warping: bool = False
+    confirm_seeds: int = 8
 
     def __post_init__(self) -> None:
+        value = self.confirm_seeds
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value == 1 or value < 0:
+            raise ValueError(f"confirm_seeds must be 0 (no confirmation) or at least 2, got {value!r}")
         for name in ("budget", "batch_size", "n_initial"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -97,12 +107,15 @@ class CampaignResult:
             all failed.
         recommendation: the optimiser's :class:`~jaxmicro.bo.recommend.Recommendation` (points
             in the space's free labels), ``None`` with fewer than two successes.
+        confirmation: ``best`` evaluated again on fresh seeds (``CampaignSettings.confirm_seeds``),
+            ``None`` when not (yet) done.
     """
 
     out_dir: Path
     evaluations: tuple[Evaluation, ...]
     best: Evaluation | None
     recommendation: Recommendation | None = None
+    confirmation: Evaluation | None = None
 
     @property
     def log_path(self) -> Path:
@@ -123,15 +136,20 @@ def campaign_result(out_dir: str | Path, optimizer: Optimizer) -> CampaignResult
     """The result of the campaign logged in ``out_dir`` whose optimiser has been told every
     evaluation (no pending batch): its evaluations and its recommendation."""
     out_dir = Path(out_dir)
-    records = [r for r in read_records(out_dir / LOG_NAME) if r.get("type") == "evaluation"]
+    logged = read_records(out_dir / LOG_NAME)
+    records = [r for r in logged if r.get("type") == "evaluation"]
     evaluations = tuple(Evaluation.from_dict(r) for r in records)
-    recommendation = optimizer.recommend()
+    # Every label's volumes are drawn from the same seeds (common random numbers): the seeds'
+    # error is shared between neighbouring labels, so the optimum's interval keeps its own.
+    recommendation = optimizer.recommend(shared_noise=True)
     if recommendation is None:
         return CampaignResult(out_dir, evaluations, best_evaluation(evaluations))
     # The optimiser was told batch by batch, each in index order.
     told = sorted(records, key=lambda r: (r["batch"], r["index"]))
     best = Evaluation.from_dict(told[recommendation.index])
-    return CampaignResult(out_dir, evaluations, best, recommendation)
+    confirmations = [r for r in logged if r.get("type") == "confirmation" and r.get("labels") == best.labels]
+    confirmation = Evaluation.from_dict(confirmations[-1]) if confirmations else None
+    return CampaignResult(out_dir, evaluations, best, recommendation, confirmation)
 
 
 def load_optimizer(state_path: str | Path) -> tuple[Optimizer, dict[str, Any] | None, int]:
@@ -322,6 +340,23 @@ class Campaign:
             next_batch += 1
             self._save_state(optimizer, pending, next_batch)
         bar.close()
+        result = campaign_result(self.out_dir, optimizer)
+        if self.settings.confirm_seeds and result.recommendation is not None and result.confirmation is None:
+            result = self._confirm(result, optimizer)
+        return result
+
+    def _confirm(self, result: CampaignResult, optimizer: Optimizer) -> CampaignResult:
+        """Evaluates the recommended label on fresh seeds and logs it (a ``confirmation``
+        record: a resumed or rerun campaign reads it instead of computing it again)."""
+        best = result.best
+        x = self.space.point(best.labels)[None]
+        cells = self.space.cell_variables(x)
+        evaluation = self.objective.confirm(
+            self.space.full_labels(x)[0], self.settings.confirm_seeds, None if cells is None else cells[0]
+        )
+        # The record carries the recommended evaluation's labels exactly (the lookup's key).
+        append_record(self.log_path, {"type": "confirmation", **evaluation.to_dict(), "labels": best.labels,
+                                      "time": time.time()})
         return campaign_result(self.out_dir, optimizer)
 
     def _finish_batch(

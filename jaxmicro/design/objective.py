@@ -66,6 +66,8 @@ RADIUS_SOURCES: Final[dict[str, str | None]] = {
     "fixed": None,
 }
 """``DesignSettings.particle_radius`` -> the measurement's field that gives the radius."""
+CONFIRM_FIRST_SEED: Final[int] = 1_000_000
+"""The first generator seed of :meth:`DesignObjective.confirm` (campaigns draw seeds from 0)."""
 
 # objective name -> (CellResult field, description with units)
 OBJECTIVES: Final[dict[str, tuple[str, str]]] = {
@@ -437,6 +439,30 @@ class DesignObjective:
             return self.evaluate_seeds(labels, per_seed, measure_s, on_evaluation, cell_variables)
         evaluations = self.evaluate_seeds(labels, per_seed, measure_s, None, cell_variables)
         return self._add_seeds(labels, per_seed, evaluations, measure_s, on_evaluation, cell_variables)
+
+    def confirm(
+        self, label: np.ndarray, n_seeds: int, cell_variable: Mapping[str, float] | None = None
+    ) -> Evaluation:
+        """A label evaluated again on ``n_seeds`` fresh seeds (from :data:`CONFIRM_FIRST_SEED`,
+        which no campaign draws): an estimate of its objective independent of the seeds that
+        every label of a campaign shares, and its standard error over ``n_seeds - 1`` degrees
+        of freedom.
+
+        Args:
+            label: ``(3,)`` manufacturing labels.
+            n_seeds: fresh seeds, at least 2.
+            cell_variable: the label's cell variable, as in :meth:`__call__`.
+        """
+        if isinstance(n_seeds, bool) or not isinstance(n_seeds, int | np.integer) or n_seeds < 2:
+            raise ValueError(f"a confirmation needs at least 2 fresh seeds (for its error), got {n_seeds!r}")
+        labels = np.atleast_2d(np.asarray(label, dtype=np.float64))
+        seeds = tuple(range(CONFIRM_FIRST_SEED, CONFIRM_FIRST_SEED + int(n_seeds)))
+        start = time.perf_counter()
+        _, per_seed = self.measure_seeds(labels, seeds)
+        jax.block_until_ready(per_seed)
+        cells = None if cell_variable is None else [cell_variable]
+        (evaluation,) = self.evaluate_seeds(labels, per_seed, time.perf_counter() - start, None, cells)
+        return dataclasses.replace(evaluation, seeds=seeds)
 
     def _wants_more_seeds(self, evaluation: Evaluation) -> bool:
         settings = self.settings

@@ -80,7 +80,8 @@ def contradicting(recommendation: Recommendation, space: DesignSpace,
 
 def summarise(recommendation: Recommendation | None, space: DesignSpace,
               label_ranges: Mapping[str, tuple[float, float]],
-              evaluations: Sequence[Evaluation] = ()) -> dict[str, Any] | None:
+              evaluations: Sequence[Evaluation] = (),
+              confirmation: Evaluation | None = None) -> dict[str, Any] | None:
     """The recommendation as JSON-ready data (``None`` stays ``None``).
 
     Args:
@@ -88,13 +89,15 @@ def summarise(recommendation: Recommendation | None, space: DesignSpace,
         space: the design space.
         label_ranges: the generator's trained range per label.
         evaluations: the campaign's evaluations, for ``contradicting`` (empty: none looked for).
+        confirmation: the optimum evaluated again on fresh seeds (``None``: not done).
 
     Returns:
         ``labels`` (free labels of the optimum), ``objective_mean`` and ``interval`` (its
         ``level`` confidence interval) [objective's unit], ``observed``, ``prob_other_better``,
         ``max_shortfall`` [objective's unit], ``region`` (per free label, the range spanned by
         the labels not distinguishable from the optimum, and their number), ``on_edge``
-        (:func:`edges`) and ``contradicting`` (:func:`contradicting`).
+        (:func:`edges`), ``contradicting`` (:func:`contradicting`) and ``confirmation``
+        (:func:`confirmed`).
     """
     if recommendation is None:
         return None
@@ -115,7 +118,22 @@ def summarise(recommendation: Recommendation | None, space: DesignSpace,
         },
         "on_edge": edges(recommendation, space, label_ranges),
         "contradicting": contradicting(recommendation, space, evaluations),
+        "confirmation": confirmed(confirmation, recommendation.level),
     }
+
+
+def confirmed(confirmation: Evaluation | None, level: float = 0.95) -> dict[str, Any] | None:
+    """The fresh-seed evaluation of an optimum as JSON-ready data: ``seeds`` (their number),
+    ``objective``, ``standard_error`` and its ``level`` ``interval`` (Student's t over ``seeds -
+    1`` degrees of freedom: the error is estimated from those seeds alone; ``None`` when a
+    seed's cell failed) [objective's unit]; ``None`` without a successful one."""
+    if confirmation is None or confirmation.failed:
+        return None
+    n, value, error = len(confirmation.seeds), confirmation.objective, confirmation.objective_standard_error
+    if not np.isfinite(error):
+        return {"seeds": n, "objective": value, "standard_error": None, "interval": None}
+    half = float(scipy.stats.t.ppf(0.5 + level / 2.0, n - 1) * error)
+    return {"seeds": n, "objective": value, "standard_error": error, "interval": [value - half, value + half]}
 
 
 def outside_interval(summary: Mapping[str, Any]) -> bool:
@@ -156,6 +174,18 @@ def describe(summary: Mapping[str, Any] | None, unit: str = "") -> str:
                  + (f" {unit}" if unit else "")
                  + "; its volumes disagree with the trend around it: evaluate it with more seeds "
                  "(--max-seeds-per-label) before building at it")
+    fresh = summary.get("confirmation")  # summaries written before 2026-12-08 lack it
+    if fresh is not None and fresh["interval"] is None:
+        text += (f"\non {fresh['seeds']} fresh seeds: {fresh['objective']:.4g} (no error bar: a fresh seed's "
+                 "cell failed)")
+    elif fresh is not None:
+        f_low, f_high = fresh["interval"]
+        text += (f"\non {fresh['seeds']} fresh seeds: {fresh['objective']:.4g} ({level} interval {f_low:.4g} "
+                 f"to {f_high:.4g})")
+        if f_high < low or f_low > high:
+            text += ("\nFRESH SEEDS DISAGREE: the campaign's shared seeds read this label "
+                     + ("high" if f_high < low else "low")
+                     + "; its comparison with the other labels stands, its level is the fresh seeds'")
     others = summary.get("contradicting") or ()  # summaries written before 2026-12-07 lack it
     if others:
         read = "; ".join(", ".join(f"{k} {v:.3g}" for k, v in o["labels"].items())

@@ -202,7 +202,9 @@ def _campaign_report(folder: Path, space: Any, study_row: Mapping[str, Any] | No
         power_w_per_kg=math.nan if power is None or design.get("c_rate") is not None else float(power),
         budget=budget,
         result=result,
-        summary=summarise(result.recommendation, space, label_ranges, result.evaluations),
+        summary=summarise(
+            result.recommendation, space, label_ranges, result.evaluations, result.confirmation
+        ),
         best_so_far=tuple(best_so_far([e.objective for e in result.evaluations])),
         failures=failure_counts(result.evaluations),
         sensitivities=stored,

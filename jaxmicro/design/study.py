@@ -164,7 +164,7 @@ def _best_summary(
         "cell": {k: best.cell.get(k) for k in keys if k in best.cell},
         "objective_standard_error": best.objective_standard_error,
         "recommendation": summarise_recommendation(
-            result.recommendation, space, generator.label_ranges, result.evaluations
+            result.recommendation, space, generator.label_ranges, result.evaluations, result.confirmation
         ),
     }
 

@@ -21,6 +21,7 @@ from jaxmicro.design import (
     design_space,
     read_records,
 )
+from jaxmicro.design.objective import CONFIRM_FIRST_SEED
 from jaxmicro.design.table import results_columns
 
 SIZE = 16
@@ -74,6 +75,20 @@ def test_campaign_logs_every_evaluation_once_and_reports_the_best(finished):
     assert rec.lower <= rec.mean <= rec.upper
 
 
+def test_a_campaign_confirms_its_optimum_on_fresh_seeds_once(finished):
+    out, _, result = finished
+    confirmations = [r for r in read_records(out / "log.jsonl") if r["type"] == "confirmation"]
+    assert len(confirmations) == 1 and confirmations[0]["labels"] == result.best.labels
+    fresh = result.confirmation
+    assert fresh is not None and fresh.labels == result.best.labels
+    assert len(fresh.seeds) == SETTINGS.confirm_seeds == 8
+    assert min(fresh.seeds) >= CONFIRM_FIRST_SEED > max(max(e.seeds) for e in result.evaluations)
+    # Other volumes, the same label: a value of its own, with an error from its 8 seeds.
+    assert fresh.objective != result.best.objective and len(fresh.seed_objectives) == 8
+    with pytest.raises(ValueError, match="confirm_seeds must be 0"):
+        CampaignSettings(confirm_seeds=1)
+
+
 def test_a_campaign_optimises_the_coat_weight_beside_a_label(toy, tmp_path):
     space = design_space(toy.label_ranges, free=("porosity", "am_loading_mg_cm2"),
                          bounds={"am_loading_mg_cm2": (15.0, 30.0)})
@@ -111,7 +126,7 @@ def test_resuming_a_finished_campaign_adds_nothing(finished, toy):
     before = (out / "log.jsonl").read_bytes()
     again = Campaign(_objective(toy), space, out, SETTINGS, resume=True, progress=False).run()
     assert (out / "log.jsonl").read_bytes() == before
-    assert again.best == result.best
+    assert again.best == result.best and again.confirmation == result.confirmation is not None
 
 
 def test_a_log_written_before_a_campaign_setting_existed_resumes_with_its_default(finished, toy, tmp_path):
@@ -121,6 +136,7 @@ def test_a_log_written_before_a_campaign_setting_existed_resumes_with_its_defaul
     lines = (old / "log.jsonl").read_text().splitlines()
     header = json.loads(lines[0])
     del header["campaign"]["input_warping"]  # as logged before 2026-12-07
+    del header["campaign"]["confirm_seeds"]  # and before 2026-12-08
     (old / "log.jsonl").write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
     again = Campaign(_objective(toy), space, old, SETTINGS, resume=True, progress=False).run()
     assert again.best == result.best

@@ -1,12 +1,14 @@
 """The optimum in the user's words: the warnings that come with it."""
 
+import dataclasses
 import math
 
 import numpy as np
+import pytest
 
 from jaxmicro.bo.recommend import Recommendation
 from jaxmicro.design import Evaluation, design_space
-from jaxmicro.design.recommendation import contradicting, describe, summarise
+from jaxmicro.design.recommendation import confirmed, contradicting, describe, summarise
 
 RANGES = {"am_wt": (0.85, 0.98), "porosity": (0.2, 0.5), "adhesion": (0.0, 1.0)}
 
@@ -65,3 +67,27 @@ def test_labels_in_the_region_that_their_own_volumes_put_below_the_optimum_are_n
     text = describe(summary(233.0) | {"contradicting": found}, "Wh/kg")
     assert "INSIDE THE REGION: am_wt 0.98, porosity 0.2 reads 186.8 +- 21 Wh/kg" in text
     assert "WORSE BY THEIR OWN VOLUMES" not in describe(summary(233.0), "Wh/kg")  # an older summary
+
+
+def test_the_optimum_on_fresh_seeds_is_reported_with_a_t_interval_and_a_disagreement_named():
+    """The main job of 2026-12-07 re-measured on 40 fresh seeds read 232.1 Wh/kg beside a
+    posterior 232.9 (232.0-233.7); with 8 seeds the interval takes Student's t over 7 degrees of
+    freedom (2.36 standard errors, not 1.96)."""
+    def fresh(value, error):
+        seeds = tuple(range(1_000_000, 1_000_008))
+        return Evaluation({}, seeds, value, False, "", {}, {}, {}, objective_standard_error=error)
+
+    agreeing = confirmed(fresh(232.1, 0.2))
+    assert agreeing["seeds"] == 8
+    low, high = agreeing["interval"]
+    assert (high - low) / 2 == pytest.approx(2.3646 * 0.2, rel=1e-3)
+    text = describe(summary(232.5) | {"confirmation": agreeing}, "Wh/kg")
+    assert "on 8 fresh seeds: 232.1 (95 % interval 231.6 to 232.6)" in text
+    assert "DISAGREE" not in text
+    low_read = describe(summary(232.5) | {"confirmation": confirmed(fresh(221.0, 1.0))}, "Wh/kg")
+    assert "FRESH SEEDS DISAGREE: the campaign's shared seeds read this label high" in low_read
+    unknown = describe(summary(232.5) | {"confirmation": confirmed(fresh(230.0, math.nan))}, "Wh/kg")
+    assert "on 8 fresh seeds: 230 (no error bar: a fresh seed's cell failed)" in unknown
+    assert confirmed(None) is None
+    assert confirmed(dataclasses.replace(fresh(math.nan, math.nan), failed=True, status="failed")) is None
+    assert "fresh seeds" not in describe(summary(232.5), "Wh/kg")  # summaries before 2026-12-08
