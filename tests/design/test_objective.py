@@ -18,6 +18,7 @@ from jaxmicro.design import (
     generate_and_characterise,
     measurement_row,
 )
+from jaxmicro.design.objective import CONFIRM_FIRST_SEED
 
 LABELS = np.array([[0.93, 0.36, 0.5], [0.95, 0.30, 0.5]])
 SIZE = 16
@@ -403,3 +404,39 @@ def test_a_stochastic_geometry_generator_drives_the_objective_without_a_chain_ru
     assert [e.properties["porosity"] for e in swept] == pytest.approx(
         [e.properties["porosity"] for e in evaluations], abs=1e-6
     )
+
+
+def test_a_confirmation_draws_fresh_seeds_and_takes_the_jackknife_error(toy):
+    """With 2 seeds leaving one out leaves the other's own cell, so the jackknife equals the
+    per-seed spread (std / sqrt(2)): an independent check of the leave-one-out path."""
+    objective = DesignObjective(toy, DesignSettings(volume_size=SIZE, power_w_per_kg=100.0))
+    two = objective.confirm(LABELS[0], 2)
+    assert two.seeds == (CONFIRM_FIRST_SEED, CONFIRM_FIRST_SEED + 1) and not two.failed
+    assert abs(two.seed_objectives[0] - two.seed_objectives[1]) > 0.01
+    expected = abs(two.seed_objectives[0] - two.seed_objectives[1]) / 2
+    assert two.objective_standard_error == pytest.approx(expected, rel=1e-6)
+    four = objective.confirm(LABELS[0], 4)
+    assert four.seeds[:2] == two.seeds and len(four.seed_objectives) == 4
+    assert four.seed_objectives[:2] == pytest.approx(two.seed_objectives, rel=1e-9)  # the same volumes
+    assert 0.0 < four.objective_standard_error < 50.0
+    with pytest.raises(ValueError, match="at least 2 fresh seeds"):
+        objective.confirm(LABELS[0], 1)
+
+
+def test_three_or_more_seeds_take_the_jackknife_of_the_seed_averaged_cell(toy):
+    """The standard error with 4 seeds: the leave-one-seed-out averages built here by hand and
+    simulated as plain labels, sqrt(3/4 x sum of squared deviations); not the per-seed spread."""
+    objective = DesignObjective(toy, DesignSettings(volume_size=SIZE, power_w_per_kg=100.0))
+    labels = LABELS[:1]
+    _, per_seed = objective.measure_seeds(labels, [0, 1, 2, 3])
+    (evaluation,) = objective.evaluate_seeds(labels, per_seed)
+    arrays = jax.tree.map(np.asarray, per_seed)
+    rows = [measurement_row(average_over_seeds(jax.tree.map(lambda x, s=s: np.delete(x, s, 0), arrays)), 0)
+            for s in range(4)]
+    values = np.array([e.objective for e in objective.evaluate_measured(np.repeat(labels, 4, 0), rows)])
+    assert np.isfinite(values).all() and np.ptp(values) > 0.01
+    expected = np.sqrt(3 / 4 * np.sum((values - values.mean()) ** 2))
+    assert evaluation.objective_standard_error == pytest.approx(expected, rel=1e-6)
+    assert len(evaluation.seed_objectives) == 4  # the per-seed cells, as before
+    per_seed_spread = np.std(evaluation.seed_objectives, ddof=1) / 2
+    assert abs(evaluation.objective_standard_error - per_seed_spread) > 1e-3 * per_seed_spread
