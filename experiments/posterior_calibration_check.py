@@ -10,6 +10,8 @@ its objective on K = 5 disjoint blocks of 8 fresh seeds (1000 onwards, never use
 and on all 40 together (the "truth": the seed-averaged cell of 40 volumes, the block spread / sqrt
 5 its error). A truth already in ``--out`` is not measured again. Prints and writes, per rule,
 z = (truth - posterior mean) / sqrt((interval half-width / 1.96)^2 + truth's error^2).
+Isothermal campaigns only: the truth is simulated with the default cell model, and a log's
+header does not record a lumped thermal model, so do not pass such campaigns.
 """
 
 import argparse
