@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxmicro._files import remove_stale_temporaries, run_lock
+from jaxmicro._files import plain_json, remove_stale_temporaries, run_lock
 from jaxmicro.bo import Optimizer
 from jaxmicro.bo.acquisition import check_acquisition
 from jaxmicro.bo.recommend import Recommendation
@@ -342,10 +342,10 @@ class Campaign:
         bar.close()
         result = campaign_result(self.out_dir, optimizer)
         if self.settings.confirm_seeds and result.recommendation is not None and result.confirmation is None:
-            result = self._confirm(result, optimizer)
+            result = self._confirm(result)
         return result
 
-    def _confirm(self, result: CampaignResult, optimizer: Optimizer) -> CampaignResult:
+    def _confirm(self, result: CampaignResult) -> CampaignResult:
         """Evaluates the recommended label on fresh seeds and logs it (a ``confirmation``
         record: a resumed or rerun campaign reads it instead of computing it again)."""
         best = result.best
@@ -355,9 +355,10 @@ class Campaign:
             self.space.full_labels(x)[0], self.settings.confirm_seeds, None if cells is None else cells[0]
         )
         # The record carries the recommended evaluation's labels exactly (the lookup's key).
-        append_record(self.log_path, {"type": "confirmation", **evaluation.to_dict(), "labels": best.labels,
-                                      "time": time.time()})
-        return campaign_result(self.out_dir, optimizer)
+        record = {"type": "confirmation", **evaluation.to_dict(), "labels": best.labels, "time": time.time()}
+        append_record(self.log_path, record)
+        # As read back from the log (NaN -> null); the recommendation itself is unchanged.
+        return dataclasses.replace(result, confirmation=Evaluation.from_dict(plain_json(record)))
 
     def _finish_batch(
         self,

@@ -174,14 +174,14 @@ def describe(summary: Mapping[str, Any] | None, unit: str = "") -> str:
                  + (f" {unit}" if unit else "")
                  + "; its volumes disagree with the trend around it: evaluate it with more seeds "
                  "(--max-seeds-per-label) before building at it")
-    fresh = summary.get("confirmation")  # summaries written before 2026-12-08 lack it
+    fresh = summary.get("confirmation")  # summaries written before stop 57 lack it
+    if fresh is not None:
+        text += f"\non {fresh['seeds']} fresh seeds: {fresh['objective']:.4g} "
     if fresh is not None and fresh["interval"] is None:
-        text += (f"\non {fresh['seeds']} fresh seeds: {fresh['objective']:.4g} (no error bar: a fresh seed's "
-                 "cell failed)")
+        text += "(no error bar: a fresh seed's cell failed)"
     elif fresh is not None:
         f_low, f_high = fresh["interval"]
-        text += (f"\non {fresh['seeds']} fresh seeds: {fresh['objective']:.4g} ({level} interval {f_low:.4g} "
-                 f"to {f_high:.4g})")
+        text += f"({level} interval {f_low:.4g} to {f_high:.4g})"
         if f_high < low or f_low > high:
             text += ("\nFRESH SEEDS DISAGREE: the campaign's shared seeds read this label "
                      + ("high" if f_high < low else "low")
