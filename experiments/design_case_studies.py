@@ -41,7 +41,6 @@ from jaxmicro.design import (
 )
 from jaxmicro.design.plots import plot_campaign
 from jaxmicro.design.recommendation import outside_interval
-from jaxmicro.design.recommendation import summarise as summarise_recommendation
 from jaxmicro.generator import DEFAULT_GENERATOR, SHIPPED_GENERATORS, load_shipped_generator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,9 +119,7 @@ def _design(cell: dict, name: str) -> float:
 
 
 def _campaign_row(label: str, campaign, space, generator) -> list[str]:
-    recommendation = summarise_recommendation(
-        campaign.recommendation, space, generator.label_ranges, campaign.evaluations, campaign.confirmation
-    )
+    recommendation = campaign.summary(space, generator.label_ranges)
     return _best_row(label, campaign.best, campaign.evaluations, recommendation)
 
 

@@ -10,8 +10,9 @@ its objective on K = 5 disjoint blocks of 8 fresh seeds (1000 onwards, never use
 and on all 40 together (the "truth": the seed-averaged cell of 40 volumes, the block spread / sqrt
 5 its error). A truth already in ``--out`` is not measured again. Prints and writes, per rule,
 z = (truth - posterior mean) / sqrt((interval half-width / 1.96)^2 + truth's error^2).
-Isothermal campaigns only: the truth is simulated with the default cell model, and a log's
-header does not record a lumped thermal model, so do not pass such campaigns.
+The truth is simulated with the campaign's cell model, from its log header; a log written
+before stop 58 does not record it and is taken as the default (isothermal) one: do not pass a
+lumped-thermal campaign of those.
 """
 
 import argparse
@@ -23,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmicro.cell import CellModelConfig
 from jaxmicro.characterise.measure import average_over_seeds
 from jaxmicro.design import DesignObjective, DesignSettings
 from jaxmicro.design.campaign import LOG_NAME, STATE_NAME, load_optimizer
@@ -39,10 +41,10 @@ def _objective(objective: DesignObjective, labels: np.ndarray, per_seed, keep: l
     return evaluation.objective
 
 
-def truth(generator, settings: DesignSettings, label: list[float]) -> dict:
+def truth(generator, settings: DesignSettings, cell: CellModelConfig, label: list[float]) -> dict:
     """The label's objective on 5 blocks of 8 fresh seeds and on all 40."""
     settings = dataclasses.replace(settings, seeds_per_label=SEEDS, max_seeds_per_label=None)
-    objective = DesignObjective(generator, settings)
+    objective = DesignObjective(generator, settings, cell)
     labels = np.array([label])
     _, per_seed = objective.measure_seeds(labels, list(range(FIRST_SEED, FIRST_SEED + BLOCKS * SEEDS)))
     blocks = [_objective(objective, labels, per_seed, list(range(k * SEEDS, (k + 1) * SEEDS)))
@@ -76,14 +78,16 @@ def main() -> None:
     for folder in map(Path, args.campaigns):
         header = read_records(folder / LOG_NAME)[0]
         settings = DesignSettings(**header["design"])
+        cell = CellModelConfig.from_dict(header["cell"]) if "cell" in header else CellModelConfig()
         optimizer, _, _ = load_optimizer(folder / STATE_NAME)
         row = {"campaign": str(folder), "power_w_per_kg": settings.power_w_per_kg,
-               "settings": settings.to_dict()}
+               "settings": settings.to_dict(), "cell": cell.to_dict()}
         for rule, shared in (("shared_seeds", True), ("posterior_only", False)):
             said = _said(optimizer, shared, header["space"]["fixed"], header["space"])
-            key = json.dumps([settings.to_dict(), np.round(said["label"], 6).tolist()])
+            key = json.dumps([settings.to_dict(), np.round(said["label"], 6).tolist()]
+                             + ([cell.to_dict()] if cell != CellModelConfig() else []))
             if key not in truths:
-                truths[key] = truth(generator, settings, said["label"])
+                truths[key] = truth(generator, settings, cell, said["label"])
                 out_path.write_text(json.dumps({"truths": truths, "rows": rows}, indent=1))
             t, t_error = truths[key]["objective_40"], truths[key]["block_sd"] / BLOCKS**0.5
             half = (said["interval"][1] - said["interval"][0]) / 2
@@ -99,8 +103,8 @@ def main() -> None:
         out_path.write_text(json.dumps({"truths": truths, "rows": rows}, indent=1))
     for rule in ("shared_seeds", "posterior_only"):
         # Campaigns run twice with the same settings (a case study reusing another's) count once.
-        distinct = {json.dumps([r["settings"], np.round(r[rule]["label"], 6).tolist()]): r[rule]["z"]
-                    for r in rows}
+        distinct = {json.dumps([r["settings"], r["cell"], np.round(r[rule]["label"], 6).tolist()]):
+                    r[rule]["z"] for r in rows}
         z = np.array(list(distinct.values()))
         outside = int(np.sum(abs(z) > 1.96))
         print(f"{rule}: rms z {np.sqrt(np.mean(z ** 2)):.2f}, |z| > 1.96 in {outside} "

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 import os
 from typing import Any
@@ -191,6 +192,18 @@ class CellModelConfig:
         h = self.heat_transfer_coefficient_w_m2_k
         if not (math.isfinite(h) and h > 0.0):
             raise ValueError(f"heat_transfer_coefficient_w_m2_k must be a positive number, got {h}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (a campaign's log header records them)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellModelConfig:
+        """The config :meth:`to_dict` wrote (its lists back to tuples: the config is hashed)."""
+        pairs = ("parameter_overrides", "full_cell_voltage_window_v", "half_cell_voltage_window_v")
+        fields = {k: tuple(map(tuple, v)) if k == "parameter_overrides" else tuple(v)
+                  for k, v in data.items() if k in pairs and v is not None}
+        return cls(**(dict(data) | fields))
 
 
 @functools.lru_cache(maxsize=4)

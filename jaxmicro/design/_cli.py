@@ -79,6 +79,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the seeds every label shares (0: not)",
     )
     budget.add_argument(
+        "--confirm-max-seeds",
+        type=int,
+        default=None,
+        help="while the fresh seeds' standard error is above --target-relative-error of the optimum's "
+        "objective, add --confirm-seeds more, up to this many in all (default 32, or --confirm-seeds "
+        "if more)",
+    )
+    budget.add_argument(
         "--refine",
         type=int,
         default=0,
@@ -136,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         input_warping=args.input_warping,
         confirm_seeds=args.confirm_seeds,
+        confirm_max_seeds=(max(CampaignSettings.confirm_max_seeds, args.confirm_seeds)
+                           if args.confirm_max_seeds is None else args.confirm_max_seeds),
     )
     if args.refine < 0:
         raise ValueError(f"--refine must be 0 (none) or a positive number of labels, got {args.refine}")
@@ -176,7 +186,7 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
     import json
     import textwrap
 
-    from jaxmicro.design.recommendation import describe, objective_unit, summarise
+    from jaxmicro.design.recommendation import describe, objective_unit
     from jaxmicro.design.refine import STOPS
     from jaxmicro.design.sensitivity import Sensitivity, most_important
 
@@ -200,7 +210,7 @@ def _report(design: Any, space: Any, result: Any, label_ranges: Any) -> None:
             f"{best.cell.get('energy_density_wh_l', float('nan')):.0f} Wh/L, "
             f"{best.cell.get('power_w_per_kg', float('nan')):.0f} W/kg"
         )
-        summary = summarise(found.recommendation, space, label_ranges, found.evaluations, found.confirmation)
+        summary = found.summary(space, label_ranges)
         unit = objective_unit(design.objective_description)
         if summary is not None:
             print(textwrap.indent(describe(summary, unit), " " * 14))

@@ -4,7 +4,8 @@ A :class:`Campaign` repeats: ask the optimiser for a batch of labels, evaluate t
 :class:`~jaxmicro.design.objective.DesignObjective`, tell the optimiser the objectives. Its
 folder holds
 
-* ``log.jsonl``: a header, then one ``proposal`` record per batch and one ``evaluation`` record
+* ``log.jsonl``: a header (the space, the campaign's, design's and cell model's settings, the
+  generator), then one ``proposal`` record per batch and one ``evaluation`` record
   per label, appended (and fsynced) as each completes;
 * ``state.json``: the optimiser's whole state and the pending batch, replaced atomically after
   every ask and every tell.
@@ -30,6 +31,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from jaxmicro.bo.acquisition import check_acquisition
 from jaxmicro.bo.recommend import Recommendation
 from jaxmicro.data.simulator import check_seed
 from jaxmicro.design.objective import DesignObjective, Evaluation
+from jaxmicro.design.recommendation import summarise
 from jaxmicro.design.records import append_record, read_records, repair_records, write_json_atomic
 from jaxmicro.design.space import DesignSpace
 
@@ -68,6 +71,9 @@ class CampaignSettings:
             labels are precise), so the campaign's level carries those seeds' shared error,
             estimated from as few as 2 of them; the fresh seeds measure the level
             independently (docs/design.md, "Are the error bars right?").
+        confirm_max_seeds: the confirmation is adaptive: while its seed standard error is
+            above the design's ``target_relative_standard_error`` of its value, another
+            ``confirm_seeds`` fresh seeds, up to this many in all.
     """
 
     budget: int = 12
@@ -77,11 +83,17 @@ class CampaignSettings:
     acquisition: str = "logei"
     input_warping: bool = False
     confirm_seeds: int = 8
+    confirm_max_seeds: int = 32
 
     def __post_init__(self) -> None:
         value = self.confirm_seeds
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value == 1 or value < 0:
             raise ValueError(f"confirm_seeds must be 0 (no confirmation) or at least 2, got {value!r}")
+        most = self.confirm_max_seeds
+        if isinstance(most, bool) or not isinstance(most, int | np.integer) or most < value:
+            raise ValueError(
+                f"confirm_max_seeds must be a whole number at least confirm_seeds ({value}), got {most!r}"
+            )
         for name in ("budget", "batch_size", "n_initial"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -124,6 +136,19 @@ class CampaignResult:
     @property
     def n_failed(self) -> int:
         return sum(e.failed for e in self.evaluations)
+
+    def summary(
+        self, space: DesignSpace, label_ranges: Mapping[str, tuple[float, float]]
+    ) -> dict[str, Any] | None:
+        """The recommendation as JSON-ready data, with its warnings' evidence (the evaluations)
+        and the confirmation: :func:`jaxmicro.design.recommendation.summarise`; ``None``
+        without a recommendation.
+
+        Args:
+            space: the campaign's design space.
+            label_ranges: the generator's trained range per label.
+        """
+        return summarise(self.recommendation, space, label_ranges, self.evaluations, self.confirmation)
 
 
 def best_evaluation(evaluations: tuple[Evaluation, ...] | list[Evaluation]) -> Evaluation | None:
@@ -216,6 +241,7 @@ class Campaign:
             "space": space.to_dict(),
             "campaign": dataclasses.asdict(settings),
             "design": objective.settings.to_dict(),
+            "cell": objective.cell_config.to_dict(),
             "generator": {
                 "label_ranges": {k: list(v) for k, v in objective.generator.label_ranges.items()},
                 "voxel_size_m": objective.generator.voxel_size_m,
@@ -254,9 +280,11 @@ class Campaign:
         logged = records[0]
         # A campaign setting added since the log was written reads as its default there.
         added = {"campaign": dataclasses.asdict(CampaignSettings())}
-        for key in ("space", "campaign", "design"):
+        for key in ("space", "campaign", "design", "cell"):
             mine = json.loads(json.dumps(self._header[key]))
             theirs = logged.get(key)
+            if key == "cell" and theirs is None:
+                continue  # logged before 2026-12-08, without its cell model: not checked
             if key in added and isinstance(theirs, dict):
                 theirs = added[key] | theirs
             if theirs != mine:
@@ -341,24 +369,47 @@ class Campaign:
             self._save_state(optimizer, pending, next_batch)
         bar.close()
         result = campaign_result(self.out_dir, optimizer)
-        if self.settings.confirm_seeds and result.recommendation is not None and result.confirmation is None:
+        if result.recommendation is not None and self._confirmation_unfinished(result.confirmation):
             result = self._confirm(result)
         return result
 
+    def _confirmation_unfinished(self, logged: Evaluation | None) -> bool:
+        """Whether the recommendation still wants (more) fresh seeds after ``logged``."""
+        settings = self.settings
+        if not settings.confirm_seeds:
+            return False
+        return logged is None or (
+            self.objective.above_target(logged)
+            and len(logged.seeds) + settings.confirm_seeds <= settings.confirm_max_seeds
+        )
+
     def _confirm(self, result: CampaignResult) -> CampaignResult:
-        """Evaluates the recommended label on fresh seeds and logs it (a ``confirmation``
-        record: a resumed or rerun campaign reads it instead of computing it again)."""
-        best = result.best
+        """Evaluates the recommended label on fresh seeds, logging a ``confirmation`` record
+        after each block (a resumed or rerun campaign reads the last one and draws again only
+        when it wants more seeds; blocks logged before a crash are not logged twice)."""
+        best, logged = result.best, result.confirmation
         x = self.space.point(best.labels)[None]
         cells = self.space.cell_variables(x)
-        evaluation = self.objective.confirm(
-            self.space.full_labels(x)[0], self.settings.confirm_seeds, None if cells is None else cells[0]
+        records: list[dict[str, Any]] = []
+
+        def log(evaluation: Evaluation) -> None:
+            if logged is not None and len(evaluation.seeds) <= len(logged.seeds):
+                return
+            # The record carries the recommended evaluation's labels exactly (the lookup's key).
+            record = {"type": "confirmation", **evaluation.to_dict(), "labels": best.labels,
+                      "time": time.time()}
+            append_record(self.log_path, record)
+            records.append(record)
+
+        settings = self.settings
+        self.objective.confirm(
+            self.space.full_labels(x)[0], settings.confirm_seeds, None if cells is None else cells[0],
+            max_seeds=settings.confirm_max_seeds, on_block=log,
         )
-        # The record carries the recommended evaluation's labels exactly (the lookup's key).
-        record = {"type": "confirmation", **evaluation.to_dict(), "labels": best.labels, "time": time.time()}
-        append_record(self.log_path, record)
+        if not records:  # the logged confirmation was already the last block
+            return result
         # As read back from the log (NaN -> null); the recommendation itself is unchanged.
-        return dataclasses.replace(result, confirmation=Evaluation.from_dict(plain_json(record)))
+        return dataclasses.replace(result, confirmation=Evaluation.from_dict(plain_json(records[-1])))
 
     def _finish_batch(
         self,

@@ -15,6 +15,10 @@ from jaxmicro.bo.recommend import Recommendation
 from jaxmicro.design.objective import Evaluation
 from jaxmicro.design.space import DesignSpace
 
+#: :func:`describe` warns when the fresh seeds' interval is wider than this many times the
+#: campaign's: their level is then not pinned down on volumes of the campaign's size.
+SCATTER_RATIO = 3.0
+
 
 def edges(recommendation: Recommendation, space: DesignSpace,
           label_ranges: Mapping[str, tuple[float, float]]) -> list[dict[str, Any]]:
@@ -186,6 +190,15 @@ def describe(summary: Mapping[str, Any] | None, unit: str = "") -> str:
             text += ("\nFRESH SEEDS DISAGREE: the campaign's shared seeds read this label "
                      + ("high" if f_high < low else "low")
                      + "; its comparison with the other labels stands, its level is the fresh seeds'")
+        if f_high - f_low > SCATTER_RATIO * (high - low):
+            # One poorly connected volume among a few moves a seed average near a percolation
+            # cliff by tens of Wh/kg (stop 57, 100 W/kg: 8 fresh seeds 179-298 Wh/kg where the
+            # campaign's interval was 244-250 and 40 seeds read 245.8 +- 1.2).
+            ratio = (f_high - f_low) / (high - low)
+            text += (f"\nFRESH SEEDS SCATTER: their interval is {ratio:.0f} times the campaign's;"
+                     " volumes this small are not representative of this label (a "
+                     "percolation cliff nearby): confirm it on larger volumes (--volume-size) or "
+                     "build at a neighbour inside the region")
     others = summary.get("contradicting") or ()  # summaries written before 2026-12-07 lack it
     if others:
         read = "; ".join(", ".join(f"{k} {v:.3g}" for k, v in o["labels"].items())

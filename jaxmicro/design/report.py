@@ -165,7 +165,6 @@ def _campaign_report(folder: Path, space: Any, study_row: Mapping[str, Any] | No
     entry in the study's ``summary.json``, whose sensitivities are used when the campaign folder
     keeps none."""
     from jaxmicro.design.campaign import CampaignResult, campaign_result, load_optimizer
-    from jaxmicro.design.recommendation import summarise
     from jaxmicro.design.records import read_records
     from jaxmicro.design.study import stored_sensitivities
 
@@ -202,9 +201,7 @@ def _campaign_report(folder: Path, space: Any, study_row: Mapping[str, Any] | No
         power_w_per_kg=math.nan if power is None or design.get("c_rate") is not None else float(power),
         budget=budget,
         result=result,
-        summary=summarise(
-            result.recommendation, space, label_ranges, result.evaluations, result.confirmation
-        ),
+        summary=result.summary(space, label_ranges),
         best_so_far=tuple(best_so_far([e.objective for e in result.evaluations])),
         failures=failure_counts(result.evaluations),
         sensitivities=stored,

@@ -28,7 +28,6 @@ from jaxmicro.data.volume_io import write_volume
 from jaxmicro.design.campaign import LOG_NAME, STATE_NAME, Campaign, CampaignResult, CampaignSettings
 from jaxmicro.design.objective import DesignObjective, DesignSettings, Evaluation
 from jaxmicro.design.plots import plot_campaign, plot_optimum_path
-from jaxmicro.design.recommendation import summarise as summarise_recommendation
 from jaxmicro.design.records import read_records, write_json_atomic
 from jaxmicro.design.refine import RefineResult, RefineSettings, refine
 from jaxmicro.design.sensitivity import sensitivities
@@ -163,9 +162,7 @@ def _best_summary(
         "properties": best.properties,
         "cell": {k: best.cell.get(k) for k in keys if k in best.cell},
         "objective_standard_error": best.objective_standard_error,
-        "recommendation": summarise_recommendation(
-            result.recommendation, space, generator.label_ranges, result.evaluations, result.confirmation
-        ),
+        "recommendation": result.summary(space, generator.label_ranges),
     }
 
 

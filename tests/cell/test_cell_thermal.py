@@ -49,3 +49,15 @@ def test_cooling_areas_of_the_formats():
 def test_bad_thermal_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         CellModelConfig(**kwargs)
+
+
+def test_a_cell_config_survives_json_with_its_thermal_model_and_tuples():
+    """A campaign's log header records its cell model (so a reader rebuilds the objective)."""
+    import json
+
+    config = CellModelConfig(thermal="lumped", heat_transfer_coefficient_w_m2_k=250.0,
+                             parameter_overrides=(("Negative electrode porosity", 0.3),),
+                             full_cell_voltage_window_v=(2.7, 4.1))
+    back = CellModelConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert back == config and hash(back) == hash(config)
+    assert CellModelConfig.from_dict(CellModelConfig().to_dict()) == CellModelConfig()

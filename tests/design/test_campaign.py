@@ -1,6 +1,7 @@
 """Campaigns: every evaluation logged as it completes, resumable after a kill, refusals."""
 
 import dataclasses
+import itertools
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import time
 import numpy as np
 import pytest
 
+from jaxmicro.cell import CellModelConfig
 from jaxmicro.design import (
     Campaign,
     CampaignSettings,
@@ -21,7 +23,7 @@ from jaxmicro.design import (
     design_space,
     read_records,
 )
-from jaxmicro.design.objective import CONFIRM_FIRST_SEED
+from jaxmicro.design.objective import CONFIRM_FIRST_SEED, Evaluation
 from jaxmicro.design.table import results_columns
 
 SIZE = 16
@@ -75,18 +77,50 @@ def test_campaign_logs_every_evaluation_once_and_reports_the_best(finished):
     assert rec.lower <= rec.mean <= rec.upper
 
 
-def test_a_campaign_confirms_its_optimum_on_fresh_seeds_once(finished):
+def _confirmations(log):
+    return [r for r in read_records(log) if r["type"] == "confirmation"]
+
+
+def test_a_campaign_confirms_its_optimum_on_fresh_seeds_adding_blocks_while_above_target(finished, toy):
     out, _, result = finished
-    confirmations = [r for r in read_records(out / "log.jsonl") if r["type"] == "confirmation"]
-    assert len(confirmations) == 1 and confirmations[0]["labels"] == result.best.labels
+    confirmations = _confirmations(out / "log.jsonl")
+    assert all(r["labels"] == result.best.labels for r in confirmations)
     fresh = result.confirmation
     assert fresh is not None and fresh.labels == result.best.labels
-    assert len(fresh.seeds) == SETTINGS.confirm_seeds == 8
+    assert list(fresh.seeds) == confirmations[-1]["seeds"]
     assert min(fresh.seeds) >= CONFIRM_FIRST_SEED > max(max(e.seeds) for e in result.evaluations)
-    # Other volumes, the same label: a value of its own, with an error from its 8 seeds.
-    assert fresh.objective != result.best.objective and len(fresh.seed_objectives) == 8
+    # Other volumes, the same label: a value of its own, with an error from its seeds.
+    assert fresh.objective != result.best.objective and len(fresh.seed_objectives) == len(fresh.seeds)
+    # One record per block of 8 fresh seeds, each extending the last (the toy's 16^3 volumes
+    # scatter: the first block's error is above the 1 % target, so at least a second is drawn);
+    # drawing stops at the first block under target, or at the most seeds.
+    objective = _objective(toy)
+    sizes = [len(r["seeds"]) for r in confirmations]
+    assert len(confirmations) >= 2 and sizes == list(range(8, 8 * len(sizes) + 1, 8))
+    assert sizes[-1] <= SETTINGS.confirm_max_seeds == 32
+    for before, after in itertools.pairwise(confirmations):
+        assert after["seeds"][: len(before["seeds"])] == before["seeds"]
+        assert after["seed_objectives"][: len(before["seeds"])] == pytest.approx(before["seed_objectives"])
+    wants_more = [objective.above_target(Evaluation.from_dict(r)) for r in confirmations]
+    assert all(wants_more[:-1]) and (not wants_more[-1] or sizes[-1] + 8 > SETTINGS.confirm_max_seeds)
     with pytest.raises(ValueError, match="confirm_seeds must be 0"):
         CampaignSettings(confirm_seeds=1)
+    with pytest.raises(ValueError, match="confirm_max_seeds must be a whole number at least confirm_seeds"):
+        CampaignSettings(confirm_seeds=8, confirm_max_seeds=4)
+
+
+def test_a_confirmation_cut_short_by_a_crash_goes_on_without_logging_a_block_twice(finished, toy, tmp_path):
+    out, space, result = finished
+    cut = tmp_path / "cut"
+    shutil.copytree(out, cut)
+    lines = (cut / "log.jsonl").read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if json.loads(line)["type"] == "confirmation")
+    (cut / "log.jsonl").write_text("\n".join(lines[: first + 1]) + "\n")  # killed after the first block
+    again = Campaign(_objective(toy), space, cut, SETTINGS, resume=True, progress=False).run()
+    assert [len(r["seeds"]) for r in _confirmations(cut / "log.jsonl")] == [
+        len(r["seeds"]) for r in _confirmations(out / "log.jsonl")]
+    assert again.confirmation.seeds == result.confirmation.seeds and len(again.confirmation.seeds) > 8
+    assert again.confirmation.objective == pytest.approx(result.confirmation.objective, rel=1e-6)
 
 
 def test_a_campaign_optimises_the_coat_weight_beside_a_label(toy, tmp_path):
@@ -117,6 +151,11 @@ def test_an_existing_campaign_is_never_overwritten_and_resume_checks_settings(fi
     other = CampaignSettings(budget=8, batch_size=2, n_initial=4, seed=1)
     with pytest.raises(ValueError, match="cannot resume"):
         Campaign(_objective(toy), space, out, other, resume=True, progress=False)
+    # The header records the cell model; another one is refused too.
+    assert CellModelConfig.from_dict(read_records(out / "log.jsonl")[0]["cell"]) == CellModelConfig()
+    lumped = DesignObjective(toy, _objective(toy).settings, CellModelConfig(thermal="lumped"))
+    with pytest.raises(ValueError, match="cannot resume .* its cell settings"):
+        Campaign(lumped, space, out, SETTINGS, resume=True, progress=False)
     with pytest.raises(FileNotFoundError, match="no campaign to resume"):
         Campaign(_objective(toy), space, out.parent / "nothing", SETTINGS, resume=True, progress=False)
 
@@ -137,6 +176,7 @@ def test_a_log_written_before_a_campaign_setting_existed_resumes_with_its_defaul
     header = json.loads(lines[0])
     del header["campaign"]["input_warping"]  # as logged before 2026-12-07
     del header["campaign"]["confirm_seeds"]  # and before 2026-12-08
+    del header["campaign"]["confirm_max_seeds"], header["cell"]  # and before stop 58
     (old / "log.jsonl").write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
     again = Campaign(_objective(toy), space, old, SETTINGS, resume=True, progress=False).run()
     assert again.best == result.best

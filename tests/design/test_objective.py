@@ -423,6 +423,24 @@ def test_a_confirmation_draws_fresh_seeds_and_takes_the_jackknife_error(toy):
         objective.confirm(LABELS[0], 1)
 
 
+def test_an_adaptive_confirmation_adds_blocks_of_fresh_seeds_while_above_target(toy):
+    """Blocks of 2 up to 6: the toy's 16^3 volumes scatter by more than 1 % of the objective, so
+    every block is drawn, each reported, each extending the last (the 4-seed block is
+    ``confirm(label, 4)``); a loose target stops after the first."""
+    settings = DesignSettings(volume_size=SIZE, power_w_per_kg=100.0)
+    objective = DesignObjective(toy, settings)
+    blocks = []
+    final = objective.confirm(LABELS[0], 2, max_seeds=6, on_block=blocks.append)
+    assert [len(b.seeds) for b in blocks] == [2, 4, 6] and final == blocks[-1]
+    assert all(objective.above_target(b) for b in blocks[:-1])
+    assert final.seeds == tuple(range(CONFIRM_FIRST_SEED, CONFIRM_FIRST_SEED + 6))
+    assert blocks[1].objective == pytest.approx(objective.confirm(LABELS[0], 4).objective, rel=1e-9)
+    loose = DesignObjective(toy, dataclasses.replace(settings, target_relative_standard_error=10.0))
+    assert len(loose.confirm(LABELS[0], 2, max_seeds=6).seeds) == 2
+    with pytest.raises(ValueError, match="max_seeds .* must be at least n_seeds"):
+        objective.confirm(LABELS[0], 4, max_seeds=2)
+
+
 def test_three_or_more_seeds_take_the_jackknife_of_the_seed_averaged_cell(toy):
     """The standard error with 4 seeds: the leave-one-seed-out averages built here by hand and
     simulated as plain labels, sqrt(3/4 x sum of squared deviations); not the per-seed spread."""

@@ -91,3 +91,8 @@ def test_the_optimum_on_fresh_seeds_is_reported_with_a_t_interval_and_a_disagree
     assert confirmed(None) is None
     assert confirmed(dataclasses.replace(fresh(math.nan, math.nan), failed=True, status="failed")) is None
     assert "fresh seeds" not in describe(summary(232.5), "Wh/kg")  # summaries before 2026-12-08
+    # The summary's interval is 14.1 wide: a fresh interval wider than 3 x that scatters.
+    scattered = describe(summary(232.5) | {"confirmation": confirmed(fresh(238.3, 9.0))}, "Wh/kg")
+    assert "FRESH SEEDS SCATTER: their interval is 3 times the campaign's" in scattered
+    assert "--volume-size" in scattered and "DISAGREE" not in scattered
+    assert "SCATTER" not in describe(summary(232.5) | {"confirmation": confirmed(fresh(238.3, 8.0))}, "Wh/kg")
