@@ -40,7 +40,7 @@ from jaxmicro.design import (
     sweep,
 )
 from jaxmicro.design.plots import plot_campaign
-from jaxmicro.design.recommendation import outside_interval
+from jaxmicro.design.recommendation import describe, outside_interval
 from jaxmicro.generator import DEFAULT_GENERATOR, SHIPPED_GENERATORS, load_shipped_generator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,8 @@ def _best_row(label: str, best, evaluations, recommendation: dict | None = None)
         interval = f"{recommendation['objective_mean']:.4g} [{low:.4g}, {high:.4g}]"
         confirmation = recommendation.get("confirmation")
         if confirmation is not None and confirmation["interval"] is not None:
-            fresh = "{:.4g} [{:.4g}, {:.4g}]".format(confirmation["objective"], *confirmation["interval"])
+            fresh = "{:.4g} [{:.4g}, {:.4g}], {} seeds".format(
+                confirmation["objective"], *confirmation["interval"], confirmation["seeds"])
         region = "{:.3f}-{:.3f}".format(*recommendation["region"]["porosity"])
         edge = ", ".join(f"{e['label']} {e['bound']}" for e in recommendation["on_edge"]) or "no"
         warnings = _warnings(recommendation)
@@ -96,11 +97,14 @@ def _best_row(label: str, best, evaluations, recommendation: dict | None = None)
 
 
 def _warnings(recommendation: dict) -> str:
-    """The printed output's warnings, in short: its own evaluation outside its interval, and
-    labels inside the region that their own volumes put below the optimum."""
+    """The printed output's warnings, in short: its own evaluation outside its interval, the
+    fresh seeds disagreeing or scattering, and labels inside the region that their own volumes
+    put below the optimum."""
     found = []
     if outside_interval(recommendation):
         found.append(f"observed {recommendation['observed']:.4g} outside its interval")
+    printed = describe(recommendation)
+    found += [flag.lower() for flag in ("FRESH SEEDS DISAGREE", "FRESH SEEDS SCATTER") if flag in printed]
     for other in recommendation.get("contradicting", ()):
         where = ", ".join(f"{k} {v:.3g}" for k, v in other["labels"].items())
         value, error = other["objective"], other["standard_error"]
@@ -135,7 +139,7 @@ BEST_HEADER = [
     "Wh/L",
     "objective",
     "posterior mean [95 % interval]",
-    "on 8 fresh seeds [95 %]",
+    "on fresh seeds [95 %]",
     "porosity not distinguishable",
     "on the edge",
     "warnings",

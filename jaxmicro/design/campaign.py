@@ -43,7 +43,7 @@ from jaxmicro.bo import Optimizer
 from jaxmicro.bo.acquisition import check_acquisition
 from jaxmicro.bo.recommend import Recommendation
 from jaxmicro.data.simulator import check_seed
-from jaxmicro.design.objective import DesignObjective, Evaluation
+from jaxmicro.design.objective import DesignObjective, DesignSettings, Evaluation
 from jaxmicro.design.recommendation import summarise
 from jaxmicro.design.records import append_record, read_records, repair_records, write_json_atomic
 from jaxmicro.design.space import DesignSpace
@@ -121,6 +121,8 @@ class CampaignResult:
             in the space's free labels), ``None`` with fewer than two successes.
         confirmation: ``best`` evaluated again on fresh seeds (``CampaignSettings.confirm_seeds``),
             ``None`` when not (yet) done.
+        target_relative_error: the design's ``target_relative_standard_error`` [-], which the
+            confirmation's seed standard error is judged against.
     """
 
     out_dir: Path
@@ -128,6 +130,7 @@ class CampaignResult:
     best: Evaluation | None
     recommendation: Recommendation | None = None
     confirmation: Evaluation | None = None
+    target_relative_error: float = DesignSettings.target_relative_standard_error
 
     @property
     def log_path(self) -> Path:
@@ -148,7 +151,8 @@ class CampaignResult:
             space: the campaign's design space.
             label_ranges: the generator's trained range per label.
         """
-        return summarise(self.recommendation, space, label_ranges, self.evaluations, self.confirmation)
+        return summarise(self.recommendation, space, label_ranges, self.evaluations, self.confirmation,
+                         self.target_relative_error)
 
 
 def best_evaluation(evaluations: tuple[Evaluation, ...] | list[Evaluation]) -> Evaluation | None:
@@ -169,12 +173,14 @@ def campaign_result(out_dir: str | Path, optimizer: Optimizer) -> CampaignResult
     recommendation = optimizer.recommend(shared_noise=True)
     if recommendation is None:
         return CampaignResult(out_dir, evaluations, best_evaluation(evaluations))
+    design = logged[0].get("design", {}) if logged else {}
+    target = design.get("target_relative_standard_error", DesignSettings.target_relative_standard_error)
     # The optimiser was told batch by batch, each in index order.
     told = sorted(records, key=lambda r: (r["batch"], r["index"]))
     best = Evaluation.from_dict(told[recommendation.index])
     confirmations = [r for r in logged if r.get("type") == "confirmation" and r.get("labels") == best.labels]
     confirmation = Evaluation.from_dict(confirmations[-1]) if confirmations else None
-    return CampaignResult(out_dir, evaluations, best, recommendation, confirmation)
+    return CampaignResult(out_dir, evaluations, best, recommendation, confirmation, target)
 
 
 def load_optimizer(state_path: str | Path) -> tuple[Optimizer, dict[str, Any] | None, int]:
@@ -391,8 +397,13 @@ class Campaign:
         x = self.space.point(best.labels)[None]
         cells = self.space.cell_variables(x)
         records: list[dict[str, Any]] = []
+        bar = tqdm(desc=f"confirm {self.objective.settings.power_w_per_kg:g} W/kg", unit="block",
+                   disable=not self.progress)
 
         def log(evaluation: Evaluation) -> None:
+            bar.set_postfix(seeds=len(evaluation.seeds), objective=f"{evaluation.objective:.4g}",
+                            error=f"{evaluation.objective_standard_error:.2g}", refresh=False)
+            bar.update(1)
             if logged is not None and len(evaluation.seeds) <= len(logged.seeds):
                 return
             # The record carries the recommended evaluation's labels exactly (the lookup's key).
@@ -406,6 +417,7 @@ class Campaign:
             self.space.full_labels(x)[0], settings.confirm_seeds, None if cells is None else cells[0],
             max_seeds=settings.confirm_max_seeds, on_block=log,
         )
+        bar.close()
         if not records:  # the logged confirmation was already the last block
             return result
         # As read back from the log (NaN -> null); the recommendation itself is unchanged.

@@ -15,10 +15,6 @@ from jaxmicro.bo.recommend import Recommendation
 from jaxmicro.design.objective import Evaluation
 from jaxmicro.design.space import DesignSpace
 
-#: :func:`describe` warns when the fresh seeds' interval is wider than this many times the
-#: campaign's: their level is then not pinned down on volumes of the campaign's size.
-SCATTER_RATIO = 3.0
-
 
 def edges(recommendation: Recommendation, space: DesignSpace,
           label_ranges: Mapping[str, tuple[float, float]]) -> list[dict[str, Any]]:
@@ -85,7 +81,8 @@ def contradicting(recommendation: Recommendation, space: DesignSpace,
 def summarise(recommendation: Recommendation | None, space: DesignSpace,
               label_ranges: Mapping[str, tuple[float, float]],
               evaluations: Sequence[Evaluation] = (),
-              confirmation: Evaluation | None = None) -> dict[str, Any] | None:
+              confirmation: Evaluation | None = None,
+              target_relative_error: float | None = None) -> dict[str, Any] | None:
     """The recommendation as JSON-ready data (``None`` stays ``None``).
 
     Args:
@@ -94,6 +91,8 @@ def summarise(recommendation: Recommendation | None, space: DesignSpace,
         label_ranges: the generator's trained range per label.
         evaluations: the campaign's evaluations, for ``contradicting`` (empty: none looked for).
         confirmation: the optimum evaluated again on fresh seeds (``None``: not done).
+        target_relative_error: what its seed standard error is judged against, a fraction of
+            its value (``None``: not judged).
 
     Returns:
         ``labels`` (free labels of the optimum), ``objective_mean`` and ``interval`` (its
@@ -122,22 +121,28 @@ def summarise(recommendation: Recommendation | None, space: DesignSpace,
         },
         "on_edge": edges(recommendation, space, label_ranges),
         "contradicting": contradicting(recommendation, space, evaluations),
-        "confirmation": confirmed(confirmation, recommendation.level),
+        "confirmation": confirmed(confirmation, recommendation.level, target_relative_error),
     }
 
 
-def confirmed(confirmation: Evaluation | None, level: float = 0.95) -> dict[str, Any] | None:
+def confirmed(confirmation: Evaluation | None, level: float = 0.95,
+              target_relative_error: float | None = None) -> dict[str, Any] | None:
     """The fresh-seed evaluation of an optimum as JSON-ready data: ``seeds`` (their number),
     ``objective``, ``standard_error`` and its ``level`` ``interval`` (Student's t over ``seeds -
     1`` degrees of freedom: the error is estimated from those seeds alone; ``None`` when a
-    seed's cell failed) [objective's unit]; ``None`` without a successful one."""
+    seed's cell failed) [objective's unit], and ``above_target``: whether that error is still
+    above ``target_relative_error`` of the objective (``None``: not judged); ``None`` without a
+    successful one."""
     if confirmation is None or confirmation.failed:
         return None
     n, value, error = len(confirmation.seeds), confirmation.objective, confirmation.objective_standard_error
     if not np.isfinite(error):
-        return {"seeds": n, "objective": value, "standard_error": None, "interval": None}
+        return {"seeds": n, "objective": value, "standard_error": None, "interval": None,
+                "above_target": None}
     half = float(scipy.stats.t.ppf(0.5 + level / 2.0, n - 1) * error)
-    return {"seeds": n, "objective": value, "standard_error": error, "interval": [value - half, value + half]}
+    above = None if target_relative_error is None else bool(error > target_relative_error * abs(value))
+    return {"seeds": n, "objective": value, "standard_error": error, "interval": [value - half, value + half],
+            "above_target": above}
 
 
 def outside_interval(summary: Mapping[str, Any]) -> bool:
@@ -190,15 +195,15 @@ def describe(summary: Mapping[str, Any] | None, unit: str = "") -> str:
             text += ("\nFRESH SEEDS DISAGREE: the campaign's shared seeds read this label "
                      + ("high" if f_high < low else "low")
                      + "; its comparison with the other labels stands, its level is the fresh seeds'")
-        if f_high - f_low > SCATTER_RATIO * (high - low):
+        if fresh.get("above_target"):  # summaries before stop 58 lack it
             # One poorly connected volume among a few moves a seed average near a percolation
             # cliff by tens of Wh/kg (stop 57, 100 W/kg: 8 fresh seeds 179-298 Wh/kg where the
             # campaign's interval was 244-250 and 40 seeds read 245.8 +- 1.2).
-            ratio = (f_high - f_low) / (high - low)
-            text += (f"\nFRESH SEEDS SCATTER: their interval is {ratio:.0f} times the campaign's;"
-                     " volumes this small are not representative of this label (a "
-                     "percolation cliff nearby): confirm it on larger volumes (--volume-size) or "
-                     "build at a neighbour inside the region")
+            text += (f"\nFRESH SEEDS SCATTER: after {fresh['seeds']} fresh seeds its standard error is still "
+                     f"{fresh['standard_error']:.2g}" + (f" {unit}" if unit else "")
+                     + ", above the target: volumes this small are not representative of this label (a "
+                     "percolation cliff nearby): confirm it on larger volumes (--volume-size) or build "
+                     "at a neighbour inside the region")
     others = summary.get("contradicting") or ()  # summaries written before 2026-12-07 lack it
     if others:
         read = "; ".join(", ".join(f"{k} {v:.3g}" for k, v in o["labels"].items())

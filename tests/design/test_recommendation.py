@@ -91,8 +91,12 @@ def test_the_optimum_on_fresh_seeds_is_reported_with_a_t_interval_and_a_disagree
     assert confirmed(None) is None
     assert confirmed(dataclasses.replace(fresh(math.nan, math.nan), failed=True, status="failed")) is None
     assert "fresh seeds" not in describe(summary(232.5), "Wh/kg")  # summaries before 2026-12-08
-    # The summary's interval is 14.1 wide: a fresh interval wider than 3 x that scatters.
-    scattered = describe(summary(232.5) | {"confirmation": confirmed(fresh(238.3, 9.0))}, "Wh/kg")
-    assert "FRESH SEEDS SCATTER: their interval is 3 times the campaign's" in scattered
-    assert "--volume-size" in scattered and "DISAGREE" not in scattered
-    assert "SCATTER" not in describe(summary(232.5) | {"confirmation": confirmed(fresh(238.3, 8.0))}, "Wh/kg")
+    # Judged against a target (1 % of the value): still above it after its seeds, it scatters.
+    scattered = confirmed(fresh(238.3, 9.0), target_relative_error=0.01)
+    assert scattered["above_target"] is True and agreeing["above_target"] is None
+    text = describe(summary(232.5) | {"confirmation": scattered}, "Wh/kg")
+    assert "FRESH SEEDS SCATTER: after 8 fresh seeds its standard error is still 9 Wh/kg" in text
+    assert "--volume-size" in text and "DISAGREE" not in text
+    settled = confirmed(fresh(238.3, 2.0), target_relative_error=0.01)
+    assert settled["above_target"] is False
+    assert "SCATTER" not in describe(summary(232.5) | {"confirmation": settled}, "Wh/kg")
