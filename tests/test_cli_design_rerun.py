@@ -37,6 +37,7 @@ def test_a_second_run_reports_the_finished_campaign_without_evaluating_again(
     argv = [
         "design", "--checkpoint", str(toy_checkpoint), "--out", str(out), "--budget", "2",
         "--n-initial", "2", "--batch-size", "2", "--volume-size", "16", "--seeds-per-label", "1",
+        "--confirm-max-seeds", "8",  # one block of fresh seeds: the confirmation is tested elsewhere
         "--no-progress",
     ]  # fmt: skip
     first_code = main(argv)
@@ -78,6 +79,7 @@ def test_design_optimises_the_coat_weight_within_the_given_bounds(toy_checkpoint
     argv = [
         "design", "--checkpoint", str(toy_checkpoint), "--out", str(out), "--budget", "2",
         "--n-initial", "2", "--batch-size", "2", "--volume-size", "16", "--seeds-per-label", "1",
+        "--confirm-max-seeds", "8",  # one block of fresh seeds: the confirmation is tested elsewhere
         "--optimise", "porosity,am_loading_mg_cm2", "--bounds", "am_loading_mg_cm2=18,26", "--quiet",
     ]  # fmt: skip
     assert main(argv) in (0, 1)
@@ -95,6 +97,7 @@ def test_design_optimises_the_coat_weight_within_the_given_bounds(toy_checkpoint
         (["--optimise", "porosity,am_loading_mg_cm2,cathode_thickness_um"], "at most one cell variable"),
         (["--optimise", "porosity,am_loading_mg_cm2", "--bounds", "am_loading_mg_cm2=26,18"], "low < high"),
         (["--volume-size", "0"], "shape (0, 0, 0) must be 3 positive multiples"),  # it ran at 64
+        (["--confirm-max-seeds", "4"], "--confirm-max-seeds (4) must be at least --confirm-seeds (8)"),
     ],
 )
 def test_bad_cell_variable_and_size_options_are_one_line_errors(
@@ -117,6 +120,7 @@ def test_design_refines_each_optimum_by_gradient_steps_and_reports_it(toy_checkp
     argv = [
         "design", "--checkpoint", str(toy_checkpoint), "--out", str(out), "--budget", "2",
         "--n-initial", "2", "--batch-size", "2", "--volume-size", "16", "--seeds-per-label", "1",
+        "--confirm-max-seeds", "8",  # one block of fresh seeds: the confirmation is tested elsewhere
         "--optimise", "am_wt", "--porosity", "0.40", "--power-w-per-kg", "100", "--refine", "3",
         "--no-progress",
     ]  # fmt: skip

@@ -50,7 +50,7 @@ def test_design_and_sweep_run_their_cells_on_the_scheduler(cluster, tmp_path):
     design_out = tmp_path / "design"
     code = main(
         ["design", *common, *small, "--budget", "2", "--n-initial", "2", "--batch-size", "2",
-         "--out", str(design_out)]
+         "--confirm-max-seeds", "8", "--out", str(design_out)]
     )
     assert code in (0, 1), "the design command crashed"  # 1: every toy evaluation failed
     summary = json.loads((design_out / "summary.json").read_text())

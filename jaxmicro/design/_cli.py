@@ -135,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
     volume_size = args.volume_size
     if volume_size is None:
         volume_size = 64 if jax.default_backend() == "cpu" else 128
+    if args.confirm_max_seeds is not None and args.confirm_max_seeds < args.confirm_seeds:
+        raise ValueError(f"--confirm-max-seeds ({args.confirm_max_seeds}) must be at least --confirm-seeds "
+                         f"({args.confirm_seeds}); raise it or leave it out")
     # The power is replaced by each of --power-w-per-kg, one campaign each (run_study).
     design = common.design_settings(args, power_w_per_kg=200.0, volume_size=volume_size)
     campaign = CampaignSettings(

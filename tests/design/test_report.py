@@ -30,7 +30,7 @@ def study(toy_checkpoint, tmp_path_factory):
         "design", "--checkpoint", str(toy_checkpoint), "--out", str(out),
         "--power-w-per-kg", ",".join(f"{p:g}" for p in POWERS), "--budget", str(BUDGET),
         "--n-initial", "4", "--batch-size", "2", "--volume-size", "16", "--seeds-per-label", "2",
-        "--quiet",
+        "--confirm-max-seeds", "8", "--quiet",  # one block of fresh seeds: tested in test_campaign
     ]  # fmt: skip
     # capsys is function-scoped: a module fixture captures by hand.
     out_text, err_text = io.StringIO(), io.StringIO()
