@@ -385,7 +385,7 @@ class Campaign:
         if not settings.confirm_seeds:
             return False
         return logged is None or (
-            self.objective.above_target(logged)
+            logged.above_target(self.objective.settings.target_relative_standard_error)
             and len(logged.seeds) + settings.confirm_seeds <= settings.confirm_max_seeds
         )
 

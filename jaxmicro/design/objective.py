@@ -353,6 +353,13 @@ class Evaluation:
         values["seed_objectives"] = tuple(map(_float_or_nan, record.get("seed_objectives") or ()))
         return cls(**values)
 
+    def above_target(self, target_relative_error: float) -> bool:
+        """Whether a successful evaluation's seed standard error is above
+        ``target_relative_error`` of its objective (an unknown error is not)."""
+        error = self.objective_standard_error
+        return (not self.failed and math.isfinite(error)
+                and error > target_relative_error * abs(self.objective))
+
     def label_array(self) -> np.ndarray:
         return np.array([self.labels[name] for name in LABEL_FIELDS])
 
@@ -500,19 +507,13 @@ class DesignObjective:
             evaluation = dataclasses.replace(evaluation, seeds=seeds)
             if on_block is not None:
                 on_block(evaluation)
-            if not self.above_target(evaluation) or len(seeds) + block > most:
+            target = self.settings.target_relative_standard_error
+            if not evaluation.above_target(target) or len(seeds) + block > most:
                 return evaluation
-
-    def above_target(self, evaluation: Evaluation) -> bool:
-        """Whether a successful evaluation's seed standard error is above the settings'
-        ``target_relative_standard_error`` of its objective (unknown errors are not)."""
-        error, value = evaluation.objective_standard_error, evaluation.objective
-        return (not evaluation.failed and math.isfinite(error)
-                and error > self.settings.target_relative_standard_error * abs(value))
 
     def _wants_more_seeds(self, evaluation: Evaluation) -> bool:
         settings = self.settings
-        return (self.above_target(evaluation)
+        return (evaluation.above_target(settings.target_relative_standard_error)
                 and len(evaluation.seeds) + settings.seeds_per_label <= (settings.max_seeds_per_label or 0))
 
     def _add_seeds(

@@ -140,7 +140,7 @@ def confirmed(confirmation: Evaluation | None, level: float = 0.95,
         return {"seeds": n, "objective": value, "standard_error": None, "interval": None,
                 "above_target": None}
     half = float(scipy.stats.t.ppf(0.5 + level / 2.0, n - 1) * error)
-    above = None if target_relative_error is None else bool(error > target_relative_error * abs(value))
+    above = None if target_relative_error is None else confirmation.above_target(target_relative_error)
     return {"seeds": n, "objective": value, "standard_error": error, "interval": [value - half, value + half],
             "above_target": above}
 

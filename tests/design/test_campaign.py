@@ -101,7 +101,8 @@ def test_a_campaign_confirms_its_optimum_on_fresh_seeds_adding_blocks_while_abov
     for before, after in itertools.pairwise(confirmations):
         assert after["seeds"][: len(before["seeds"])] == before["seeds"]
         assert after["seed_objectives"][: len(before["seeds"])] == pytest.approx(before["seed_objectives"])
-    wants_more = [objective.above_target(Evaluation.from_dict(r)) for r in confirmations]
+    target = objective.settings.target_relative_standard_error
+    wants_more = [Evaluation.from_dict(r).above_target(target) for r in confirmations]
     assert all(wants_more[:-1]) and (not wants_more[-1] or sizes[-1] + 8 > SETTINGS.confirm_max_seeds)
     with pytest.raises(ValueError, match="confirm_seeds must be 0"):
         CampaignSettings(confirm_seeds=1)

@@ -432,7 +432,7 @@ def test_an_adaptive_confirmation_adds_blocks_of_fresh_seeds_while_above_target(
     blocks = []
     final = objective.confirm(LABELS[0], 2, max_seeds=6, on_block=blocks.append)
     assert [len(b.seeds) for b in blocks] == [2, 4, 6] and final == blocks[-1]
-    assert all(objective.above_target(b) for b in blocks[:-1])
+    assert all(b.above_target(settings.target_relative_standard_error) for b in blocks[:-1])
     assert final.seeds == tuple(range(CONFIRM_FIRST_SEED, CONFIRM_FIRST_SEED + 6))
     assert blocks[1].objective == pytest.approx(objective.confirm(LABELS[0], 4).objective, rel=1e-9)
     loose = DesignObjective(toy, dataclasses.replace(settings, target_relative_standard_error=10.0))
